@@ -1,0 +1,58 @@
+"""Loss-weighting strategies: one registered class per strategy.
+
+A strategy owns the backward pass of a step, so the trainer never branches on which
+one it runs: loss-based strategies combine the task losses into one scalar;
+gradient-based ones (``needs_task_grads``) turn per-task gradients into an update.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..registry import Entry, Registry
+
+
+class Weighting(Entry, nn.Module):
+    """Base of every weighting strategy. Learnable state (e.g. uncertainty's s_t) lives
+    in parameters, which the trainer hands to the optimizer."""
+
+    needs_task_grads: ClassVar[bool] = False
+
+    def __init__(self, task_names: list[str], options: Any) -> None:
+        nn.Module.__init__(self)
+        self.task_names = list(task_names)
+        self.options = options
+        n = len(task_names)
+        # the weights used by the latest step, for the charts: (n_tasks,)
+        self.register_buffer("last_weights", torch.full((n,), 1.0 / n), persistent=False)
+
+    @classmethod
+    def check(cls, options: Any, tasks: list[str]) -> None:
+        """Cross-checks against the chosen tasks; raise ValueError with a plain message."""
+
+    def combine(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
+        """losses: (n_tasks,) → scalar. ``active``: (n_tasks,) bool mask or None (all)."""
+        raise NotImplementedError
+
+    def backward(self, losses: torch.Tensor, extra: torch.Tensor, model: nn.Module,
+                 active: torch.Tensor | None) -> None:
+        """Set ``.grad`` of the model's parameters for this step.
+        losses: (n_tasks,); extra: scalar of auxiliary losses and penalties."""
+        (self.combine(losses, active) + extra).backward()
+
+    def on_epoch_end(self, epoch: int, train_losses: torch.Tensor) -> None:
+        """train_losses: (n_tasks,) mean training loss of the finished epoch."""
+
+    def epoch_weights(self) -> list[float]:
+        return [float(v) for v in self.last_weights.tolist()]
+
+
+weightings: Registry[type[Weighting]] = Registry("weighting strategy")
+
+
+def masked(losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
+    """Zero the losses of tasks the schedule left out this step (no gradient from them)."""
+    return losses if active is None else torch.where(active, losses, torch.zeros_like(losses))
