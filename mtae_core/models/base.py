@@ -101,6 +101,10 @@ class SharingScheme(Entry, nn.Module):
         shared = {id(p) for p in self.shared_parameters()}
         return [p for p in self.parameters() if id(p) not in shared]
 
+    def epoch_extras(self) -> dict[str, Any]:
+        """Learned mixing worth charting per epoch (gates, cross-stitch α, distances)."""
+        return {}
+
     def latent(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Latent means for projections (evaluation mode, no corruption)."""
         return self.forward(x).latents

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ..models.base import ModelOutput, SharingScheme
 from ..registry import Entry, Registry
 
 
@@ -37,10 +38,11 @@ class Weighting(Entry, nn.Module):
         """losses: (n_tasks,) → scalar. ``active``: (n_tasks,) bool mask or None (all)."""
         raise NotImplementedError
 
-    def backward(self, losses: torch.Tensor, extra: torch.Tensor, model: nn.Module,
-                 active: torch.Tensor | None) -> None:
+    def backward(self, losses: torch.Tensor, extra: torch.Tensor, model: SharingScheme,
+                 active: torch.Tensor | None, out: ModelOutput) -> None:
         """Set ``.grad`` of the model's parameters for this step.
-        losses: (n_tasks,); extra: scalar of auxiliary losses and penalties."""
+        losses: (n_tasks,); extra: scalar of auxiliary losses and penalties;
+        out: the step's model output (``out.shared_repr`` for MGDA-UB-style methods)."""
         (self.combine(losses, active) + extra).backward()
 
     def on_epoch_end(self, epoch: int, train_losses: torch.Tensor) -> None:
@@ -48,6 +50,10 @@ class Weighting(Entry, nn.Module):
 
     def epoch_weights(self) -> list[float]:
         return [float(v) for v in self.last_weights.tolist()]
+
+    def epoch_extras(self) -> dict[str, Any]:
+        """Anything else worth charting per epoch (e.g. gradient cosine similarities)."""
+        return {}
 
 
 weightings: Registry[type[Weighting]] = Registry("weighting strategy")
