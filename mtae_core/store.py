@@ -1,0 +1,328 @@
+"""`RunStore`: SQLite (WAL) run store, the single source of truth that workers write and
+the UI reads. One short-lived connection per operation, so any thread or process may
+use the same store object's path safely."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from .config import ExperimentConfig
+
+STATUSES = ("queued", "running", "done", "failed", "cancelled", "diverged")
+ACTIVE = ("queued", "running")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued','running','done','failed','cancelled','diverged')),
+    config TEXT NOT NULL,
+    owner TEXT,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    error TEXT,
+    device TEXT,
+    info TEXT,
+    progress REAL NOT NULL DEFAULT 0,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    worker_pid INTEGER,
+    train_seconds REAL,
+    test_metrics TEXT
+);
+CREATE TABLE IF NOT EXISTS epoch_metrics (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    split TEXT NOT NULL,
+    task TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (run_id, epoch, split, task, metric)
+);
+CREATE TABLE IF NOT EXISTS epoch_extras (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS artifacts (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+"""
+
+
+def default_path() -> Path:
+    home = Path(os.environ.get("MTAE_HOME", Path.home() / ".mtae"))
+    return home / "runs.db"
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    name: str
+    status: str
+    config: ExperimentConfig
+    created: float
+    started: float | None
+    finished: float | None
+    error: str | None
+    device: str | None
+    info: dict[str, Any]
+    progress: float
+    cancel_requested: bool
+    worker_pid: int | None
+    train_seconds: float | None
+    test_metrics: dict[str, dict[str, float]]
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+class RunStore:
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._conn() as c:
+            c.execute("PRAGMA journal_mode=WAL")
+            c.executescript(_SCHEMA)
+
+    @contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        c = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            c.execute("PRAGMA busy_timeout=30000")
+            c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA foreign_keys=ON")
+            c.row_factory = sqlite3.Row
+            yield c
+        finally:
+            c.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                yield c
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            c.execute("COMMIT")
+
+    # ---- runs ---------------------------------------------------------------------------
+    def create_run(self, cfg: ExperimentConfig, status: str = "queued", owner: str | None = None) -> int:
+        with self._tx() as c:
+            cur = c.execute(
+                "INSERT INTO runs (name, status, config, owner, created) VALUES (?,?,?,?,?)",
+                (cfg.name, status, cfg.to_json(None), owner, time.time()),
+            )
+            return int(cur.lastrowid or 0)
+
+    def claim_next(self, worker_pid: int) -> Run | None:
+        """Atomically move the oldest queued run to running for this worker."""
+        with self._tx() as c:
+            row = c.execute("SELECT id FROM runs WHERE status='queued' ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                return None
+            c.execute(
+                "UPDATE runs SET status='running', started=?, worker_pid=? WHERE id=?",
+                (time.time(), worker_pid, row["id"]),
+            )
+        return self.get_run(row["id"])
+
+    def mark_started(self, run_id: int, info: dict[str, Any]) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE runs SET device=?, info=? WHERE id=?",
+                      (info.get("device"), json.dumps(info), run_id))
+
+    def set_progress(self, run_id: int, fraction: float) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE runs SET progress=? WHERE id=?", (float(fraction), run_id))
+
+    def finish(self, run_id: int, status: str, error: str | None = None,
+               test_metrics: dict[str, Any] | None = None, seconds: float | None = None) -> None:
+        if status not in STATUSES or status in ACTIVE:
+            raise ValueError(f"not a final status: {status!r}")
+        with self._tx() as c:
+            c.execute(
+                "UPDATE runs SET status=?, error=?, test_metrics=?, train_seconds=?, finished=?,"
+                " progress=CASE WHEN ?='done' THEN 1 ELSE progress END WHERE id=?",
+                (status, error, json.dumps(test_metrics or {}), seconds, time.time(), status, run_id),
+            )
+
+    def request_cancel(self, run_id: int) -> None:
+        """Ask a run to stop. A queued run is cancelled at once; a running one at its
+        worker's next poll."""
+        with self._tx() as c:
+            c.execute("UPDATE runs SET cancel_requested=1 WHERE id=?", (run_id,))
+            c.execute(
+                "UPDATE runs SET status='cancelled', error='cancelled by the user', finished=?"
+                " WHERE id=? AND status='queued'", (time.time(), run_id))
+
+    def cancel_requested(self, run_id: int) -> bool:
+        with self._conn() as c:
+            row = c.execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()
+        return bool(row and row[0])
+
+    def fail_orphans(self, alive_pids: Sequence[int] | None = None, reason: str | None = None) -> list[int]:
+        """Mark running runs whose worker is gone as failed. With ``alive_pids`` None,
+        a pid is alive if the OS says so."""
+        with self._conn() as c:
+            rows = c.execute("SELECT id, worker_pid FROM runs WHERE status='running'").fetchall()
+        dead = [r["id"] for r in rows
+                if not (_pid_alive(r["worker_pid"]) if alive_pids is None
+                        else r["worker_pid"] in alive_pids)]
+        for run_id in dead:
+            self.finish(run_id, "failed", reason or "the worker process running it stopped unexpectedly")
+        return dead
+
+    def delete_run(self, run_id: int) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM runs WHERE id=?", (run_id,))
+
+    def get_run(self, run_id: int) -> Run | None:
+        with self._conn() as c:
+            row = c.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        return _run(row) if row else None
+
+    def runs(self, status: Sequence[str] | None = None) -> list[Run]:
+        q, args = "SELECT * FROM runs", ()
+        if status:
+            q += f" WHERE status IN ({','.join('?' * len(status))})"
+            args = tuple(status)
+        with self._conn() as c:
+            rows = c.execute(q + " ORDER BY id DESC", args).fetchall()
+        return [_run(r) for r in rows]
+
+    def latest_run(self, active_only: bool = False) -> Run | None:
+        rs = self.runs(ACTIVE if active_only else None)
+        return rs[0] if rs else None
+
+    # ---- per-epoch data -----------------------------------------------------------------
+    def add_epoch(self, run_id: int, epoch: int, rows: Sequence[tuple[str, str, str, float]],
+                  extras: dict[str, Any] | None = None) -> None:
+        with self._tx() as c:
+            c.executemany(
+                "INSERT OR REPLACE INTO epoch_metrics VALUES (?,?,?,?,?,?)",
+                [(run_id, epoch, s, t, m, _finite(v)) for s, t, m, v in rows],
+            )
+            if extras:
+                c.execute("INSERT OR REPLACE INTO epoch_extras VALUES (?,?,?)",
+                          (run_id, epoch, json.dumps(extras, default=_jsonable)))
+
+    def metrics(self, run_ids: int | Sequence[int], since_epoch: int = -1) -> pd.DataFrame:
+        """Long table: run_id, epoch, split, task, metric, value."""
+        ids = [run_ids] if isinstance(run_ids, int) else list(run_ids)
+        cols = ["run_id", "epoch", "split", "task", "metric", "value"]
+        if not ids:
+            return pd.DataFrame(columns=cols)
+        with self._conn() as c:
+            rows = c.execute(
+                f"SELECT {', '.join(cols)} FROM epoch_metrics WHERE run_id IN "
+                f"({','.join('?' * len(ids))}) AND epoch > ? ORDER BY run_id, epoch",
+                (*ids, since_epoch),
+            ).fetchall()
+        return pd.DataFrame([tuple(r) for r in rows], columns=cols)
+
+    def extras(self, run_id: int) -> list[dict[str, Any]]:
+        """Per-epoch extras (task weights, gradient cosines, gates...), oldest first."""
+        with self._conn() as c:
+            rows = c.execute("SELECT epoch, data FROM epoch_extras WHERE run_id=? ORDER BY epoch",
+                             (run_id,)).fetchall()
+        return [{"epoch": r["epoch"], **json.loads(r["data"])} for r in rows]
+
+    # ---- artifacts ------------------------------------------------------------------------
+    def save_weights(self, run_id: int, state_dict: dict[str, torch.Tensor]) -> None:
+        buf = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, buf)
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO artifacts VALUES (?,?,?)",
+                      (run_id, "weights", buf.getvalue()))
+
+    def load_weights(self, run_id: int) -> dict[str, torch.Tensor] | None:
+        with self._conn() as c:
+            row = c.execute("SELECT data FROM artifacts WHERE run_id=? AND name='weights'",
+                            (run_id,)).fetchone()
+        if row is None:
+            return None
+        return torch.load(io.BytesIO(row[0]), map_location="cpu", weights_only=True)  # type: ignore[no-any-return]
+
+    # ---- tables for the UI ------------------------------------------------------------------
+    def runs_table(self) -> pd.DataFrame:
+        """One row per run with its settings and final per-task test metrics
+        (columns ``<task> · <metric>``)."""
+        recs = []
+        for r in self.runs():
+            cfg = r.config
+            rec: dict[str, Any] = {
+                "id": r.id, "name": r.name, "status": r.status, "dataset": cfg.data.dataset,
+                "tasks": ", ".join(cfg.data.tasks), "autoencoder": cfg.model.autoencoder,
+                "sharing": cfg.model.sharing, "weighting": cfg.weighting.strategy,
+                "epochs": cfg.training.epochs, "seed": cfg.seed, "device": r.device,
+                "seconds": r.train_seconds, "created": pd.Timestamp(r.created, unit="s"),
+            }
+            for task, ms in r.test_metrics.items():
+                for m, v in ms.items():
+                    if m != "loss":
+                        rec[f"{task} · {m}"] = v
+            recs.append(rec)
+        return pd.DataFrame(recs)
+
+
+def _run(row: sqlite3.Row) -> Run:
+    return Run(
+        id=row["id"], name=row["name"], status=row["status"],
+        config=ExperimentConfig.from_json(row["config"]),
+        created=row["created"], started=row["started"], finished=row["finished"],
+        error=row["error"], device=row["device"], info=json.loads(row["info"] or "{}"),
+        progress=row["progress"], cancel_requested=bool(row["cancel_requested"]),
+        worker_pid=row["worker_pid"], train_seconds=row["train_seconds"],
+        test_metrics=json.loads(row["test_metrics"] or "{}"),
+    )
+
+
+def _finite(v: float) -> float | None:
+    v = float(v)
+    return v if v == v and abs(v) != float("inf") else None
+
+
+def _jsonable(o: Any) -> Any:
+    if isinstance(o, torch.Tensor):
+        return o.detach().cpu().tolist()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (exited, not yet reaped) is not alive
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return True
