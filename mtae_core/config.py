@@ -261,11 +261,12 @@ class ExperimentConfig(Section):
                 merged.update(value)
                 # changing the entry resets its options unless they are given too
                 for entry_key in ("dataset", "autoencoder", "sharing", "strategy", "kind"):
-                    if entry_key in value and value[entry_key] != d[key].get(entry_key) \
-                            and "options" not in value:
+                    if entry_key not in value or value[entry_key] == d[key].get(entry_key):
+                        continue
+                    if "options" not in value and "options" in d[key]:
                         merged["options"] = {}
-                        if entry_key == "dataset" and "tasks" not in value:
-                            merged["tasks"] = []
+                    if entry_key == "dataset" and "tasks" not in value:
+                        merged["tasks"] = []
                 d[key] = merged
             else:
                 d[key] = value
