@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -57,6 +57,9 @@ class Autoencoder(Entry, nn.Module):
     sharing scheme decides how many encoders there are and who reads them."""
 
     code_multiplier: ClassVar[int] = 1  # encoder emits latent_dim * this (VAE: mean + log-var)
+    # True when ``bottleneck`` differentiates the code w.r.t. the encoder input (contractive):
+    # schemes then hand it an input that requires grad (see ``SharingScheme.encoder_input``)
+    needs_input_grad: ClassVar[bool] = False
 
     def __init__(self, latent_dim: int, options: Any) -> None:
         nn.Module.__init__(self)
@@ -80,6 +83,41 @@ autoencoders: Registry[type[Autoencoder]] = Registry("autoencoder")
 
 # ---- sharing schemes -----------------------------------------------------------------
 
+BlockKind = Literal["input", "shared", "task", "expert", "gate", "mix", "head"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One box of an architecture diagram, at stage ``x`` (left to right), lane ``y``."""
+
+    key: str
+    label: str
+    kind: BlockKind
+    x: float
+    y: float
+
+
+@dataclass
+class Diagram:
+    """Boxes and arrows of a scheme, drawn by ``ui.model_views.architecture_figure``."""
+
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+    edges: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, key: str, label: str, kind: BlockKind, x: float, y: float,
+            sources: list[str] | tuple[str, ...] = ()) -> str:
+        self.blocks.append(Block(key, label, kind, x, y))
+        self.edges.extend((s, key) for s in sources)
+        return key
+
+    def add_heads(self, spec: ModelSpec, x: float, sources: dict[str, list[str]]) -> None:
+        """One head per task in lane ``i``; ``sources``: task -> the keys it reads."""
+        for i, t in enumerate(spec.tasks):
+            what = "decoder" if t.kind == "reconstruction" else f"{t.kind} head"
+            self.add(f"head:{t.name}", f"{t.name}<br>{what}", "head", x, i, sources[t.name])
+
+
 
 class SharingScheme(Entry, nn.Module):
     """Base of the sharing schemes: ``forward(x) -> ModelOutput``."""
@@ -91,6 +129,43 @@ class SharingScheme(Entry, nn.Module):
         self.ae = autoencoders.get(spec.autoencoder)(spec.latent_dim, spec.autoencoder_options)
 
     def forward(self, x: torch.Tensor) -> ModelOutput:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ---- helpers every scheme uses, so each honours every variant the same way ----------
+    def code_dim(self) -> int:
+        return self.spec.latent_dim * self.ae.code_multiplier
+
+    def encoder_sizes(self) -> list[int]:
+        """Widths of the encoder: input, hidden layers, code."""
+        return [self.spec.input_dim, *self.spec.hidden, self.code_dim()]
+
+    def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the encoder(s) read: corrupted in training only; a leaf that requires grad
+        when the variant differentiates its code w.r.t. the input (contractive)."""
+        x_in = self.ae.corrupt(x) if self.training else x
+        if (self.ae.needs_input_grad and self.training and torch.is_grad_enabled()
+                and not x_in.requires_grad):
+            x_in = x_in.detach().requires_grad_(True)
+        return x_in
+
+    def finish(self, code: torch.Tensor, x_in: torch.Tensor,
+               shared_repr: torch.Tensor | None = None) -> ModelOutput:
+        """Bottleneck and heads. code: (batch, code) read by every task, or
+        (n_tasks, batch, code) one per task, in ``task_names`` order. A code every task
+        reads makes the bottleneck's z the shared representation."""
+        z, mean, aux = self.ae.bottleneck(code, x_in)
+        heads = self.heads
+        if code.dim() == 2:
+            outputs = {name: heads[name](z) for name in self.task_names}
+            latents = {"shared": mean}
+            shared_repr = z if shared_repr is None else shared_repr
+        else:
+            outputs = {name: heads[name](z[i]) for i, name in enumerate(self.task_names)}
+            latents = {name: mean[i] for i, name in enumerate(self.task_names)}
+        return ModelOutput(outputs, latents, aux, shared_repr=shared_repr)
+
+    def diagram(self) -> Diagram:  # pragma: no cover - abstract
+        """A small block description of the architecture, for the UI."""
         raise NotImplementedError
 
     def shared_parameters(self) -> list[nn.Parameter]:
@@ -206,6 +281,22 @@ def batched_mlp(n: int, sizes: list[int], spec: ModelSpec, last_plain: bool = Tr
     return nn.Sequential(*layers)
 
 
+def make_heads(spec: ModelSpec) -> nn.ModuleDict:
+    return nn.ModuleDict({t.name: head(t, spec) for t in spec.tasks})
+
+
 def n_params(module: nn.Module, params: list[nn.Parameter] | None = None) -> int:
     ps = list(module.parameters()) if params is None else params
     return sum(p.numel() for p in ps if p.requires_grad)
+
+
+def count_parameters(model: SharingScheme) -> dict[str, int]:
+    """Trainable parameters: all, shared by more than one task, and task-specific."""
+    total = n_params(model)
+    shared = n_params(model, model.shared_parameters())
+    return {"total": total, "shared": shared, "task_specific": total - shared}
+
+
+def mid_lane(n: int) -> float:
+    """The lane in the middle of ``n`` task lanes (where shared blocks sit)."""
+    return (n - 1) / 2

@@ -1,29 +1,78 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
+from pydantic import Field
 
-from ..registry import NoOptions
-from .base import ModelOutput, ModelSpec, SharingScheme, head, mlp, sharing
+from ..registry import Options
+from .base import (
+    Diagram,
+    ModelOutput,
+    ModelSpec,
+    SharingScheme,
+    batched_mlp,
+    make_heads,
+    mid_lane,
+    mlp,
+    sharing,
+)
+
+
+class HardOptions(Options):
+    shared_depth: int | None = Field(
+        None, ge=0, le=7,
+        description="encoder layers shared before the task branches start; "
+                    "empty = all (plain hard sharing), 0 = no sharing (single-task); "
+                    "values above the encoder's depth mean all",
+    )
 
 
 @sharing.register("hard")
 class HardSharing(SharingScheme):
-    """Hard parameter sharing (Caruana 1997): one shared encoder, one head per task."""
+    """Hard parameter sharing (Caruana 1997): a shared encoder trunk, then task branches and heads."""
 
-    Options = NoOptions
+    Options = HardOptions
 
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
-        code = spec.latent_dim * self.ae.code_multiplier
-        self.encoder = mlp([spec.input_dim, *spec.hidden, code], spec)
-        self.heads = nn.ModuleDict({t.name: head(t, spec) for t in spec.tasks})
+        sizes = self.encoder_sizes()
+        n_layers = len(sizes) - 1
+        opt = spec.sharing_options
+        depth = getattr(opt, "shared_depth", None)
+        self.depth = n_layers if depth is None else min(depth, n_layers)
+        # names match the other schemes so that depth L has hard's state dict and depth 0
+        # single_task's (same keys, same seeded weights)
+        self.encoder = (mlp(sizes[:self.depth + 1], spec, last_plain=self.depth == n_layers)
+                        if self.depth > 0 else None)
+        self.encoders = (batched_mlp(len(spec.tasks), sizes[self.depth:], spec)
+                         if self.depth < n_layers else None)
+        self.heads = make_heads(spec)
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
-        x_in = self.ae.corrupt(x) if self.training else x
-        z, mean, aux = self.ae.bottleneck(self.encoder(x_in), x_in)  # (batch, latent)
-        outputs = {name: h(z) for name, h in self.heads.items()}
-        return ModelOutput(outputs, {"shared": mean}, aux, shared_repr=z)
+        x_in = self.encoder_input(x)  # (batch, input)
+        h = self.encoder(x_in) if self.encoder is not None else x_in  # (batch, width)
+        if self.encoders is None:
+            return self.finish(h, x_in)  # h: (batch, code), the code every head reads
+        n = len(self.task_names)
+        codes = self.encoders(h.unsqueeze(0).expand(n, -1, -1))  # (n_tasks, batch, code)
+        return self.finish(codes, x_in, shared_repr=h if self.encoder is not None else None)
 
-    def shared_parameters(self) -> list[nn.Parameter]:
-        return list(self.encoder.parameters())
+    def shared_parameters(self) -> list[torch.nn.Parameter]:
+        return list(self.encoder.parameters()) if self.encoder is not None else []
+
+    def diagram(self) -> Diagram:
+        n = len(self.task_names)
+        L = len(self.spec.hidden) + 1
+        d = Diagram(f"Hard sharing: {self.depth} of {L} encoder layers shared")
+        d.add("input", "input", "input", 0, mid_lane(n))
+        src = ["input"]
+        if self.encoder is not None:
+            src = [d.add("trunk", f"shared encoder<br>{self.depth} layers", "shared", 1,
+                         mid_lane(n), src)]
+        if self.encoders is None:
+            d.add_heads(self.spec, 2, {t: src for t in self.task_names})
+            return d
+        for i, t in enumerate(self.task_names):
+            d.add(f"enc:{t}", f"branch {t}<br>{L - self.depth} layers", "task", 2, i, src)
+        d.add_heads(self.spec, 3, {t: [f"enc:{t}"] for t in self.task_names})
+        return d
+
