@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from ..models.base import ModelOutput, SharingScheme
+from ..registry import Options
+from .base import weightings
+from .gradient_base import GradientWeighting, shared_repr_weights
+
+
+class AlignedMTLOptions(Options):
+    upper_bound: bool = Field(
+        False, description="Aligned-MTL-UB: align gradients of the shared representation (faster)",
+    )
+
+
+def alignment(gram: np.ndarray) -> np.ndarray:
+    """B with BG = σ_min U Vᵀ (G = U Σ Vᵀ): the task gradients made orthogonal with
+    equal norms σ_min, from the eigen-decomposition GGᵀ = U Λ Uᵀ."""
+    lam, U = np.linalg.eigh(gram)
+    tol = lam.max() * gram.shape[0] * np.finfo(np.float32).eps
+    keep = lam > tol
+    if not keep.any():
+        return np.zeros_like(gram)
+    lam, U = lam[keep], U[:, keep]
+    return np.sqrt(lam.min()) * (U / np.sqrt(lam)) @ U.T
+
+
+@weightings.register("aligned_mtl")
+class AlignedMTL(GradientWeighting):
+    """Aligned-MTL (Senushkin et al. 2023, Independent Component Alignment): align the principal components of the gradient matrix to one stable scale."""
+
+    Options = AlignedMTLOptions
+
+    def weights_from_gram(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:
+        # d = Σ_i (BG)_i with unit task weights ⇒ weights = Bᵀ 1
+        return alignment(gram).sum(axis=0)
+
+    def backward(self, losses: torch.Tensor, extra: torch.Tensor, model: SharingScheme,
+                 active: torch.Tensor | None, out: ModelOutput) -> None:
+        if self.options.upper_bound and model.shared_parameters() and \
+                shared_repr_weights(self, losses, extra, model, active, out):
+            return
+        super().backward(losses, extra, model, active, out)

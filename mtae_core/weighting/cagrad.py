@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+from scipy.optimize import minimize
+
+from ..registry import Options
+from .base import weightings
+from .gradient_base import GradientWeighting
+
+
+class CAGradOptions(Options):
+    c: float = Field(0.4, ge=0.0, le=10.0, description="c: radius of the ball around the mean gradient; 0 = plain mean")
+    rescale: bool = Field(True, description="divide the update by 1 + c² (the authors' default)")
+
+
+@weightings.register("cagrad")
+class CAGrad(GradientWeighting):
+    """CAGrad (Liu et al. 2021, Conflict-Averse Gradient Descent): the update near the mean gradient g₀ that maximises the worst task's improvement."""
+
+    Options = CAGradOptions
+
+    def weights_from_gram(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:
+        k = gram.shape[0]
+        c = self.options.c
+        mean_w = np.full(k, 1.0 / k)
+        g0_sq = float(mean_w @ gram @ mean_w)  # ‖g₀‖²
+        sqrt_phi = c * np.sqrt(max(g0_sq, 0.0))
+        if sqrt_phi == 0.0 or k == 1:
+            return mean_w
+        b = gram @ mean_w  # g_i · g₀
+        # dual: min over the simplex of F(w) = g_wᵀg₀ + √φ ‖g_w‖
+        def f(w: np.ndarray) -> float:
+            return float(w @ b + sqrt_phi * np.sqrt(max(w @ gram @ w, 1e-20)))
+
+        def jac(w: np.ndarray) -> np.ndarray:
+            return b + sqrt_phi * (gram @ w) / np.sqrt(max(w @ gram @ w, 1e-20))
+
+        res = minimize(f, mean_w, jac=jac, method="SLSQP", bounds=[(0.0, 1.0)] * k,
+                       constraints={"type": "eq", "fun": lambda w: w.sum() - 1.0,
+                                    "jac": lambda w: np.ones_like(w)},
+                       options={"maxiter": 50, "ftol": 1e-10})
+        w = np.clip(res.x, 0.0, None)
+        gw_norm = np.sqrt(max(w @ gram @ w, 1e-20))
+        # d = g₀ + √φ g_w / ‖g_w‖
+        weights = mean_w + (sqrt_phi / gw_norm) * w
+        return weights / (1.0 + c * c) if self.options.rescale else weights

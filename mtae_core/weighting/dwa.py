@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from pydantic import Field
+
+from ..registry import Options
+from .base import Weighting, masked, weightings
+
+
+class DWAOptions(Options):
+    temperature: float = Field(2.0, gt=0.0, le=100.0, description="T: higher gives weights closer to equal")
+
+
+@weightings.register("dwa")
+class DWA(Weighting):
+    """Dynamic Weight Average (Liu et al. 2019, MTAN): weights n·softmax(r_t / T) of each task's loss ratio r_t = L_t(e−1) / L_t(e−2)."""
+
+    Options = DWAOptions
+
+    def __init__(self, task_names: list[str], options: Any) -> None:
+        super().__init__(task_names, options)
+        self.history: list[torch.Tensor] = []  # the last two epochs' mean training losses
+        self.last_weights.fill_(1.0)
+
+    @staticmethod
+    def formula(prev: torch.Tensor, prev2: torch.Tensor, temperature: float) -> torch.Tensor:
+        """λ_t = n · exp(r_t / T) / Σ_i exp(r_i / T), r_t = L_t(e−1) / L_t(e−2)."""
+        r = prev / prev2.clamp(min=1e-12)
+        return prev.numel() * torch.softmax(r / temperature, dim=0)
+
+    def on_epoch_end(self, epoch: int, train_losses: torch.Tensor) -> None:
+        self.history = [*self.history[-1:], train_losses.detach().clone()]
+        if len(self.history) == 2:  # the first two epochs keep λ = 1
+            self.last_weights.copy_(self.formula(self.history[1], self.history[0],
+                                                 self.options.temperature))
+
+    def combine(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
+        return (masked(losses, active) * self.last_weights).sum()

@@ -1,0 +1,135 @@
+"""Shared machinery of the gradient-based strategies.
+
+Each step the per-task gradients of the shared parameters are computed in one batched
+backward pass (a Jacobian ``G``: (n_active, n_shared)); the strategy turns ``G`` into an
+update direction ``d`` (written into the shared parameters' ``.grad``) and effective task
+weights ``w`` (used for the task-specific parameters and charted). Most methods produce
+``d = wᵀG`` and only need the Gram matrix ``G Gᵀ``: they implement ``weights_from_gram``
+on a small float64 numpy array, so no per-parameter work happens on the host.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..models.base import ModelOutput, SharingScheme
+from .base import Weighting, masked
+
+
+def active_indices(active: torch.Tensor | None, n: int) -> list[int]:
+    return list(range(n)) if active is None else active.nonzero().flatten().tolist()
+
+
+def jacobian(outputs: torch.Tensor, params: list[nn.Parameter]) -> torch.Tensor:
+    """Rows of d outputs_i / d params, flattened: (n_outputs, n_params), one batched pass."""
+    k = outputs.numel()
+    eye = torch.eye(k, device=outputs.device, dtype=outputs.dtype)
+    if k == 1:
+        grads = torch.autograd.grad(outputs, params, grad_outputs=eye[0].reshape(outputs.shape),
+                                    retain_graph=True, allow_unused=True)
+        grads = tuple(None if g is None else g.unsqueeze(0) for g in grads)
+    else:
+        grads = torch.autograd.grad(outputs, params, grad_outputs=eye, retain_graph=True,
+                                    allow_unused=True, is_grads_batched=True)
+    return torch.cat([
+        (torch.zeros(k, p.numel(), device=outputs.device) if g is None else g.reshape(k, -1))
+        for g, p in zip(grads, params, strict=True)
+    ], dim=1)
+
+
+class GradientWeighting(Weighting):
+    """Base of the strategies that need per-task gradients of the shared parameters."""
+
+    needs_task_grads: ClassVar[bool] = True
+    active_idx: list[int]  # tasks of the current step's rows of G (set by backward)
+
+    # ---- the maths, overridable -------------------------------------------------------
+    def weights_from_gram(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:
+        """gram: (k, k) float64 = G Gᵀ; losses: (k,) → weights w (k,), with d = wᵀG."""
+        raise NotImplementedError
+
+    def direction(self, G: torch.Tensor, losses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """G: (k, P) task gradients; losses: (k,) → (update direction d (P,), weights (k,)).
+        The default is d = wᵀG with w from the Gram matrix (one small host transfer)."""
+        gram = (G @ G.T).double().cpu().numpy()
+        w_np = self.weights_from_gram(gram, losses.detach().double().cpu().numpy())
+        w = torch.as_tensor(w_np, dtype=G.dtype, device=G.device)
+        return w @ G, w
+
+    def head_weights(self, w: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
+        """Weights of the task losses for the task-specific parameters (default: ``w``)."""
+        return w
+
+    # ---- the step ---------------------------------------------------------------------
+    def jacobian_outputs(self, losses: torch.Tensor) -> torch.Tensor:
+        return losses
+
+    def backward(self, losses: torch.Tensor, extra: torch.Tensor, model: SharingScheme,
+                 active: torch.Tensor | None, out: ModelOutput) -> None:
+        n = losses.numel()
+        shared = [p for p in model.shared_parameters() if p.requires_grad]
+        if not shared:
+            # nothing is shared (single-task): no conflict to resolve, plain mean
+            w = torch.ones(n, device=losses.device) if active is None else active.float()
+            w = w / w.sum().clamp(min=1)
+            self.last_weights.copy_(w)
+            ((masked(losses, active) * w).sum() + extra).backward()
+            return
+        idx = active_indices(active, n)
+        if not idx:
+            return
+        self.active_idx = idx  # which tasks the rows of G are, for stateful strategies
+        la = losses[idx] if len(idx) < n else losses  # (k,)
+        has_extra = extra.requires_grad
+        rows = torch.cat([la, extra.reshape(1)]) if has_extra else la
+        J = jacobian(rows, shared)  # (k [+1], P)
+        G = J[: len(idx)]
+        d, w = self.direction(G, la.detach())
+        if has_extra:
+            d = d + J[-1]  # auxiliary losses and penalties reach the shared layers as usual
+        full = torch.zeros(n, device=losses.device, dtype=w.dtype)
+        full[idx] = w
+        self.last_weights.copy_(full)
+        hw = self.head_weights(w, la.detach())
+        shared_ids = {id(p) for p in shared}
+        task_params = [p for p in model.parameters() if p.requires_grad and id(p) not in shared_ids]
+        if task_params:
+            total = (hw.detach() * la).sum() + extra
+            grads = torch.autograd.grad(total, task_params, allow_unused=True)
+            for p, g in zip(task_params, grads, strict=True):
+                if g is not None:
+                    p.grad = g if p.grad is None else p.grad + g
+        offset = 0
+        for p in shared:
+            g = d[offset: offset + p.numel()].view_as(p)
+            offset += p.numel()
+            p.grad = g.clone() if p.grad is None else p.grad + g
+
+
+def shared_repr_weights(strategy: GradientWeighting, losses: torch.Tensor, extra: torch.Tensor,
+                        model: SharingScheme, active: torch.Tensor | None,
+                        out: ModelOutput) -> bool:
+    """The MGDA-UB route (Sener & Koltun 2018, section 3.3): gradients with respect to the
+    shared representation stand in for those of the shared parameters; the weights then
+    drive one ordinary weighted backward pass. Returns False when there is no such
+    representation (the caller takes the exact route)."""
+    z = out.shared_repr
+    if z is None or not z.requires_grad:
+        return False
+    n = losses.numel()
+    idx = active_indices(active, n)
+    if not idx:
+        return True
+    strategy.active_idx = idx
+    la = losses[idx] if len(idx) < n else losses
+    G = jacobian(la, [z])  # (k, batch * repr)
+    _, w = strategy.direction(G, la.detach())
+    full = torch.zeros(n, device=losses.device, dtype=w.dtype)
+    full[idx] = w
+    strategy.last_weights.copy_(full)
+    ((w.detach() * la).sum() + extra).backward()
+    return True

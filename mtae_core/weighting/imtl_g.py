@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import numpy as np
+
+from ..registry import NoOptions
+from .base import weightings
+from .gradient_base import GradientWeighting
+
+
+@weightings.register("imtl_g")
+class IMTLG(GradientWeighting):
+    """IMTL-G (Liu et al. 2021, Towards Impartial MTL): the update whose projections on every task's unit gradient are equal."""
+
+    Options = NoOptions
+
+    def weights_from_gram(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:
+        k = gram.shape[0]
+        if k == 1:
+            return np.ones(1)
+        norms = np.sqrt(np.maximum(np.diag(gram), 1e-20))
+        gu = gram / norms[None, :]  # gu[i, j] = g_i · u_j
+        # D rows: g_1 − g_i; U rows: u_1 − u_j (i, j = 2..k)
+        DU = (gu[0, 0] - gu[0, 1:][None, :] - gu[1:, 0][:, None] + gu[1:, 1:])  # (k−1, k−1)
+        gU = gu[0, 0] - gu[0, 1:]  # g_1 Uᵀ: (k−1,)
+        # α_{2:k} = g_1 Uᵀ (D Uᵀ)⁻¹, α_1 = 1 − Σ α_{2:k}
+        a = np.linalg.lstsq(DU.T, gU, rcond=None)[0]
+        return np.concatenate([[1.0 - a.sum()], a])

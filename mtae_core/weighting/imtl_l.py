@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..registry import NoOptions
+from .base import Weighting, weightings
+
+
+@weightings.register("imtl_l")
+class IMTLL(Weighting):
+    """IMTL-L (Liu et al. 2021, Towards Impartial MTL): Σ exp(s_t)·L_t − s_t, learnable s_t drives every scaled loss towards 1."""
+
+    Options = NoOptions
+
+    def __init__(self, task_names: list[str], options: Any) -> None:
+        super().__init__(task_names, options)
+        # d/ds (e^s L - s) = e^s L - 1 = 0  ⇒  e^s = 1 / L: every scaled loss becomes 1
+        self.scale = nn.Parameter(torch.zeros(len(task_names)))
+
+    def combine(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
+        w = torch.exp(self.scale)
+        terms = w * losses - self.scale
+        if active is not None:
+            terms = torch.where(active, terms, torch.zeros_like(terms))
+            w = torch.where(active, w, torch.zeros_like(w))
+        self.last_weights.copy_(w.detach())
+        return terms.sum()

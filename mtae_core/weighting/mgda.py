@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from ..models.base import ModelOutput, SharingScheme
+from ..registry import Options
+from .base import weightings
+from .gradient_base import GradientWeighting, shared_repr_weights
+
+
+class MGDAOptions(Options):
+    upper_bound: bool = Field(
+        False, description="MGDA-UB: gradients of the shared representation instead of the shared weights (faster)",
+    )
+    normalization: Literal["none", "l2", "loss", "loss+"] = Field(
+        "none", description="scale each task gradient by 1/‖g‖, 1/L or 1/(L‖g‖) before solving",
+    )
+
+
+def min_norm(gram: np.ndarray, iters: int = 250, tol: float = 1e-9) -> np.ndarray:
+    """argmin over the simplex of ‖Σ α_i g_i‖² from the Gram matrix (Frank-Wolfe with exact
+    line search, started from the best pair, as in Sener & Koltun's Algorithm 2)."""
+    k = gram.shape[0]
+    if k == 1:
+        return np.ones(1)
+
+    def pair(a: float, b: float, c: float) -> float:
+        # min over γ in [0, 1] of ‖γ u + (1−γ) v‖² with a = u·u, b = u·v, c = v·v
+        den = a - 2 * b + c
+        return 1.0 if den <= 0 else float(np.clip((c - b) / den, 0.0, 1.0))
+
+    best, alpha = np.inf, np.full(k, 1.0 / k)
+    for i in range(k):
+        for j in range(i + 1, k):
+            g = pair(gram[i, i], gram[i, j], gram[j, j])
+            val = g * g * gram[i, i] + 2 * g * (1 - g) * gram[i, j] + (1 - g) ** 2 * gram[j, j]
+            if val < best:
+                best, alpha = val, np.zeros(k)
+                alpha[i], alpha[j] = g, 1 - g
+    if k == 2:
+        return alpha
+    for _ in range(iters):
+        grad = gram @ alpha
+        t = int(np.argmin(grad))
+        # line search between the current point v = Σα g and the vertex g_t
+        a = gram[t, t]
+        b = float(grad[t])
+        c = float(alpha @ grad)
+        g = pair(a, b, c)
+        new = (1 - g) * alpha
+        new[t] += g
+        if np.abs(new - alpha).sum() < tol:
+            alpha = new
+            break
+        alpha = new
+    return alpha
+
+
+@weightings.register("mgda")
+class MGDA(GradientWeighting):
+    """MGDA (Sener & Koltun 2018, MTL as Multi-Objective Optimization): the min-norm convex combination of the task gradients."""
+
+    Options = MGDAOptions
+
+    def scales(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:
+        norms = np.sqrt(np.maximum(np.diag(gram), 1e-20))
+        mode = self.options.normalization
+        if mode == "l2":
+            return 1.0 / norms
+        if mode == "loss":
+            return 1.0 / np.maximum(losses, 1e-12)
+        if mode == "loss+":
+            return 1.0 / (np.maximum(losses, 1e-12) * norms)
+        return np.ones_like(losses)
+
+    def weights_from_gram(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:
+        s = self.scales(gram, losses)
+        alpha = min_norm(gram * np.outer(s, s))
+        return alpha * s  # weights on the raw gradients
+
+    def backward(self, losses: torch.Tensor, extra: torch.Tensor, model: SharingScheme,
+                 active: torch.Tensor | None, out: ModelOutput) -> None:
+        if self.options.upper_bound and model.shared_parameters() and \
+                shared_repr_weights(self, losses, extra, model, active, out):
+            return
+        super().backward(losses, extra, model, active, out)

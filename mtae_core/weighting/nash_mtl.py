@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import numpy as np
+
+from ..registry import NoOptions
+from .base import weightings
+from .gradient_base import GradientWeighting
+
+
+def nash_weights(gram: np.ndarray, iters: int = 50, tol: float = 1e-10) -> np.ndarray:
+    """α > 0 with (GGᵀα)_i = 1/α_i: the minimiser of the convex ½αᵀMα − Σ log α_i
+    (its stationarity condition), found by damped Newton steps that keep α > 0."""
+    k = gram.shape[0]
+    M = gram + np.eye(k) * 1e-10 * max(np.trace(gram), 1e-20)  # tiny ridge: rank-deficient G
+    alpha = 1.0 / np.sqrt(np.maximum(np.diag(M), 1e-20))  # exact when the gradients are orthogonal
+
+    def f(a: np.ndarray) -> float:
+        return float(0.5 * a @ M @ a - np.log(a).sum())
+
+    for _ in range(iters):
+        grad = M @ alpha - 1.0 / alpha
+        H = M + np.diag(1.0 / alpha**2)
+        step = np.linalg.solve(H, grad)
+        t, fa = 1.0, f(alpha)
+        while t > 1e-8:
+            cand = alpha - t * step
+            if np.all(cand > 0) and f(cand) <= fa - 1e-4 * t * (grad @ step):
+                break
+            t *= 0.5
+        alpha = alpha - t * step
+        if np.abs(grad).max() * alpha.max() < tol:
+            break
+    return alpha
+
+
+@weightings.register("nash_mtl")
+class NashMTL(GradientWeighting):
+    """Nash-MTL (Navon et al. 2022, MTL as a Bargaining Game): weights α solving GGᵀα = 1/α, the Nash bargaining solution."""
+
+    Options = NoOptions
+
+    def weights_from_gram(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:
+        return nash_weights(gram)

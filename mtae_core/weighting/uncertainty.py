@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ..registry import Options
+from .base import Weighting, weightings
+
+
+class UncertaintyOptions(Options):
+    init_log_var: float = Field(0.0, ge=-10.0, le=10.0, description="initial s_t = log σ_t² of every task")
+
+
+@weightings.register("uncertainty")
+class Uncertainty(Weighting):
+    """Homoscedastic uncertainty (Kendall et al. 2018): Σ L_t / (2·exp(s_t)) + s_t / 2 with learnable s_t = log σ_t²."""
+
+    Options = UncertaintyOptions
+
+    def __init__(self, task_names: list[str], options: Any) -> None:
+        super().__init__(task_names, options)
+        # s_t = log σ_t²: the optimum of L/(2e^s) + s/2 is s = log L
+        self.log_var = nn.Parameter(torch.full((len(task_names),), float(options.init_log_var)))
+
+    def combine(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
+        w = 0.5 * torch.exp(-self.log_var)  # (n_tasks,)
+        terms = w * losses + 0.5 * self.log_var
+        if active is not None:
+            terms = torch.where(active, terms, torch.zeros_like(terms))
+            w = torch.where(active, w, torch.zeros_like(w))
+        self.last_weights.copy_(w.detach())
+        return terms.sum()
+
+    def epoch_extras(self) -> dict[str, Any]:
+        return {"log_var": dict(zip(self.task_names, self.log_var.detach().tolist(), strict=True))}
