@@ -1,6 +1,8 @@
-"""Task schedules (registry ``schedules``)."""
+"""Task schedules (registry ``schedules``): joint, sequential, cyclic, adaptive."""
 
-from . import joint  # noqa: F401  (register built-ins)
+# isort: off
+from . import joint, sequential, cyclic, adaptive  # noqa: F401  (register built-ins, UI order)
+# isort: on
 from .base import Schedule, schedules
 
 __all__ = ["Schedule", "schedules"]

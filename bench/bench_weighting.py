@@ -1,0 +1,76 @@
+"""Step time of every weighting strategy against `equal`, on the same model and batch.
+
+Hard sharing, digits (digit, parity, reconstruction), batch 64, CPU, one thread.
+Run: ``.venv/bin/python bench/bench_weighting.py [--steps 200] [--only pcgrad,mgda]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from mtae_core.config import ExperimentConfig
+from mtae_core.metrics import task_loss
+from mtae_core.training import build
+from mtae_core.weighting import weightings
+
+
+def step_time(name: str, steps: int, repeats: int, batch: int) -> float:
+    cfg = ExperimentConfig.parse({"weighting": {"strategy": name}, "training": {"device": "cpu"}})
+    data, model = build(cfg)
+    cls = weightings.get(name)
+    strategy = cls([s.name for s in data.tasks],
+                   cls.Options.model_validate(cfg.weighting.options))
+    params = list(model.parameters()) + list(strategy.parameters())
+    opt = torch.optim.Adam(params, lr=1e-3)
+    x = data.train.x
+    n = x.shape[0]
+    g = torch.Generator().manual_seed(0)
+    batches = [torch.randint(0, n, (batch,), generator=g) for _ in range(steps)]
+    extra = torch.zeros(())
+
+    def run() -> None:
+        for idx in batches:
+            xb = x[idx]
+            out = model(xb)
+            losses = torch.stack([
+                task_loss(s, out.outputs[s.name], xb if s.kind == "reconstruction"
+                          else data.train.y[s.name][idx]) for s in data.tasks])
+            opt.zero_grad(set_to_none=True)
+            strategy.backward(losses, extra, model, None, out)
+            opt.step()
+
+    run()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - t) / steps)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    names = [n for n in weightings.names() if not args.only or n in args.only.split(",")]
+    base = step_time("equal", args.steps, args.repeats, args.batch)
+    print(f"{'strategy':<12} {'ms/step':>8} {'ratio':>6}  kind")
+    print(f"{'equal':<12} {base * 1e3:8.3f} {1.0:6.2f}  loss")
+    for name in names:
+        if name == "equal":
+            continue
+        t = step_time(name, args.steps, args.repeats, args.batch)
+        kind = "gradient" if weightings.get(name).needs_task_grads else "loss"
+        print(f"{name:<12} {t * 1e3:8.3f} {t / base:6.2f}  {kind}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from pydantic import Field
+
+from ..registry import Options
+from ._order import check_order, resolve_order
+from .base import Schedule, schedules
+
+
+class SequentialOptions(Options):
+    epochs_per_task: int = Field(5, ge=1, le=10000, description="epochs spent on each task before the next")
+    order: list[str] = Field(default_factory=list, description="visiting order; tasks left out follow in the data set's order")
+    after: Literal["joint", "last", "repeat"] = Field(
+        "joint", description="once every task had its turn: train all jointly, stay on the last, or start over",
+    )
+
+
+@schedules.register("sequential")
+class Sequential(Schedule):
+    """Sequential training: one task after another, a chosen number of epochs each (watch earlier tasks being forgotten)."""
+
+    Options = SequentialOptions
+
+    @classmethod
+    def check(cls, options: Any, tasks: list[str]) -> None:
+        check_order(options.order, tasks)
+
+    def __init__(self, task_names: list[str], options: Any, steps_per_epoch: int,
+                 epochs: int, device: torch.device | str = "cpu") -> None:
+        super().__init__(task_names, options, steps_per_epoch, epochs, device)
+        self.order = resolve_order(options.order, self.task_names)
+
+    def active(self, epoch: int, step: int) -> torch.Tensor | None:
+        k = epoch // self.options.epochs_per_task
+        if k >= len(self.order):
+            if self.options.after == "joint":
+                return None
+            k = len(self.order) - 1 if self.options.after == "last" else k % len(self.order)
+        return self.mask((self.order[k],))
