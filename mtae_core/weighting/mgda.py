@@ -27,6 +27,10 @@ def min_norm(gram: np.ndarray, iters: int = 250, tol: float = 1e-9) -> np.ndarra
     k = gram.shape[0]
     if k == 1:
         return np.ones(1)
+    if 2 < k <= 6:
+        exact = _min_norm_exact(gram)
+        if exact is not None:
+            return exact
 
     def pair(a: float, b: float, c: float) -> float:
         # min over γ in [0, 1] of ‖γ u + (1−γ) v‖² with a = u·u, b = u·v, c = v·v
@@ -58,6 +62,38 @@ def min_norm(gram: np.ndarray, iters: int = 250, tol: float = 1e-9) -> np.ndarra
             break
         alpha = new
     return alpha
+
+
+def _min_norm_exact(gram: np.ndarray) -> np.ndarray | None:
+    """The exact minimiser for a few tasks: try supports S from the smallest, solve the
+    equality-constrained QP on S (KKT: 2M_S α = μ1, 1ᵀα = 1) and keep the first point that
+    is feasible (α ≥ 0) and optimal ((Mα)_i ≥ αᵀMα off S). Convexity makes it global."""
+    from itertools import combinations
+
+    k = gram.shape[0]
+    for size in range(1, k + 1):
+        for S in combinations(range(k), size):
+            idx = list(S)
+            A = np.zeros((size + 1, size + 1))
+            A[:size, :size] = 2 * gram[np.ix_(idx, idx)]
+            A[:size, size] = -1.0
+            A[size, :size] = 1.0
+            rhs = np.zeros(size + 1)
+            rhs[size] = 1.0
+            try:
+                sol = np.linalg.solve(A, rhs)[:size]
+            except np.linalg.LinAlgError:  # collinear gradients: any least-squares point
+                sol = np.linalg.lstsq(A, rhs, rcond=None)[0][:size]
+            if sol.min() < -1e-12:
+                continue
+            alpha = np.zeros(k)
+            alpha[idx] = np.clip(sol, 0.0, None)
+            alpha /= alpha.sum()
+            grad = gram @ alpha
+            val = float(alpha @ grad)
+            if (grad >= val - 1e-9 * max(1.0, abs(val))).all():
+                return alpha
+    return None
 
 
 @weightings.register("mgda")
