@@ -387,3 +387,14 @@ def test_mixing_figures_from_hand_made_extras():
     assert len(alphas.data) == 2
     assert list(dist.data[0].y) == [2.0, 1.5]
     assert mixing_figures([{}, {"lr": 0.1}]) == []
+
+
+def test_batched_linear_shared_input_path_matches_batched_matmul():
+    torch.manual_seed(0)
+    layer = BatchedLinear(3, 5, 4)
+    x = torch.randn(7, 5)
+    shared = layer(x.unsqueeze(0).expand(3, -1, -1))  # stride 0: the one-GEMM path
+    copies = layer(x.unsqueeze(0).repeat(3, 1, 1))  # the batched-matmul path
+    assert shared.shape == (3, 7, 4)
+    assert torch.allclose(shared, copies, atol=1e-6)
+    assert torch.allclose(shared[1], x @ layer.weight[1] + layer.bias[1], atol=1e-6)
