@@ -1,0 +1,45 @@
+"""Compare: pick runs in the table; overlay their loss curves per task and compare their
+test metrics side by side."""
+
+import streamlit as st
+
+from ui import charts
+from ui.compare import comparison_table, style_best
+from ui.runs_view import runs_table, selected_metrics
+from ui.state import get_store
+
+st.title("Compare runs")
+store = get_store()
+runs = store.runs_table()
+if runs.empty:
+    st.info("No runs yet — train one on the Train page.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+st.caption("Tick runs in the table to compare them.")
+chosen = runs_table(runs)
+if chosen.empty:
+    st.stop()
+
+metrics, labels = selected_metrics(store, chosen)
+tasks = [t for t in dict.fromkeys(charts.task_losses(metrics)["task"])] if not metrics.empty else []
+c1, c2, c3 = st.columns([1, 1, 2])
+split = c1.radio("Curves", ["val", "train"], horizontal=True,
+                 format_func=lambda s: "validation" if s == "val" else "training")
+log_y = c2.toggle("Log scale", value=False)
+smoothing = c3.slider("Smoothing", 0.0, 0.95, 0.0, 0.05,
+                      help="exponential moving average; the raw curve stays faint behind it")
+cols = st.columns(2)
+for i, task in enumerate(tasks):
+    cols[i % 2].plotly_chart(charts.compare_curves(metrics, task, labels, split, log_y, smoothing),
+                             config={"displaylogo": False})
+
+st.subheader("Test metrics")
+table = comparison_table(chosen, runs)
+if table.empty or table.shape[1] == 0:
+    st.caption("Finished runs show their test metrics here.")
+else:
+    st.caption("Best value per column highlighted (higher accuracy, F1, recall and R²; lower MSE).")
+    st.dataframe(style_best(table))
+    st.download_button("Download table (CSV)", table.to_csv(), file_name="comparison.csv",
+                       mime="text/csv")

@@ -1,0 +1,34 @@
+"""Latent space: a 2-D projection of a finished run's test-set codes, coloured by a task."""
+
+import streamlit as st
+
+from ui import charts
+from ui.latent import METHODS, projection
+from ui.live import run_label
+from ui.state import get_store
+
+st.title("Latent space")
+store = get_store()
+done = store.runs(["done"])
+if not done:
+    st.info("No finished runs yet — train one on the Train page, then look at its latent space here.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+c1, c2 = st.columns([3, 2])
+run = c1.selectbox("Run", done, format_func=run_label)
+method = c2.radio("Projection", list(METHODS), format_func=METHODS.get, horizontal=True)
+with st.spinner("Projecting the test set…"):
+    frame, keys = projection(str(store.path), run.id, None, method)
+c3, c4 = st.columns([3, 2])
+latent = c4.selectbox("Latent code", keys, help="per-task networks have one code per task") \
+    if len(keys) > 1 else keys[0]
+if latent != keys[0]:
+    with st.spinner("Projecting the test set…"):
+        frame, _ = projection(str(store.path), run.id, latent, method)
+labels = [c for c in frame.columns if c not in ("x", "y")]
+color = c3.selectbox("Colour by", labels) if labels else None
+st.plotly_chart(charts.latent_scatter(frame, color), config={"displaylogo": False})
+st.caption(f"{len(frame):,} test points, the {latent} code of run #{run.id} projected to 2-D "
+           "with " + METHODS[method].split(" (")[0] + ". Points of one colour close together "
+           "mean the code separates that task's labels.")

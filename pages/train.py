@@ -1,0 +1,40 @@
+"""Train: choose data, model, weighting, schedule and optimizer; press Train; watch it."""
+
+import streamlit as st
+
+from mtae_core.config import ConfigError
+from ui import live
+from ui.state import get_store, submit
+from ui.train_form import auto_name, build_config, experiment_form
+
+st.title("Train")
+form_col, run_col = st.columns([2, 3], gap="large")
+
+with form_col:
+    raw = experiment_form()
+    name = st.text_input("Run name", placeholder=auto_name(raw), key="name",
+                         help="empty = named after the data set, sharing and weighting")
+    try:
+        cfg = build_config(raw, name)
+        error = None
+    except ConfigError as e:
+        cfg, error = None, e
+    if error is not None:
+        st.error(f"Please fix the settings before training:\n\n{error}")
+    if st.button("Train", type="primary", disabled=cfg is None, width="stretch",
+                 icon=":material/play_arrow:") and cfg is not None:
+        live.show(submit(cfg))
+    if cfg is not None:
+        with st.expander("Export config"):
+            st.caption("The same JSON trains from a terminal: `mtae train config.json`")
+            st.download_button("Download config.json", cfg.to_json(), file_name="config.json",
+                               mime="application/json")
+            st.code(cfg.to_json(), language="json")
+
+with run_col:
+    run = live.shown_run(get_store())
+    if run is None:
+        st.info("No runs yet — choose your settings on the left and press **Train**.")
+    else:
+        st.toggle("Log scale", key="train.log_y")
+        live.run_panel(run.id)

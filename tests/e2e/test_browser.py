@@ -1,0 +1,137 @@
+"""The app in a real browser: ``streamlit run app.py`` with real training workers, driven
+by Playwright with Debian's Chromium. Train a 3-epoch digits run, watch its curves
+appear, find it on the Compare page.
+
+Skipped when /usr/bin/chromium (or Playwright) is missing — but fails instead when the
+``CI`` environment variable is set, so CI never passes by skipping. Screenshots go to
+``$MTAE_SCREENSHOTS`` when it is set.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 45_000
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this test must run)")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def app_url(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "MTAE_HOME": str(tmp_path / "home"), "MTAE_WORKERS": "1"}
+    env.pop("MTAE_NO_WORKERS", None)  # this test trains for real
+    log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.close()
+                pytest.fail("streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text())
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()  # its workers exit when they see their parent gone
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_train_watch_compare(app_url: str) -> None:
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install playwright)")
+    shots = os.environ.get("MTAE_SCREENSHOTS")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+
+    def snap(page, name: str) -> None:  # type: ignore[no-untyped-def]
+        if shots:
+            page.screenshot(path=str(Path(shots) / f"{name}.png"))
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
+            expect.set_options(timeout=TIMEOUT_MS)
+            page.goto(app_url)
+            main = page.get_by_test_id("stMain")
+            expect(main.get_by_role("heading", name="Train")).to_be_visible()
+            expect(main.get_by_text("No runs yet")).to_be_visible()
+
+            # data set: digits
+            main.get_by_test_id("stSelectbox").filter(has_text="Data set").click()
+            page.get_by_role("option", name="digits", exact=True).click()
+            # training: 3 epochs
+            main.get_by_role("tab", name="Training").click()
+            epochs = main.get_by_label("Epochs")
+            epochs.fill("3")
+            epochs.press("Enter")
+            expect(epochs).to_have_value("3")
+            snap(page, "1-form")
+
+            main.get_by_role("button", name="Train").click()
+            expect(main.get_by_text("Run #1")).to_be_visible()
+            expect(page).to_have_url(f"{app_url}/?run=1")
+            # the live loss chart appears (a plotly chart with the run's curves)
+            expect(main.get_by_test_id("stPlotlyChart").first).to_be_visible()
+            expect(main.locator(".js-plotly-plot").first).to_be_visible()
+            snap(page, "2-training")
+            expect(main.get_by_text("Finished 3 epochs")).to_be_visible()
+            snap(page, "3-done")
+
+            page.get_by_test_id("stSidebarNav").get_by_role("link", name="Compare").click()
+            expect(main.get_by_role("heading", name="Compare runs")).to_be_visible()
+            table = main.get_by_test_id("stDataFrame").first  # runs table, then metrics
+            # the grid draws on a canvas but keeps an accessible copy of its cells
+            expect(table.locator("td", has_text="digits · hard · equal")).to_be_attached()
+            # the finished run is selected by default: its curves carry its name
+            expect(main.locator(".js-plotly-plot").first).to_contain_text("#1 digits · hard · equal")
+            expect(main.get_by_text("Test metrics")).to_be_visible()
+            snap(page, "4-compare")
+        finally:
+            browser.close()

@@ -1,0 +1,175 @@
+"""Plotly chart builders: pure functions, a DataFrame in and a Figure out.
+
+They read the long metrics table of ``RunStore.metrics`` (run_id, epoch, split, task,
+metric, value) or small frames derived from the store, and never touch Streamlit, so
+the Train and Compare pages draw the same curves the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+PALETTE = px.colors.qualitative.Plotly
+AUX_PREFIX = "aux:"
+WEBGL_ABOVE = 1000  # points; above this a scatter draws with WebGL
+
+
+def _layout(fig: go.Figure, title: str | None, x: str = "epoch", y: str = "loss",
+            log_y: bool = False, height: int = 360) -> go.Figure:
+    fig.update_layout(
+        title=title, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        # legend under the plot: above it, it would run into the title
+        legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0},
+        hovermode="x unified",
+    )
+    fig.update_xaxes(title_text=x, rangemode="tozero" if x == "epoch" else "normal")
+    fig.update_yaxes(title_text=y, type="log" if log_y else "linear")
+    return fig
+
+
+def _epochs(s: pd.Series) -> pd.Series:
+    return s + 1  # stored from 0; people count epochs from 1
+
+
+def task_losses(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The per-task loss rows (no auxiliary losses)."""
+    if metrics.empty:
+        return metrics
+    m = metrics[metrics["metric"] == "loss"]
+    return m[~m["task"].str.startswith(AUX_PREFIX)]
+
+
+def aux_losses(metrics: pd.DataFrame) -> pd.DataFrame:
+    if metrics.empty:
+        return metrics
+    m = metrics[metrics["metric"] == "loss"]
+    return m[m["task"].str.startswith(AUX_PREFIX)]
+
+
+def loss_curves(metrics: pd.DataFrame, title: str | None = "Loss per task",
+                log_y: bool = False) -> go.Figure:
+    """One run's loss per task: one colour per task, train solid, validation dashed."""
+    fig = go.Figure()
+    d = task_losses(metrics)
+    tasks = list(dict.fromkeys(d["task"])) if not d.empty else []
+    for i, task in enumerate(tasks):
+        color = PALETTE[i % len(PALETTE)]
+        for split, dash in (("train", "solid"), ("val", "dash")):
+            s = d[(d["task"] == task) & (d["split"] == split)].sort_values("epoch")
+            if s.empty:
+                continue
+            fig.add_trace(go.Scatter(
+                x=_epochs(s["epoch"]), y=s["value"], mode="lines+markers" if len(s) < 30 else "lines",
+                name=f"{task} ({'train' if split == 'train' else 'validation'})",
+                legendgroup=task, line={"color": color, "dash": dash, "width": 2},
+                marker={"size": 5},
+            ))
+    return _layout(fig, title, log_y=log_y)
+
+
+def aux_curves(metrics: pd.DataFrame, title: str | None = "Auxiliary losses") -> go.Figure | None:
+    """Auxiliary losses (KL, sparsity, soft-sharing penalty...) over epochs, or None."""
+    d = aux_losses(metrics)
+    if d.empty:
+        return None
+    fig = go.Figure()
+    for i, (task, s) in enumerate(d.groupby("task", sort=False)):
+        s = s.sort_values("epoch")
+        fig.add_trace(go.Scatter(x=_epochs(s["epoch"]), y=s["value"], mode="lines+markers",
+                                 name=str(task).removeprefix(AUX_PREFIX),
+                                 line={"color": PALETTE[(i + 3) % len(PALETTE)]}))
+    return _layout(fig, title, height=300)
+
+
+def weights_frame(extras: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Per-epoch task weights from ``RunStore.extras`` as a long frame: epoch, task, weight."""
+    rows = [(e["epoch"], task, float(w)) for e in extras
+            for task, w in (e.get("weights") or {}).items() if w is not None]
+    return pd.DataFrame(rows, columns=["epoch", "task", "weight"])
+
+
+def weights_figure(weights: pd.DataFrame, title: str | None = "Task weights") -> go.Figure | None:
+    if weights.empty:
+        return None
+    fig = go.Figure()
+    for i, (task, s) in enumerate(weights.groupby("task", sort=False)):
+        s = s.sort_values("epoch")
+        fig.add_trace(go.Scatter(x=_epochs(s["epoch"]), y=s["weight"], mode="lines+markers",
+                                 name=str(task), line={"color": PALETTE[i % len(PALETTE)], "shape": "hv"}))
+    fig = _layout(fig, title, y="weight", height=300)
+    fig.update_yaxes(rangemode="tozero")
+    return fig
+
+
+def ema(values: Sequence[float] | np.ndarray, smoothing: float) -> np.ndarray:
+    """Exponential moving average with bias correction (as TensorBoard draws it):
+    ``smoothing`` 0 returns the values, 0.9 is strong smoothing. NaNs are carried over."""
+    v = np.asarray(values, dtype=float)
+    if smoothing <= 0 or len(v) == 0:
+        return v
+    out = np.empty_like(v)
+    acc, weight = 0.0, 0.0
+    for i, x in enumerate(v):
+        if not np.isfinite(x):
+            out[i] = np.nan
+            continue
+        acc = smoothing * acc + (1 - smoothing) * x
+        weight = smoothing * weight + (1 - smoothing)
+        out[i] = acc / weight
+    return out
+
+
+def compare_curves(metrics: pd.DataFrame, task: str, labels: Mapping[int, str],
+                   split: str = "val", log_y: bool = False, smoothing: float = 0.0) -> go.Figure:
+    """One task's loss for several runs: one colour per run; with smoothing, the EMA on
+    top of a faint raw line."""
+    fig = go.Figure()
+    d = metrics[(metrics["metric"] == "loss") & (metrics["task"] == task) & (metrics["split"] == split)] \
+        if not metrics.empty else metrics
+    for i, run_id in enumerate(labels):
+        s = d[d["run_id"] == run_id].sort_values("epoch") if not d.empty else d
+        if s.empty:
+            continue
+        color = PALETTE[i % len(PALETTE)]
+        x = _epochs(s["epoch"])
+        if smoothing > 0:
+            fig.add_trace(go.Scatter(x=x, y=s["value"], mode="lines", legendgroup=str(run_id),
+                                     showlegend=False, hoverinfo="skip", opacity=0.25,
+                                     line={"color": color, "width": 1}))
+        fig.add_trace(go.Scatter(x=x, y=ema(s["value"].to_numpy(), smoothing), mode="lines",
+                                 name=labels[run_id], legendgroup=str(run_id),
+                                 line={"color": color, "width": 2}))
+    split_name = "validation" if split == "val" else split
+    return _layout(fig, f"{task} — {split_name} loss", log_y=log_y)
+
+
+def latent_scatter(frame: pd.DataFrame, color: str | None = None,
+                   title: str | None = None) -> go.Figure:
+    """2-D latent projection (columns x, y and one per task label), coloured by a label.
+    Draws with WebGL above ``WEBGL_ABOVE`` points."""
+    mode = "webgl" if len(frame) > WEBGL_ABOVE else "svg"
+    kwargs: dict[str, Any] = {}
+    if color is not None and not pd.api.types.is_numeric_dtype(frame[color]):
+        order = sorted(frame[color].unique(), key=_natural)
+        kwargs["category_orders"] = {color: order}
+    fig = px.scatter(frame, x="x", y="y", color=color, render_mode=mode, opacity=0.8,
+                     hover_data=[c for c in frame.columns if c not in ("x", "y")], **kwargs)
+    fig.update_traces(marker={"size": 6})
+    fig.update_layout(title=title, height=560, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+                      legend={"itemsizing": "constant"})
+    fig.update_xaxes(title_text="component 1")
+    fig.update_yaxes(title_text="component 2", scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def _natural(v: Any) -> tuple[int, float | str]:
+    try:
+        return (0, float(v))
+    except (TypeError, ValueError):
+        return (1, str(v))

@@ -1,0 +1,244 @@
+"""Widgets built from pydantic schemas.
+
+Every registry entry (data set, autoencoder, sharing scheme, weighting, schedule) has an
+``Options`` model whose fields carry their bounds and a description; the config sections
+(model, optimizer, training...) are pydantic models too. This module turns any such
+field into a widget, so a new entry or a new field shows up in the UI with no UI change:
+
+- ``bool`` → checkbox; ``Literal[...]`` → selectbox
+- ``int`` / ``float`` with ``ge``/``gt``/``le``/``lt`` → slider (short linear range) or
+  number input, bounded by the field; ``X | None`` → number input that may stay empty
+- ``dict[str, float]`` (per-task weights) → one slider per chosen task in [0, 5]
+- ``list[str]`` (task names) → multiselect over the chosen tasks, in click order
+- ``list[int]`` / ``tuple[int, ...]`` → text such as ``128, 64``
+- anything else → text (JSON when it parses)
+
+The description of each field is the widget's help. A field may steer its widget with
+``json_schema_extra={"widget": "slider" | "number"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import types
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal, Union, get_args, get_origin
+
+import streamlit as st
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from mtae_core.registry import Registry
+
+WEIGHT_RANGE = (0.0, 5.0)  # per-task weight sliders
+
+
+# ---- schema inspection ---------------------------------------------------------------
+
+
+def _unwrap_optional(ann: Any) -> tuple[Any, bool]:
+    """``X | None`` → (X, True); anything else → (ann, False)."""
+    if get_origin(ann) in (Union, types.UnionType):
+        args = [a for a in get_args(ann) if a is not type(None)]
+        if len(args) == 1 and len(get_args(ann)) == 2:
+            return args[0], True
+    return ann, False
+
+
+def bounds(field: FieldInfo) -> tuple[float | None, float | None, bool, bool]:
+    """(low, high, low_exclusive, high_exclusive) from the field's constraints."""
+    lo = hi = None
+    lo_ex = hi_ex = False
+    for m in field.metadata:
+        if isinstance(m, Ge):
+            lo, lo_ex = m.ge, False
+        elif isinstance(m, Gt):
+            lo, lo_ex = m.gt, True
+        elif isinstance(m, Le):
+            hi, hi_ex = m.le, False
+        elif isinstance(m, Lt):
+            hi, hi_ex = m.lt, True
+    return lo, hi, lo_ex, hi_ex  # type: ignore[return-value]
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def _hint(field: FieldInfo) -> str | None:
+    extra = field.json_schema_extra
+    if isinstance(extra, dict):
+        w = extra.get("widget")
+        return str(w) if w else None
+    return None
+
+
+def _default(field: FieldInfo) -> Any:
+    return field.get_default(call_default_factory=True)
+
+
+# ---- one field → one widget -------------------------------------------------------------
+
+
+def field_widget(name: str, field: FieldInfo, key: str, tasks: Sequence[str] = (),
+                 label: str | None = None, value: Any = None) -> Any:
+    """Draw the widget of one schema field and return its value. ``value`` overrides
+    the field's default as the widget's starting value."""
+    ann, optional = _unwrap_optional(field.annotation)
+    origin, args = get_origin(ann), get_args(ann)
+    start = _default(field) if value is None else value
+    label = label or _label(name)
+    help_ = field.description or None
+
+    if ann is bool:
+        return st.checkbox(label, value=bool(start), key=key, help=help_)
+    if origin is Literal:
+        options = list(args)
+        index = options.index(start) if start in options else 0
+        return st.selectbox(label, options, index=index, key=key, help=help_)
+    if ann in (int, float):
+        return _number(label, field, ann, start, optional, key, help_)
+    if ann is str:
+        return st.text_input(label, value=start or "", key=key, help=help_)
+    if origin is dict and args and args[1] in (float, int):
+        return _per_task_weights(label, start or {}, tasks, key, help_)
+    if origin in (list, tuple) and args and args[0] is str:
+        return _task_list(label, list(start or []), tasks, key, help_)
+    if origin in (list, tuple) and args and args[0] in (int, float):
+        return _number_list(label, start or [], key, help_)
+    return _json_text(label, start, key, help_)
+
+
+def _number(label: str, field: FieldInfo, kind: type, start: Any, optional: bool,
+            key: str, help_: str | None) -> Any:
+    lo, hi, lo_ex, hi_ex = bounds(field)
+    is_int = kind is int
+    cast = int if is_int else float
+    span = (hi - lo) if lo is not None and hi is not None else math.inf
+    hint = _hint(field)
+    if is_int:
+        step: float = 1
+    elif start not in (None, 0):
+        step = 10.0 ** math.floor(math.log10(abs(float(start))))
+    else:
+        step = 0.01
+    use_slider = hint == "slider" or (
+        hint != "number" and not optional and span < math.inf and (
+            (is_int and span <= 20)
+            or (not is_int and span <= 2 and start not in (None, 0)
+                and abs(float(start)) >= span / 100)))
+    if use_slider:
+        if not is_int:
+            step = span / 100
+        s_lo = cast(lo + step if lo_ex else lo)  # type: ignore[operator]
+        s_hi = cast(hi - step if hi_ex else hi)  # type: ignore[operator]
+        s_val = min(max(cast(start), s_lo), s_hi)
+        return st.slider(label, min_value=s_lo, max_value=s_hi, value=s_val,
+                         step=cast(step), key=key, help=help_)
+    # number inputs accept the bound itself; the config reports an exclusive bound
+    kwargs: dict[str, Any] = {
+        "min_value": cast(lo) if lo is not None else None,
+        "max_value": cast(hi) if hi is not None else None,
+        "step": cast(step),
+        "value": cast(start) if start is not None else None,
+        "key": key,
+        "help": help_,
+    }
+    if not is_int:
+        kwargs["format"] = "%g"
+    if optional:
+        kwargs["placeholder"] = "empty = default"
+    return st.number_input(label, **kwargs)
+
+
+def _per_task_weights(label: str, start: dict[str, float], tasks: Sequence[str], key: str,
+                      help_: str | None) -> dict[str, float]:
+    if not tasks:
+        return dict(start)
+    st.markdown(f"**{label}**", help=help_)
+    out = {}
+    for t in tasks:
+        v = float(start.get(t, 1.0))
+        out[t] = st.slider(t, min_value=WEIGHT_RANGE[0], max_value=WEIGHT_RANGE[1],
+                           value=min(max(v, WEIGHT_RANGE[0]), WEIGHT_RANGE[1]), step=0.05,
+                           key=f"{key}.{t}", help=help_)
+    return out
+
+
+def _task_list(label: str, start: list[str], tasks: Sequence[str], key: str,
+               help_: str | None) -> list[str]:
+    # keyed on the tasks, so a changed task list starts from a clean selection
+    return st.multiselect(label, list(tasks), default=[t for t in start if t in tasks],
+                          key=f"{key}[{','.join(tasks)}]", help=help_)
+
+
+def parse_number_list(text: str) -> list[Any]:
+    """``"128, 64"`` → ``[128, 64]``; a token that is not a number is kept as text so the
+    config names it in its error."""
+    out: list[Any] = []
+    for tok in text.replace(";", ",").split(","):
+        tok = tok.strip()
+        if not tok:
+            continue
+        try:
+            out.append(int(tok))
+        except ValueError:
+            try:
+                out.append(float(tok))
+            except ValueError:
+                out.append(tok)
+    return out
+
+
+def _number_list(label: str, start: Iterable[Any], key: str, help_: str | None) -> list[Any]:
+    text = st.text_input(label, value=", ".join(str(v) for v in start), key=key,
+                         help=(help_ or "") + " (comma-separated numbers)")
+    return parse_number_list(text)
+
+
+def _json_text(label: str, start: Any, key: str, help_: str | None) -> Any:
+    text = st.text_input(label, value=json.dumps(start), key=key, help=help_)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+# ---- whole models and registry entries -------------------------------------------------
+
+
+def model_form(model: type[BaseModel], prefix: str, tasks: Sequence[str] = (),
+               only: Iterable[str] | None = None, exclude: Iterable[str] = (),
+               values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One widget per field of ``model`` (in declaration order); returns name → value."""
+    names = list(only) if only is not None else list(model.model_fields)
+    skip = set(exclude)
+    values = values or {}
+    return {
+        n: field_widget(n, model.model_fields[n], f"{prefix}.{n}", tasks, value=values.get(n))
+        for n in names if n not in skip
+    }
+
+
+def entry_picker(label: str, registry: Registry[Any], key: str, default: str | None = None,
+                 help: str | None = None) -> str:
+    """Selectbox over a registry with the chosen entry's summary under it."""
+    names = registry.names()
+    index = names.index(default) if default in names else 0
+    name: str = st.selectbox(label, names, index=index, key=key, help=help,
+                             format_func=lambda n: n.replace("_", " "))
+    summary = registry.get(name).summary()
+    if summary:
+        st.caption(summary)
+    return name
+
+
+def entry_form(label: str, registry: Registry[Any], prefix: str, tasks: Sequence[str] = (),
+               default: str | None = None, help: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Pick an entry and fill in its options; returns (name, options)."""
+    name = entry_picker(label, registry, f"{prefix}.name", default, help)
+    opts_model = registry.get(name).Options
+    options = model_form(opts_model, f"{prefix}.{name}", tasks) if opts_model.model_fields else {}
+    return name, options

@@ -1,0 +1,142 @@
+"""A run's live view: progress, status, loss curves, auxiliary losses and task weights.
+
+While the run is active, the view is an ``st.fragment`` that reruns every
+``POLL_SECONDS`` and reads the store; when the run ends it reruns the page once, which
+draws the finished run without polling. The run lives in a worker process, so nothing
+here can stop it except the Cancel button.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mtae_core.store import Run, RunStore
+
+from . import charts
+from .state import get_runner, get_store
+
+POLL_SECONDS = 0.5
+RUN_PARAM = "run"  # query parameter holding the run shown on the Train page
+
+STATUS_TEXT = {
+    "queued": "Waiting for a worker to start it…",
+    "running": "Training",
+    "done": "Finished",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "diverged": "Diverged",
+}
+STATUS_ICON = {"queued": ":material/hourglass_top:", "running": ":material/directions_run:",
+               "done": ":material/check_circle:", "failed": ":material/error:",
+               "cancelled": ":material/cancel:", "diverged": ":material/warning:"}
+
+
+def run_label(run: Run) -> str:
+    cfg = run.config
+    return (f"#{run.id} {run.name} — {cfg.data.dataset}, {cfg.model.sharing}, "
+            f"{cfg.weighting.strategy}, {run.status}")
+
+
+def shown_run(store: RunStore) -> Run | None:
+    """The run named in the URL (``?run=ID``); else the latest active run; else the latest."""
+    raw = st.query_params.get(RUN_PARAM)
+    if raw is not None:
+        try:
+            run = store.get_run(int(raw))
+        except ValueError:
+            run = None
+        if run is not None:
+            return run
+    return store.latest_run(active_only=True) or store.latest_run()
+
+
+def show(run_id: int) -> None:
+    """Remember ``run_id`` in the URL, so a refresh keeps showing it."""
+    st.query_params[RUN_PARAM] = str(run_id)
+
+
+def run_panel(run_id: int) -> None:
+    """The run's view, polling the store while the run is active."""
+    run = get_store().get_run(run_id)
+    if run is None:
+        st.warning(f"There is no run #{run_id} (it may have been deleted).")
+        return
+    if run.active:
+        _poll(run_id)
+    else:
+        _draw(run)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _poll(run_id: int) -> None:
+    run = get_store().get_run(run_id)
+    if run is None:
+        return
+    _draw(run)
+    if not run.active:
+        st.rerun()  # the whole page: draws the finished run once, without polling
+
+
+def _draw(run: Run) -> None:
+    store = get_store()
+    cfg = run.config
+    metrics = store.metrics(run.id)
+    epochs_done = int(metrics["epoch"].max()) + 1 if not metrics.empty else 0
+    epochs = cfg.training.epochs
+
+    head, button = st.columns([5, 1], vertical_alignment="center")
+    head.markdown(f"#### {STATUS_ICON.get(run.status, '')} Run #{run.id} · {run.name}")
+    if run.active:
+        if button.button("Cancel", key=f"cancel-{run.id}", help="stop this run after its current step",
+                         disabled=run.cancel_requested, width="stretch"):
+            get_runner().cancel(run.id)
+            st.rerun(scope="fragment")
+    text = f"{STATUS_TEXT.get(run.status, run.status)} — epoch {epochs_done} of {epochs}"
+    if run.device and run.status == "running":
+        text += f" on {run.device}"
+    if run.cancel_requested and run.active:
+        text += " (cancelling…)"
+    if run.status == "done" and run.train_seconds is not None:
+        text = f"Finished {epochs_done} epochs in {run.train_seconds:.1f} s on {run.device}"
+    st.progress(min(max(run.progress, 0.0), 1.0), text=text)
+    _outcome(run)
+
+    if metrics.empty:
+        if run.active:
+            st.info("The first epoch's losses appear here as soon as it ends.")
+        return
+    log_y = st.session_state.get("train.log_y", False)
+    st.plotly_chart(charts.loss_curves(metrics, log_y=log_y), key=f"loss-{run.id}",
+                    config={"displaylogo": False})
+    aux = charts.aux_curves(metrics)
+    weights = charts.weights_figure(charts.weights_frame(store.extras(run.id)))
+    figs = [f for f in (weights, aux) if f is not None]
+    for col, fig in zip(st.columns(len(figs)) if figs else [], figs, strict=True):
+        col.plotly_chart(fig, config={"displaylogo": False})
+
+
+def _outcome(run: Run) -> None:
+    """How the run ended, in plain words."""
+    if run.status == "failed":
+        st.error(f"This run failed: {run.error or 'no reason was recorded'}.")
+    elif run.status == "diverged":
+        st.error(f"Training stopped because it diverged: {run.error}.")
+    elif run.status == "cancelled":
+        st.warning("This run was cancelled; its curves stop where it stopped.")
+    elif run.status == "done":
+        if run.error:  # e.g. early stopping
+            st.info(run.error[:1].upper() + run.error[1:] + ".")
+        _test_metrics(run)
+
+
+def _test_metrics(run: Run) -> None:
+    if not run.test_metrics:
+        return
+    st.caption("Test-set results")
+    cols = st.columns(len(run.test_metrics))
+    for col, (task, ms) in zip(cols, run.test_metrics.items(), strict=True):
+        key = next((k for k in ("accuracy", "r2", "mse") if k in ms), None)
+        if key is None:
+            continue
+        value = ms[key]
+        col.metric(f"{task} · {key}", f"{value:.1%}" if key == "accuracy" else f"{value:.4g}")

@@ -1,0 +1,60 @@
+"""One run store and one job runner per server process, shared by every session.
+
+Nothing here is tied to a browser session: training runs in worker processes, so a
+click, a page switch or a refresh never stops or restarts a run.
+
+``MTAE_NO_WORKERS=1`` keeps the app from starting worker processes (the app tests use
+it): Train then only queues the run in the store, where a worker would find it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from mtae_core.config import ExperimentConfig
+from mtae_core.jobs import JobRunner
+from mtae_core.store import RunStore, default_path
+
+
+def workers_enabled() -> bool:
+    return os.environ.get("MTAE_NO_WORKERS", "") in ("", "0")
+
+
+@st.cache_resource(show_spinner=False)
+def _store(path: str) -> RunStore:
+    return RunStore(path)
+
+
+@st.cache_resource(show_spinner=False)
+def _runner(path: str, start: bool) -> JobRunner:
+    runner = JobRunner(_store(path))
+    if start:
+        runner.start()  # workers warm up now, so the first Train starts at once
+    return runner
+
+
+def get_store() -> RunStore:
+    """The store at ``$MTAE_HOME/runs.db``; cached per path, so tests with their own
+    ``MTAE_HOME`` never share one."""
+    return _store(str(default_path()))
+
+
+def get_runner() -> JobRunner:
+    return _runner(str(default_path()), workers_enabled())
+
+
+def submit(cfg: ExperimentConfig) -> int:
+    """Queue a run; with workers enabled, make sure they are running."""
+    if workers_enabled():
+        return get_runner().submit(cfg)
+    return get_store().create_run(cfg)
+
+
+@st.cache_resource(show_spinner=False)
+def device_label() -> str:
+    """The device an "auto" run trains on: "cuda (name)", "mps" or "cpu"."""
+    from mtae_core.training import describe_device, resolve_device
+
+    return describe_device(resolve_device("auto"))

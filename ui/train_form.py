@@ -1,0 +1,106 @@
+"""The Train page's form: every section of ``ExperimentConfig`` as widgets, built from the
+config's own schema and each registry entry's ``Options`` (see ``ui.forms``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from mtae_core.config import (
+    ConfigError,
+    DataConfig,
+    ExperimentConfig,
+    ModelConfig,
+    OptimizerConfig,
+    TrainingConfig,
+)
+from mtae_core.data import datasets
+from mtae_core.models import autoencoders, sharing
+from mtae_core.schedules import schedules
+from mtae_core.weighting import weightings
+
+from .forms import entry_form, entry_picker, field_widget, model_form
+
+SECTIONS = ["Data", "Model", "Weighting", "Optimizer", "Training"]
+
+
+def _tasks_of(dataset: str, options: dict[str, Any]) -> list[str]:
+    ds = datasets.get(dataset)
+    try:
+        return list(ds.task_names(ds.Options.model_validate(options)))
+    except Exception:  # invalid options: the config reports them; offer the default tasks
+        return list(ds.task_names(ds.Options()))
+
+
+def experiment_form() -> dict[str, Any]:
+    """Draw the form and return the raw config dict it describes (not yet validated)."""
+    tabs = st.tabs(SECTIONS)
+    with tabs[0]:
+        dataset, ds_options, tasks, split = _data_section()
+    with tabs[1]:
+        model = _model_section(tasks)
+    with tabs[2]:
+        strategy, w_options = entry_form("Loss weighting", weightings, "weighting", tasks,
+                                         default="equal",
+                                         help="how the task losses are combined into one")
+        st.divider()
+        kind, s_options = entry_form("Task schedule", schedules, "schedule", tasks,
+                                     default="joint", help="which task(s) each training step trains")
+    with tabs[3]:
+        optimizer = model_form(OptimizerConfig, "optimizer")
+    with tabs[4]:
+        training = model_form(TrainingConfig, "training")
+        seed = field_widget("seed", ExperimentConfig.model_fields["seed"], "seed",
+                            label="Seed (same seed, same result)")
+    return {
+        "name": "",  # filled in by the page (run name field next to the Train button)
+        "seed": seed,
+        "data": {"dataset": dataset, "tasks": tasks, "options": ds_options, **split},
+        "model": model,
+        "weighting": {"strategy": strategy, "options": w_options},
+        "schedule": {"kind": kind, "options": s_options},
+        "optimizer": optimizer,
+        "training": training,
+    }
+
+
+def _data_section() -> tuple[str, dict[str, Any], list[str], dict[str, Any]]:
+    dataset = entry_picker("Data set", datasets, "data.dataset.name", default="digits")
+    tasks_box = st.container()  # tasks above the options, though they may depend on them
+    ds = datasets.get(dataset)
+    options = model_form(ds.Options, f"data.dataset.{dataset}") if ds.Options.model_fields else {}
+    allowed = _tasks_of(dataset, options)
+    with tasks_box:
+        tasks: list[str] = st.multiselect(
+            "Tasks", allowed, default=[t for t in ds.default_tasks if t in allowed],
+            key=f"data.tasks.{dataset}[{','.join(allowed)}]",
+            help="the tasks the network learns together; 'reconstruction' rebuilds the input",
+        )
+    with st.expander("Split and scaling"):
+        split = model_form(DataConfig, "data", only=["val_fraction", "test_fraction", "scaling"])
+    return dataset, options, tasks, split
+
+
+def _model_section(tasks: list[str]) -> dict[str, Any]:
+    ae, ae_options = entry_form("Autoencoder", autoencoders, "model.autoencoder", tasks,
+                                default="plain", help="what happens to the input and at the bottleneck")
+    sh, sh_options = entry_form("Parameter sharing", sharing, "model.sharing", tasks,
+                                default="hard", help="which parameters the tasks share")
+    st.divider()
+    rest = model_form(ModelConfig, "model", tasks, exclude=["autoencoder", "sharing", "options"])
+    return {"autoencoder": ae, "sharing": sh, **rest,
+            "options": {"autoencoder": ae_options, "sharing": sh_options}}
+
+
+def auto_name(raw: dict[str, Any]) -> str:
+    """A readable default run name from the chosen settings."""
+    return (f"{raw['data']['dataset']} · {raw['model']['sharing']} · "
+            f"{raw['weighting']['strategy']}").replace("_", " ")
+
+
+def build_config(raw: dict[str, Any], name: str = "") -> ExperimentConfig:
+    """Validate the form's dict; raises ``ConfigError`` naming the field."""
+    if not raw["data"]["tasks"]:
+        raise ConfigError([("data.tasks", "choose at least one task")])
+    return ExperimentConfig.parse({**raw, "name": name.strip() or auto_name(raw)})
