@@ -146,7 +146,9 @@ def compare_curves(metrics: pd.DataFrame, task: str, labels: Mapping[int, str],
                                  name=labels[run_id], legendgroup=str(run_id),
                                  line={"color": color, "width": 2}))
     split_name = "validation" if split == "val" else split
-    return _layout(fig, f"{task} — {split_name} loss", log_y=log_y)
+    fig = _layout(fig, f"{task} — {split_name} loss", log_y=log_y)
+    fig.update_layout(showlegend=True)  # plotly hides a lone trace's legend: keep the run's name
+    return fig
 
 
 def latent_scatter(frame: pd.DataFrame, color: str | None = None,
