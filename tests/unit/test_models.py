@@ -368,8 +368,9 @@ def test_train_two_epochs_on_digits(scheme, tiny_cfg):
     extras = [h["extras"] for h in res.history]
     figs = mixing_figures(extras)
     assert len(figs) == (1 if scheme in ("soft", "cross_stitch", "mmoe", "cgc", "ple") else 0)
-    fig = architecture_figure(cfg)
+    fig, counts = architecture_figure(cfg)
     assert fig.layout.shapes and fig.data
+    assert counts["total"] == counts["shared"] + counts["task_specific"] > 0
 
 
 def test_mixing_figures_from_hand_made_extras():
@@ -398,3 +399,16 @@ def test_batched_linear_shared_input_path_matches_batched_matmul():
     assert shared.shape == (3, 7, 4)
     assert torch.allclose(shared, copies, atol=1e-6)
     assert torch.allclose(shared[1], x @ layer.weight[1] + layer.bias[1], atol=1e-6)
+
+
+@pytest.mark.parametrize("scheme", ["hard", "cross_stitch"])
+def test_variational_defaults_still_learn_the_tasks(scheme, tiny_cfg):
+    """With the default β the KL must not drown the task losses (posterior collapse left
+    digit accuracy at chance when β was 1)."""
+    from mtae_core.training import train
+
+    cfg = tiny_cfg.replace(model={"sharing": scheme, "autoencoder": "variational",
+                                  "hidden": [64], "latent_dim": 16, "head_hidden": 32},
+                           training={"epochs": 10, "batch_size": 64})
+    res = train(cfg)
+    assert res.test_metrics["digit"]["accuracy"] >= 0.8
