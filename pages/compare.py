@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui import charts
 from ui.compare import comparison_table, style_best
+from ui.live import run_insights
 from ui.runs_view import runs_table, selected_metrics
 from ui.state import get_store
 
@@ -43,3 +44,11 @@ else:
     st.dataframe(style_best(table))
     st.download_button("Download table (CSV)", table.to_csv(), file_name="comparison.csv",
                        mime="text/csv")
+
+st.subheader("Inside a run")
+st.caption("Task weights, gradient conflict between tasks, auxiliary losses and learned "
+           "mixing, as stored with the run.")
+run = store.get_run(int(st.selectbox("Run", list(labels), key="compare.inside",
+                                     format_func=labels.get)))
+if run is not None:
+    run_insights(run, metrics[metrics["run_id"] == run.id], store.extras(run.id), key="compare")

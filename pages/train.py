@@ -5,22 +5,23 @@ import streamlit as st
 from mtae_core.config import ConfigError
 from ui import live
 from ui.state import get_store, submit
-from ui.train_form import auto_name, build_config, experiment_form
+from ui.train_form import architecture, auto_name, build_config, experiment_form
 
 st.title("Train")
 form_col, run_col = st.columns([2, 3], gap="large")
 
 with form_col:
-    raw = experiment_form()
+    raw, diagram = experiment_form()
     name = st.text_input("Run name", placeholder=auto_name(raw), key="name",
                          help="empty = named after the data set, sharing and weighting")
+    cfg = None
     try:
         cfg = build_config(raw, name)
-        error = None
     except ConfigError as e:
-        cfg, error = None, e
-    if error is not None:
-        st.error(f"Please fix the settings before training:\n\n{error}")
+        st.error(f"Please fix the settings before training:\n\n{e}")
+    if cfg is not None:
+        with diagram:
+            architecture(cfg)
     if st.button("Train", type="primary", disabled=cfg is None, width="stretch",
                  icon=":material/play_arrow:") and cfg is not None:
         live.show(submit(cfg))

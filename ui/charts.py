@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 PALETTE = px.colors.qualitative.Plotly
 AUX_PREFIX = "aux:"
@@ -175,3 +176,45 @@ def _natural(v: Any) -> tuple[int, float | str]:
         return (0, float(v))
     except (TypeError, ValueError):
         return (1, str(v))
+
+
+def cosine_frame(extras: Sequence[Mapping[str, Any]], tasks: Sequence[str]) -> pd.DataFrame:
+    """Per-epoch pairwise cosine of the task gradients on the shared parameters, from
+    ``RunStore.extras`` (``grad_cosine`` is an (n_tasks, n_tasks) list in ``tasks``
+    order) as a long frame: epoch, pair, cosine."""
+    rows = []
+    for e in extras:
+        m = e.get("grad_cosine")
+        if not m or len(m) != len(tasks):
+            continue
+        for i in range(len(tasks)):
+            for j in range(i + 1, len(tasks)):
+                rows.append((e["epoch"], f"{tasks[i]} ↔ {tasks[j]}", float(m[i][j])))
+    return pd.DataFrame(rows, columns=["epoch", "pair", "cosine"])
+
+
+def cosine_figure(extras: Sequence[Mapping[str, Any]], tasks: Sequence[str],
+                  title: str | None = "Gradient conflict between tasks") -> go.Figure | None:
+    """Left: the task × task cosine matrix of the latest epoch; right: every pair's cosine
+    per epoch. Red (negative) marks tasks whose gradients pull the shared layers apart."""
+    d = cosine_frame(extras, tasks)
+    if d.empty:
+        return None
+    latest = next(e for e in reversed(extras) if e.get("grad_cosine"))
+    pairs = list(dict.fromkeys(d["pair"]))
+    grid = d.pivot(index="pair", columns="epoch", values="cosine").loc[pairs]
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.38, 0.62], horizontal_spacing=0.16,
+                        subplot_titles=[f"epoch {latest['epoch'] + 1}", "per epoch"])
+    scale = {"colorscale": "RdBu", "zmin": -1, "zmax": 1}
+    fig.add_trace(go.Heatmap(
+        z=latest["grad_cosine"], x=list(tasks), y=list(tasks), texttemplate="%{z:.2f}",
+        colorbar={"title": "cos", "len": 0.9}, **scale,
+        hovertemplate="%{y} ↔ %{x}<br>cosine %{z:.3f}<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Heatmap(
+        z=grid.to_numpy(), x=[int(c) + 1 for c in grid.columns], y=pairs, showscale=False,
+        hovertemplate="%{y}<br>epoch %{x}<br>cosine %{z:.3f}<extra></extra>", **scale),
+        row=1, col=2)
+    fig.update_yaxes(autorange="reversed", row=1, col=1)
+    fig.update_xaxes(title_text="epoch", row=1, col=2)
+    fig.update_layout(title=title, height=320, margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    return fig

@@ -8,11 +8,17 @@ here can stop it except the Cancel button.
 
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from mtae_core.store import Run, RunStore
+from mtae_core.weighting import weightings
 
 from . import charts
+from .model_views import mixing_figures
 from .state import get_runner, get_store
 
 POLL_SECONDS = 0.5
@@ -108,11 +114,40 @@ def _draw(run: Run) -> None:
     log_y = st.session_state.get("train.log_y", False)
     st.plotly_chart(charts.loss_curves(metrics, log_y=log_y), key=f"loss-{run.id}",
                     config={"displaylogo": False})
-    aux = charts.aux_curves(metrics)
-    weights = charts.weights_figure(charts.weights_frame(store.extras(run.id)))
-    figs = [f for f in (weights, aux) if f is not None]
-    for col, fig in zip(st.columns(len(figs)) if figs else [], figs, strict=True):
-        col.plotly_chart(fig, config={"displaylogo": False})
+    run_insights(run, metrics, store.extras(run.id))
+
+
+def insight_figures(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]]
+                    ) -> list[tuple[go.Figure, str]]:
+    """What a run learned besides its losses, each figure with a one-line reading guide:
+    task weights, gradient conflict, auxiliary losses, learned mixing (gates, α, soft
+    distance). Only the figures that apply to the run's scheme and strategy."""
+    tasks = list(run.config.data.tasks)
+    gradient_based = weightings.get(run.config.weighting.strategy).needs_task_grads
+    out: list[tuple[go.Figure | None, str]] = [
+        (charts.weights_figure(charts.weights_frame(extras),
+                               "Task weights" + (" (effective)" if gradient_based else "")),
+         "how much each task's loss counts in the update"
+         + (": the weights that give the method's update direction" if gradient_based else "")),
+        (charts.cosine_figure(extras, tasks),
+         "cosine between task gradients on the shared layers: blue pairs help each other, "
+         "red pairs conflict"),
+        (charts.aux_curves(metrics), "losses the model adds itself: KL, sparsity, contraction, "
+         "soft-sharing penalty"),
+    ]
+    out += [(f, "what the model learned to mix between tasks") for f in mixing_figures(extras)]
+    return [(f, why) for f, why in out if f is not None]
+
+
+def run_insights(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]],
+                 key: str = "live") -> None:
+    """Draw ``insight_figures`` two to a row."""
+    figs = insight_figures(run, metrics, extras)
+    for start in range(0, len(figs), 2):
+        row = figs[start:start + 2]
+        for i, (col, (fig, why)) in enumerate(zip(st.columns(2), row, strict=False)):
+            col.plotly_chart(fig, key=f"{key}-{run.id}-{start + i}", config={"displaylogo": False})
+            col.caption(why)
 
 
 def _outcome(run: Run) -> None:

@@ -2,10 +2,11 @@
 
 Pure functions returning ``plotly.graph_objects.Figure``; no Streamlit here.
 
-- ``architecture_figure(cfg: ExperimentConfig, data: MultiTaskData | None = None) -> Figure``
-  builds the config's model (on the CPU, untrained; ``data`` saves loading the data set)
-  and draws its ``SharingScheme.diagram()``: input, shared blocks, per-task blocks,
-  experts, gates, cross-stitch units and heads, coloured by kind.
+- ``architecture_figure(cfg: ExperimentConfig, data: MultiTaskData | None = None)
+  -> tuple[Figure, dict[str, int]]`` builds the config's model (on the CPU, untrained;
+  ``data`` saves loading the data set), draws its ``SharingScheme.diagram()`` (input,
+  shared blocks, per-task blocks, experts, gates, cross-stitch units and heads, coloured
+  by kind) and returns it with the model's parameter counts (total, shared, task_specific).
 - ``diagram_figure(diagram: Diagram) -> Figure`` draws a diagram already built.
 - ``mixing_figures(history_extras: list[dict]) -> list[Figure]`` takes the per-epoch
   ``extras`` dicts of a run (oldest first; ``TrainResult.history[i]["extras"]`` or the
@@ -44,8 +45,10 @@ KIND_NAMES = {
 BOX_W, BOX_H = 0.8, 0.6
 
 
-def architecture_figure(cfg: ExperimentConfig, data: MultiTaskData | None = None) -> go.Figure:
-    """Diagram of the model ``cfg`` builds (shared vs task-specific blocks, gates, α)."""
+def architecture_figure(cfg: ExperimentConfig, data: MultiTaskData | None = None
+                        ) -> tuple[go.Figure, dict[str, int]]:
+    """Diagram of the model ``cfg`` builds (shared vs task-specific blocks, gates, α) and
+    its parameter counts."""
     from mtae_core import data as data_mod
     from mtae_core import models
 
@@ -56,7 +59,7 @@ def architecture_figure(cfg: ExperimentConfig, data: MultiTaskData | None = None
     counts = models.count_parameters(model)
     fig.update_layout(title={"text": f"{model.diagram().title}<br><sup>{counts['total']:,} "
                              f"parameters, {counts['shared']:,} shared</sup>"})
-    return fig
+    return fig, counts
 
 
 def diagram_figure(diagram: Diagram) -> go.Figure:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from mtae_core.config import (
     ConfigError,
@@ -21,6 +23,7 @@ from mtae_core.schedules import schedules
 from mtae_core.weighting import weightings
 
 from .forms import entry_form, entry_picker, field_widget, model_form
+from .model_views import architecture_figure
 
 SECTIONS = ["Data", "Model", "Weighting", "Optimizer", "Training"]
 
@@ -33,13 +36,15 @@ def _tasks_of(dataset: str, options: dict[str, Any]) -> list[str]:
         return list(ds.task_names(ds.Options()))
 
 
-def experiment_form() -> dict[str, Any]:
-    """Draw the form and return the raw config dict it describes (not yet validated)."""
+def experiment_form() -> tuple[dict[str, Any], DeltaGenerator]:
+    """Draw the form; return the raw config dict it describes (not yet validated) and the
+    place at the end of the Model tab for ``architecture`` once the config is valid."""
     tabs = st.tabs(SECTIONS)
     with tabs[0]:
         dataset, ds_options, tasks, split = _data_section()
     with tabs[1]:
         model = _model_section(tasks)
+        diagram = st.container()
     with tabs[2]:
         strategy, w_options = entry_form("Loss weighting", weightings, "weighting", tasks,
                                          default="equal",
@@ -62,7 +67,7 @@ def experiment_form() -> dict[str, Any]:
         "schedule": {"kind": kind, "options": s_options},
         "optimizer": optimizer,
         "training": training,
-    }
+    }, diagram
 
 
 def _data_section() -> tuple[str, dict[str, Any], list[str], dict[str, Any]]:
@@ -104,3 +109,23 @@ def build_config(raw: dict[str, Any], name: str = "") -> ExperimentConfig:
     if not raw["data"]["tasks"]:
         raise ConfigError([("data.tasks", "choose at least one task")])
     return ExperimentConfig.parse({**raw, "name": name.strip() or auto_name(raw)})
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _architecture(key: str) -> tuple[go.Figure, dict[str, int]]:
+    return architecture_figure(ExperimentConfig.from_json(key))
+
+
+def architecture(cfg: ExperimentConfig) -> None:
+    """The network the config builds, redrawn as its options change, with its size."""
+    # only the data and model sections shape the network: other changes reuse the drawing
+    key = ExperimentConfig().replace(data=cfg.data.model_dump(), model=cfg.model.model_dump(),
+                                     seed=cfg.seed).to_json()
+    fig, counts = _architecture(key)
+    st.divider()
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Parameters", f"{counts['total']:,}")
+    c2.metric("Shared", f"{counts['shared']:,}",
+              help="parameters that more than one task's loss trains")
+    c3.metric("Task-specific", f"{counts['task_specific']:,}")
+    st.plotly_chart(fig, config={"displaylogo": False, "staticPlot": True})
