@@ -203,18 +203,19 @@ def cosine_figure(extras: Sequence[Mapping[str, Any]], tasks: Sequence[str],
     latest = next(e for e in reversed(extras) if e.get("grad_cosine"))
     pairs = list(dict.fromkeys(d["pair"]))
     grid = d.pivot(index="pair", columns="epoch", values="cosine").loc[pairs]
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.38, 0.62], horizontal_spacing=0.16,
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.4, 0.6], horizontal_spacing=0.08,
                         subplot_titles=[f"epoch {latest['epoch'] + 1}", "per epoch"])
     scale = {"colorscale": "RdBu", "zmin": -1, "zmax": 1}
     fig.add_trace(go.Heatmap(
         z=latest["grad_cosine"], x=list(tasks), y=list(tasks), texttemplate="%{z:.2f}",
-        colorbar={"title": "cos", "len": 0.9}, **scale,
+        showscale=False, **scale,
         hovertemplate="%{y} ↔ %{x}<br>cosine %{z:.3f}<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Heatmap(
         z=grid.to_numpy(), x=[int(c) + 1 for c in grid.columns], y=pairs, showscale=False,
         hovertemplate="%{y}<br>epoch %{x}<br>cosine %{z:.3f}<extra></extra>", **scale),
         row=1, col=2)
     fig.update_yaxes(autorange="reversed", row=1, col=1)
+    fig.update_yaxes(side="right", autorange="reversed", row=1, col=2)  # clear of the matrix
     fig.update_xaxes(title_text="epoch", row=1, col=2)
     fig.update_layout(title=title, height=320, margin={"l": 10, "r": 10, "t": 60, "b": 10})
     return fig

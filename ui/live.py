@@ -120,7 +120,7 @@ def _draw(run: Run) -> None:
 def insight_figures(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]]
                     ) -> list[tuple[go.Figure, str]]:
     """What a run learned besides its losses, each figure with a one-line reading guide:
-    task weights, gradient conflict, auxiliary losses, learned mixing (gates, α, soft
+    task weights, auxiliary losses, gradient conflict, learned mixing (gates, α, soft
     distance). Only the figures that apply to the run's scheme and strategy."""
     tasks = list(run.config.data.tasks)
     gradient_based = weightings.get(run.config.weighting.strategy).needs_task_grads
@@ -129,11 +129,11 @@ def insight_figures(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]
                                "Task weights" + (" (effective)" if gradient_based else "")),
          "how much each task's loss counts in the update"
          + (": the weights that give the method's update direction" if gradient_based else "")),
-        (charts.cosine_figure(extras, tasks),
-         "cosine between task gradients on the shared layers: blue pairs help each other, "
-         "red pairs conflict"),
         (charts.aux_curves(metrics), "losses the model adds itself: KL, sparsity, contraction, "
          "soft-sharing penalty"),
+        (charts.cosine_figure(extras, tasks),
+         "cosine between task gradients on the shared layers, from −1 (red: the tasks pull "
+         "the shared layers apart) to +1 (blue: they pull the same way)"),
     ]
     out += [(f, "what the model learned to mix between tasks") for f in mixing_figures(extras)]
     return [(f, why) for f, why in out if f is not None]
@@ -141,12 +141,16 @@ def insight_figures(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]
 
 def run_insights(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]],
                  key: str = "live") -> None:
-    """Draw ``insight_figures`` two to a row."""
-    figs = insight_figures(run, metrics, extras)
-    for start in range(0, len(figs), 2):
-        row = figs[start:start + 2]
-        for i, (col, (fig, why)) in enumerate(zip(st.columns(2), row, strict=False)):
-            col.plotly_chart(fig, key=f"{key}-{run.id}-{start + i}", config={"displaylogo": False})
+    """Draw ``insight_figures``: line charts two to a row, heatmaps (many labels) a row each."""
+    rows: list[list[tuple[go.Figure, str, bool]]] = []
+    for fig, why in insight_figures(run, metrics, extras):
+        wide = any(isinstance(t, go.Heatmap) for t in fig.data)
+        if wide or not rows or len(rows[-1]) == 2 or rows[-1][0][2]:
+            rows.append([])
+        rows[-1].append((fig, why, wide))
+    for r, row in enumerate(rows):
+        for i, (col, (fig, why, _)) in enumerate(zip(st.columns(len(row)), row, strict=True)):
+            col.plotly_chart(fig, key=f"{key}-{run.id}-{r}-{i}", config={"displaylogo": False})
             col.caption(why)
 
 

@@ -126,7 +126,7 @@ def _latest(history: list[dict[str, Any]], key: str) -> Any:
 def _gate_figure(gates: dict[str, Any]) -> go.Figure:
     levels = list(gates.items())  # level -> {"experts": [...], "rows": {row: [...]}}
     fig = make_subplots(rows=1, cols=len(levels), subplot_titles=[k for k, _ in levels],
-                        horizontal_spacing=0.08)
+                        horizontal_spacing=0.18)
     for i, (_, lv) in enumerate(levels):
         rows = list(lv["rows"])
         fig.add_trace(go.Heatmap(
@@ -150,6 +150,7 @@ def _alpha_figure(stitch: dict[str, Any]) -> go.Figure:
             texttemplate="%{z:.2f}",
             hovertemplate="to %{y}<br>from %{x}<br>α %{z:.3f}<extra></extra>"),
             row=1, col=k + 1)
-        fig.update_yaxes(autorange="reversed", row=1, col=k + 1)
+        # one task list for every layer: labels on the first only, clear of its neighbour
+        fig.update_yaxes(autorange="reversed", showticklabels=k == 0, row=1, col=k + 1)
     fig.update_layout(title="Cross-stitch units: α[t, s] = weight task t takes from column s")
     return fig
