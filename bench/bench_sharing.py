@@ -1,8 +1,9 @@
 """Per-task networks: batched stacked weights (``batched_mlp``, what single_task, soft,
 cross-stitch and the expert schemes run) vs a plain Python loop over a ModuleList of
-nn.Sequential, one training epoch each (forward, backward, Adam step), on the CPU.
+nn.Sequential, one training epoch each (forward, backward, Adam step), on the CPU (or
+``--device cuda``).
 
-    .venv/bin/python bench/bench_sharing.py [--threads 1] [--repeats 5]
+    .venv/bin/python bench/bench_sharing.py [--threads 1] [--repeats 5] [--device cpu]
 
 Prints a table of seconds per epoch (best of the repeats) and the loop / batched ratio.
 """
@@ -43,6 +44,8 @@ class Batched(nn.Module):
 
 def run_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor,
               y: torch.Tensor) -> float:
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)  # kernels run async
+    sync()
     t0 = time.perf_counter()
     for i in range(0, len(x), BATCH):
         xb, yb = x[i:i + BATCH], y[:, i:i + BATCH]
@@ -50,6 +53,7 @@ def run_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor,
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+    sync()
     return time.perf_counter() - t0
 
 
@@ -73,19 +77,21 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--tasks", type=int, nargs="+", default=[2, 4, 8])
     ap.add_argument("--hidden", type=int, nargs="+", default=list(HIDDEN))
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    x = torch.randn(N_SAMPLES, D_IN)
+    dev = torch.device(args.device)
+    x = torch.randn(N_SAMPLES, D_IN, device=dev)
     sizes = [D_IN, *args.hidden, CODE]
-    print(f"CPU, {args.threads} thread(s); epoch = {N_SAMPLES} samples, batch {BATCH}, "
+    print(f"{dev}, {args.threads} CPU thread(s); epoch = {N_SAMPLES} samples, batch {BATCH}, "
           f"encoder {sizes}, Adam; best of {args.repeats}")
     print(f"{'tasks':>5} {'loop s/epoch':>13} {'batched s/epoch':>16} {'speed-up':>9}")
     for n in args.tasks:
         spec = ModelSpec(input_dim=D_IN, tasks=(), hidden=tuple(args.hidden), latent_dim=CODE)
-        y = torch.randn(n, N_SAMPLES, CODE)
-        best = compare({"loop": Loop(n, sizes, spec), "batched": Batched(n, sizes, spec)},
-                       x, y, args.repeats)
+        y = torch.randn(n, N_SAMPLES, CODE, device=dev)
+        best = compare({"loop": Loop(n, sizes, spec).to(dev),
+                        "batched": Batched(n, sizes, spec).to(dev)}, x, y, args.repeats)
         loop, batched = best["loop"], best["batched"]
         print(f"{n:>5} {loop:>13.4f} {batched:>16.4f} {loop / batched:>8.2f}x")
 
