@@ -18,6 +18,7 @@ from torch import nn
 
 from mtae_core.models.base import ModelSpec, batched_mlp, mlp
 
+FUSED = True  # as the engine steps (see mtae_core.training)
 N_SAMPLES, D_IN, HIDDEN, CODE, BATCH = 1200, 64, (128, 64), 16, 64  # digits-sized
 
 
@@ -61,7 +62,7 @@ def compare(models: dict[str, nn.Module], x: torch.Tensor, y: torch.Tensor,
             repeats: int) -> dict[str, float]:
     """Best epoch time of each model; epochs interleaved so that load from other
     processes hits both alike (the minimum is the least disturbed run)."""
-    opts = {k: torch.optim.Adam(m.parameters(), lr=1e-3) for k, m in models.items()}
+    opts = {k: torch.optim.Adam(m.parameters(), lr=1e-3, fused=FUSED) for k, m in models.items()}
     for k, m in models.items():  # warm-up
         run_epoch(m, opts[k], x, y)
     times: dict[str, list[float]] = {k: [] for k in models}
