@@ -26,6 +26,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_loader.py
+	$(PY) bench/bench_latency.py
+	$(PY) bench/bench_sharing.py
+	$(PY) bench/bench_weighting.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
