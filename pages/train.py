@@ -1,24 +1,34 @@
-"""Train: choose data, model, weighting, schedule and optimizer; press Train; watch it."""
+"""Train: choose data, model, weighting, schedule and optimizer; press Train; watch it.
+The settings live in the URL (``?cfg=``), so a link reproduces them."""
 
 import streamlit as st
 
 from mtae_core.config import ConfigError
 from ui import live
 from ui.state import get_store, submit
-from ui.train_form import architecture, auto_name, build_config, experiment_form
+from ui.train_form import (
+    architecture,
+    auto_name,
+    build_config,
+    experiment_form,
+    keep_in_url,
+    open_link,
+)
 
 st.title("Train")
 form_col, run_col = st.columns([2, 3], gap="large")
 
 with form_col:
-    raw, diagram = experiment_form()
-    name = st.text_input("Run name", placeholder=auto_name(raw), key="name",
+    link = open_link()  # the settings of the link this session opened, or the defaults
+    raw, diagram = experiment_form(link.config)
+    name = st.text_input("Run name", value=link.name, placeholder=auto_name(raw), key="name",
                          help="empty = named after the data set, sharing and weighting")
     cfg = None
     try:
         cfg = build_config(raw, name)
     except ConfigError as e:
         st.error(f"Please fix the settings before training:\n\n{e}")
+    keep_in_url(link, cfg, name)
     if cfg is not None:
         with diagram:
             architecture(cfg)

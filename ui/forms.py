@@ -14,7 +14,9 @@ field into a widget, so a new entry or a new field shows up in the UI with no UI
 - anything else → text (JSON when it parses)
 
 The description of each field is the widget's help. A field may steer its widget with
-``json_schema_extra={"widget": "slider" | "number"}``.
+``json_schema_extra={"widget": "slider" | "number"}``. The kind of widget and its step
+follow the field's default, so a form started from other values (``value``/``values``,
+such as a link's settings) draws the same widgets as the default form.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from pydantic.fields import FieldInfo
 
 from mtae_core.registry import Registry
 
-WEIGHT_RANGE = (0.0, 5.0)  # per-task weight sliders
+WEIGHT_RANGE = (0.0, 5.0)  # per-task weight sliders (widened to fit a larger start value)
+UNSET: Any = object()  # no start value given: the widget starts at the field's default
 
 
 # ---- schema inspection ---------------------------------------------------------------
@@ -83,12 +86,13 @@ def _default(field: FieldInfo) -> Any:
 
 
 def field_widget(name: str, field: FieldInfo, key: str, tasks: Sequence[str] = (),
-                 label: str | None = None, value: Any = None) -> Any:
+                 label: str | None = None, value: Any = UNSET) -> Any:
     """Draw the widget of one schema field and return its value. ``value`` overrides
-    the field's default as the widget's starting value."""
+    the field's default as the widget's starting value (``None`` too, for an optional
+    field)."""
     ann, optional = _unwrap_optional(field.annotation)
     origin, args = get_origin(ann), get_args(ann)
-    start = _default(field) if value is None else value
+    start = _default(field) if value is UNSET else value
     label = label or _label(name)
     help_ = field.description or None
 
@@ -118,23 +122,28 @@ def _number(label: str, field: FieldInfo, kind: type, start: Any, optional: bool
     cast = int if is_int else float
     span = (hi - lo) if lo is not None and hi is not None else math.inf
     hint = _hint(field)
+    # the kind of widget and its step follow the default, whatever value it starts from
+    ref = _default(field)
+    if ref is not None and (not isinstance(ref, int | float) or isinstance(ref, bool)):
+        ref = start  # a field without a default
     if is_int:
         step: float = 1
-    elif start not in (None, 0):
-        step = 10.0 ** math.floor(math.log10(abs(float(start))))
+    elif ref not in (None, 0):
+        step = 10.0 ** math.floor(math.log10(abs(float(ref))))
     else:
         step = 0.01
     use_slider = hint == "slider" or (
         hint != "number" and not optional and span < math.inf and (
             (is_int and span <= 20)
-            or (not is_int and span <= 2 and start not in (None, 0)
-                and abs(float(start)) >= span / 100)))
+            or (not is_int and span <= 2 and ref not in (None, 0)
+                and abs(float(ref)) >= span / 100)))
     if use_slider:
         if not is_int:
             step = span / 100
-        s_lo = cast(lo + step if lo_ex else lo)  # type: ignore[operator]
-        s_hi = cast(hi - step if hi_ex else hi)  # type: ignore[operator]
-        s_val = min(max(cast(start), s_lo), s_hi)
+        s_val = cast(start)
+        # a valid start just inside an exclusive bound widens the slider, never moves
+        s_lo = min(cast(lo + step if lo_ex else lo), s_val)  # type: ignore[operator]
+        s_hi = max(cast(hi - step if hi_ex else hi), s_val)  # type: ignore[operator]
         return st.slider(label, min_value=s_lo, max_value=s_hi, value=s_val,
                          step=cast(step), key=key, help=help_)
     # number inputs accept the bound itself; the config reports an exclusive bound
@@ -160,10 +169,9 @@ def _per_task_weights(label: str, start: dict[str, float], tasks: Sequence[str],
     st.markdown(f"**{label}**", help=help_)
     out = {}
     for t in tasks:
-        v = float(start.get(t, 1.0))
-        out[t] = st.slider(t, min_value=WEIGHT_RANGE[0], max_value=WEIGHT_RANGE[1],
-                           value=min(max(v, WEIGHT_RANGE[0]), WEIGHT_RANGE[1]), step=0.05,
-                           key=f"{key}.{t}", help=help_)
+        v = max(float(start.get(t, 1.0)), WEIGHT_RANGE[0])
+        out[t] = st.slider(t, min_value=WEIGHT_RANGE[0], max_value=max(WEIGHT_RANGE[1], v),
+                           value=v, step=0.05, key=f"{key}.{t}", help=help_)
     return out
 
 
@@ -212,12 +220,14 @@ def _json_text(label: str, start: Any, key: str, help_: str | None) -> Any:
 def model_form(model: type[BaseModel], prefix: str, tasks: Sequence[str] = (),
                only: Iterable[str] | None = None, exclude: Iterable[str] = (),
                values: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One widget per field of ``model`` (in declaration order); returns name → value."""
+    """One widget per field of ``model`` (in declaration order); returns name → value.
+    ``values`` holds start values by field name (a field left out starts at its default)."""
     names = list(only) if only is not None else list(model.model_fields)
     skip = set(exclude)
     values = values or {}
     return {
-        n: field_widget(n, model.model_fields[n], f"{prefix}.{n}", tasks, value=values.get(n))
+        n: field_widget(n, model.model_fields[n], f"{prefix}.{n}", tasks,
+                        value=values.get(n, UNSET))
         for n in names if n not in skip
     }
 
@@ -236,9 +246,14 @@ def entry_picker(label: str, registry: Registry[Any], key: str, default: str | N
 
 
 def entry_form(label: str, registry: Registry[Any], prefix: str, tasks: Sequence[str] = (),
-               default: str | None = None, help: str | None = None) -> tuple[str, dict[str, Any]]:
-    """Pick an entry and fill in its options; returns (name, options)."""
+               default: str | None = None, help: str | None = None,
+               values: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """Pick an entry and fill in its options; returns (name, options). The picker starts
+    at ``default``, whose options start at ``values``; other entries start at their
+    own defaults."""
     name = entry_picker(label, registry, f"{prefix}.name", default, help)
     opts_model = registry.get(name).Options
-    options = model_form(opts_model, f"{prefix}.{name}", tasks) if opts_model.model_fields else {}
-    return name, options
+    if not opts_model.model_fields:
+        return name, {}
+    start = values if name == default else None
+    return name, model_form(opts_model, f"{prefix}.{name}", tasks, values=start)

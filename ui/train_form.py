@@ -1,8 +1,14 @@
 """The Train page's form: every section of ``ExperimentConfig`` as widgets, built from the
-config's own schema and each registry entry's ``Options`` (see ``ui.forms``)."""
+config's own schema and each registry entry's ``Options`` (see ``ui.forms``).
+
+The form lives in the URL (``?cfg=``, see ``ui.url_state``), so a link reproduces a
+setup: ``open_link`` reads the link once per browser session and the form starts from
+its settings; ``keep_in_url`` writes every valid config the form describes back to it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
@@ -24,8 +30,63 @@ from mtae_core.weighting import weightings
 
 from .forms import entry_form, entry_picker, field_widget, model_form
 from .model_views import architecture_figure
+from .url_state import DEFAULT_NAME, PARAM, decode_config, encode_config
 
 SECTIONS = ["Data", "Model", "Weighting", "Optimizer", "Training"]
+LINK_KEY = "train.link"  # session state: (config, problem) of the link the session opened
+
+
+# ---- the form in the URL --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Link:
+    """The settings the form starts from: the link's, or the defaults."""
+
+    config: ExperimentConfig
+    problem: str | None  # why the link's settings could not be used
+    notice: DeltaGenerator  # where a warning about them goes, at the top of the form
+
+    @property
+    def name(self) -> str:
+        """The run name field's start value (empty = named automatically)."""
+        return "" if self.config.name == DEFAULT_NAME else self.config.name
+
+
+def open_link() -> Link:
+    """The settings of the link (``?cfg=``) this browser session opened with. The URL is
+    read on the session's first run only, so the widgets' start values never change
+    (Streamlit would reset a widget whose start value changes) and a setting the user
+    changed stays changed. A link whose settings cannot be used starts from the
+    defaults, with a warning saying why."""
+    if LINK_KEY not in st.session_state:
+        try:
+            st.session_state[LINK_KEY] = (decode_config(st.query_params.get(PARAM, "")), None)
+        except ConfigError as e:
+            st.session_state[LINK_KEY] = (ExperimentConfig(), str(e))
+    config, problem = st.session_state[LINK_KEY]
+    return Link(config, problem, st.empty())
+
+
+def keep_in_url(link: Link, cfg: ExperimentConfig | None, name: str) -> None:
+    """Write the form's config to the URL (none for the defaults; a typed run name only);
+    warn about an unusable link until the user changes the form it fell back to."""
+    text = encode_config(cfg, keep_name=bool(name.strip())) if cfg is not None else None
+    if text:
+        st.query_params[PARAM] = text
+    elif text == "" and PARAM in st.query_params:
+        del st.query_params[PARAM]
+    if link.problem is None:
+        return
+    if text == "":  # still the defaults it fell back to
+        link.notice.warning(f"This link's settings could not be used: {link.problem}\n\n"
+                            "The form shows the default settings instead.",
+                            icon=":material/link_off:")
+    else:
+        st.session_state[LINK_KEY] = (link.config, None)
+
+
+# ---- the form ----------------------------------------------------------------------------
 
 
 def _tasks_of(dataset: str, options: dict[str, Any]) -> list[str]:
@@ -36,28 +97,33 @@ def _tasks_of(dataset: str, options: dict[str, Any]) -> list[str]:
         return list(ds.task_names(ds.Options()))
 
 
-def experiment_form() -> tuple[dict[str, Any], DeltaGenerator]:
-    """Draw the form; return the raw config dict it describes (not yet validated) and the
-    place at the end of the Model tab for ``architecture`` once the config is valid."""
+def experiment_form(start: ExperimentConfig | None = None
+                    ) -> tuple[dict[str, Any], DeltaGenerator]:
+    """Draw the form, its widgets starting from ``start`` (default: the defaults); return
+    the raw config dict it describes (not yet validated) and the place at the end of the
+    Model tab for ``architecture`` once the config is valid."""
+    begin = (start or ExperimentConfig()).to_dict()
     tabs = st.tabs(SECTIONS)
     with tabs[0]:
-        dataset, ds_options, tasks, split = _data_section()
+        dataset, ds_options, tasks, split = _data_section(begin["data"])
     with tabs[1]:
-        model = _model_section(tasks)
+        model = _model_section(tasks, begin["model"])
         diagram = st.container()
     with tabs[2]:
+        w, s = begin["weighting"], begin["schedule"]
         strategy, w_options = entry_form("Loss weighting", weightings, "weighting", tasks,
-                                         default="equal",
+                                         default=w["strategy"], values=w["options"],
                                          help="how the task losses are combined into one")
         st.divider()
         kind, s_options = entry_form("Task schedule", schedules, "schedule", tasks,
-                                     default="joint", help="which task(s) each training step trains")
+                                     default=s["kind"], values=s["options"],
+                                     help="which task(s) each training step trains")
     with tabs[3]:
-        optimizer = model_form(OptimizerConfig, "optimizer")
+        optimizer = model_form(OptimizerConfig, "optimizer", values=begin["optimizer"])
     with tabs[4]:
-        training = model_form(TrainingConfig, "training")
+        training = model_form(TrainingConfig, "training", values=begin["training"])
         seed = field_widget("seed", ExperimentConfig.model_fields["seed"], "seed",
-                            label="Seed (same seed, same result)")
+                            label="Seed (same seed, same result)", value=begin["seed"])
     return {
         "name": "",  # filled in by the page (run name field next to the Train button)
         "seed": seed,
@@ -70,30 +136,39 @@ def experiment_form() -> tuple[dict[str, Any], DeltaGenerator]:
     }, diagram
 
 
-def _data_section() -> tuple[str, dict[str, Any], list[str], dict[str, Any]]:
-    dataset = entry_picker("Data set", datasets, "data.dataset.name", default="digits")
+def _data_section(begin: dict[str, Any]) -> tuple[str, dict[str, Any], list[str], dict[str, Any]]:
+    dataset = entry_picker("Data set", datasets, "data.dataset.name", default=begin["dataset"])
     tasks_box = st.container()  # tasks above the options, though they may depend on them
     ds = datasets.get(dataset)
-    options = model_form(ds.Options, f"data.dataset.{dataset}") if ds.Options.model_fields else {}
+    same = dataset == begin["dataset"]  # another data set starts from its own defaults
+    options = (model_form(ds.Options, f"data.dataset.{dataset}",
+                          values=begin["options"] if same else None)
+               if ds.Options.model_fields else {})
     allowed = _tasks_of(dataset, options)
     with tasks_box:
         tasks: list[str] = st.multiselect(
-            "Tasks", allowed, default=[t for t in ds.default_tasks if t in allowed],
+            "Tasks", allowed,
+            default=[t for t in (begin["tasks"] if same else ds.default_tasks) if t in allowed],
             key=f"data.tasks.{dataset}[{','.join(allowed)}]",
             help="the tasks the network learns together; 'reconstruction' rebuilds the input",
         )
     with st.expander("Split and scaling"):
-        split = model_form(DataConfig, "data", only=["val_fraction", "test_fraction", "scaling"])
+        split = model_form(DataConfig, "data", only=["val_fraction", "test_fraction", "scaling"],
+                           values=begin)
     return dataset, options, tasks, split
 
 
-def _model_section(tasks: list[str]) -> dict[str, Any]:
+def _model_section(tasks: list[str], begin: dict[str, Any]) -> dict[str, Any]:
     ae, ae_options = entry_form("Autoencoder", autoencoders, "model.autoencoder", tasks,
-                                default="plain", help="what happens to the input and at the bottleneck")
+                                default=begin["autoencoder"],
+                                values=begin["options"]["autoencoder"],
+                                help="what happens to the input and at the bottleneck")
     sh, sh_options = entry_form("Parameter sharing", sharing, "model.sharing", tasks,
-                                default="hard", help="which parameters the tasks share")
+                                default=begin["sharing"], values=begin["options"]["sharing"],
+                                help="which parameters the tasks share")
     st.divider()
-    rest = model_form(ModelConfig, "model", tasks, exclude=["autoencoder", "sharing", "options"])
+    rest = model_form(ModelConfig, "model", tasks, exclude=["autoencoder", "sharing", "options"],
+                      values=begin)
     return {"autoencoder": ae, "sharing": sh, **rest,
             "options": {"autoencoder": ae_options, "sharing": sh_options}}
 

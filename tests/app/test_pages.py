@@ -18,6 +18,7 @@ from mtae_core.config import ExperimentConfig
 from mtae_core.metrics import delta_m
 from mtae_core.store import RunStore
 from ui.compare import DELTA_M, comparison_table, higher_is_better
+from ui.url_state import encode_config
 
 PAGES = ["pages/train.py", "pages/compare.py", "pages/latent.py"]
 TASKS_KEY = "data.tasks.digits[digit,parity,reconstruction]"  # the Tasks multiselect
@@ -141,22 +142,80 @@ def test_train_queues_the_form_config(app, home):
     assert f"Run #{run.id} · my first run" in " ".join(texts(at.markdown))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DESIGN.md promises 'the whole configuration of the Train page lives in the URL, so a "
-    "link reproduces a setup'; ui/train_form.py and pages/train.py never read or write "
-    "st.query_params for the form (only ?run=ID), so a link keeps no setting"))
-def test_train_settings_live_in_the_url(app):
+def exported_config(at: AppTest) -> ExperimentConfig:
+    """The config the Train form describes, as its "Export config" shows it."""
+    return ExperimentConfig.from_json(at.code[0].value)
+
+
+def test_train_settings_live_in_the_url(app, home):
     at = open_page(app(), "pages/train.py")
+    assert "cfg" not in at.query_params  # the default setup needs no settings in the URL
     at.number_input(key="training.epochs").set_value(3)
+    at.multiselect(key=TASKS_KEY).set_value(["digit", "parity"])
+    at.selectbox(key="model.sharing.name").set_value("mmoe")
+    at.selectbox(key="weighting.name").set_value("fixed")
     at.run()
+    at.slider(key="model.sharing.mmoe.n_experts").set_value(6)
+    at.slider(key="weighting.fixed.weights.digit").set_value(2.5)
+    at.number_input(key="model.dropout").set_value(0.3)
+    at.text_input(key="name").set_value("linked")
+    at.run()
+    assert not at.error
+    chosen = exported_config(at)
+    button(at, "Train").click().run()  # ?run= lives alongside the settings
+    assert not at.exception
     params = dict(at.query_params)
     assert params, "no setting in the URL"
+    assert set(params) == {"cfg", "run"}
 
     again = app()  # a second browser opening the same link
     for k, v in params.items():
         again.query_params[k] = v
     again = open_page(again, "pages/train.py")
+    assert not again.warning and not again.error
     assert again.number_input(key="training.epochs").value == 3
+    assert again.multiselect(key=TASKS_KEY).value == ["digit", "parity"]
+    assert again.selectbox(key="model.sharing.name").value == "mmoe"
+    assert again.slider(key="model.sharing.mmoe.n_experts").value == 6
+    assert again.selectbox(key="weighting.name").value == "fixed"
+    assert again.slider(key="weighting.fixed.weights.digit").value == 2.5
+    assert again.number_input(key="model.dropout").value == 0.3  # the same kind of widget
+    assert again.text_input(key="name").value == "linked"
+    assert exported_config(again) == chosen  # every setting, not only those checked above
+    assert f"Run #{params['run']} · linked" in " ".join(texts(again.markdown))
+
+    # the link's values are only where the form starts: a change sticks and reaches the URL
+    again.number_input(key="training.epochs").set_value(4).run()
+    again.run()
+    assert again.number_input(key="training.epochs").value == 4
+    assert exported_config(again) == chosen.replace(training={"epochs": 4})
+    assert again.query_params["cfg"] != params["cfg"]
+
+
+@pytest.mark.parametrize(("link", "field"), [
+    ("not-a-link", "does not decode"),
+    (encode_config(ExperimentConfig().replace(training={"epochs": 3})).replace("j", "q", 1),
+     "does not decode"),
+    ("j" + base64.urlsafe_b64encode(b'{"training":{"epochs":0}}').decode(), "training.epochs"),
+    ("j" + base64.urlsafe_b64encode(b'{"training":{"epoch":3}}').decode(), "training.epoch"),
+    ("j" + base64.urlsafe_b64encode(b'{"model":{"sharing":"nope"}}').decode(), "model.sharing"),
+])
+def test_train_malformed_link_warns_and_shows_defaults(app, link, field):
+    at = app()
+    at.query_params["cfg"] = link
+    at = open_page(at, "pages/train.py")
+    warnings = texts(at.warning)
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("This link's settings could not be used: ")
+    assert field in warnings[0], warnings
+    assert not at.error
+    assert exported_config(at) == ExperimentConfig().replace(name="digits · hard · equal")
+    assert not button(at, "Train").disabled
+    assert "cfg" not in at.query_params  # the URL now shows the form: the defaults
+
+    at.number_input(key="training.epochs").set_value(5).run()  # a change dismisses it
+    assert not at.warning
+    assert "cfg" in at.query_params
 
 
 def test_train_run_view_of_finished_run_shows_test_metrics(app, filled):
