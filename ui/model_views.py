@@ -18,6 +18,7 @@ Pure functions returning ``plotly.graph_objects.Figure``; no Streamlit here.
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import plotly.graph_objects as go
@@ -57,14 +58,18 @@ def architecture_figure(cfg: ExperimentConfig, data: MultiTaskData | None = None
     model = models.build(cfg.model, data.tasks, data.input_dim)
     fig = diagram_figure(model.diagram())
     counts = models.count_parameters(model)
-    fig.update_layout(title={"text": f"{model.diagram().title}<br><sup>{counts['total']:,} "
-                             f"parameters, {counts['shared']:,} shared</sup>"})
+    # the summary is too long for a narrow column: name the choices, then the size
+    name = f"{cfg.model.sharing.replace('_', ' ')} sharing · {cfg.model.autoencoder} autoencoder"
+    fig.update_layout(title={"text": f"{name}<br><sup>{counts['total']:,} parameters, "
+                             f"{counts['shared']:,} shared</sup>"})
     return fig, counts
 
 
 def diagram_figure(diagram: Diagram) -> go.Figure:
     """Boxes at (stage, lane), arrows along the edges; lanes run top to bottom."""
     pos = {b.key: (b.x, b.y) for b in diagram.blocks}
+    xs = [b.x for b in diagram.blocks] or [0]
+    ys = [b.y for b in diagram.blocks] or [0]
     fig = go.Figure()
     for src, dst in diagram.edges:
         (x0, y0), (x1, y1) = pos[src], pos[dst]
@@ -78,15 +83,15 @@ def diagram_figure(diagram: Diagram) -> go.Figure:
     # labels (with hover) in one text trace; one marker-only trace per kind for the legend
     fig.add_trace(go.Scatter(
         x=[b.x for b in diagram.blocks], y=[b.y for b in diagram.blocks], mode="text",
-        text=[b.label for b in diagram.blocks], textfont={"size": 10}, showlegend=False,
+        text=[_wrap(b.label) for b in diagram.blocks],
+        textfont={"size": 10 if max(xs) - min(xs) < 5 else 8, "color": "#111"},
+        showlegend=False,
         hovertext=[f"{KIND_NAMES[b.kind]}: {b.label.replace('<br>', ' ')}" for b in diagram.blocks],
         hoverinfo="text"))
     for kind, colour in COLOURS.items():
         if any(b.kind == kind for b in diagram.blocks):
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=KIND_NAMES[kind],
                                      marker={"size": 12, "color": colour, "symbol": "square"}))
-    xs = [b.x for b in diagram.blocks] or [0]
-    ys = [b.y for b in diagram.blocks] or [0]
     fig.update_xaxes(visible=False, range=[min(xs) - 0.6, max(xs) + 0.6])
     fig.update_yaxes(visible=False, range=[max(ys) + 0.6, min(ys) - 0.6])  # lane 0 on top
     fig.update_layout(title={"text": diagram.title}, plot_bgcolor="white",
@@ -94,6 +99,12 @@ def diagram_figure(diagram: Diagram) -> go.Figure:
                       margin={"l": 10, "r": 10, "t": 60, "b": 10},
                       legend={"orientation": "h", "y": -0.05})
     return fig
+
+
+def _wrap(label: str, width: int = 12) -> str:
+    """Break a box label into short lines so it stays inside its box."""
+    return "<br>".join(textwrap.fill(part, width, break_long_words=False).replace("\n", "<br>")
+                       for part in label.split("<br>"))
 
 
 def mixing_figures(history_extras: list[dict[str, Any]]) -> list[go.Figure]:

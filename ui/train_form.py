@@ -100,15 +100,14 @@ def _tasks_of(dataset: str, options: dict[str, Any]) -> list[str]:
 def experiment_form(start: ExperimentConfig | None = None
                     ) -> tuple[dict[str, Any], DeltaGenerator]:
     """Draw the form, its widgets starting from ``start`` (default: the defaults); return
-    the raw config dict it describes (not yet validated) and the place at the end of the
-    Model tab for ``architecture`` once the config is valid."""
+    the raw config dict it describes (not yet validated) and the place in the
+    Model tab, under the sharing scheme, for ``architecture`` once the config is valid."""
     begin = (start or ExperimentConfig()).to_dict()
     tabs = st.tabs(SECTIONS)
     with tabs[0]:
         dataset, ds_options, tasks, split = _data_section(begin["data"])
     with tabs[1]:
-        model = _model_section(tasks, begin["model"])
-        diagram = st.container()
+        model, diagram = _model_section(tasks, begin["model"])
     with tabs[2]:
         w, s = begin["weighting"], begin["schedule"]
         strategy, w_options = entry_form("Loss weighting", weightings, "weighting", tasks,
@@ -158,7 +157,8 @@ def _data_section(begin: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]
     return dataset, options, tasks, split
 
 
-def _model_section(tasks: list[str], begin: dict[str, Any]) -> dict[str, Any]:
+def _model_section(tasks: list[str], begin: dict[str, Any]
+                   ) -> tuple[dict[str, Any], DeltaGenerator]:
     ae, ae_options = entry_form("Autoencoder", autoencoders, "model.autoencoder", tasks,
                                 default=begin["autoencoder"],
                                 values=begin["options"]["autoencoder"],
@@ -166,11 +166,12 @@ def _model_section(tasks: list[str], begin: dict[str, Any]) -> dict[str, Any]:
     sh, sh_options = entry_form("Parameter sharing", sharing, "model.sharing", tasks,
                                 default=begin["sharing"], values=begin["options"]["sharing"],
                                 help="which parameters the tasks share")
+    diagram = st.container()  # the network, right under the choices that shape it most
     st.divider()
     rest = model_form(ModelConfig, "model", tasks, exclude=["autoencoder", "sharing", "options"],
                       values=begin)
     return {"autoencoder": ae, "sharing": sh, **rest,
-            "options": {"autoencoder": ae_options, "sharing": sh_options}}
+            "options": {"autoencoder": ae_options, "sharing": sh_options}}, diagram
 
 
 def auto_name(raw: dict[str, Any]) -> str:
@@ -197,7 +198,6 @@ def architecture(cfg: ExperimentConfig) -> None:
     key = ExperimentConfig().replace(data=cfg.data.model_dump(), model=cfg.model.model_dump(),
                                      seed=cfg.seed).to_json()
     fig, counts = _architecture(key)
-    st.divider()
     c1, c2, c3 = st.columns(3)
     c1.metric("Parameters", f"{counts['total']:,}")
     c2.metric("Shared", f"{counts['shared']:,}",
