@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -78,14 +79,27 @@ def app_url(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-def _playwright():  # type: ignore[no-untyped-def]
+@contextmanager
+def _open_app(app_url: str):  # type: ignore[no-untyped-def]
+    """Headless Chromium on the app's Train page: yields (page, main area, expect)."""
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
     try:
         from playwright.sync_api import expect, sync_playwright
     except ImportError:
         _unavailable("playwright is not installed (pip install playwright)")
-    return expect, sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
+            expect.set_options(timeout=TIMEOUT_MS)
+            page.goto(app_url)
+            main = page.get_by_test_id("stMain")
+            expect(main.get_by_role("heading", name="Train")).to_be_visible()
+            yield page, main, expect
+        finally:
+            browser.close()
 
 
 def _set_epochs(page, main, expect, n: int) -> None:  # type: ignore[no-untyped-def]
@@ -97,7 +111,6 @@ def _set_epochs(page, main, expect, n: int) -> None:  # type: ignore[no-untyped-
 
 
 def test_train_watch_compare(app_url: str) -> None:
-    expect, sync_playwright = _playwright()
     shots = os.environ.get("MTAE_SCREENSHOTS")
     if shots:
         Path(shots).mkdir(parents=True, exist_ok=True)
@@ -106,77 +119,56 @@ def test_train_watch_compare(app_url: str) -> None:
         if shots:
             page.screenshot(path=str(Path(shots) / f"{name}.png"))
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(TIMEOUT_MS)
-            expect.set_options(timeout=TIMEOUT_MS)
-            page.goto(app_url)
-            main = page.get_by_test_id("stMain")
-            expect(main.get_by_role("heading", name="Train")).to_be_visible()
-            expect(main.get_by_text("No runs yet")).to_be_visible()
+    with _open_app(app_url) as (page, main, expect):
+        expect(main.get_by_text("No runs yet")).to_be_visible()
 
-            # data set: digits
-            main.get_by_test_id("stSelectbox").filter(has_text="Data set").click()
-            page.get_by_role("option", name="digits", exact=True).click()
-            _set_epochs(page, main, expect, 3)
-            snap(page, "1-form")
+        # data set: digits
+        main.get_by_test_id("stSelectbox").filter(has_text="Data set").click()
+        page.get_by_role("option", name="digits", exact=True).click()
+        _set_epochs(page, main, expect, 3)
+        snap(page, "1-form")
 
-            main.get_by_role("button", name="Train").click()
-            expect(main.get_by_text("Run #1")).to_be_visible()
-            expect(page).to_have_url(re.compile(r"[?&]run=1(&|$)"))  # a refresh keeps it
-            # the live loss chart appears (a plotly chart with the run's curves)
-            expect(main.locator(".js-plotly-plot", has_text="Loss per task")).to_be_visible()
-            snap(page, "2-training")
-            expect(main.get_by_text("Finished 3 epochs")).to_be_visible()
-            snap(page, "3-done")
+        main.get_by_role("button", name="Train").click()
+        expect(main.get_by_text("Run #1")).to_be_visible()
+        expect(page).to_have_url(re.compile(r"[?&]run=1(&|$)"))  # a refresh keeps it
+        # the live loss chart appears (a plotly chart with the run's curves)
+        expect(main.locator(".js-plotly-plot", has_text="Loss per task")).to_be_visible()
+        snap(page, "2-training")
+        expect(main.get_by_text("Finished 3 epochs")).to_be_visible()
+        snap(page, "3-done")
 
-            page.get_by_test_id("stSidebarNav").get_by_role("link", name="Compare").click()
-            expect(main.get_by_role("heading", name="Compare runs")).to_be_visible()
-            table = main.get_by_test_id("stDataFrame").first  # runs table, then metrics
-            # the grid draws on a canvas but keeps an accessible copy of its cells
-            expect(table.locator("td", has_text="digits · hard · equal")).to_be_attached()
-            # the finished run is selected by default: its curves carry its name
-            expect(main.locator(".js-plotly-plot").first).to_contain_text("#1 digits · hard · equal")
-            expect(main.get_by_text("Test metrics")).to_be_visible()
-            snap(page, "4-compare")
-        finally:
-            browser.close()
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name="Compare").click()
+        expect(main.get_by_role("heading", name="Compare runs")).to_be_visible()
+        table = main.get_by_test_id("stDataFrame").first  # runs table, then metrics
+        # the grid draws on a canvas but keeps an accessible copy of its cells
+        expect(table.locator("td", has_text="digits · hard · equal")).to_be_attached()
+        # the finished run is selected by default: its curves carry its name
+        expect(main.locator(".js-plotly-plot").first).to_contain_text("#1 digits · hard · equal")
+        expect(main.get_by_text("Test metrics")).to_be_visible()
+        snap(page, "4-compare")
 
 
 def test_refresh_keeps_the_run_and_cancel_stops_it(app_url: str) -> None:
     """A long run survives a browser refresh (same run, epochs still counting up, not
     restarted) and Cancel stops it."""
-    expect, sync_playwright = _playwright()
     epoch_re = re.compile(r"epoch (\d+) of 400")
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(TIMEOUT_MS)
-            expect.set_options(timeout=TIMEOUT_MS)
-            page.goto(app_url)
-            main = page.get_by_test_id("stMain")
-            expect(main.get_by_role("heading", name="Train")).to_be_visible()
-            _set_epochs(page, main, expect, 400)
-            main.get_by_role("button", name="Train").click()
-            progress = main.get_by_test_id("stProgress")
-            expect(progress).to_contain_text(re.compile(r"epoch [1-9]\d* of 400"))
-            before = int(epoch_re.search(progress.inner_text()).group(1))  # type: ignore[union-attr]
+    with _open_app(app_url) as (page, main, expect):
+        _set_epochs(page, main, expect, 400)
+        main.get_by_role("button", name="Train").click()
+        progress = main.get_by_test_id("stProgress")
+        expect(progress).to_contain_text(re.compile(r"epoch [1-9]\d* of 400"))
+        before = int(epoch_re.search(progress.inner_text()).group(1))  # type: ignore[union-attr]
 
-            page.reload()
-            expect(main.get_by_text("Run #1")).to_be_visible()
-            expect(progress).to_contain_text(epoch_re)
-            after = int(epoch_re.search(progress.inner_text()).group(1))  # type: ignore[union-attr]
-            assert after >= before  # the same run went on; a restart would count from 0
-            expect(main.get_by_text("Training", exact=False).first).to_be_visible()
+        page.reload()
+        expect(main.get_by_text("Run #1")).to_be_visible()
+        expect(progress).to_contain_text(epoch_re)
+        after = int(epoch_re.search(progress.inner_text()).group(1))  # type: ignore[union-attr]
+        assert after >= before  # the same run went on; a restart would count from 0
+        expect(main.get_by_text("Training", exact=False).first).to_be_visible()
 
-            main.get_by_role("button", name="Cancel").click()
-            # (for an instant the finished page and the last poll both show it: .first)
-            expect(main.get_by_text("This run was cancelled").first).to_be_visible(timeout=5_000)
-            stopped = int(epoch_re.search(progress.inner_text()).group(1))  # type: ignore[union-attr]
-            assert stopped < 400
-        finally:
-            browser.close()
+        main.get_by_role("button", name="Cancel").click()
+        # (for an instant the finished page and the last poll both show it: .first)
+        expect(main.get_by_text("This run was cancelled").first).to_be_visible(timeout=5_000)
+        stopped = int(epoch_re.search(progress.inner_text()).group(1))  # type: ignore[union-attr]
+        assert stopped < 400
