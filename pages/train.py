@@ -35,6 +35,7 @@ with form_col:
     if st.button("Train", type="primary", disabled=cfg is None, width="stretch",
                  icon=":material/play_arrow:") and cfg is not None:
         live.show(submit(cfg))
+        st.rerun()  # the whole app again: the sidebar counts the new run too
     if cfg is not None:
         with st.expander("Export config"):
             st.caption("The same JSON trains from a terminal: `mtae train config.json`")

@@ -161,6 +161,8 @@ def latent_scatter(frame: pd.DataFrame, color: str | None = None,
     if color is not None and not pd.api.types.is_numeric_dtype(frame[color]):
         order = sorted(frame[color].unique(), key=_natural)
         kwargs["category_orders"] = {color: order}
+    if color is not None and pd.api.types.is_numeric_dtype(frame[color]):
+        kwargs["color_continuous_scale"] = "Viridis"  # no value fades into the white page
     fig = px.scatter(frame, x="x", y="y", color=color, render_mode=mode, opacity=0.8,
                      hover_data=[c for c in frame.columns if c not in ("x", "y")], **kwargs)
     fig.update_traces(marker={"size": 6})

@@ -20,6 +20,7 @@ from mtae_core.weighting import weightings
 from . import charts
 from .model_views import mixing_figures
 from .state import get_runner, get_store
+from .train_form import auto_name
 
 POLL_SECONDS = 0.5
 RUN_PARAM = "run"  # query parameter holding the run shown on the Train page
@@ -38,9 +39,12 @@ STATUS_ICON = {"queued": ":material/hourglass_top:", "running": ":material/direc
 
 
 def run_label(run: Run) -> str:
+    """``#7 my run — digits, hard, equal, done``; the settings only when the name (an
+    automatic one, say) does not already tell them."""
     cfg = run.config
-    return (f"#{run.id} {run.name} — {cfg.data.dataset}, {cfg.model.sharing}, "
-            f"{cfg.weighting.strategy}, {run.status}")
+    settings = f"{cfg.data.dataset}, {cfg.model.sharing}, {cfg.weighting.strategy}, "
+    return (f"#{run.id} {run.name} — "
+            f"{'' if run.name == auto_name(cfg.to_dict()) else settings}{run.status}")
 
 
 def shown_run(store: RunStore) -> Run | None:
