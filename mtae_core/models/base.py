@@ -250,12 +250,8 @@ class BatchedLinear(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.stride(0) == 0:
-            # every network reads the same input (an expand of (batch, in)): one wide GEMM
-            # against the side-by-side weights beats a batched matmul over copies
-            n, d_in, d_out = self.weight.shape
-            wide = x[0] @ self.weight.transpose(0, 1).reshape(d_in, n * d_out)  # (batch, n*out)
-            return wide.reshape(x.shape[1], n, d_out).transpose(0, 1) + self.bias
+        # one baddbmm also when every network reads the same input (an expand): measured
+        # against one wide GEMM on side-by-side weights, it is faster forward + backward
         return torch.baddbmm(self.bias, x, self.weight)
 
 

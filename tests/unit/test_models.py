@@ -390,15 +390,16 @@ def test_mixing_figures_from_hand_made_extras():
     assert mixing_figures([{}, {"lr": 0.1}]) == []
 
 
-def test_batched_linear_shared_input_path_matches_batched_matmul():
+def test_batched_linear_is_independent_linear_layers():
     torch.manual_seed(0)
     layer = BatchedLinear(3, 5, 4)
     x = torch.randn(7, 5)
-    shared = layer(x.unsqueeze(0).expand(3, -1, -1))  # stride 0: the one-GEMM path
-    copies = layer(x.unsqueeze(0).repeat(3, 1, 1))  # the batched-matmul path
+    shared = layer(x.unsqueeze(0).expand(3, -1, -1))  # every network reads the same input
     assert shared.shape == (3, 7, 4)
-    assert torch.allclose(shared, copies, atol=1e-6)
-    assert torch.allclose(shared[1], x @ layer.weight[1] + layer.bias[1], atol=1e-6)
+    for t in range(3):
+        assert torch.allclose(shared[t], x @ layer.weight[t] + layer.bias[t], atol=1e-6)
+    own = torch.randn(3, 7, 5)  # each network its own input
+    assert torch.allclose(layer(own)[2], own[2] @ layer.weight[2] + layer.bias[2], atol=1e-6)
 
 
 @pytest.mark.parametrize("scheme", ["hard", "cross_stitch"])
