@@ -100,6 +100,24 @@ def test_train_defaults_are_valid_and_export_config(app):
     assert exported["data"]["tasks"] == ["digit", "parity", "reconstruction"]
 
 
+def test_exported_config_trains_unchanged_with_the_cli(app, home, capsys):
+    """"Export config" gives JSON that ``mtae train`` accepts as it is."""
+    from mtae_core.cli import main
+
+    at = open_page(app(), "pages/train.py")
+    at.selectbox(key="model.sharing.name").set_value("mmoe").run()
+    at.number_input(key="training.epochs").set_value(2).run()
+    path = home / "config.json"
+    path.write_text(at.code[0].value)
+    assert main(["--db", str(home / "cli.db"), "train", str(path), "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "done"
+    assert set(out["test_metrics"]) == {"digit", "parity", "reconstruction"}
+    stored = RunStore(home / "cli.db").get_run(out["run_id"])
+    assert stored is not None and stored.config == ExperimentConfig.from_json(path.read_text())
+    assert stored.config.model.sharing == "mmoe" and stored.config.training.epochs == 2
+
+
 @pytest.mark.parametrize(("widget", "value", "field"), [
     ("optimizer.lr", 0.0, "optimizer.lr"),
     (TASKS_KEY, [], "data.tasks"),
