@@ -278,6 +278,13 @@ def test_nash_mtl_bargaining_solution():
     a = nash_weights(M)
     assert (a > 0).all()
     np.testing.assert_allclose(M @ a, 1.0 / a, rtol=1e-6)
+    # warm-started from the previous step's solution, the next Gram matrix's solution
+    # is the same as from scratch, whether the start is close or far off
+    M2 = M + 0.05 * np.eye(3)
+    for start in (a, a * 100.0, np.full(3, 1e-6)):
+        b = nash_weights(M2, start=start)
+        np.testing.assert_allclose(M2 @ b, 1.0 / b, rtol=1e-6)
+        np.testing.assert_allclose(b, nash_weights(M2), rtol=1e-6)
 
 
 def test_aligned_mtl_orthogonal_equal_norms():
