@@ -3,17 +3,20 @@ sidebar every page shares. Run it with ``streamlit run app.py`` (or ``make run``
 
 import streamlit as st
 
-from ui.state import device_label, get_runner, get_store
-
 st.set_page_config(page_title="MTAE Studio", page_icon=":material/hub:", layout="wide")
 
-get_runner()  # one store and one pool of training workers per server, started once
-
+# Navigation first, before the engine (torch) is imported: until a server's first script
+# run reaches st.navigation, Streamlit treats pages/ as an old-style page folder, and a
+# browser opening /compare meanwhile would get that page without this frame.
 page = st.navigation([
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
 ])
+
+from ui.state import device_label, get_runner, get_store  # noqa: E402  (see above)
+
+get_runner()  # one store and one pool of training workers per server, started once
 
 with st.sidebar:
     st.markdown("### :material/hub: MTAE Studio")
