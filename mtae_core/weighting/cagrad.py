@@ -19,6 +19,7 @@ class CAGrad(GradientWeighting):
     """CAGrad (Liu et al. 2021, Conflict-Averse Gradient Descent): the update near the mean gradient g₀ that maximises the worst task's improvement."""
 
     Options = CAGradOptions
+    _w_prev: np.ndarray | None = None  # the last step's dual solution, where the next starts
 
     def weights_from_gram(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:
         k = gram.shape[0]
@@ -36,11 +37,15 @@ class CAGrad(GradientWeighting):
         def jac(w: np.ndarray) -> np.ndarray:
             return b + sqrt_phi * (gram @ w) / np.sqrt(max(w @ gram @ w, 1e-20))
 
-        res = minimize(f, mean_w, jac=jac, method="SLSQP", bounds=[(0.0, 1.0)] * k,
+        # start from the last step's solution: consecutive steps' problems differ little
+        prev = self._w_prev
+        x0 = prev if prev is not None and prev.shape == (k,) else mean_w
+        res = minimize(f, x0, jac=jac, method="SLSQP", bounds=[(0.0, 1.0)] * k,
                        constraints={"type": "eq", "fun": lambda w: w.sum() - 1.0,
                                     "jac": lambda w: np.ones_like(w)},
                        options={"maxiter": 50, "ftol": 1e-10})
         w = np.clip(res.x, 0.0, None)
+        self._w_prev = w / max(w.sum(), 1e-12)
         gw_norm = np.sqrt(max(w @ gram @ w, 1e-20))
         # d = g₀ + √φ g_w / ‖g_w‖
         weights = mean_w + (sqrt_phi / gw_norm) * w

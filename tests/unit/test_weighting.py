@@ -259,6 +259,13 @@ def test_cagrad():
     u = rng.standard_normal((500, 5))
     cand = g0 + c * np.linalg.norm(g0) * u / np.linalg.norm(u, axis=1, keepdims=True)
     assert (G @ d).min() >= (cand @ G.T).min(axis=1).max() - 1e-4
+    # the next step starts from this step's solution and still finds the fresh optimum
+    strategy = make("cagrad", ["a", "b", "c"], c=c)
+    strategy.weights_from_gram(M, np.ones(3))
+    M2 = M + np.diag([0.3, 0.0, 0.1])
+    np.testing.assert_allclose(strategy.weights_from_gram(M2, np.ones(3)),
+                               make("cagrad", ["a", "b", "c"], c=c).weights_from_gram(M2, np.ones(3)),
+                               atol=1e-5)
 
 
 def test_imtl_g_equal_projections():
