@@ -203,7 +203,8 @@ class RunStore:
         return _run(row) if row else None
 
     def runs(self, status: Sequence[str] | None = None) -> list[Run]:
-        q, args = "SELECT * FROM runs", ()
+        q = "SELECT * FROM runs"
+        args: tuple[str, ...] = ()
         if status:
             q += f" WHERE status IN ({','.join('?' * len(status))})"
             args = tuple(status)

@@ -201,7 +201,8 @@ def train(
     status: Status = "done"
     reason: str | None = None
     history: list[dict[str, Any]] = []
-    best = (math.inf, -1, None)  # (val loss, epoch, state) for early stopping
+    # (val loss, epoch, state) for early stopping
+    best: tuple[float, int, dict[str, Any] | None] = (math.inf, -1, None)
     epochs_run = 0
     total_steps = steps * cfg.training.epochs
 

@@ -122,6 +122,8 @@ class Diagram:
 class SharingScheme(Entry, nn.Module):
     """Base of the sharing schemes: ``forward(x) -> ModelOutput``."""
 
+    heads: nn.ModuleDict  # one head per task, by name (set by each scheme)
+
     def __init__(self, spec: ModelSpec) -> None:
         nn.Module.__init__(self)
         self.spec = spec

@@ -40,6 +40,8 @@ class GatedExperts(SharingScheme):
     shared gate mixes all experts into the shared experts' next input. MMoE is one level
     without specific experts, CGC one level, PLE several."""
 
+    task_index: torch.Tensor  # buffer: for each task, the experts its gate mixes
+
     def plan(self) -> tuple[int, int, int]:
         """(shared experts, specific experts per task, extraction levels)."""
         raise NotImplementedError

@@ -21,6 +21,7 @@ class Weighting(Entry, nn.Module):
     in parameters, which the trainer hands to the optimizer."""
 
     needs_task_grads: ClassVar[bool] = False
+    last_weights: torch.Tensor  # (n_tasks,) buffer: the weights of the last step
 
     def __init__(self, task_names: list[str], options: Any) -> None:
         nn.Module.__init__(self)

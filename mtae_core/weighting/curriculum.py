@@ -29,6 +29,7 @@ class Curriculum(Weighting):
     """Curriculum (Bengio et al. 2009, applied to tasks): tasks enter in a chosen order at chosen epochs, each weight ramping up linearly."""
 
     Options = CurriculumOptions
+    start: torch.Tensor  # (n_tasks,) buffer: the epoch each task enters
 
     @classmethod
     def check(cls, options: Any, tasks: list[str]) -> None:

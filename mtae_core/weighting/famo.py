@@ -19,6 +19,9 @@ class FAMO(Weighting):
     """FAMO (Liu et al. 2023, Fast Adaptive Multitask Optimization): weights softmax(ξ) on log-losses, ξ learned so every log-loss falls at the same rate."""
 
     Options = FAMOOptions
+    xi: torch.Tensor  # (n_tasks,) buffers: logits and their Adam moments
+    m: torch.Tensor
+    v: torch.Tensor
 
     def __init__(self, task_names: list[str], options: Any) -> None:
         super().__init__(task_names, options)

@@ -21,6 +21,7 @@ class Fixed(Weighting):
     """Fixed weights: Σ λ_t L_t with a slider per task."""
 
     Options = FixedOptions
+    lam: torch.Tensor  # (n_tasks,) buffer
 
     @classmethod
     def check(cls, options: Any, tasks: list[str]) -> None:

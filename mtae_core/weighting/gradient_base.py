@@ -10,11 +10,11 @@ on a small float64 numpy array, so no per-parameter work happens on the host.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..models.base import ModelOutput, SharingScheme
 from .base import Weighting, masked
@@ -24,7 +24,7 @@ def active_indices(active: torch.Tensor | None, n: int) -> list[int]:
     return list(range(n)) if active is None else active.nonzero().flatten().tolist()
 
 
-def jacobian(outputs: torch.Tensor, params: list[nn.Parameter]) -> torch.Tensor:
+def jacobian(outputs: torch.Tensor, params: Sequence[torch.Tensor]) -> torch.Tensor:
     """Rows of d outputs_i / d params, flattened: (n_outputs, n_params), one batched pass."""
     k = outputs.numel()
     eye = torch.eye(k, device=outputs.device, dtype=outputs.dtype)

@@ -21,6 +21,7 @@ class GradNorm(Weighting):
     """GradNorm (Chen et al. 2018): learnable weights whose gradient norms on the last shared layer track each task's relative training rate^α."""
 
     Options = GradNormOptions
+    initial: torch.Tensor  # (n_tasks,) buffer: each task's first loss
 
     def __init__(self, task_names: list[str], options: Any) -> None:
         super().__init__(task_names, options)
