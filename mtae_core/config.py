@@ -70,8 +70,8 @@ class DataConfig(Section):
     dataset: str = "digits"
     tasks: tuple[str, ...] = ()
     options: dict[str, Any] = Field(default_factory=dict)
-    val_fraction: float = Field(0.15, gt=0.0, lt=0.5)
-    test_fraction: float = Field(0.2, gt=0.0, lt=0.5)
+    val_fraction: float = Field(0.15, gt=0.0, lt=0.5, title="Validation share")
+    test_fraction: float = Field(0.2, gt=0.0, lt=0.5, title="Test share")
     scaling: Literal["standard", "minmax", "none"] = "standard"
 
     @model_validator(mode="before")
@@ -107,9 +107,10 @@ class DataConfig(Section):
 class ModelConfig(Section):
     autoencoder: str = "plain"
     sharing: str = "hard"
-    hidden: tuple[int, ...] = Field((128, 64), min_length=1, max_length=6)
-    latent_dim: int = Field(16, ge=1, le=1024)
-    head_hidden: int = Field(32, ge=0, le=1024, description="hidden units of each task head; 0 = linear")
+    hidden: tuple[int, ...] = Field((128, 64), min_length=1, max_length=6,
+                                    title="Hidden layer sizes")
+    latent_dim: int = Field(16, ge=1, le=1024, title="Latent size")
+    head_hidden: int = Field(32, ge=0, le=1024, title="Head hidden units", description="hidden units of each task head; 0 = linear")
     activation: Literal["relu", "tanh", "gelu"] = "relu"
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     batch_norm: bool = False
@@ -170,17 +171,19 @@ class ScheduleConfig(Section):
 
 
 class OptimizerConfig(Section):
-    kind: Literal["sgd", "adam", "adamw", "rmsprop"] = "adam"
-    lr: float = Field(1e-3, gt=0.0, le=10.0)
+    kind: Literal["sgd", "adam", "adamw", "rmsprop"] = Field("adam", title="Optimizer")
+    lr: float = Field(1e-3, gt=0.0, le=10.0, title="Learning rate")
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD and RMSprop only")
     nesterov: bool = Field(False, description="SGD only; needs momentum > 0")
     weight_decay: float = Field(0.0, ge=0.0, le=1.0)
     l1: float = Field(0.0, ge=0.0, le=1.0, description="L1 penalty on all weights, added to the loss")
     l2: float = Field(0.0, ge=0.0, le=1.0, description="L2 penalty on all weights, added to the loss")
-    lr_schedule: Literal["none", "step", "cosine", "exponential"] = "none"
+    lr_schedule: Literal["none", "step", "cosine", "exponential"] = Field(
+        "none", title="Learning-rate schedule")
     step_size: int = Field(10, ge=1, le=10000, description="epochs between decays (step)")
-    gamma: float = Field(0.5, gt=0.0, le=1.0, description="decay factor (step, exponential)")
-    clip_norm: float | None = Field(None, gt=0.0, le=1e6)
+    gamma: float = Field(0.5, gt=0.0, le=1.0, title="Decay factor γ", description="decay factor (step, exponential)")
+    clip_norm: float | None = Field(None, gt=0.0, le=1e6, title="Gradient clipping (max norm)",
+                                    description="clip the gradient's total norm to this; empty = no clipping")
 
     @model_validator(mode="after")
     def _nesterov(self) -> OptimizerConfig:
@@ -193,7 +196,7 @@ class TrainingConfig(Section):
     epochs: int = Field(20, ge=1, le=10000)
     batch_size: int = Field(64, ge=1, le=65536)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    early_stopping: int = Field(0, ge=0, le=10000, description="patience in epochs on validation loss; 0 = off")
+    early_stopping: int = Field(0, ge=0, le=10000, title="Early-stopping patience", description="patience in epochs on validation loss; 0 = off")
 
 
 class ExperimentConfig(Section):

@@ -13,7 +13,7 @@ field into a widget, so a new entry or a new field shows up in the UI with no UI
 - ``list[int]`` / ``tuple[int, ...]`` → text such as ``128, 64``
 - anything else → text (JSON when it parses)
 
-The description of each field is the widget's help. A field may steer its widget with
+A field's ``title`` is the widget's label (else its name, capitalised); its description is the widget's help. A field may steer its widget with
 ``json_schema_extra={"widget": "slider" | "number"}``. The kind of widget and its step
 follow the field's default, so a form started from other values (``value``/``values``,
 such as a link's settings) draws the same widgets as the default form.
@@ -93,7 +93,7 @@ def field_widget(name: str, field: FieldInfo, key: str, tasks: Sequence[str] = (
     ann, optional = _unwrap_optional(field.annotation)
     origin, args = get_origin(ann), get_args(ann)
     start = _default(field) if value is UNSET else value
-    label = label or _label(name)
+    label = label or field.title or _label(name)  # a field's title reads better than its name
     help_ = field.description or None
 
     if ann is bool:

@@ -10,12 +10,12 @@ from .base import Dataset, RawData, TaskSpec, datasets
 
 
 class SyntheticOptions(Options):
-    correlation: float = Field(0.5, ge=-1.0, le=1.0, description="p: cosine between the tasks' linear weights")
-    n: int = Field(12000, ge=100, le=200000, description="number of samples")
-    d: int = Field(100, ge=2, le=2000, description="input dimension")
-    c: float = Field(1.0, gt=0.0, le=100.0, description="scale of the weight vectors")
-    m: int = Field(10, ge=0, le=100, description="number of sine terms")
-    noise_var: float = Field(0.01, ge=0.0, le=10.0, description="variance of the label noise")
+    correlation: float = Field(0.5, ge=-1.0, le=1.0, title="Task correlation p", description="p: cosine between the tasks' linear weights")
+    n: int = Field(12000, ge=100, le=200000, title="Samples n", description="number of samples")
+    d: int = Field(100, ge=2, le=2000, title="Input dimension d", description="input dimension")
+    c: float = Field(1.0, gt=0.0, le=100.0, title="Weight scale c", description="scale of the weight vectors")
+    m: int = Field(10, ge=0, le=100, title="Sine terms m", description="number of sine terms")
+    noise_var: float = Field(0.01, ge=0.0, le=10.0, title="Label noise variance", description="variance of the label noise")
 
 
 @datasets.register("synthetic_correlated")

@@ -8,8 +8,8 @@ from .experts import GatedExperts
 
 
 class CGCOptions(Options):
-    n_shared: int = Field(2, ge=1, le=8, description="experts every task's gate can use")
-    n_specific: int = Field(1, ge=1, le=8, description="experts of each task's own")
+    n_shared: int = Field(2, ge=1, le=8, title="Shared experts", description="experts every task's gate can use")
+    n_specific: int = Field(1, ge=1, le=8, title="Experts per task", description="experts of each task's own")
 
 
 @sharing.register("cgc")

@@ -8,7 +8,7 @@ from .base import Autoencoder, autoencoders
 
 
 class ContractiveOptions(Options):
-    lam: float = Field(1e-3, ge=0.0, le=10.0,
+    lam: float = Field(1e-3, ge=0.0, le=10.0, title="Penalty weight λ",
                        description="weight λ of the encoder's squared Jacobian (Frobenius) norm")
 
 

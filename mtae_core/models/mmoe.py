@@ -8,7 +8,7 @@ from .experts import GatedExperts
 
 
 class MMoEOptions(Options):
-    n_experts: int = Field(4, ge=1, le=16, description="number of shared experts")
+    n_experts: int = Field(4, ge=1, le=16, title="Experts", description="number of shared experts")
 
 
 @sharing.register("mmoe")

@@ -8,10 +8,10 @@ from .experts import GatedExperts
 
 
 class PLEOptions(Options):
-    n_shared: int = Field(2, ge=1, le=8, description="shared experts per extraction level")
-    n_specific: int = Field(1, ge=1, le=8, description="experts of each task's own, per level")
+    n_shared: int = Field(2, ge=1, le=8, title="Shared experts", description="shared experts per extraction level")
+    n_specific: int = Field(1, ge=1, le=8, title="Experts per task", description="experts of each task's own, per level")
     n_levels: int = Field(
-        2, ge=1, le=7,
+        2, ge=1, le=7, title="Extraction levels",
         description="extraction levels; the encoder's layers are divided among them "
                     "(at most one level per layer)")
 

@@ -21,7 +21,7 @@ from .single_task import per_task_diagram
 
 
 class SoftOptions(Options):
-    lam: float = Field(1e-3, ge=0.0, le=10.0,
+    lam: float = Field(1e-3, ge=0.0, le=10.0, title="Penalty weight λ",
                        description="weight λ of Σ over task pairs of ‖θ_t − θ_s‖² (encoder layers)")
 
 
