@@ -417,3 +417,12 @@ def test_latent_regression_run_and_per_task_codes(app, filled):
     assert not at.exception
     assert "the parity code of run" in at.caption[-1].value
     assert len(figures(at)) == 1
+
+
+def test_widgets_carry_plain_word_labels(app):
+    """A field's title labels its widget: no bare field names such as 'Lr'."""
+    at = open_page(app(), "pages/train.py")
+    labels = {w.label for w in [*at.number_input, *at.selectbox, *at.text_input]}
+    assert {"Learning rate", "Learning-rate schedule", "Gradient clipping (max norm)",
+            "Hidden layer sizes", "Latent size", "Optimizer"} <= labels
+    assert not labels & {"Lr", "Lr schedule", "Clip norm", "Latent dim", "Kind"}
