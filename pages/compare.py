@@ -7,8 +7,9 @@ from ui import charts
 from ui.compare import comparison_table, style_best
 from ui.live import run_insights
 from ui.runs_view import runs_table, selected_metrics
-from ui.state import get_store
+from ui.state import ensure_app_frame, get_store
 
+ensure_app_frame()
 st.title("Compare runs")
 store = get_store()
 runs = store.runs_table()

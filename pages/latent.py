@@ -5,8 +5,9 @@ import streamlit as st
 from ui import charts
 from ui.latent import METHODS, projection
 from ui.live import run_label
-from ui.state import get_store
+from ui.state import ensure_app_frame, get_store
 
+ensure_app_frame()
 st.title("Latent space")
 store = get_store()
 done = store.runs(["done"])

@@ -5,7 +5,7 @@ import streamlit as st
 
 from mtae_core.config import ConfigError
 from ui import live
-from ui.state import get_store, submit
+from ui.state import ensure_app_frame, get_store, submit
 from ui.train_form import (
     architecture,
     auto_name,
@@ -15,6 +15,7 @@ from ui.train_form import (
     open_link,
 )
 
+ensure_app_frame()
 st.title("Train")
 form_col, run_col = st.columns([2, 3], gap="large")
 

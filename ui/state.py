@@ -18,6 +18,19 @@ from mtae_core.jobs import JobRunner
 from mtae_core.store import RunStore, default_path
 
 
+def ensure_app_frame() -> None:
+    """Call first in every page. Until a server's first script run reaches app.py's
+    ``st.navigation``, Streamlit takes ``pages/`` for an old-style page folder and runs a
+    page opened by its URL (a bookmark, a tab reconnecting after a restart) on its own,
+    without app.py's frame; that state lasts until someone opens the app's front page.
+    Here the page turns it off and reruns, so app.py runs and then draws this page."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def workers_enabled() -> bool:
     return os.environ.get("MTAE_NO_WORKERS", "") in ("", "0")
 

@@ -80,8 +80,9 @@ def app_url(tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def _open_app(app_url: str):  # type: ignore[no-untyped-def]
-    """Headless Chromium on the app's Train page: yields (page, main area, expect)."""
+def _open_app(app_url: str, heading: str = "Train"):  # type: ignore[no-untyped-def]
+    """Headless Chromium on ``app_url`` (the Train page unless it names another, whose
+    ``heading`` then shows): yields (page, main area, expect)."""
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
     try:
@@ -96,7 +97,7 @@ def _open_app(app_url: str):  # type: ignore[no-untyped-def]
             expect.set_options(timeout=TIMEOUT_MS)
             page.goto(app_url)
             main = page.get_by_test_id("stMain")
-            expect(main.get_by_role("heading", name="Train")).to_be_visible()
+            expect(main.get_by_role("heading", name=heading)).to_be_visible()
             yield page, main, expect
         finally:
             browser.close()
@@ -185,3 +186,14 @@ def test_refresh_keeps_the_run_and_cancel_stops_it(app_url: str) -> None:
         expect(main.get_by_text("This run was cancelled").first).to_be_visible(timeout=5_000)
         stopped = int(epoch_re.search(progress.inner_text()).group(1))  # type: ignore[union-attr]
         assert stopped < 400
+
+
+def test_a_page_opened_first_on_a_fresh_server_gets_the_app_frame(app_url: str) -> None:
+    """A bookmark or a tab reconnecting after a restart may open /compare before anyone
+    opened the front page: it must still get the app's navigation and sidebar."""
+    with _open_app(app_url + "/compare", heading="Compare runs") as (page, main, expect):
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("MTAE Studio")).to_be_visible()
+        nav = page.get_by_test_id("stSidebarNav")
+        expect(nav.get_by_role("link", name="Latent space")).to_be_visible()
+        expect(nav.get_by_role("link", name="app")).to_have_count(0)  # no page-folder nav
