@@ -14,7 +14,7 @@ page = st.navigation([
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
 ])
 
-from ui.state import device_label, get_runner, get_store  # noqa: E402  (see above)
+from ui.state import device_label, get_runner, get_store, run_in_frame  # noqa: E402  (see above)
 
 get_runner()  # one store and one pool of training workers per server, started once
 
@@ -29,4 +29,4 @@ with st.sidebar:
     active = sum(r.active for r in runs)
     st.caption(f"{len(runs)} run(s) stored" + (f", {active} training now" if active else ""))
 
-page.run()
+run_in_frame(page)

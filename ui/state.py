@@ -10,6 +10,8 @@ it): Train then only queues the run in the store, where a worker would find it.
 from __future__ import annotations
 
 import os
+import threading
+from typing import Any
 
 import streamlit as st
 
@@ -17,16 +19,24 @@ from mtae_core.config import ExperimentConfig
 from mtae_core.jobs import JobRunner
 from mtae_core.store import RunStore, default_path
 
+_frame_seen = threading.Event()  # app.py's frame (and so st.navigation) ran in this process
+
+
+def run_in_frame(page: Any) -> None:
+    """app.py runs the chosen page through this."""
+    _frame_seen.set()
+    page.run()
+
 
 def ensure_app_frame() -> None:
     """Call first in every page. Until a server's first script run reaches app.py's
     ``st.navigation``, Streamlit takes ``pages/`` for an old-style page folder and runs a
     page opened by its URL (a bookmark, a tab reconnecting after a restart) on its own,
     without app.py's frame; that state lasts until someone opens the app's front page.
-    Here the page turns it off and reruns, so app.py runs and then draws this page."""
+    A page run before the frame ever ran turns that mode off and reruns through app.py."""
     from streamlit.runtime.pages_manager import PagesManager
 
-    if getattr(PagesManager, "uses_pages_directory", False):
+    if not _frame_seen.is_set() and PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
 
