@@ -36,7 +36,8 @@ def ensure_app_frame() -> None:
     A page run before the frame ever ran turns that mode off and reruns through app.py."""
     from streamlit.runtime.pages_manager import PagesManager
 
-    if not _frame_seen.is_set() and PagesManager.uses_pages_directory:
+    # (an internal flag of Streamlit: if a later version drops it, there is nothing to do)
+    if not _frame_seen.is_set() and getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
         st.rerun()
 
