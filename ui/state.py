@@ -34,9 +34,11 @@ def ensure_app_frame() -> None:
     page opened by its URL (a bookmark, a tab reconnecting after a restart) on its own,
     without app.py's frame; that state lasts until someone opens the app's front page.
     A page run before the frame ever ran turns that mode off and reruns through app.py."""
-    from streamlit.runtime.pages_manager import PagesManager
-
     # (an internal flag of Streamlit: if a later version drops it, there is nothing to do)
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:
+        return
     if not _frame_seen.is_set() and getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
         st.rerun()
