@@ -45,18 +45,27 @@ def task_metrics(spec: TaskSpec, out: torch.Tensor, y: torch.Tensor) -> dict[str
     return {"mse": float(mean_squared_error(t.reshape(len(t), -1), o.reshape(len(o), -1)))}
 
 
+def task_deltas(
+    mtl: Mapping[str, float], baseline: Mapping[str, float], higher_is_better: Mapping[str, bool]
+) -> dict[str, float]:
+    """Relative improvement of each metric over the single-task baseline, in percent;
+    positive = better, whichever way the metric points (the terms of Δm)."""
+    out = {}
+    for key, b in baseline.items():
+        if key not in mtl or b == 0:
+            continue
+        sign = 1.0 if higher_is_better[key] else -1.0
+        out[key] = 100.0 * sign * (mtl[key] - b) / abs(b)
+    return out
+
+
 def delta_m(
     mtl: Mapping[str, float], baseline: Mapping[str, float], higher_is_better: Mapping[str, bool]
 ) -> float:
     """Δm (Maninis et al. 2019): mean relative improvement over the single-task baseline,
     in percent; each term's sign flips for metrics where lower is better."""
-    terms = []
-    for key, b in baseline.items():
-        if key not in mtl or b == 0:
-            continue
-        sign = 1.0 if higher_is_better[key] else -1.0
-        terms.append(sign * (mtl[key] - b) / abs(b))
-    return 100.0 * float(np.mean(terms)) if terms else float("nan")
+    terms = list(task_deltas(mtl, baseline, higher_is_better).values())
+    return float(np.mean(terms)) if terms else float("nan")
 
 
 def headline(specs: Sequence[TaskSpec]) -> dict[str, str]:

@@ -4,7 +4,7 @@ test metrics side by side."""
 import streamlit as st
 
 from ui import charts
-from ui.compare import comparison_table, style_best
+from ui.compare import BASELINE, comparison_table, style_best, task_delta_frame
 from ui.live import run_insights
 from ui.runs_view import runs_table, selected_metrics
 from ui.state import ensure_app_frame, get_store
@@ -45,6 +45,14 @@ else:
     st.dataframe(style_best(table))
     st.download_button("Download table (CSV)", table.to_csv(), file_name="comparison.csv",
                        mime="text/csv")
+    gains = charts.task_delta_figure(task_delta_frame(chosen, runs))
+    if gains is not None:
+        st.plotly_chart(gains, config={"displaylogo": False})
+        st.caption("Which tasks help or hurt each other: each task's headline metric in a "
+                   "shared model against a single-task run on the same data and tasks.")
+    elif BASELINE not in set(runs["sharing"]):
+        st.caption("Train a `single_task` run on the same data and tasks to see how much "
+                   "each task gains or loses from sharing (Δm).")
 
 st.subheader("Inside a run")
 st.caption("Task weights, gradient conflict between tasks, auxiliary losses and learned "

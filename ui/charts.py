@@ -221,3 +221,26 @@ def cosine_figure(extras: Sequence[Mapping[str, Any]], tasks: Sequence[str],
     fig.update_xaxes(title_text="epoch", row=1, col=2)
     fig.update_layout(title=title, height=320, margin={"l": 10, "r": 10, "t": 60, "b": 10})
     return fig
+
+
+def task_delta_figure(deltas: pd.DataFrame,
+                      title: str | None = "Change per task vs the single-task baseline"
+                      ) -> go.Figure | None:
+    """Bars of ``ui.compare.task_delta_frame``: one group per task, one bar per run; right
+    of zero the task gained from sharing, left of it the task lost."""
+    if deltas.empty:
+        return None
+    fig = go.Figure()
+    for i, (run, d) in enumerate(deltas.groupby("run", sort=False)):
+        fig.add_trace(go.Bar(
+            y=d["task"] + " · " + d["metric"], x=d["delta"], name=str(run), orientation="h",
+            marker={"color": PALETTE[i % len(PALETTE)]}, texttemplate="%{x:+.1f}%",
+            textposition="outside", hovertemplate="%{y}<br>%{x:+.2f}%<extra>" + str(run)
+            + "</extra>"))
+    fig.add_vline(x=0, line={"color": "#444", "width": 1})
+    tasks = deltas["task"].nunique()
+    fig = _layout(fig, title, x="change (%) — right: better than alone, left: worse", y="",
+                  height=max(240, 60 + 40 * tasks * deltas["run"].nunique()))
+    fig.update_layout(barmode="group", hovermode="closest", showlegend=True)
+    fig.update_yaxes(type="category", autorange="reversed")  # _layout made it linear
+    return fig

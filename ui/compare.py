@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from mtae_core.metrics import METRIC_DIRECTION, delta_m
+from mtae_core.metrics import METRIC_DIRECTION, task_deltas
 
 SEP = " · "  # runs_table names metric columns "<task> · <metric>"
 BASELINE = "single_task"
@@ -65,19 +66,36 @@ def find_baseline(row: pd.Series, candidates: pd.DataFrame) -> pd.Series | None:
     return same.sort_values("id").iloc[-1]
 
 
+def _deltas(row: pd.Series, candidates: pd.DataFrame) -> dict[str, float] | None:
+    """Per-task change (%) of a finished run's headline metrics over its single-task
+    baseline, keyed by metric column; None when there is no baseline."""
+    base = find_baseline(row, candidates)
+    if base is None or row.get("status") != "done":
+        return None
+    cols = metric_columns(candidates)
+    b = _headline(base, cols)
+    return task_deltas(_headline(row, cols), b, {k: higher_is_better(k) for k in b})
+
+
 def delta_m_column(runs: pd.DataFrame, candidates: pd.DataFrame) -> pd.Series:
     """Δm in percent of each run over its single-task baseline (NaN when there is none)."""
-    cols = metric_columns(candidates)
     values = []
     for _, row in runs.iterrows():
-        base = find_baseline(row, candidates)
-        if base is None or row.get("status") != "done":
-            values.append(float("nan"))
-            continue
-        b = _headline(base, cols)
-        m = _headline(row, cols)
-        values.append(delta_m(m, b, {k: higher_is_better(k) for k in b}))
+        d = _deltas(row, candidates)
+        values.append(float(np.mean(list(d.values()))) if d else float("nan"))
     return pd.Series(values, index=runs.index, dtype=float)
+
+
+def task_delta_frame(runs: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
+    """Which tasks gain and which lose from training together: one row per (run, task)
+    with the change (%) of the task's headline metric over the single-task baseline,
+    positive = better. Runs without a baseline are left out."""
+    rows = []
+    for _, row in runs.iterrows():
+        for col, delta in (_deltas(row, candidates) or {}).items():
+            task, metric = col.rsplit(SEP, 1)
+            rows.append((row_label(row), task, metric, delta))
+    return pd.DataFrame(rows, columns=["run", "task", "metric", "delta"])
 
 
 def style_best(table: pd.DataFrame) -> Styler:

@@ -98,3 +98,4 @@ def test_model_tab_counts_parameters_of_the_chosen_scheme(app, home):
         # the diagram of that network is drawn beside the counts
         assert any(f"{expected['total']:,} parameters" in t for t in titles(at)), titles(at)
     assert shown["Shared"] == 0  # single-task networks share nothing
+

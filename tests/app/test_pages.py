@@ -365,12 +365,16 @@ def choose_run(at: AppTest, filled: Any, name: str) -> AppTest:
     return at
 
 
+def array(values: Any) -> list[Any]:
+    """An array of a figure's JSON; plotly may write numbers as typed base64."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
 def n_points(trace: dict[str, Any]) -> int:
-    """Points of a trace in a figure's JSON; plotly may write arrays as typed base64."""
-    xs = trace["x"]
-    if isinstance(xs, dict):
-        return len(np.frombuffer(base64.b64decode(xs["bdata"]), dtype=xs["dtype"]))
-    return len(xs)
+    """Points of a trace in a figure's JSON."""
+    return len(array(trace["x"]))
 
 
 def coloured_by(fig: dict[str, Any]) -> str:
@@ -426,3 +430,34 @@ def test_widgets_carry_plain_word_labels(app):
     assert {"Learning rate", "Learning-rate schedule", "Gradient clipping (max norm)",
             "Hidden layer sizes", "Latent size", "Optimizer"} <= labels
     assert not labels & {"Lr", "Lr schedule", "Clip norm", "Latent dim", "Kind"}
+
+
+def test_compare_shows_which_tasks_gain_or_lose_from_sharing(app, filled):
+    from ui.compare import task_delta_frame
+
+    at = open_page(app(), "pages/compare.py")
+    at = select_runs(at, filled, ["hard"])
+    spec = next(f for f in figures(at)
+                if "Change per task" in str(f["layout"].get("title", {}).get("text")))
+    runs = RunStore(filled.path).runs_table()
+    expected = task_delta_frame(runs[runs["id"] == filled.ids["hard"]], runs)
+    assert len(expected) == 3  # digit, parity, reconstruction against the single-task run
+    (bars,) = spec["data"]  # one run chosen: one set of bars
+    assert bars["type"] == "bar"
+    assert array(bars["x"]) == pytest.approx(expected["delta"].tolist())
+    assert array(bars["y"]) == [f"{t} · {m}" for t, m in zip(expected["task"], expected["metric"],
+                                                       strict=True)]
+
+
+
+def test_compare_without_a_baseline_says_how_to_get_one(app, home):
+    from mtae_core.jobs import execute
+
+    store = RunStore(home / "runs.db")
+    cfg = ExperimentConfig().replace(name="alone", training={"epochs": 1, "device": "cpu"},
+                                     model={"hidden": [16], "latent_dim": 4})
+    execute(store, store.create_run(cfg), cfg)
+    at = open_page(app(), "pages/compare.py")
+    assert not [f for f in figures(at)
+                if "Change per task" in str(f["layout"].get("title", {}).get("text"))]
+    assert any("Train a `single_task` run" in c for c in texts(at.caption))
