@@ -47,7 +47,15 @@ with form_col:
 with run_col:
     run = live.shown_run(get_store())
     if run is None:
-        st.info("No runs yet — choose your settings on the left and press **Train**.")
+        st.info(
+            "No runs yet — choose your settings on the left and press **Train**.\n\n"
+            "A first lesson in three runs:\n"
+            "1. Press **Train** with the defaults: one shared encoder learns to read the "
+            "digit, tell odd from even and redraw the image; watch the three loss curves.\n"
+            "2. In **Model**, set *Parameter sharing* to `single_task` and train again: one "
+            "separate network per task, the baseline.\n"
+            "3. Open **Compare**: the bars show which tasks gained from sharing and which "
+            "lost.", icon=":material/school:")
     else:
         st.toggle("Log scale", key="train.log_y")
         live.run_panel(run.id)

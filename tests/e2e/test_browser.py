@@ -197,3 +197,28 @@ def test_a_page_opened_first_on_a_fresh_server_gets_the_app_frame(app_url: str) 
         nav = page.get_by_test_id("stSidebarNav")
         expect(nav.get_by_role("link", name="Latent space")).to_be_visible()
         expect(nav.get_by_role("link", name="app")).to_have_count(0)  # no page-folder nav
+
+
+def test_the_first_lesson_on_the_empty_train_page(app_url: str) -> None:
+    """The three runs the empty Train page suggests: defaults, then single_task, then
+    Compare shows which tasks gained from sharing."""
+    with _open_app(app_url) as (page, main, expect):
+        expect(main.get_by_text("A first lesson in three runs")).to_be_visible()
+        main.get_by_role("button", name="Train").click()
+        expect(main.get_by_text("Finished 20 epochs").first).to_be_visible()
+
+        main.get_by_role("tab", name="Model").click()
+        main.get_by_test_id("stSelectbox").filter(has_text="Parameter sharing").click()
+        page.get_by_role("option", name="single task", exact=True).click()
+        expect(main.get_by_text("Shared").first).to_be_visible()
+        main.get_by_role("button", name="Train").click()
+        expect(main.get_by_text("Run #2").first).to_be_visible()
+        # run #2 is shown from here on: no Cancel button once it has finished
+        expect(main.get_by_role("button", name="Cancel")).to_have_count(0)
+        expect(main.get_by_text("Finished 20 epochs").first).to_be_visible()
+
+        _open_page(page, main, expect, "Compare", "Compare runs")
+        gains = main.locator(".js-plotly-plot", has_text="Change per task")
+        expect(gains).to_be_visible()
+        expect(gains).to_contain_text("digit · accuracy")
+        expect(gains).to_contain_text("#1 digits · hard · equal")
