@@ -6,7 +6,7 @@ import streamlit as st
 from ui import charts
 from ui.compare import BASELINE, comparison_table, style_best, task_delta_frame
 from ui.live import run_insights
-from ui.runs_view import runs_table, selected_metrics
+from ui.runs_view import delete_control, runs_table, selected_metrics
 from ui.state import ensure_app_frame, get_store
 
 ensure_app_frame()
@@ -22,6 +22,7 @@ st.caption("Tick runs in the table to compare them.")
 chosen = runs_table(runs)
 if chosen.empty:
     st.stop()
+delete_control(store, chosen)
 
 metrics, labels = selected_metrics(store, chosen)
 tasks = [t for t in dict.fromkeys(charts.task_losses(metrics)["task"])] if not metrics.empty else []

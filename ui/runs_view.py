@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from mtae_core.store import RunStore
+from mtae_core.store import ACTIVE, RunStore
 
 from .compare import metric_columns
 
@@ -38,3 +38,19 @@ def selected_metrics(store: RunStore, chosen: pd.DataFrame) -> tuple[pd.DataFram
     """The per-epoch metrics of the chosen runs and a legend label per run."""
     labels = {int(r["id"]): f"#{r['id']} {r['name']}" for _, r in chosen.iterrows()}
     return store.metrics(list(labels)), labels
+
+
+def delete_control(store: RunStore, chosen: pd.DataFrame) -> None:
+    """A "Delete" popover for the ticked runs, asking once more. Runs still queued or
+    training are kept (cancel them first), so no worker loses the run it writes to."""
+    finished = chosen[~chosen["status"].isin(ACTIVE)]
+    with st.popover(f"Delete {len(finished)} ticked run(s)", icon=":material/delete:",
+                    disabled=finished.empty):
+        st.markdown(f"Delete **{len(finished)}** run(s) with their curves and weights? "
+                    "This cannot be undone.")
+        if len(finished) < len(chosen):
+            st.caption("Runs still queued or training are kept; cancel them first.")
+        if st.button("Delete for good", type="primary", key="runs.delete"):
+            for run_id in finished["id"]:
+                store.delete_run(int(run_id))
+            st.rerun()

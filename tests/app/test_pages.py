@@ -461,3 +461,19 @@ def test_compare_without_a_baseline_says_how_to_get_one(app, home):
     assert not [f for f in figures(at)
                 if "Change per task" in str(f["layout"].get("title", {}).get("text"))]
     assert any("Train a `single_task` run" in c for c in texts(at.caption))
+
+
+def test_compare_deletes_ticked_finished_runs_only(app, filled):
+    at = open_page(app(), "pages/compare.py")
+    at = select_runs(at, filled, ["hard", "failed", "queued"])
+    popover = at.get("popover")[0].proto.popover  # AppTest has no Popover element class
+    assert popover.label == "Delete 2 ticked run(s)"  # the queued run is kept
+    button(at, "Delete for good").click().run()
+    assert not at.exception
+    store = RunStore(filled.path)
+    left = {r.id for r in store.runs()}
+    assert filled.ids["hard"] not in left and filled.ids["failed"] not in left
+    assert filled.ids["queued"] in left and filled.ids["single"] in left
+    assert store.metrics(filled.ids["hard"]).empty and store.extras(filled.ids["hard"]) == []
+    assert store.load_weights(filled.ids["hard"]) is None
+    assert len(at.dataframe[0].value) == len(left)  # the table shows what is left
