@@ -7,7 +7,7 @@ the Train and Compare pages draw the same curves the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -79,13 +79,21 @@ def aux_curves(metrics: pd.DataFrame, title: str | None = "Auxiliary losses") ->
     d = aux_losses(metrics)
     if d.empty:
         return None
-    fig = go.Figure()
-    for i, (task, s) in enumerate(d.groupby("task", sort=False)):
-        s = s.sort_values("epoch")
-        fig.add_trace(go.Scatter(x=_epochs(s["epoch"]), y=s["value"], mode="lines+markers",
-                                 name=str(task).removeprefix(AUX_PREFIX),
-                                 line={"color": PALETTE[(i + 3) % len(PALETTE)]}))
+    fig = _per_epoch_lines(d, "value", colour_offset=3,
+                           name=lambda task: task.removeprefix(AUX_PREFIX))
     return _layout(fig, title, height=300)
+
+
+def _per_epoch_lines(frame: pd.DataFrame, y: str, colour_offset: int = 0,
+                     name: Callable[[str], str] = str, **line: Any) -> go.Figure:
+    """One line with markers per task of a long frame (epoch, task, ``y``)."""
+    fig = go.Figure()
+    for i, (task, s) in enumerate(frame.groupby("task", sort=False)):
+        s = s.sort_values("epoch")
+        fig.add_trace(go.Scatter(
+            x=_epochs(s["epoch"]), y=s[y], mode="lines+markers", name=name(str(task)),
+            line={"color": PALETTE[(i + colour_offset) % len(PALETTE)], **line}))
+    return fig
 
 
 def weights_frame(extras: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -98,11 +106,7 @@ def weights_frame(extras: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 def weights_figure(weights: pd.DataFrame, title: str | None = "Task weights") -> go.Figure | None:
     if weights.empty:
         return None
-    fig = go.Figure()
-    for i, (task, s) in enumerate(weights.groupby("task", sort=False)):
-        s = s.sort_values("epoch")
-        fig.add_trace(go.Scatter(x=_epochs(s["epoch"]), y=s["weight"], mode="lines+markers",
-                                 name=str(task), line={"color": PALETTE[i % len(PALETTE)], "shape": "hv"}))
+    fig = _per_epoch_lines(weights, "weight", shape="hv")  # weights hold for a whole epoch
     fig = _layout(fig, title, y="weight", height=300)
     fig.update_yaxes(rangemode="tozero")
     return fig

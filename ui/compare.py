@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from mtae_core.metrics import METRIC_DIRECTION, task_deltas
+from mtae_core.metrics import METRIC_DIRECTION, delta_m, task_deltas
 
 SEP = " · "  # runs_table names metric columns "<task> · <metric>"
 BASELINE = "single_task"
@@ -66,23 +65,24 @@ def find_baseline(row: pd.Series, candidates: pd.DataFrame) -> pd.Series | None:
     return same.sort_values("id").iloc[-1]
 
 
-def _deltas(row: pd.Series, candidates: pd.DataFrame) -> dict[str, float] | None:
-    """Per-task change (%) of a finished run's headline metrics over its single-task
-    baseline, keyed by metric column; None when there is no baseline."""
+def _against_baseline(row: pd.Series, candidates: pd.DataFrame
+                      ) -> tuple[dict[str, float], dict[str, float], dict[str, bool]] | None:
+    """(the run's headline metrics, its single-task baseline's, which way each points),
+    keyed by metric column; None for a run not finished or without a baseline."""
     base = find_baseline(row, candidates)
     if base is None or row.get("status") != "done":
         return None
     cols = metric_columns(candidates)
     b = _headline(base, cols)
-    return task_deltas(_headline(row, cols), b, {k: higher_is_better(k) for k in b})
+    return _headline(row, cols), b, {k: higher_is_better(k) for k in b}
 
 
 def delta_m_column(runs: pd.DataFrame, candidates: pd.DataFrame) -> pd.Series:
     """Δm in percent of each run over its single-task baseline (NaN when there is none)."""
     values = []
     for _, row in runs.iterrows():
-        d = _deltas(row, candidates)
-        values.append(float(np.mean(list(d.values()))) if d else float("nan"))
+        pair = _against_baseline(row, candidates)
+        values.append(delta_m(*pair) if pair else float("nan"))
     return pd.Series(values, index=runs.index, dtype=float)
 
 
@@ -92,7 +92,8 @@ def task_delta_frame(runs: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFra
     positive = better. Runs without a baseline are left out."""
     rows = []
     for _, row in runs.iterrows():
-        for col, delta in (_deltas(row, candidates) or {}).items():
+        pair = _against_baseline(row, candidates)
+        for col, delta in (task_deltas(*pair) if pair else {}).items():
             task, metric = col.rsplit(SEP, 1)
             rows.append((row_label(row), task, metric, delta))
     return pd.DataFrame(rows, columns=["run", "task", "metric", "delta"])
