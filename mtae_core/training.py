@@ -503,7 +503,8 @@ def _epoch_rows(names: list[str], train_losses: torch.Tensor, val_losses: torch.
     return rows
 
 
-def _diverged(task: str, epoch: int, step: int | None, split: str = "training") -> str:
+def _diverged(task: str, epoch: int, step: int | None, split: str = "") -> str:
     where = f"epoch {epoch + 1}" + (f", step {step + 1}" if step is not None else "")
-    return (f"the {split} loss of task '{task}' became NaN or infinite at {where}; "
+    loss = f"{split} loss" if split else "loss"  # unnamed: the training loss
+    return (f"the {loss} of task '{task}' became NaN or infinite at {where}; "
             "try a lower learning rate, gradient clipping, or check the data for missing values")
