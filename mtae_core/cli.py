@@ -37,7 +37,7 @@ def load_config(path: str) -> ExperimentConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .training import preflight
+    from .preflight import preflight
 
     try:
         cfg = load_config(args.config)

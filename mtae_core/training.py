@@ -23,6 +23,7 @@ from .config import ConfigError, ExperimentConfig, OptimizerConfig
 from .data import MultiTaskData, Split, TaskSpec
 from .metrics import task_loss, task_metrics
 from .models import SharingScheme
+from .preflight import mps_available, preflight
 from .schedules import schedules
 from .weighting import weightings
 from .weighting.diagnostics import epoch_grad_cosine
@@ -76,12 +77,12 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if _mps_available():
+        if mps_available():
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("this machine has no CUDA GPU; choose device auto or cpu")
-    if name == "mps" and not _mps_available():
+    if name == "mps" and not mps_available():
         raise RuntimeError("this machine has no Apple MPS GPU; choose device auto or cpu")
     return torch.device(name)
 
@@ -166,44 +167,6 @@ class _Poll:
             self.next = now + self.every
             return True
         return False
-
-
-# ---- before training: what only the data and the machine can tell ---------------------------
-
-
-def preflight(cfg: ExperimentConfig, data: MultiTaskData | None = None) -> None:
-    """Raise ``ConfigError`` (plain words, by field) for what the config alone cannot know:
-    a device this machine lacks, a split left empty or a batch larger than the training
-    set. Cheap: the data's size is known without generating it (``data_sizes``)."""
-    problems: list[tuple[str, str]] = []
-    device = cfg.training.device
-    if device == "cuda" and not torch.cuda.is_available():
-        problems.append(("training.device", "this machine has no CUDA GPU; choose device auto or cpu"))
-    if device == "mps" and not _mps_available():
-        problems.append(("training.device", "this machine has no Apple MPS GPU; choose device auto or cpu"))
-    if data is not None:
-        sizes = {"train": len(data.train), "val": len(data.val), "test": len(data.test)}
-        sizes["total"] = sum(sizes.values())
-    else:
-        sizes = data_mod.data_sizes(cfg.data)
-    name, total = cfg.data.dataset, sizes["total"]
-    for split, path, label in (("val", "data.val_fraction", "Validation share"),
-                               ("test", "data.test_fraction", "Test share")):
-        if sizes[split] == 0:
-            share = getattr(cfg.data, path.split(".")[1])
-            problems.append((path, f"{label} {share:g} leaves no {'validation' if split == 'val' else 'test'} "
-                             f"samples of the {total:,} in {name}; choose at least {1 / total:.2g}"))
-    bs, n_train = cfg.training.batch_size, sizes["train"]
-    if bs > n_train:
-        problems.append(("training.batch_size", f"Batch size {bs:,} is larger than the {n_train:,} "
-                         f"training samples of {name}; choose at most {n_train:,}"))
-    if problems:
-        raise ConfigError(problems)
-
-
-def _mps_available() -> bool:
-    mps = getattr(torch.backends, "mps", None)
-    return bool(mps is not None and mps.is_available())
 
 
 # ---- the loop in named parts: setup, one step, one epoch, bookkeeping, stop checks --------

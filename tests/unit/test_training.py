@@ -196,6 +196,17 @@ def test_an_empty_split_is_explained_before_training(tiny_cfg):
     assert train(cfg).status == "failed"
 
 
+def test_batch_norm_with_batches_of_one_is_refused_before_training(tiny_cfg):
+    cfg = tiny_cfg.replace(model={"batch_norm": True}, training={"batch_size": 1})
+    with pytest.raises(ConfigError) as e:
+        preflight(cfg)
+    assert e.value.by_field == {
+        "training.batch_size": "Batch size must be at least 2 when batch normalisation is on"}
+    r = train(cfg)
+    assert r.status == "failed" and r.reason.startswith("Batch size must be at least 2")
+    preflight(cfg.replace(model={"batch_norm": False}))  # without it, one sample is fine
+
+
 def test_batch_norm_trains_when_the_last_batch_would_hold_one_sample(tiny_cfg):
     # 65 training samples in batches of 4: the remainder of 1 joins the last batch
     cfg = tiny_cfg.replace(data={"dataset": "synthetic_correlated", "options": {"n": 100}},
