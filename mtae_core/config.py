@@ -162,7 +162,7 @@ def _options(registry: Registry[Any], name: Any, options: Any, path: str,
         label = _field_label(opts_model, loc[0]) + (f" ({'.'.join(loc[1:])})" if loc[1:] else "")
         full = f"{path}.{'.'.join(loc)}"
         if err.get("type") == "extra_forbidden":
-            raise _fail(full, f"is not an option of {name}; allowed: "
+            raise _fail(full, f"is an unknown option of {name}; allowed: "
                         f"{', '.join(opts_model.model_fields) or 'none'}",
                         label=show(str(err["loc"][0]))) from None
         raise _fail(full, _plain(err), label=label) from None
@@ -395,6 +395,16 @@ class ExperimentConfig(Section):
         """Validate JSON text (or the bytes of a UTF-8 file)."""
         return cls.parse(parse_json(text))
 
+    @classmethod
+    def from_stored(cls, text: str | bytes) -> ExperimentConfig:
+        """A config as a run store keeps it. A run stored before the data had a seed of
+        its own drew its data and split with the run's seed: its config says so."""
+        obj = parse_json(text)
+        data = obj.get("data") if isinstance(obj, dict) else None
+        if isinstance(data, dict) and "seed" not in data:
+            obj = {**obj, "data": {**data, "seed": obj.get("seed", 0)}}
+        return cls.parse(obj)
+
     def to_json(self, indent: int | None = 2) -> str:
         return self.model_dump_json(indent=indent)
 
@@ -474,8 +484,8 @@ def _errors(e: ValidationError) -> list[ConfigProblem]:
         if err.get("type") == "extra_forbidden":
             section = _section_model(".".join(parts[:-1]))
             allowed = ", ".join(section.model_fields) if section else ""
-            out.append(ConfigProblem(loc, _words(parts[-1]), f"{show(str(err['loc'][-1]))} is not "
-                                     "a setting here" + (f"; allowed: {allowed}" if allowed else "")))
+            out.append(ConfigProblem(loc, _words(parts[-1]), f"{show(str(err['loc'][-1]))} is an "
+                                     "unknown setting" + (f"; allowed: {allowed}" if allowed else "")))
             continue
         label = label_of(loc)
         out.append(ConfigProblem(loc, label, _compose(label, _plain(err))))
