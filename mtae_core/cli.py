@@ -73,6 +73,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"run_id": run.id, "status": run.status, "error": run.error,
                           "device": run.device, "test_metrics": run.test_metrics,
+                          "val_metrics": run.val_metrics, "kept_epoch": run.info.get("kept_epoch"),
                           "train_seconds": run.train_seconds}))
     else:
         print(f"run {run.id} ({run.name}): {run.status}"
