@@ -354,9 +354,6 @@ class ExperimentConfig(Section):
 
     @model_validator(mode="after")
     def _cross(self) -> ExperimentConfig:
-        # batch normalisation cannot normalise a batch of one sample (torch raises)
-        if self.model.batch_norm and self.training.batch_size < 2:
-            raise _fail("training.batch_size", "must be at least 2 when batch normalisation is on")
         tasks = list(self.data.tasks)
         for registry, name, options, path in (
             (weightings, self.weighting.strategy, self.weighting.options, "weighting.options"),

@@ -116,6 +116,7 @@ class Run:
     worker_pid: int | None
     train_seconds: float | None
     test_metrics: dict[str, dict[str, float]]
+    val_metrics: dict[str, dict[str, float]]  # same shape, on the validation split
 
     @property
     def active(self) -> bool:
@@ -130,6 +131,10 @@ class RunStore:
             c.execute("PRAGMA journal_mode=WAL")
             c.executescript(_SCHEMA)
             _migrate_run_keys(c)
+            # columns added after the first release: stores made earlier gain them here
+            have = {r["name"] for r in c.execute("PRAGMA table_info(runs)")}
+            if "val_metrics" not in have:
+                c.execute("ALTER TABLE runs ADD COLUMN val_metrics TEXT")
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -185,15 +190,24 @@ class RunStore:
             c.execute("UPDATE runs SET progress=? WHERE id=?", (float(fraction), run_id))
 
     def finish(self, run_id: int, status: str, error: str | None = None,
-               test_metrics: dict[str, Any] | None = None, seconds: float | None = None) -> None:
+               test_metrics: dict[str, Any] | None = None, seconds: float | None = None,
+               val_metrics: dict[str, Any] | None = None,
+               info: dict[str, Any] | None = None) -> None:
+        """End a run. ``info`` keys (the kept epoch, where a run diverged) are merged into
+        the run's info."""
         if status not in STATUSES or status in ACTIVE:
             raise ValueError(f"not a final status: {status!r}")
         with self._tx() as c:
             c.execute(
-                "UPDATE runs SET status=?, error=?, test_metrics=?, train_seconds=?, finished=?,"
-                " progress=CASE WHEN ?='done' THEN 1 ELSE progress END WHERE id=?",
-                (status, error, json.dumps(test_metrics or {}), seconds, time.time(), status, run_id),
+                "UPDATE runs SET status=?, error=?, test_metrics=?, val_metrics=?, train_seconds=?,"
+                " finished=?, progress=CASE WHEN ?='done' THEN 1 ELSE progress END WHERE id=?",
+                (status, error, json.dumps(test_metrics or {}), json.dumps(val_metrics or {}),
+                 seconds, time.time(), status, run_id),
             )
+            if info:
+                row = c.execute("SELECT info FROM runs WHERE id=?", (run_id,)).fetchone()
+                merged = {**json.loads((row and row["info"]) or "{}"), **info}
+                c.execute("UPDATE runs SET info=? WHERE id=?", (json.dumps(merged), run_id))
 
     def request_cancel(self, run_id: int) -> None:
         """Ask a run to stop. A queued run is cancelled at once; a running one at its
@@ -397,6 +411,7 @@ def _run(row: sqlite3.Row) -> Run:
         progress=row["progress"], cancel_requested=bool(row["cancel_requested"]),
         worker_pid=row["worker_pid"], train_seconds=row["train_seconds"],
         test_metrics=json.loads(row["test_metrics"] or "{}"),
+        val_metrics=json.loads(row["val_metrics"] or "{}"),
     )
 
 

@@ -91,8 +91,6 @@ PYDANTIC_WORDS = ("Input should", "should have", "Value error", "pydantic", "aft
      "Samples n must be a whole number (got true)"),
     ({"data": {"tasks": []}}, "data.tasks", "Tasks: choose at least one task"),
     ({"data": {"tasks": None}}, "data.tasks", "Tasks: choose at least one task"),
-    ({"model": {"batch_norm": True}, "training": {"batch_size": 1}}, "training.batch_size",
-     "Batch size must be at least 2 when batch normalisation is on"),
     ({"data": 5}, "data", "Data must be an object of setting names to values"),
     ({"name": ""}, "name", "Run name must not be empty"),
 ])
