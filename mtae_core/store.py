@@ -211,11 +211,12 @@ class RunStore:
 
     def fail_orphans(self, alive_pids: Sequence[int] | None = None, reason: str | None = None) -> list[int]:
         """Mark running runs whose worker is gone as failed. With ``alive_pids`` None,
-        a pid is alive if the OS says so."""
+        a pid is alive if the OS says so and its process started before the run did (a
+        pid the OS gave to a new process after the worker died is not the worker)."""
         with self._conn() as c:
-            rows = c.execute("SELECT id, worker_pid FROM runs WHERE status='running'").fetchall()
+            rows = c.execute("SELECT id, worker_pid, started FROM runs WHERE status='running'").fetchall()
         dead = [r["id"] for r in rows
-                if not (_pid_alive(r["worker_pid"]) if alive_pids is None
+                if not (_pid_alive(r["worker_pid"], r["started"]) if alive_pids is None
                         else r["worker_pid"] in alive_pids)]
         for run_id in dead:
             self.finish(run_id, "failed", reason or "the worker process running it stopped unexpectedly")
@@ -440,7 +441,8 @@ def _jsonable(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def _pid_alive(pid: int | None) -> bool:
+def _pid_alive(pid: int | None, since: float | None = None) -> bool:
+    """Whether ``pid`` is a live process that was already running at time ``since``."""
     if not pid:
         return False
     try:
@@ -449,9 +451,15 @@ def _pid_alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    # a zombie (exited, not yet reaped) is not alive
-    try:
+    try:  # Linux: a zombie (exited, not yet reaped) is not alive; nor is a reused pid
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except OSError:
+            fields = f.read().rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
+        with open("/proc/stat") as f:
+            boot = next(float(line.split()[1]) for line in f if line.startswith("btime "))
+    except (OSError, StopIteration, IndexError, ValueError):
         return True
+    if fields[0] == "Z":
+        return False
+    started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start time
+    # slack: btime has whole seconds, the CLI stores whole seconds, clocks get adjusted
+    return since is None or started <= float(since) + 2.0
