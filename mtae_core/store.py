@@ -307,9 +307,15 @@ class RunStore:
         df["cell"] = df["cell"].astype("Int64")  # None stays missing for baselines
         return df
 
-    def mark_study_cancelled(self, study_id: int) -> None:
+    def mark_study_cancelled(self, study_id: int, cancelled: bool = True) -> None:
         with self._tx() as c:
-            c.execute("UPDATE studies SET cancelled=1 WHERE id=?", (study_id,))
+            c.execute("UPDATE studies SET cancelled=? WHERE id=?", (int(cancelled), study_id))
+
+    def replace_study_run(self, study_id: int, old_run_id: int, new_run_id: int) -> None:
+        """Point the study at a new run in place of an old one (a retry); the study owns it."""
+        with self._tx() as c:
+            c.execute("UPDATE study_runs SET run_id=?, owned=1 WHERE study_id=? AND run_id=?",
+                      (new_run_id, study_id, old_run_id))
 
     def delete_study(self, study_id: int) -> None:
         """Forget the study; its runs stay in the store."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
-from .planning import cancel, default_workers, start
+from .planning import cancel, retry, start
 from .spec import StudySpec
 from .summary import ENDED, StudySummary, summarize
 
@@ -70,6 +70,10 @@ def cmd_study(args: argparse.Namespace) -> int:
             stopped = cancel(store, study_id)
             print(f"study {study_id} cancelled ({len(stopped)} runs asked to stop)")
             return 0
+        again = retry(store, study_id)  # resume: runs that failed or were cancelled
+        if again:
+            print(f"study {study_id}: {len(again)} failed or cancelled runs queued again",
+                  file=sys.stderr)
         return _run(store, study_id, args)
     if args.study_id is not None:
         return _fail(f"unexpected argument {args.study_id!r}: a study id follows only "
@@ -99,7 +103,7 @@ def _run(store: Any, study_id: int, args: argparse.Namespace) -> int:
     from ..jobs import JobRunner
 
     ids = [int(i) for i in store.study_runs(study_id).run_id.unique()]
-    runner = JobRunner(store, n_workers=args.workers or default_workers())
+    runner = JobRunner(store, n_workers=args.workers)  # None: one per core
     bar = tqdm(total=len(ids), desc=f"study {study_id}", unit="run", file=sys.stderr,
                disable=args.quiet, leave=False)
     interrupted = False

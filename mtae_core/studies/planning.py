@@ -7,7 +7,6 @@ survives an app restart: queued runs stay queued for the next worker pool.
 
 from __future__ import annotations
 
-import os
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,10 +65,11 @@ def plan(spec: StudySpec, store: RunStore | None = None) -> list[PlannedRun]:
 
 
 def default_workers() -> int:
-    env = os.environ.get("MTAE_WORKERS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, os.cpu_count() or 1)
+    """The workers a study runs on by default: the ``JobRunner``'s (``$MTAE_WORKERS``,
+    else one per core)."""
+    from ..jobs import default_workers as runner_default
+
+    return runner_default()
 
 
 def estimate_seconds(spec: StudySpec, store: RunStore | None = None,
@@ -133,3 +133,21 @@ def cancel(store: RunStore, study_id: int) -> list[int]:
     for run_id in active:
         store.request_cancel(run_id)
     return active
+
+
+def retry(store: RunStore, study_id: int,
+          submit: Callable[[ExperimentConfig], int] | None = None) -> list[int]:
+    """Resume a study: queue again its runs that failed (e.g. the app stopped while they
+    trained) or were cancelled, and lift the study's cancel. Diverged runs are kept as
+    they are: the same seed diverges again. Returns the new run ids."""
+    store.mark_study_cancelled(study_id, cancelled=False)
+    df = store.study_runs(study_id)
+    runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
+    queue = submit or store.create_run
+    new: list[int] = []
+    for r in sorted(runs.values(), key=lambda r: r.id):
+        if r.status in ("failed", "cancelled"):
+            run_id = queue(r.config)
+            store.replace_study_run(study_id, r.id, run_id)
+            new.append(run_id)
+    return new

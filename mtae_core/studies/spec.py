@@ -17,7 +17,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel
 
-from ..config import ConfigError, DataConfig, ExperimentConfig
+from ..config import ConfigError, DataConfig, ExperimentConfig, cut, show
 
 MAX_RUNS = 500
 DEFAULT_SEEDS = 3
@@ -49,7 +49,8 @@ def _err(field_: str, msg: str) -> ConfigError:
 
 
 def _show(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else value
+    """A value as the user wrote it, cut short when long."""
+    return cut(value) if isinstance(value, str) else show(value)
 
 
 def _plain(value: Any) -> Any:
@@ -267,11 +268,8 @@ def _blame(e: ConfigError, settings: dict[str, Any]) -> ConfigError:
         path = next(p for sc, p in scored if sc == best)
         value = settings[path]
         others = [f"{p}={short(v)}" for p, v in settings.items() if p != path]
-        info = axis_fields().get(path)
-        named = (f"{path!r} ({info.label})"
-                 if info and info.label.lower() != path.rsplit(".", 1)[-1] else repr(path))
         where = f" (in the cell with {', '.join(others)})" if others else ""
-        return _err(f"axes.{path}", f"axis {named}, value {_show(value)}{where}: "
+        return _err(f"axes.{path}", f"axis {path!r}, value {_show(value)}{where}: "
                     f"{field_ + ': ' if field_ != path else ''}{plain_words(msg)}")
     if settings:
         cell = ", ".join(f"{p}={short(v)}" for p, v in settings.items())

@@ -123,8 +123,7 @@ def test_cancel_command(tmp_path, store, capsys):
 
 
 @pytest.mark.slow
-def test_a_tiny_study_through_worker_processes(tmp_path, store, capsys, monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the workers: one torch thread each
+def test_a_tiny_study_through_worker_processes(tmp_path, store, capsys):
     rc = main(["--db", str(store.path), "study", _write(tmp_path, SPEC), "--json", "--quiet",
                "--workers", "2"])
     out = json.loads(capsys.readouterr().out)
@@ -139,7 +138,7 @@ def test_a_tiny_study_through_worker_processes(tmp_path, store, capsys, monkeypa
 @pytest.mark.slow
 def test_ctrl_c_cancels_the_study_and_leaves_no_worker(tmp_path, store):
     slow = {**SPEC, "base": {**TINY, "training": {**TINY["training"], "epochs": 400}}}
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "mtae_core.cli", "--db", str(store.path),
                              "study", _write(tmp_path, slow), "--workers", "1", "--quiet"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
