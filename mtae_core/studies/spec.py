@@ -7,6 +7,7 @@ before anything is queued.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -146,11 +147,17 @@ class Cell:
     def config_for(self, seed: int, vary_data_seed: bool = False) -> ExperimentConfig:
         """This cell's config for one seed. The data keeps the base's data seed unless
         ``vary_data_seed``, when it follows the run seed."""
-        d = self.config.to_dict()
-        d["seed"] = seed
-        if vary_data_seed and data_seed_supported():
-            d["data"]["seed"] = seed
-        return ExperimentConfig.parse(d)
+        return with_seed(self.config, seed, vary_data_seed)
+
+
+def with_seed(cfg: ExperimentConfig, seed: int, vary_data_seed: bool = False) -> ExperimentConfig:
+    """``cfg`` with another run seed (and data seed). The seeds were validated when the
+    spec was parsed and nothing else changes, so this copies without validating again
+    (a study of hundreds of runs is planned on every page refresh)."""
+    update: dict[str, Any] = {"seed": seed}
+    if vary_data_seed and data_seed_supported():
+        update["data"] = cfg.data.model_copy(update={"seed": seed})
+    return cfg.model_copy(update=update)
 
 
 @dataclass(frozen=True)
@@ -212,6 +219,11 @@ class StudySpec:
 
     # -- expansion ------------------------------------------------------------------------------
     def cells(self) -> list[Cell]:
+        """The product of the axes, in order (built once per spec object)."""
+        return list(self._cells)
+
+    @functools.cached_property
+    def _cells(self) -> tuple[Cell, ...]:
         paths = list(self.axes)
         out = []
         for i, combo in enumerate(itertools.product(*(self.axes[p] for p in paths))):
@@ -219,7 +231,7 @@ class StudySpec:
             cfg = self._build(settings)
             label = ", ".join(f"{p}={short(v)}" for p, v in settings.items()) or "base"
             out.append(Cell(i, settings, cfg, label))
-        return out
+        return tuple(out)
 
     def n_cells(self) -> int:
         n = 1
