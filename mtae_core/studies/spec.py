@@ -94,7 +94,7 @@ def apply_setting(d: dict[str, Any], path: str, value: Any) -> None:
         _set(d, parts, name)
         _set(d, list(COMPONENTS[path]), _plain(options) if options is not None else {})
         if path == "data.dataset":
-            d["data"]["tasks"] = []  # the tasks belong to the data set too
+            d["data"].pop("tasks", None)  # the tasks belong to the data set: its defaults
         return
     _set(d, parts, _plain(value))
 

@@ -72,6 +72,14 @@ def test_values_may_carry_options_and_option_axes_follow_the_entry():
     assert [c.config.model.options["sharing"]["n_experts"] for c in t.cells()] == [2, 3]
 
 
+def test_a_data_set_axis_takes_each_data_sets_default_tasks():
+    s = spec(seeds=1, axes={"data.dataset": ["digits", "synthetic_correlated"]})
+    a, b = s.cells()
+    assert a.config.data.tasks == ("digit", "parity", "reconstruction")
+    assert b.config.data.tasks == ("task1", "task2")
+    assert "correlation" in b.config.data.options
+
+
 def test_fixed_weights_as_an_axis():
     grid = [{"digit": 1.0, "parity": 0.0}, {"digit": 0.5, "parity": 0.5}]
     s = spec(seeds=1, axes={"weighting.options.weights": grid})
