@@ -1,5 +1,6 @@
 """``mtae``: the engine headless. ``mtae train CONFIG.json [--json]``, ``mtae runs``,
-``mtae list``, ``mtae config``, ``mtae export RUN_ID``."""
+``mtae list``, ``mtae config``, ``mtae export RUN_ID``, ``mtae study SPEC.json`` (and
+``mtae study show|export|resume|cancel ID``), ``mtae studies``."""
 
 from __future__ import annotations
 
@@ -138,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("export", help="print the config of a stored run")
     e.add_argument("run_id", type=int)
     e.set_defaults(fn=cmd_export)
+    from .studies.cli import add_parsers as add_study_parsers
+
+    add_study_parsers(sub)
     args = p.parse_args(argv)
     return int(args.fn(args))
 
