@@ -3,19 +3,23 @@ test metrics side by side."""
 
 import streamlit as st
 
-from ui import charts
+from ui import charts, links
 from ui.compare import BASELINE, comparison_table, style_best, task_delta_frame
 from ui.live import run_insights
 from ui.runs_view import delete_control, runs_table, selected_metrics
 from ui.state import ensure_app_frame, get_store
+from ui.train_form import LABELS
 
 ensure_app_frame()
+links.carry(LABELS)  # the tab's Train settings and run stay in the URL
 st.title("Compare runs")
+links.show_notices()
 store = get_store()
 runs = store.runs_table()
 if runs.empty:
     st.info("No runs yet — train one on the Train page.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:",
+                 query_params=links.page_params())
     st.stop()
 
 st.caption("Tick runs in the table to compare them.")

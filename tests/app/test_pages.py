@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,8 @@ def open_page(at: AppTest, page: str) -> AppTest:
 
 
 def texts(elements: Any) -> list[str]:
-    return [str(e.value) for e in elements]
+    """The elements' text as a reader sees it (Markdown's backslash escapes removed)."""
+    return [re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements]
 
 
 def button(at: AppTest, label: str) -> Any:
@@ -77,11 +79,12 @@ def test_page_on_empty_store_shows_guidance(app, page, guidance):
 def test_page_with_runs_renders(app, filled, page):
     at = open_page(app(), page)
     assert not any("No runs yet" in t or "No finished runs" in t for t in texts(at.info))
-    if page == "pages/train.py":  # the run shown is the one still waiting
+    if page == "pages/train.py":
         # (AppTest keeps the sidebar of the first page only, so it is checked here)
         assert "11 run(s) stored, 1 training now" in texts(at.sidebar.caption)
-        assert f"Run #{filled.ids['queued']} · queued" in " ".join(texts(at.markdown))
-        assert "Waiting for a worker" in at.get("progress")[0].proto.text
+        # a new tab shows none of the stored runs, not "the latest run of anyone"
+        assert any("No run opened in this tab yet" in t for t in texts(at.info))
+        assert not at.get("progress")
     elif page == "pages/compare.py":
         assert len(at.dataframe) >= 2  # the runs table and the comparison table
     else:
@@ -118,20 +121,40 @@ def test_exported_config_trains_unchanged_with_the_cli(app, home, capsys):
     assert stored.config.model.sharing == "mmoe" and stored.config.training.epochs == 2
 
 
-@pytest.mark.parametrize(("widget", "value", "field"), [
-    ("optimizer.lr", 0.0, "optimizer.lr"),
-    (TASKS_KEY, [], "data.tasks"),
+@pytest.mark.parametrize(("widget", "value", "tab", "message"), [
+    ("training.epochs", 0, "Training", "Epochs must be at least 1"),
+    ("optimizer.lr", -1.0, "Optimizer", "Learning rate must be greater than 0"),
+    ("optimizer.lr", 0.0, "Optimizer", "Learning rate must be greater than 0"),
+    ("model.latent_dim", 0, "Model", "Latent size must be at least 1"),
+    ("model.hidden", "", "Model", "Hidden layer sizes must have at least one value"),
+    (TASKS_KEY, [], "Data", "Tasks must include at least one task"),
 ])
-def test_train_invalid_setting_names_field_and_disables_train(app, home, widget, value, field):
+def test_invalid_setting_is_explained_next_to_its_field_and_disables_train(
+        app, home, widget, value, tab, message):
     at = open_page(app(), "pages/train.py")
     at.get_by_key(widget).set_value(value)
     at.run()
     assert not at.exception
-    errors = texts(at.error)
-    assert len(errors) == 1 and field in errors[0], errors
+    # under the field, on its tab, with its label and in plain words
+    [on_tab] = [t for t in at.tabs if t.label == tab]
+    assert texts(on_tab.error) == [message]
+    summary = [t for t in texts(at.error) if t.startswith("Fix this before training")]
+    assert len(summary) == 1 and message in summary[0] and f"*{tab}* tab" in summary[0]
+    for text in texts(at.error):
+        assert not any(w in text for w in ("Input should", "should have", "(got", "validation")), text
     assert button(at, "Train").disabled
     assert RunStore(home / "runs.db").runs() == []
-    assert "run" not in at.query_params
+    assert "run" not in at.query_params and "cfg" not in at.query_params  # last valid: defaults
+    if widget.startswith(("training.", "optimizer.", "model.latent")):
+        # the browser keeps what was typed: a bounded number input would silently keep
+        # the last valid value (epochs 0 → a run of the old 20 epochs)
+        proto = at.number_input(key=widget).proto
+        assert not proto.has_min and not proto.has_max
+    at.get_by_key(widget).set_value(at.get_by_key(widget).value if False else
+                                    {"training.epochs": 2, "optimizer.lr": 0.01,
+                                     "model.latent_dim": 3, "model.hidden": "8",
+                                     TASKS_KEY: ["digit"]}[widget]).run()
+    assert not at.error and not button(at, "Train").disabled  # fixed: Train again
 
 
 def test_train_queues_the_form_config(app, home):
@@ -214,9 +237,11 @@ def test_train_settings_live_in_the_url(app, home):
     ("not-a-link", "does not decode"),
     (encode_config(ExperimentConfig().replace(training={"epochs": 3})).replace("j", "q", 1),
      "does not decode"),
-    ("j" + base64.urlsafe_b64encode(b'{"training":{"epochs":0}}').decode(), "training.epochs"),
-    ("j" + base64.urlsafe_b64encode(b'{"training":{"epoch":3}}').decode(), "training.epoch"),
-    ("j" + base64.urlsafe_b64encode(b'{"model":{"sharing":"nope"}}').decode(), "model.sharing"),
+    ("j" + base64.urlsafe_b64encode(b'{"training":{"epochs":0}}').decode(),
+     "Epochs must be at least 1"),
+    ("j" + base64.urlsafe_b64encode(b'{"training":{"epoch":3}}').decode(), "Epoch: unknown key"),
+    ("j" + base64.urlsafe_b64encode(b'{"model":{"sharing":"nope"}}').decode(),
+     "Parameter sharing: unknown sharing scheme"),
 ])
 def test_train_malformed_link_warns_and_shows_defaults(app, link, field):
     at = app()
@@ -254,7 +279,7 @@ def test_train_run_view_of_finished_run_shows_test_metrics(app, filled):
 
 
 @pytest.mark.parametrize(("name", "says"), [
-    ("diverge", "diverged: the loss of task"),
+    ("diverge", "Training diverged in epoch 1: the loss of task"),
     ("failed", None),  # the reason the store recorded
 ])
 def test_train_run_view_explains_how_a_run_ended(app, filled, name, says):
@@ -264,6 +289,34 @@ def test_train_run_view_explains_how_a_run_ended(app, filled, name, says):
     at = open_page(at, "pages/train.py")
     assert any(says in t for t in texts(at.error)), texts(at.error)
     assert not [m for m in at.metric if " · " in m.label]  # no test metrics
+
+
+def test_diverged_run_shows_its_curves_up_to_the_divergence(app, home):
+    """Epochs 1-3 stored, the loss of parity non-finite in epoch 4 of 10: the curves show
+    the three epochs, the text and the bar agree on where it stopped."""
+    from mtae_core.training import _diverged
+
+    store = RunStore(home / "runs.db")
+    cfg = ExperimentConfig().replace(name="too fast", training={"epochs": 10})
+    run_id = store.create_run(cfg)
+    for epoch in range(3):
+        store.add_epoch(run_id, epoch, [(split, task, "loss", 1.0 / (epoch + 1))
+                                        for split in ("train", "val")
+                                        for task in cfg.data.tasks])
+    store.set_progress(run_id, 0.37)  # a step-level fraction, as a worker leaves it
+    store.finish(run_id, "diverged", _diverged("parity", 3, 4))
+    at = app()
+    at.query_params["run"] = str(run_id)
+    at = open_page(at, "pages/train.py")
+    [bar] = at.get("progress")
+    assert bar.proto.text == "Diverged in epoch 4 of 10"
+    assert bar.proto.value == 30  # 3 of 10 epochs, as the curves show
+    [error] = texts(at.error)
+    assert "diverged in epoch 4: the loss of task parity" in error
+    assert "The curves show the 3 epoch(s) before it" in error
+    [curves] = [f for f in figures(at) if "Loss per task" in str(f["layout"]["title"]["text"])]
+    assert {len(array(t["x"])) for t in curves["data"]} == {3}
+    assert len(curves["data"]) == 6  # train and validation of each of the three tasks
 
 
 # ---- Compare ------------------------------------------------------------------------------
@@ -477,3 +530,77 @@ def test_compare_deletes_ticked_finished_runs_only(app, filled):
     assert store.metrics(filled.ids["hard"]).empty and store.extras(filled.ids["hard"]) == []
     assert store.load_weights(filled.ids["hard"]) is None
     assert len(at.dataframe[0].value) == len(left)  # the table shows what is left
+
+
+# ---- the tab's state across pages, refreshes and links -----------------------------------
+
+
+def test_settings_and_run_survive_train_compare_train(app, home):
+    at = open_page(app(), "pages/train.py")
+    at.number_input(key="training.epochs").set_value(3)
+    at.selectbox(key="model.sharing.name").set_value("mmoe")
+    at.text_input(key="name").set_value("kept")
+    at.run()
+    chosen = exported_config(at)
+    button(at, "Train").click().run()
+    run_id = int(at.query_params["run"])
+
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    # the links of the page carry the tab's state, as a refresh or a copied link would
+    assert at.query_params["cfg"] and at.query_params["run"] == str(run_id)
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.number_input(key="training.epochs").value == 3
+    assert at.selectbox(key="model.sharing.name").value == "mmoe"
+    assert at.text_input(key="name").value == "kept"
+    assert exported_config(at) == chosen
+    assert f"Run #{run_id} · kept" in " ".join(texts(at.markdown))
+    # and the form still follows the user after the return
+    at.number_input(key="training.epochs").set_value(4).run()
+    assert exported_config(at) == chosen.replace(training={"epochs": 4})
+
+
+def test_a_link_shows_its_own_run_not_the_latest(app, filled):
+    """Someone opening a link with ``?run=`` sees that run, even when newer runs (one
+    still queued) are in the store."""
+    at = app()
+    at.query_params["run"] = str(filled.ids["single"])
+    at = open_page(at, "pages/train.py")
+    assert f"Run #{filled.ids['single']} · single" in " ".join(texts(at.markdown))
+    assert "Finished 2 epochs" in at.get("progress")[0].proto.text
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("99999999999999999999", "is not a run number that can exist"),
+    ("abc", "is not a run number"),
+    ("-3", "is not a run number"),
+    ("![x](http://example.invalid/x.png)", "is not a run number"),
+])
+def test_bad_run_parameter_is_ignored_with_a_notice(app, filled, value, says):
+    at = app()
+    at.query_params["run"] = value
+    at = open_page(at, "pages/train.py")
+    assert not at.exception
+    warnings = texts(at.warning)
+    assert len(warnings) == 1 and says in warnings[0] and "no run is shown" in warnings[0]
+    assert "![x](" not in at.warning[0].value  # a Markdown image never reaches the page
+    assert "run" not in at.query_params  # dropped from the URL
+    assert not at.get("progress")
+
+
+def test_a_link_to_a_deleted_run_says_so(app, home):
+    at = app()
+    at.query_params["run"] = "42"
+    at = open_page(at, "pages/train.py")
+    assert any("There is no run #42" in t for t in texts(at.warning))
+
+
+def test_bad_settings_parameter_on_compare_is_ignored_with_a_notice(app, filled):
+    at2 = app()
+    at2.query_params["cfg"] = "garbage"
+    at2.switch_page("pages/compare.py").run()  # the link opened on Compare itself
+    assert not at2.exception
+    assert any("settings could not be used" in t and "does not decode" in t
+               for t in texts(at2.warning)), texts(at2.warning)
+    assert "cfg" not in at2.query_params
