@@ -8,6 +8,7 @@ import base64
 import json
 import math
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -604,3 +605,80 @@ def test_bad_settings_parameter_on_compare_is_ignored_with_a_notice(app, filled)
     assert any("settings could not be used" in t and "does not decode" in t
                for t in texts(at2.warning)), texts(at2.warning)
     assert "cfg" not in at2.query_params
+
+
+# ---- Compare: which baseline, and honest highlighting --------------------------------------
+
+
+SCORES = {"digit": {"accuracy": 0.9, "loss": 0.3}, "parity": {"accuracy": 0.95, "loss": 0.1},
+          "reconstruction": {"mse": 0.4, "loss": 0.4}}
+
+
+def finished(store: RunStore, cfg: ExperimentConfig, scale: float = 1.0) -> int:
+    """A finished run with made-up test metrics (the page only reads them)."""
+    run_id = store.create_run(cfg)
+    store.finish(run_id, "done", None, {t: {m: v * scale for m, v in ms.items()}
+                                        for t, ms in SCORES.items()}, 1.0)
+    return run_id
+
+
+def test_compare_says_which_baseline_and_warns_when_it_differs(app, home):
+    from mtae_core.baselines import baseline_config
+
+    store = RunStore(home / "runs.db")
+    shared = ExperimentConfig().replace(name="shared", training={"epochs": 20})
+    finished(store, baseline_config(shared))  # matched, but older…
+    newest = finished(store, baseline_config(shared).replace(name="quick single",
+                                                             training={"epochs": 1}))
+    run_id = finished(store, shared, 1.01)
+    at = open_page(app(), "pages/compare.py")
+    at = select_runs(at, SimpleNamespace(ids={"shared": run_id}), ["shared"])
+    # …the matched one is used, not the newest
+    captions = " ".join(texts(at.caption))
+    assert f"Δm of #{run_id} shared is against #1 " in captions and "a matched" in captions
+    assert not at.warning
+
+    store.delete_run(1)  # only the 1-epoch single-task run is left
+    at.run()
+    [warning] = texts(at.warning)
+    assert f"Δm of #{run_id} shared is against #{newest} quick single" in warning
+    assert "Epochs (baseline 1, this run 20)" in warning
+    button(at, "Queue the matched baseline").click().run()
+    assert not at.exception
+    queued = store.runs(["queued"])
+    assert [r.config for r in queued] == [baseline_config(shared)]
+    assert any(f"run #{queued[0].id} (queued)" in c for c in texts(at.caption))
+    assert not [b for b in at.button if b.label == "Queue the matched baseline"]
+
+    store.delete_run(newest)  # no single-task run at all: said plainly, and offered
+    at.run()
+    assert any(f"#{run_id} shared has no Δm" in t for t in texts(at.info))
+
+
+def test_compare_highlights_nothing_on_test_values_and_says_why(app, filled):
+    at = select_runs(open_page(app(), "pages/compare.py"), filled, ["hard", "mmoe"])
+    assert any("No run is highlighted" in c for c in texts(at.caption))
+    styled = at.dataframe[1].proto.arrow_data.styler.styles
+    assert "background-color" not in styled
+
+
+def test_user_text_is_never_markdown(app, home):
+    """A run name that is a Markdown image must reach no page as one (the browser would
+    fetch it): headers, captions, alerts, labels and the tab's list show it as text."""
+    store = RunStore(home / "runs.db")
+    evil = "![x](http://example.invalid/x.png) **bold** :red[red] $x$"
+    cfg = ExperimentConfig().replace(name=evil)
+    run_id = finished(store, cfg)
+    finished(store, cfg.replace(name="other", seed=1))
+    at = app()
+    at.query_params["run"] = str(run_id)
+    at = open_page(at, "pages/train.py")
+    compare = open_page(app(), "pages/compare.py")
+    for page in (at, compare):
+        rendered = [e.value for kind in ("markdown", "caption", "warning", "info", "error",
+                                         "title", "subheader") for e in page.get(kind)]
+        rendered += [w.label for w in page.get("selectbox")]
+        shown = [re.sub(r"\\(.)", r"\1", str(r)) for r in rendered]
+        assert any(evil in t for t in shown), shown  # it is shown as it was typed…
+        for r in rendered:  # …but never as Markdown
+            assert "![x](" not in str(r) and "**bold**" not in str(r) and ":red[" not in str(r)
