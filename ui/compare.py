@@ -180,7 +180,8 @@ def style_best(table: pd.DataFrame, validation: pd.DataFrame | None = None) -> S
 
 
 def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(d, dict) and d:
+    """A config dict as dotted path → value (lists as tuples; empty objects left out)."""
+    if isinstance(d, dict):
         out: dict[str, Any] = {}
         for k, v in d.items():
             out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))

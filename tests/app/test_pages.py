@@ -682,3 +682,72 @@ def test_user_text_is_never_markdown(app, home):
         assert any(evil in t for t in shown), shown  # it is shown as it was typed…
         for r in rendered:  # …but never as Markdown
             assert "![x](" not in str(r) and "**bold**" not in str(r) and ":red[" not in str(r)
+
+
+# ---- the runs of this tab -------------------------------------------------------------------
+
+
+def test_train_while_a_run_of_this_tab_is_active_asks_and_keeps_both(app, home):
+    store = RunStore(home / "runs.db")
+    at = open_page(app(), "pages/train.py")
+    button(at, "Train").click().run()
+    [first] = store.runs()
+    at.number_input(key="seed").set_value(3).run()
+    button(at, "Train").click().run()
+    assert not at.exception
+    assert len(store.runs()) == 1  # nothing queued before the user says so
+    [ask] = texts(at.warning)
+    assert f"Run #{first.id} is still waiting: queue this one to start after it?" in ask
+    assert not [b for b in at.button if b.label == "Train"]
+    button(at, "Queue it").click().run()
+    assert not at.exception
+    second = store.runs()[0]
+    assert second.id != first.id and second.config.seed == 3
+    # the run shown is still the first; both are listed with their status
+    assert f"Run #{first.id} · " in " ".join(texts(at.markdown))
+    listed = texts(at.text)
+    assert any(t.startswith(f"#{first.id} ") for t in listed)
+    assert any(t.startswith(f"#{second.id} ") for t in listed)
+    assert len([b for b in at.button if b.label == "Cancel"]) == 3  # the panel's and the list's
+
+    at.button(key=f"train.tab-open-{second.id}").click().run()  # open the second
+    assert f"Run #{second.id} · " in " ".join(texts(at.markdown))
+    assert at.query_params["run"] == str(second.id)
+
+    at.switch_page("pages/compare.py").run()  # the list is on Compare too: cancel from there
+    at.button(key=f"compare.tab-cancel-{first.id}").click().run()
+    assert not at.exception
+    cancelled = store.get_run(first.id)
+    assert cancelled is not None and cancelled.status == "cancelled"
+
+
+def test_not_now_queues_nothing(app, home):
+    at = open_page(app(), "pages/train.py")
+    button(at, "Train").click().run()
+    button(at, "Train").click().run()
+    button(at, "Not now").click().run()
+    assert len(RunStore(home / "runs.db").runs()) == 1
+    assert not button(at, "Train").disabled
+
+
+# ---- the data's size against the split and the batch ---------------------------------------
+
+
+def test_batch_larger_than_the_training_set_is_explained(app, home):
+    at = open_page(app(), "pages/train.py")
+    at.number_input(key="training.batch_size").set_value(5000).run()
+    [on_tab] = [t for t in at.tabs if t.label == "Training"]
+    [warning] = texts(on_tab.warning)
+    assert warning.startswith("Batch size 5,000 is larger than the training set (1,168 examples)")
+    assert not button(at, "Train").disabled  # it trains: one step per epoch
+
+
+def test_a_split_that_leaves_the_test_set_empty_stops_training(app, home):
+    at = open_page(app(), "pages/train.py")
+    at.selectbox(key="data.dataset.name").set_value("synthetic_correlated").run()
+    at.number_input(key="data.dataset.synthetic_correlated.n").set_value(100)
+    at.slider(key="data.test_fraction").set_value(0.005).run()  # the slider's smallest share
+    [on_tab] = [t for t in at.tabs if t.label == "Data"]
+    [error] = texts(on_tab.error)
+    assert error.startswith("Test share 0.005 of 100 examples leaves the test set empty")
+    assert button(at, "Train").disabled
