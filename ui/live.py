@@ -248,7 +248,7 @@ def _tab_runs(runs: list[Run], key: str, on_train_page: bool) -> None:
     with st.expander(f"Runs of this tab ({len(runs)})", expanded=any(r.active for r in runs),
                      icon=":material/list:"):
         for run in runs:
-            name, status, open_, cancel = st.columns([5, 2, 1, 1], vertical_alignment="center")
+            name, status, open_, cancel = st.columns([4, 2, 2, 2], vertical_alignment="center")
             name.text(f"#{run.id} {' '.join(run.name.split())}")  # st.text: never Markdown
             status.markdown(f"{STATUS_ICON.get(run.status, '')} {run.status}"
                             + (" (cancelling…)" if run.cancel_requested and run.active else ""))

@@ -13,10 +13,16 @@ import re
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=^\"'&])")
 
 
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(?=://)|(?<=www)(?=\.)")
+WORD_JOINER = "\u2060"  # invisible; splits "http://" and "www." so no link is made of them
+
+
 def md(text: object) -> str:
-    """``text`` escaped for any Streamlit element that renders Markdown, on one line."""
+    """``text`` escaped for any Streamlit element that renders Markdown, on one line.
+    GitHub-style Markdown also turns bare addresses into links, escaped or not: an
+    invisible word joiner keeps them text."""
     flat = " ".join(str(text).split())  # a newline could start a block (a heading, a list)
-    return _MD_SPECIAL.sub(r"\\\1", flat)
+    return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, flat))
 
 
 def plotly(text: object) -> str:
