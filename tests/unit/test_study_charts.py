@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,3 +157,78 @@ def test_axis_figure_one_panel_per_task_line_and_band_per_group() -> None:
     # soft on task a has one interval missing: its band covers only the other point
     assert len(bands) == 4 and len(bands[1].x) == 2
     assert axis_figure(frame.iloc[:0], "p") is None
+
+
+# ---- the results' frames (ui.study_results) on a hand-made summary ---------------------------
+
+
+def _stats(values: list[float]) -> dict[str, object]:
+    from scipy import stats
+
+    a = np.asarray(values, dtype=float)
+    std = float(a.std(ddof=1)) if len(a) > 1 else float("nan")
+    lo, hi = (stats.t.interval(0.95, len(a) - 1, loc=a.mean(), scale=stats.sem(a))
+              if len(a) > 1 else (float("nan"), float("nan")))
+    return {"mean": float(a.mean()), "std": std, "ci95": [lo, hi], "n": len(a),
+            "values": values}
+
+
+def _summary() -> SimpleNamespace:
+    """Two cells over 3 seeds on two tasks, in the shapes of mtae_core.studies."""
+    def cell(i: int, sharing: str, p: float, acc: list[float], mse: list[float],
+             dacc: list[float], dm: list[float]) -> SimpleNamespace:
+        return SimpleNamespace(
+            index=i, label=f"model.sharing={sharing}, data.options.correlation={p:g}",
+            settings={"model.sharing": sharing, "data.options.correlation": p},
+            runs=[10 * i + s for s in range(3)], n=3, n_failed=i,
+            metrics={"a": {"accuracy": _stats(acc)}, "b": {"mse": _stats(mse), "r2": _stats(mse)}},
+            task_deltas={"a": _stats(dacc)}, delta_m=_stats(dm),
+            params={"total": 12345, "shared": 1000}, baseline_runs=[1, 2, 3],
+            words=[f"better than single-task on a in {i + 1} of 3 seeds"])
+    cells = [cell(0, "hard", 0.5, [0.9, 0.92, 0.91], [1.0, 1.2, 1.1], [1.0, 2.0, 3.0],
+                  [0.5, 1.5, 1.0]),
+             cell(1, "hard", 0.9, [0.8, 0.82, 0.81], [2.0, 2.2, 2.1], [-1.0, -2.0, -3.0],
+                  [-0.5, -1.5, -1.0])]
+    spec = SimpleNamespace(axes={"model.sharing": ["hard"], "data.options.correlation": [0.5, 0.9]})
+    return SimpleNamespace(study_id=7, cells=cells, spec=spec, tasks=["a", "b"],
+                           metric_of={"a": "accuracy", "b": "mse"}, baselines={0: 1, 1: 2, 2: 3})
+
+
+def test_display_table_formats_mean_std_interval_and_marks() -> None:
+    from ui.study_results import display_table
+
+    t = display_table(_summary(), "a", best=[True, False])
+    row = t.iloc[0]
+    assert row["accuracy"] == f"{0.91:.4g} ± {0.01:.2g}"
+    lo, hi = _stats([0.9, 0.92, 0.91])["ci95"]  # type: ignore[misc]
+    assert row["accuracy 95% interval"] == f"[{lo:.4g}, {hi:.4g}]"
+    assert row["n"] == 3 and row["failed"] == 0 and t.iloc[1]["failed"] == 1
+    assert row["change on a (%)"] == "+2 ± 1"
+    assert t.iloc[1]["Δm, all tasks (%)"] == "-1 ± 0.5"
+    assert row["parameters (total / shared)"] == "12,345 / 1,000"
+    assert row["baseline runs"] == "#1, #2, #3"
+    assert row["in words"] == "better than single-task on a in 1 of 3 seeds"
+    assert list(t["best (validation)"]) == ["best", ""]
+    assert list(t["data.options.correlation"]) == ["0.5", "0.9"]
+    tie = display_table(_summary(), "b", best=["tie", "tie"])
+    assert list(tie.columns[:5]) == ["cell", "model.sharing", "data.options.correlation", "mse",
+                                     "mse 95% interval"]  # the headline metric first
+    assert list(tie["best (validation)"]) == ["tie", "tie"]
+
+
+def test_gains_axis_and_pareto_frames() -> None:
+    from ui.study_results import axis_frame, gains_frame, numeric_axes, pareto_points
+
+    s = _summary()
+    g = gains_frame(s)
+    assert g[["task", "mean", "n"]].values.tolist() == [["a", 2.0, 3], ["a", -2.0, 3]]
+    assert numeric_axes(s.spec.axes) == ["data.options.correlation"]
+    assert numeric_axes({"x": [1, True]}) == []  # booleans are not an axis of numbers
+    f = axis_frame(s, "data.options.correlation")
+    a = f[f["task"] == "a"]
+    assert a["x"].tolist() == [0.5, 0.9] and a["mean"].tolist() == pytest.approx([0.91, 0.81])
+    assert set(f["group"]) == {"sharing=hard"}  # the other axis names the line
+    assert (a["lo"] < a["mean"]).all() and (a["hi"] > a["mean"]).all()
+    p = pareto_points(s, "a", "b", {0: "fixed", 1: "pcgrad"})
+    assert p["family"].tolist() == ["fixed", "pcgrad"]
+    assert p["x"].tolist() == pytest.approx([0.91, 0.81]) and p["y"].tolist() == pytest.approx([1.1, 2.1])
