@@ -154,11 +154,11 @@ def _weights_values(place: Any, label: str, key: str, tasks: list[str]
     return "weighting", values + [{"strategy": o} for o in others], problem
 
 
-def weights_field() -> dict[str, Any]:
+def weights_field() -> studies.AxisField:
     """The λ grid as an axis even when the base does not weigh with fixed weights (a
     study of fixed λ switches those cells to the fixed weighting)."""
-    return {"label": "Fixed task weights λ", "kind": "weights",
-            "description": "a grid of fixed loss weights between two tasks"}
+    return studies.AxisField(WEIGHTS, "Fixed task weights λ", "weights",
+                             description="a grid of fixed loss weights between two tasks")
 
 
 def axis_picker(base: ExperimentConfig, fields: dict[str, Any]) -> list[Axis]:
@@ -233,7 +233,7 @@ def study_form(store: RunStore) -> Draft:
     """Draw the form and return the study it describes; errors are shown next to their
     field and listed in ``problems``."""
     base, source = base_config()
-    fields = dict(studies.axis_fields(base))
+    fields: dict[str, Any] = dict(studies.axis_fields(base))
     fields.setdefault(WEIGHTS, weights_field())
     st.caption(f"Starts from {source}: {base.data.dataset}, tasks "
                f"{', '.join(base.data.tasks)}, {base.model.sharing} sharing, "

@@ -4,7 +4,9 @@ while any run is active, with a Cancel-study button and a run picker."""
 
 from __future__ import annotations
 
+import functools
 import html
+import json
 from typing import Any
 
 import pandas as pd
@@ -15,6 +17,7 @@ from mtae_core.store import ACTIVE, RunStore
 
 from .state import get_store
 
+BASELINE_ROW = "single-task baseline"
 GRID_SECONDS = 0.5  # the grid polls the store twice a second while runs are active
 STATUS_COLOUR = {"queued": "#c9ced6", "running": "#4c8dff", "done": "#21a453",
                  "failed": "#e5484d", "diverged": "#f08c00", "cancelled": "#6b7280"}
@@ -25,25 +28,23 @@ STATUS_WORD = {"queued": "waiting", "running": "training", "done": "done", "fail
 # ---- the live progress grid ------------------------------------------------------------------------
 
 
-def grid_frame(store: RunStore, study_id: int, spec: Any) -> pd.DataFrame:
-    """One row per run of the study: row (cell label or "single-task baseline"), seed,
+def grid_frame(store: RunStore, study_id: int, spec: studies.StudySpec) -> pd.DataFrame:
+    """One row per run of the study: row (cell label, or "single-task baseline"), seed,
     run_id, status, progress."""
     links = store.study_runs(study_id)
     cols = ["row", "seed", "run_id", "status", "progress"]
     if links.empty:
         return pd.DataFrame(columns=cols)
     labels = {c.index: c.label for c in spec.cells()}
+    runs = store.runs_by_id([int(i) for i in links["run_id"]])
     rows = []
-    for _, link in links.iterrows():
-        run = store.get_run(int(link["run_id"]))
-        if link["role"] == "baseline":
-            row = "single-task baseline"
-        else:
-            row = labels.get(int(link["cell"]), f"cell {int(link['cell'])}")
-        rows.append((row, int(link["seed"]), int(link["run_id"]),
+    for link in links.itertuples():
+        run = runs.get(int(link.run_id))
+        row = BASELINE_ROW if link.role == "baseline" else labels.get(int(link.cell), "?")
+        rows.append((row, int(link.seed), int(link.run_id),
                      run.status if run else "deleted", run.progress if run else 0.0))
-    frame = pd.DataFrame(rows, columns=cols)
-    return frame.drop_duplicates(["row", "seed", "run_id"])
+    # a single-task cell is its own baseline: one run, shown once in its cell's row
+    return pd.DataFrame(rows, columns=cols).drop_duplicates(["row", "seed", "run_id"])
 
 
 def grid_html(frame: pd.DataFrame) -> str:
@@ -116,9 +117,14 @@ def _poll_grid(study_id: int) -> None:
         st.rerun()  # the whole page: results drawn once, without polling
 
 
-def spec_of(study: Any) -> Any:
-    spec = getattr(study, "spec", None)
-    return spec if isinstance(spec, studies.StudySpec) else studies.StudySpec.parse(spec)
+def spec_of(study: Any) -> studies.StudySpec:
+    """A stored study's spec (parsed once per text: the grid polls it often)."""
+    return _parse(json.dumps(study.spec, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=32)
+def _parse(text: str) -> studies.StudySpec:
+    return studies.StudySpec.parse(json.loads(text), check_size=False)
 
 
 def _draw_grid(store: RunStore, study_id: int, frame: pd.DataFrame) -> None:
@@ -129,7 +135,7 @@ def _draw_grid(store: RunStore, study_id: int, frame: pd.DataFrame) -> None:
                                 icon=":material/cancel:", width="stretch",
                                 help="cancel every run of this study not yet finished"):
         studies.cancel(store, study_id)
-        st.rerun(scope="fragment")
+        st.rerun()  # the whole page: the grid stops polling, the results redraw
     st.markdown(grid_html(frame), unsafe_allow_html=True)
     _open_run(frame, study_id)
 
@@ -137,10 +143,11 @@ def _draw_grid(store: RunStore, study_id: int, frame: pd.DataFrame) -> None:
 def _open_run(frame: pd.DataFrame, study_id: int) -> None:
     if frame.empty:
         return
-    labels = {int(r["run_id"]): f"#{int(r['run_id'])} {r['row']}, seed {int(r['seed'])} — "
+    labels: dict[int, str] = {int(r["run_id"]): f"#{int(r['run_id'])} {r['row']}, seed {int(r['seed'])} — "
               f"{STATUS_WORD.get(r['status'], r['status'])}" for _, r in frame.iterrows()}
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    run_id = c1.selectbox("Open a run of this study", list(labels), format_func=labels.get,
+    run_id = c1.selectbox("Open a run of this study", list(labels),
+                          format_func=lambda i: labels[i],
                           key=f"studies.open.{study_id}")
     c2.page_link("pages/train.py", label="Open on Train", icon=":material/open_in_new:",
                  query_params={"run": str(run_id)})

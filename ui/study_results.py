@@ -30,7 +30,7 @@ CHART = {"displaylogo": False}
 
 
 def _short(value: Any) -> str:
-    from mtae_core.studies import short
+    from mtae_core.studies.spec import short
 
     return str(short(value))
 

@@ -240,13 +240,32 @@ def test_finished_study_tables_figures_and_downloads(app, finished):
     assert "Download the study's spec (JSON)" in downloads
 
 
-def test_spec_download_is_what_mtae_study_reads(app, finished):
-    at = open_studies(app(), finished.study_id)
-    spec = [d for d in at.get("download_button")
-            if d.label == "Download the study's spec (JSON)" and d.key == f"studies.spec.{finished.study_id}"]
-    assert spec
-    # the button's data is served by the media manager; the spec it is made of:
-    assert studies.StudySpec.parse(finished.spec.to_dict()) == finished.spec
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """The files the page's download buttons serve, by their file name."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    files: dict[str, bytes] = {}
+    real = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self: Any, data: Any, mimetype: str, kind: Any, filename: str | None = None) -> str:
+        if filename and isinstance(data, bytes):
+            files[filename] = data
+        return real(self, data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    return files
+
+
+def test_downloads_are_the_spec_and_the_tables(app, finished, downloads):
+    open_studies(app(), finished.study_id)
+    # the spec, as `mtae study` reads it (StudySpec.from_json), is the study's own spec
+    assert studies.StudySpec.from_json(downloads["study.json"].decode()) == finished.spec
+    summary = studies.summarize(RunStore(finished.path), finished.study_id)
+    for task in summary.tasks:
+        csv = downloads[f"study-{finished.study_id}-{task}.csv"].decode()
+        assert csv == summary.table(task).to_csv(index=False)
+        assert f"{summary.metric_of[task]}_mean" in csv.splitlines()[0]
 
 
 def test_repeat_over_seeds_from_compare(app, home):
