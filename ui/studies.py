@@ -299,10 +299,11 @@ def study_size(spec: Any, store: RunStore) -> tuple[str, int]:
     if reused:
         text += f"; {len(reused)} identical run(s) already in the store are reused, not retrained"
     new = len(planned) - len(reused)
-    seconds = studies.estimate_seconds(spec, store)
+    runner = _runner_or_none()  # the app's own pool, else a pool's default size
+    workers = max(1, int(getattr(runner, "n_workers", 0) or studies.default_workers()))
+    seconds = studies.estimate_seconds(spec, store, n_workers=workers)
     if new and seconds is not None:
-        workers = max(1, getattr(_runner_or_none(), "n_workers", 1))
-        text += f". About {_duration(seconds / workers)} with {workers} worker(s)"
+        text += f". About {_duration(seconds)} with {workers} worker(s) at a time"
     return text + ".", new
 
 

@@ -195,8 +195,9 @@ def pareto_figure(points: pd.DataFrame, x_title: str, y_title: str, higher_x: bo
     for i, (family, d) in enumerate(points.groupby("family", sort=False)):
         is_sweep = sweep is not None and family == sweep
         fig.add_trace(go.Scatter(
-            x=d["x"], y=d["y"], mode="markers", name=str(family),
-            text=d["label"], hovertemplate="%{text}<br>x %{x:.4g}<br>y %{y:.4g}<extra></extra>",
+            x=d["x"], y=d["y"], mode="markers" if is_sweep else "markers+text",
+            name=str(family), text=d["label"], textposition="top center",
+            hovertemplate="%{text}<br>x %{x:.4g}<br>y %{y:.4g}<extra></extra>",
             error_x={"type": "data", "array": d["x_std"].fillna(0.0).tolist(), "visible": True,
                      "thickness": 1},
             error_y={"type": "data", "array": d["y_std"].fillna(0.0).tolist(), "visible": True,

@@ -16,6 +16,7 @@ from mtae_core import studies
 from mtae_core.store import ACTIVE, RunStore
 
 from .state import get_store
+from .study_results import cell_name
 
 BASELINE_ROW = "single-task baseline"
 GRID_SECONDS = 0.5  # the grid polls the store twice a second while runs are active
@@ -35,7 +36,7 @@ def grid_frame(store: RunStore, study_id: int, spec: studies.StudySpec) -> pd.Da
     cols = ["row", "seed", "run_id", "status", "progress"]
     if links.empty:
         return pd.DataFrame(columns=cols)
-    labels = {c.index: c.label for c in spec.cells()}
+    labels = {c.index: cell_name(c.settings) for c in spec.cells()}
     runs = store.runs_by_id([int(i) for i in links["run_id"]])
     rows = []
     for link in links.itertuples():

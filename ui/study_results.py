@@ -35,6 +35,17 @@ def _short(value: Any) -> str:
     return str(short(value))
 
 
+def cell_name(settings: Mapping[str, Any], fallback: str = "base") -> str:
+    """A cell's short name for legends and the grid: ``sharing=hard, lr=0.01``."""
+    return ", ".join(f"{p.rsplit('.', 1)[-1]}={_short(v)}" for p, v in settings.items()) \
+        or fallback
+
+
+def is_own_baseline(cell: Any) -> bool:
+    """A single-task cell is its own baseline: nothing to compare it with."""
+    return bool(cell.runs) and list(cell.baseline_runs) == list(cell.runs)
+
+
 def _num(v: Any) -> float:
     try:
         f = float(v)
@@ -76,26 +87,32 @@ def metric_names(cells: Sequence[Any], task: str, headline: str) -> list[str]:
 
 def display_table(summary: Any, task: str, best: Sequence[Any] | None = None,
                   fields: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """One row per cell, formatted for reading: settings, then per metric "mean ± std"
-    and its 95% interval, n, the change on this task and Δm over all tasks against the
-    same-seed baselines, parameter counts, the baseline runs, words, failed runs, and
-    whether validation chose the cell ("best" / "tie" / "")."""
+    """One row per cell, formatted for reading: its settings (the cell's label when it
+    varies nothing), the headline metric's "mean ± std", 95% interval and n, whether
+    validation chose the cell ("best" / "tie" / ""), the change on this task and Δm over
+    all tasks against the same-seed baselines, the other metrics, parameter counts, the
+    baseline runs, words and failed runs."""
     headline = summary.metric_of[task]
-    metrics = metric_names(summary.cells, task, headline)
+    others = metric_names(summary.cells, task, headline)[1:]
     axes = list(summary.spec.axes)
     rows = []
     for i, cell in enumerate(summary.cells):
-        row: dict[str, Any] = {"cell": cell.label}
+        row: dict[str, Any] = {} if axes else {"cell": cell.label}
         for path in axes:
             row[_axis_label(path, fields)] = _short(cell.settings.get(path))
-        for m in metrics:
-            stats = (cell.metrics.get(task) or {}).get(m)
-            row[m] = _pm(stats)
-            row[f"{m} 95% interval"] = _interval(stats)
-        stats = (cell.metrics.get(task) or {}).get(headline) or {}
+        task_stats = cell.metrics.get(task) or {}
+        stats = task_stats.get(headline) or {}
+        row[headline] = _pm(stats)
+        row["95% interval"] = _interval(stats)
         row["n"] = int(stats.get("n", cell.n) or 0)
-        row[f"change on {task} (%)"] = _pm(cell.task_deltas.get(task), 3, signed=True)
-        row["Δm, all tasks (%)"] = _pm(cell.delta_m, 3, signed=True)
+        mark = best[i] if best is not None and i < len(best) else None
+        row["best (validation)"] = "best" if mark is True else "tie" if mark == "tie" else ""
+        own = is_own_baseline(cell)
+        row[f"change on {task} (%)"] = "baseline" if own else \
+            _pm(cell.task_deltas.get(task), 3, signed=True)
+        row["Δm, all tasks (%)"] = "baseline" if own else _pm(cell.delta_m, 3, signed=True)
+        for m in others:
+            row[m] = _pm(task_stats.get(m))
         params = cell.params or {}
         row["parameters (total / shared)"] = (
             f"{params['total']:,} / {params.get('shared') or 0:,}"
@@ -103,8 +120,6 @@ def display_table(summary: Any, task: str, best: Sequence[Any] | None = None,
         row["baseline runs"] = ", ".join(f"#{r}" for r in cell.baseline_runs) or "–"
         row["in words"] = "; ".join(cell.words)
         row["failed"] = int(cell.n_failed)
-        mark = best[i] if best is not None and i < len(best) else None
-        row["best (validation)"] = "best" if mark is True else "tie" if mark == "tie" else ""
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -131,10 +146,12 @@ def gains_frame(summary: Any) -> pd.DataFrame:
     """cell, task, mean, std, n: each cell's change per task against its baselines."""
     rows = []
     for cell in summary.cells:
+        if is_own_baseline(cell):
+            continue
         for task in summary.tasks:
             d = cell.task_deltas.get(task)
             if d and not math.isnan(_num(d.get("mean"))):
-                rows.append((cell.label, task, _num(d["mean"]), _num(d.get("std")),
+                rows.append((cell_name(cell.settings), task, _num(d["mean"]), _num(d.get("std")),
                              int(d.get("n") or 0)))
     return pd.DataFrame(rows, columns=["cell", "task", "mean", "std", "n"])
 
@@ -163,15 +180,15 @@ def axis_frame(summary: Any, axis: str) -> pd.DataFrame:
 
 
 def pareto_points(summary: Any, task_a: str, task_b: str,
-                  strategy_of: Mapping[int, str]) -> pd.DataFrame:
-    """label, family, x, x_std, y, y_std: each cell's two headline metrics; the family is
-    the cell's weighting strategy (the fixed-λ cells form the scalarisation sweep)."""
+                  family_of: Mapping[int, str]) -> pd.DataFrame:
+    """label, family, x, x_std, y, y_std: each cell's two headline metrics; ``family_of``
+    groups cells by index (by weighting strategy when the fixed-λ cells form a sweep)."""
     rows = []
     ma, mb = summary.metric_of[task_a], summary.metric_of[task_b]
     for cell in summary.cells:
         a = (cell.metrics.get(task_a) or {}).get(ma) or {}
         b = (cell.metrics.get(task_b) or {}).get(mb) or {}
-        rows.append((cell.label, strategy_of.get(cell.index, "cells"), _num(a.get("mean")),
+        rows.append((cell_name(cell.settings), family_of.get(cell.index, "cells"), _num(a.get("mean")),
                      _num(a.get("std")), _num(b.get("mean")), _num(b.get("std"))))
     return pd.DataFrame(rows, columns=["label", "family", "x", "x_std", "y", "y_std"])
 
@@ -194,7 +211,9 @@ def results_section(store: RunStore, summary: Any, fields: Mapping[str, Any] | N
         + (f" — baselines: {bases}." if bases else ".")
         + " **The best cell is chosen on the validation set**, and the test figures shown "
         "are those of what validation chose; it is highlighted only where its validation "
-        "interval does not overlap the runner-up's, otherwise the leaders are marked *tie*.")
+        "interval does not overlap the runner-up's, otherwise the leaders are marked *tie*."
+        + ("" if any(c.val_metrics for c in summary.cells) else
+           " (These runs recorded no validation metrics, so no cell is marked best.)"))
     for task in summary.tasks:
         headline = summary.metric_of[task]
         raw = summary.table(task)
@@ -214,7 +233,7 @@ def figures_section(store: RunStore, summary: Any, fields: Mapping[str, Any] | N
     cell_of: dict[int, str] = {}
     for cell in summary.cells:
         for run_id in cell.runs:
-            cell_of[int(run_id)] = cell.label
+            cell_of[int(run_id)] = cell_name(cell.settings)
     for run_id in summary.baselines.values():
         cell_of.setdefault(int(run_id), BASELINE_ROW)
     st.subheader("Loss curves by cell")
@@ -251,14 +270,19 @@ def pareto_section(summary: Any) -> None:
     task_a = c1.selectbox("Task on the x axis", summary.tasks, index=0, key="studies.pareto.a")
     rest = [t for t in summary.tasks if t != task_a]
     task_b = c2.selectbox("Task on the y axis", rest, index=0, key="studies.pareto.b")
-    strategy_of = {c.index: c.config.weighting.strategy for c in summary.spec.cells()}
-    points = pareto_points(summary, task_a, task_b, strategy_of)
-    fixed = [c for c in summary.spec.cells() if c.config.weighting.strategy == "fixed"]
-    sweep = "fixed" if len({str(c.config.weighting.options) for c in fixed}) >= 2 else None
+    cells = summary.spec.cells()
+    fixed = [c for c in cells if c.config.weighting.strategy == "fixed"]
+    sweep = "fixed λ" if len({str(c.config.weighting.options) for c in fixed}) >= 2 else None
+    # with a λ sweep, points group by weighting (the fixed cells form the sweep's front);
+    # otherwise each cell is its own labelled point
+    family_of = {c.index: (("fixed λ" if c.config.weighting.strategy == "fixed"
+                            else c.config.weighting.strategy) if sweep else cell_name(c.settings))
+                 for c in cells}
+    points = pareto_points(summary, task_a, task_b, family_of)
     ma, mb = summary.metric_of[task_a], summary.metric_of[task_b]
     fig = study_charts.pareto_figure(points, f"{task_a} · {ma}", f"{task_b} · {mb}",
                                      METRIC_DIRECTION.get(ma, True),
-                                     METRIC_DIRECTION.get(mb, True), sweep=sweep)
+                                     METRIC_DIRECTION.get(mb, True), sweep=sweep, title=None)
     if fig is None:
         return
     st.plotly_chart(fig, config=CHART, key="studies.pareto")

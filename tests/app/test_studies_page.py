@@ -163,6 +163,31 @@ def test_form_starts_from_the_train_pages_settings(app, home):
     assert at.number_input(key="studies.epochs").value == 4
 
 
+def test_a_lambda_sweep_with_other_strategies_on_one_axis(app, home):
+    """Fixed λ between two tasks and gradient methods as cells of one axis: the study
+    the Pareto view answers "do gradient methods beat tuned weights?" with."""
+    at = open_studies(app())
+    at.number_input(key="studies.seeds").set_value(1).run()
+    at.selectbox(key="studies.axis0.field").set_value("weighting.options.weights").run()
+    key = "studies.axis0.values.weighting.options.weights"
+    at.selectbox(key=f"{key}.a").set_value("digit").run()
+    at.selectbox(key=f"{key}.b").set_value("parity").run()
+    at.text_input(key=f"{key}.lam").set_value("0.2, 0.8").run()
+    at.multiselect(key=f"{key}.others").set_value(["pcgrad", "mgda"]).run()
+    assert not at.exception and not at.error, texts(at.error)
+    button(at, "Start study").click().run()
+    assert not at.exception
+    store = RunStore(home / "runs.db")
+    spec = studies.StudySpec.parse(store.studies()[0].spec)
+    assert list(spec.axes) == ["weighting"]
+    got = sorted(((c.config.weighting.strategy, c.config.weighting.options.get("weights"))
+                  for c in spec.cells()), key=str)
+    assert got == [("fixed", {"digit": 0.2, "parity": 0.8}), ("fixed", {"digit": 0.8, "parity": 0.2}),
+                   ("mgda", None), ("pcgrad", None)]
+    # 4 cells × 1 seed and one shared single-task baseline
+    assert len(store.runs()) == 5
+
+
 # ---- a running study (queued, no workers) ------------------------------------------------------
 
 
@@ -222,7 +247,7 @@ def test_finished_study_tables_figures_and_downloads(app, finished):
     tables = at.dataframe
     assert len(tables) == len(summary.tasks) == 3  # digit, parity, reconstruction
     digit = tables[0].value
-    assert list(digit["cell"]) == [c.label for c in summary.cells]
+    assert list(digit["Sharing"]) == ["hard", "mmoe"]
     stats = summary.cells[0].metrics["digit"]["accuracy"]
     assert digit["accuracy"].iloc[0] == f"{stats['mean']:.4g} ± {stats['std']:.2g}"
     assert list(digit["n"]) == [2, 2]

@@ -201,7 +201,7 @@ def test_display_table_formats_mean_std_interval_and_marks() -> None:
     row = t.iloc[0]
     assert row["accuracy"] == f"{0.91:.4g} ± {0.01:.2g}"
     lo, hi = _stats([0.9, 0.92, 0.91])["ci95"]  # type: ignore[misc]
-    assert row["accuracy 95% interval"] == f"[{lo:.4g}, {hi:.4g}]"
+    assert row["95% interval"] == f"[{lo:.4g}, {hi:.4g}]"
     assert row["n"] == 3 and row["failed"] == 0 and t.iloc[1]["failed"] == 1
     assert row["change on a (%)"] == "+2 ± 1"
     assert t.iloc[1]["Δm, all tasks (%)"] == "-1 ± 0.5"
@@ -211,8 +211,10 @@ def test_display_table_formats_mean_std_interval_and_marks() -> None:
     assert list(t["best (validation)"]) == ["best", ""]
     assert list(t["data.options.correlation"]) == ["0.5", "0.9"]
     tie = display_table(_summary(), "b", best=["tie", "tie"])
-    assert list(tie.columns[:5]) == ["cell", "model.sharing", "data.options.correlation", "mse",
-                                     "mse 95% interval"]  # the headline metric first
+    # the settings, then the headline metric first; the other metrics after the changes
+    assert list(tie.columns[:6]) == ["model.sharing", "data.options.correlation", "mse",
+                                     "95% interval", "n", "best (validation)"]
+    assert tie.columns.get_loc("r2") > tie.columns.get_loc("Δm, all tasks (%)")
     assert list(tie["best (validation)"]) == ["tie", "tie"]
 
 
@@ -232,3 +234,15 @@ def test_gains_axis_and_pareto_frames() -> None:
     p = pareto_points(s, "a", "b", {0: "fixed", 1: "pcgrad"})
     assert p["family"].tolist() == ["fixed", "pcgrad"]
     assert p["x"].tolist() == pytest.approx([0.91, 0.81]) and p["y"].tolist() == pytest.approx([1.1, 2.1])
+
+
+def test_a_single_task_cell_is_its_own_baseline() -> None:
+    from ui.study_results import cell_name, display_table, gains_frame
+
+    s = _summary()
+    s.cells[1].baseline_runs = list(s.cells[1].runs)  # as summarize reports a single_task cell
+    t = display_table(s, "a")
+    assert list(t["change on a (%)"]) == ["+2 ± 1", "baseline"]
+    assert list(t["Δm, all tasks (%)"])[1] == "baseline"
+    assert set(gains_frame(s)["cell"]) == {"sharing=hard, correlation=0.5"}
+    assert cell_name({}) == "base"
