@@ -256,10 +256,13 @@ def test_finished_study_tables_figures_and_downloads(app, finished):
     assert set(digit["best (validation)"]) <= {"best", "tie", ""}
     assert "validation" in " ".join(texts(at.caption))
     # loss curves per task, gains, the Pareto view
-    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
-              for c in at.get("plotly_chart")]
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    titles = [f["layout"].get("title", {}).get("text", "") for f in specs]
     assert sum("mean ± std over seeds" in t for t in titles) == 3, titles
-    assert "Trade-off between two tasks" in titles
+    pareto = [f for f in specs if any(t.get("name") == "non-dominated front" for t in f["data"])]
+    assert len(pareto) == 1  # each cell a labelled point with error bars
+    points = [t for t in pareto[0]["data"] if t.get("error_x")]
+    assert sorted(t["name"] for t in points) == ["sharing=hard", "sharing=mmoe"]
     downloads = {d.label for d in at.get("download_button")}
     assert {f"Download the {t} table (CSV)" for t in summary.tasks} <= downloads
     assert "Download the study's spec (JSON)" in downloads
