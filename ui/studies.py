@@ -296,6 +296,8 @@ def study_size(spec: Any, store: RunStore) -> tuple[str, int]:
     n_cells = len(spec.cells())
     text = (f"**{len(planned)} runs**: {n_cells} cell(s) × {len(spec.seeds)} seed(s) = "
             f"{len(cells)}, plus {len(bases)} matched single-task baseline(s)")
+    if any(c.config.model.sharing == "single_task" for c in spec.cells()):
+        text += " (a single_task cell is its own baseline)"
     if reused:
         text += f"; {len(reused)} identical run(s) already in the store are reused, not retrained"
     new = len(planned) - len(reused)
