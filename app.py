@@ -12,6 +12,7 @@ page = st.navigation([
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
+    st.Page("pages/studies.py", title="Studies", icon=":material/science:"),
 ])
 
 from ui.state import (  # noqa: E402  (see above)
