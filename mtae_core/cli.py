@@ -1,5 +1,6 @@
 """``mtae``: the engine headless. ``mtae train CONFIG.json [--json]``, ``mtae runs``,
-``mtae list``, ``mtae config``, ``mtae export RUN_ID``."""
+``mtae list``, ``mtae config``, ``mtae export RUN_ID``, ``mtae study SPEC.json`` (and
+``mtae study show|export|resume|cancel ID``), ``mtae studies``."""
 
 from __future__ import annotations
 
@@ -44,8 +45,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         preflight(cfg)  # what the data and this machine allow: nothing is stored otherwise
     except ConfigError as e:
         print(f"cannot train {args.config}:", file=sys.stderr)
-        for path, message in e.errors:
-            print(f"  {message}" + (f"  [{path}]" if path else ""), file=sys.stderr)
+        for p in e.problems:
+            print(f"  {p.message}" + (f"  [{p.path}]" if p.path else ""), file=sys.stderr)
         return 2
     from tqdm import tqdm
 
@@ -139,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("export", help="print the config of a stored run")
     e.add_argument("run_id", type=int)
     e.set_defaults(fn=cmd_export)
+    from .studies.cli import add_parsers as add_study_parsers
+
+    add_study_parsers(sub)
     args = p.parse_args(argv)
     return int(args.fn(args))
 

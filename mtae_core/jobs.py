@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -130,6 +131,8 @@ class JobRunner:
         self.log_path = Path(log_path) if log_path else store.path.with_name("worker.log")
         self.procs: list[subprocess.Popen[bytes]] = []
         self._pipes: dict[int, int] = {}  # worker pid -> write end of its parent-alive pipe
+        self._reports: dict[int, int] = {}  # worker pid -> read end of what it reports
+        self.device: str | None = None  # the device an "auto" run trains on, once a worker said
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._spawned = threading.Event()
@@ -240,26 +243,52 @@ class JobRunner:
         # The worker watches the read end; the write end stays here (it is not inherited
         # by other children), so it closes exactly when this process ends, however.
         read_end, write_end = os.pipe()
+        # and a pipe back: the worker says which device it trains on (so the app's server
+        # never initialises CUDA, nor waits for torch, to show it)
+        report_read, report_write = os.pipe()
         try:
             with open(self.log_path, "ab") as log:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "mtae_core.worker", "--db", str(self.store.path),
-                     "--parent", str(os.getpid()), "--parent-fd", str(read_end)],
+                     "--parent", str(os.getpid()), "--parent-fd", str(read_end),
+                     "--report-fd", str(report_write)],
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    pass_fds=(read_end,), cwd=Path(__file__).resolve().parent.parent,
+                    pass_fds=(read_end, report_write), cwd=Path(__file__).resolve().parent.parent,
                 )
         except BaseException:
             os.close(write_end)
+            os.close(report_read)
             raise
         finally:
             os.close(read_end)
+            os.close(report_write)
         self._pipes[proc.pid] = write_end
+        self._reports[proc.pid] = report_read
         return proc
 
+    def _read_reports(self) -> None:
+        """Take in what workers reported (``device <label>`` lines), without blocking."""
+        fds = list(self._reports.values())
+        if not fds:
+            return
+        ready, _, _ = select.select(fds, [], [], 0)
+        for pid, fd in list(self._reports.items()):
+            if fd not in ready:
+                continue
+            data = os.read(fd, 4096)
+            if not data:  # the worker closed it (said all it had, or ended)
+                os.close(fd)
+                del self._reports[pid]
+                continue
+            for line in data.decode(errors="replace").splitlines():
+                if line.startswith("device "):
+                    self.device = line.removeprefix("device ").strip()
+
     def _close_pipe(self, pid: int) -> None:
-        fd = self._pipes.pop(pid, None)
-        if fd is not None:
-            os.close(fd)
+        for fds in (self._pipes, self._reports):
+            fd = fds.pop(pid, None)
+            if fd is not None:
+                os.close(fd)
 
     def _supervise(self) -> None:
         try:
@@ -273,6 +302,7 @@ class JobRunner:
             with self._lock:
                 if self._stop.is_set():
                     return
+                self._read_reports()
                 dead = [p for p in self.procs if p.poll() is not None]
                 if not dead:
                     continue

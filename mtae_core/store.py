@@ -4,6 +4,7 @@ use the same store object's path safely."""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -165,6 +166,18 @@ class RunStore:
             )
             return int(cur.lastrowid or 0)
 
+    def create_runs(self, cfgs: Sequence[ExperimentConfig], owner: str | None = None) -> list[int]:
+        """Queue many runs in one transaction (a study); their ids, in order."""
+        now = time.time()
+        ids = []
+        with self._tx() as c:
+            for cfg in cfgs:
+                cur = c.execute(
+                    "INSERT INTO runs (name, status, config, owner, created, key) VALUES (?,?,?,?,?,?)",
+                    (cfg.name, "queued", cfg.to_json(None), owner, now, run_key(cfg)))
+                ids.append(int(cur.lastrowid or 0))
+        return ids
+
     def claim_next(self, worker_pid: int) -> Run | None:
         """Atomically move the oldest queued run to running for this worker."""
         with self._tx() as c:
@@ -276,6 +289,31 @@ class RunStore:
                             " ORDER BY id DESC LIMIT 1", (key,)).fetchone()
         return _run(row) if row else None
 
+    def find_runs(self, keys: Sequence[str]) -> dict[str, Run]:
+        """``find_run`` for many keys in one query: key -> newest reusable run."""
+        wanted = list(dict.fromkeys(keys))
+        out: dict[str, Run] = {}
+        with self._conn() as c:
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i:i + 500]
+                rows = c.execute(
+                    f"SELECT * FROM runs WHERE key IN ({','.join('?' * len(chunk))})"
+                    " AND status IN ('done','queued','running') ORDER BY id", chunk).fetchall()
+                out.update((r["key"], _run(r)) for r in rows)  # the newest id wins
+        return out
+
+    def run_keys(self, run_ids: Sequence[int]) -> dict[int, str]:
+        """run id -> run key (the hash of its normalised config)."""
+        ids = list(dict.fromkeys(int(i) for i in run_ids))
+        out: dict[int, str] = {}
+        with self._conn() as c:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                rows = c.execute(f"SELECT id, key FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
+                                 chunk).fetchall()
+                out.update((r["id"], r["key"]) for r in rows if r["key"])
+        return out
+
     # ---- studies ----------------------------------------------------------------------------
     def create_study(self, name: str, spec_json: str) -> int:
         with self._tx() as c:
@@ -318,9 +356,15 @@ class RunStore:
         df["cell"] = df["cell"].astype("Int64")  # None stays missing for baselines
         return df
 
-    def mark_study_cancelled(self, study_id: int) -> None:
+    def mark_study_cancelled(self, study_id: int, cancelled: bool = True) -> None:
         with self._tx() as c:
-            c.execute("UPDATE studies SET cancelled=1 WHERE id=?", (study_id,))
+            c.execute("UPDATE studies SET cancelled=? WHERE id=?", (int(cancelled), study_id))
+
+    def replace_study_run(self, study_id: int, old_run_id: int, new_run_id: int) -> None:
+        """Point the study at a new run in place of an old one (a retry); the study owns it."""
+        with self._tx() as c:
+            c.execute("UPDATE study_runs SET run_id=?, owned=1 WHERE study_id=? AND run_id=?",
+                      (new_run_id, study_id, old_run_id))
 
     def delete_study(self, study_id: int) -> None:
         """Forget the study; its runs stay in the store."""
@@ -402,7 +446,7 @@ class RunStore:
 def _run(row: sqlite3.Row) -> Run:
     return Run(
         id=row["id"], name=row["name"], status=row["status"],
-        config=ExperimentConfig.from_stored(row["config"]),
+        config=_config(row["config"]),
         created=row["created"], started=row["started"], finished=row["finished"],
         error=row["error"], device=row["device"], info=json.loads(row["info"] or "{}"),
         progress=row["progress"], cancel_requested=bool(row["cancel_requested"]),
@@ -410,6 +454,14 @@ def _run(row: sqlite3.Row) -> Run:
         test_metrics=json.loads(row["test_metrics"] or "{}"),
         val_metrics=json.loads(row["val_metrics"] or "{}"),
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _config(text: str) -> ExperimentConfig:
+    """Parse a stored config once: configs are frozen, and the pages and study summaries
+    read the same runs every second. (``from_stored``: a run stored before the data seed
+    keeps the data its run seed drew.)"""
+    return ExperimentConfig.from_stored(text)
 
 
 def _study(row: sqlite3.Row) -> Study:

@@ -7,7 +7,6 @@ survives an app restart: queued runs stay queued for the next worker pool.
 
 from __future__ import annotations
 
-import os
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..baselines import BASELINE, baseline_config, run_key
 from ..config import ExperimentConfig
-from .spec import StudySpec
+from .spec import StudySpec, with_seed
 
 if TYPE_CHECKING:
     from ..store import RunStore
@@ -41,35 +40,39 @@ def plan(spec: StudySpec, store: RunStore | None = None) -> list[PlannedRun]:
     """Every run of the study, seed by seed (so early results cover every cell): for each
     seed the matched baselines first, then the cells. Identical work appears once; a
     stored run with the same run key that is done, queued or training is reused."""
-    out: list[PlannedRun] = []
-    seen: set[str] = set()
     cells = spec.cells()
-
-    def add(role: Role, cell: int | None, seed: int, cfg: ExperimentConfig, key: str) -> None:
-        found = store.find_run(key) if store is not None else None
-        out.append(PlannedRun(role, cell, seed, cfg, key, found.id if found else None))
-
+    # a cell's baseline differs between seeds only in its seeds: build it once per cell
+    bases = {c.index: (None if c.config.model.sharing == BASELINE else baseline_config(c.config))
+             for c in cells}
+    todo: list[tuple[Role, int | None, int, ExperimentConfig, str]] = []
+    seen: set[str] = set()
     for seed in spec.seeds:
-        configs = [c.config_for(seed, spec.vary_data_seed) for c in cells]
+        configs = [with_seed(c.config, seed, spec.vary_data_seed) for c in cells]
         keys = [run_key(c) for c in configs]
         seen.update(keys)  # a single-task cell is the baseline itself: not planned twice
-        for cfg in configs:
-            if cfg.model.sharing != BASELINE:
-                b = baseline_config(cfg)
-                bkey = run_key(b)
-                if bkey not in seen:
-                    seen.add(bkey)
-                    add("baseline", None, seed, b, bkey)
-        for cell, cfg, key in zip(cells, configs, keys, strict=True):
-            add("cell", cell.index, seed, cfg, key)
-    return out
+        for cell in cells:
+            b = bases[cell.index]
+            if b is None:
+                continue
+            b = with_seed(b, seed, spec.vary_data_seed).model_copy(
+                update={"name": b.name.replace(f"(seed {spec.seeds[0]})", f"(seed {seed})")})
+            bkey = run_key(b)
+            if bkey not in seen:
+                seen.add(bkey)
+                todo.append(("baseline", None, seed, b, bkey))
+        todo.extend(("cell", c.index, seed, cfg, key)
+                    for c, cfg, key in zip(cells, configs, keys, strict=True))
+    found = store.find_runs([t[4] for t in todo]) if store is not None else {}
+    return [PlannedRun(role, cell, seed, cfg, key, found[key].id if key in found else None)
+            for role, cell, seed, cfg, key in todo]
 
 
 def default_workers() -> int:
-    env = os.environ.get("MTAE_WORKERS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, os.cpu_count() or 1)
+    """The workers a study runs on by default: the ``JobRunner``'s (``$MTAE_WORKERS``,
+    else one per core)."""
+    from ..jobs import default_workers as runner_default
+
+    return runner_default()
 
 
 def estimate_seconds(spec: StudySpec, store: RunStore | None = None,
@@ -106,18 +109,17 @@ def start(store: RunStore, spec: StudySpec,
     Returns the study id."""
     planned = plan(spec, store)
     study_id = store.create_study(spec.name, spec.to_json(None))
-    queue = submit or store.create_run
-    rows: list[tuple[int, str, int | None, int, bool]] = []
-    made: dict[str, int] = {}  # identical cells of this study share one run
+    new: dict[str, ExperimentConfig] = {}  # identical cells of this study share one run
     for p in planned:
-        if p.reuse is not None:
-            rows.append((p.reuse, p.role, p.cell, p.seed, False))
-        elif p.key in made:
-            rows.append((made[p.key], p.role, p.cell, p.seed, True))
-        else:
-            made[p.key] = run_id = queue(p.config)
-            rows.append((run_id, p.role, p.cell, p.seed, True))
-    store.add_study_runs(study_id, rows)
+        if p.reuse is None:
+            new.setdefault(p.key, p.config)
+    if submit is None:  # one transaction for all: a 500-run study queues at once
+        made = dict(zip(new, store.create_runs(list(new.values())), strict=True))
+    else:
+        made = {key: submit(cfg) for key, cfg in new.items()}
+    store.add_study_runs(study_id, [
+        (p.reuse, p.role, p.cell, p.seed, False) if p.reuse is not None
+        else (made[p.key], p.role, p.cell, p.seed, True) for p in planned])
     return study_id
 
 
@@ -133,3 +135,21 @@ def cancel(store: RunStore, study_id: int) -> list[int]:
     for run_id in active:
         store.request_cancel(run_id)
     return active
+
+
+def retry(store: RunStore, study_id: int,
+          submit: Callable[[ExperimentConfig], int] | None = None) -> list[int]:
+    """Resume a study: queue again its runs that failed (e.g. the app stopped while they
+    trained) or were cancelled, and lift the study's cancel. Diverged runs are kept as
+    they are: the same seed diverges again. Returns the new run ids."""
+    store.mark_study_cancelled(study_id, cancelled=False)
+    df = store.study_runs(study_id)
+    runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
+    queue = submit or store.create_run
+    new: list[int] = []
+    for r in sorted(runs.values(), key=lambda r: r.id):
+        if r.status in ("failed", "cancelled"):
+            run_id = queue(r.config)
+            store.replace_study_run(study_id, r.id, run_id)
+            new.append(run_id)
+    return new

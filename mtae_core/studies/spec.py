@@ -7,6 +7,7 @@ before anything is queued.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -17,7 +18,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel
 
-from ..config import ConfigError, DataConfig, ExperimentConfig
+from ..config import ConfigError, DataConfig, ExperimentConfig, cut, show
 
 MAX_RUNS = 500
 DEFAULT_SEEDS = 3
@@ -49,7 +50,8 @@ def _err(field_: str, msg: str) -> ConfigError:
 
 
 def _show(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else value
+    """A value as the user wrote it, cut short when long."""
+    return cut(value) if isinstance(value, str) else show(value)
 
 
 def _plain(value: Any) -> Any:
@@ -92,7 +94,7 @@ def apply_setting(d: dict[str, Any], path: str, value: Any) -> None:
         _set(d, parts, name)
         _set(d, list(COMPONENTS[path]), _plain(options) if options is not None else {})
         if path == "data.dataset":
-            d["data"]["tasks"] = []  # the tasks belong to the data set too
+            d["data"].pop("tasks", None)  # the tasks belong to the data set: its defaults
         return
     _set(d, parts, _plain(value))
 
@@ -145,11 +147,17 @@ class Cell:
     def config_for(self, seed: int, vary_data_seed: bool = False) -> ExperimentConfig:
         """This cell's config for one seed. The data keeps the base's data seed unless
         ``vary_data_seed``, when it follows the run seed."""
-        d = self.config.to_dict()
-        d["seed"] = seed
-        if vary_data_seed and data_seed_supported():
-            d["data"]["seed"] = seed
-        return ExperimentConfig.parse(d)
+        return with_seed(self.config, seed, vary_data_seed)
+
+
+def with_seed(cfg: ExperimentConfig, seed: int, vary_data_seed: bool = False) -> ExperimentConfig:
+    """``cfg`` with another run seed (and data seed). The seeds were validated when the
+    spec was parsed and nothing else changes, so this copies without validating again
+    (a study of hundreds of runs is planned on every page refresh)."""
+    update: dict[str, Any] = {"seed": seed}
+    if vary_data_seed and data_seed_supported():
+        update["data"] = cfg.data.model_copy(update={"seed": seed})
+    return cfg.model_copy(update=update)
 
 
 @dataclass(frozen=True)
@@ -211,6 +219,11 @@ class StudySpec:
 
     # -- expansion ------------------------------------------------------------------------------
     def cells(self) -> list[Cell]:
+        """The product of the axes, in order (built once per spec object)."""
+        return list(self._cells)
+
+    @functools.cached_property
+    def _cells(self) -> tuple[Cell, ...]:
         paths = list(self.axes)
         out = []
         for i, combo in enumerate(itertools.product(*(self.axes[p] for p in paths))):
@@ -218,7 +231,7 @@ class StudySpec:
             cfg = self._build(settings)
             label = ", ".join(f"{p}={short(v)}" for p, v in settings.items()) or "base"
             out.append(Cell(i, settings, cfg, label))
-        return out
+        return tuple(out)
 
     def n_cells(self) -> int:
         n = 1
@@ -267,11 +280,8 @@ def _blame(e: ConfigError, settings: dict[str, Any]) -> ConfigError:
         path = next(p for sc, p in scored if sc == best)
         value = settings[path]
         others = [f"{p}={short(v)}" for p, v in settings.items() if p != path]
-        info = axis_fields().get(path)
-        named = (f"{path!r} ({info.label})"
-                 if info and info.label.lower() != path.rsplit(".", 1)[-1] else repr(path))
         where = f" (in the cell with {', '.join(others)})" if others else ""
-        return _err(f"axes.{path}", f"axis {named}, value {_show(value)}{where}: "
+        return _err(f"axes.{path}", f"axis {path!r}, value {_show(value)}{where}: "
                     f"{field_ + ': ' if field_ != path else ''}{plain_words(msg)}")
     if settings:
         cell = ", ".join(f"{p}={short(v)}" for p, v in settings.items())

@@ -178,9 +178,10 @@ def summarize(store: RunStore, study_id: int) -> StudySummary:
     spec = _spec(json.dumps(study.spec, sort_keys=True))
     df = store.study_runs(study_id)
     runs = store.runs_by_id([int(i) for i in df.run_id])
+    keys = store.run_keys(list(runs))
     by_key: dict[str, Run] = {}
     for r in sorted(runs.values(), key=lambda r: r.id):
-        by_key[run_key(r.config)] = r
+        by_key[keys.get(r.id) or run_key(r.config)] = r
     tasks = list(dict.fromkeys(t for c in spec.cells() for t in c.config.data.tasks))
     metric_of = _headlines(runs.values(), tasks, spec)
     cell_rows: dict[int, list[tuple[int, int]]] = {}
@@ -188,7 +189,7 @@ def summarize(store: RunStore, study_id: int) -> StudySummary:
         if row.role == "cell":
             cell_rows.setdefault(int(row.cell), []).append((int(row.seed), int(row.run_id)))
     cells = [_cell(c.index, c.settings, c.label, cell_rows.get(c.index, []), runs, by_key,
-                   tasks, metric_of) for c in spec.cells()]
+                   keys, tasks, metric_of) for c in spec.cells()]
     _mark_best(cells, tasks, metric_of)
     all_b: dict[int, list[int]] = {}  # seed -> baselines in use (single-task cells included)
     for c in cells:
@@ -254,8 +255,25 @@ def _headline_values(run: Run, tasks: list[str], metric_of: dict[str, str]) -> d
             if metric_of[t] in run.test_metrics.get(t, {})}
 
 
+_BASELINE_KEYS: dict[str, str] = {}  # run key -> its matched baseline's run key
+
+
+def _baseline_of(run: Run, key: str | None, by_key: dict[str, Run]) -> Run | None:
+    """The study's run that is ``run``'s matched baseline (itself for a single-task run)."""
+    if run.config.model.sharing == BASELINE:
+        return run
+    bkey = _BASELINE_KEYS.get(key) if key else None
+    if bkey is None:
+        bkey = run_key(baseline_config(run.config))
+        if key:
+            if len(_BASELINE_KEYS) > 100_000:
+                _BASELINE_KEYS.clear()
+            _BASELINE_KEYS[key] = bkey
+    return by_key.get(bkey)
+
+
 def _cell(index: int, settings: dict[str, Any], label: str, seed_runs: list[tuple[int, int]],
-          runs: dict[int, Run], by_key: dict[str, Run], tasks: list[str],
+          runs: dict[int, Run], by_key: dict[str, Run], keys: dict[int, str], tasks: list[str],
           metric_of: dict[str, str]) -> CellSummary:
     present = [(s, runs[i]) for s, i in sorted(seed_runs) if i in runs]
     done = [(s, r) for s, r in present if r.status == "done"]
@@ -269,12 +287,13 @@ def _cell(index: int, settings: dict[str, Any], label: str, seed_runs: list[tupl
     pairs: dict[str, tuple[list[float], list[float]]] = {t: ([], []) for t in tasks}
     baseline_runs: list[int] = []
     own_baseline = bool(present) and present[0][1].config.model.sharing == BASELINE
+    base_of = {r.id: _baseline_of(r, keys.get(r.id), by_key) for _, r in present}
     for _, r in present:
-        b = r if r.config.model.sharing == BASELINE else by_key.get(run_key(baseline_config(r.config)))
+        b = base_of[r.id]
         if b is not None and b.id not in baseline_runs:
             baseline_runs.append(b.id)
     for _, r in done:
-        b = r if r.config.model.sharing == BASELINE else by_key.get(run_key(baseline_config(r.config)))
+        b = base_of[r.id]
         if b is None or b.status != "done":
             continue
         cv, bv = _headline_values(r, tasks, metric_of), _headline_values(b, tasks, metric_of)

@@ -13,7 +13,7 @@ from mtae_core import ExperimentConfig
 from mtae_core.baselines import baseline_config, run_key
 from mtae_core.jobs import JobRunner, execute
 from mtae_core.store import RunStore
-from mtae_core.studies import StudySpec, cancel, estimate_seconds, plan, start, summarize
+from mtae_core.studies import StudySpec, cancel, estimate_seconds, plan, retry, start, summarize
 
 TINY = {"training": {"epochs": 1, "batch_size": 128, "device": "cpu"},
         "model": {"hidden": [16], "latent_dim": 4, "head_hidden": 8}}
@@ -192,14 +192,42 @@ def test_a_study_survives_a_restart_and_a_new_worker_finishes_it(store):
     assert summ.status == "done" and [c.n for c in summ.cells] == [1, 1]
 
 
+def test_retry_queues_failed_and_cancelled_runs_again(store):
+    s = _spec(axes={"model.sharing": ["hard"]}, seeds=2)
+    sid = start(store, s)
+    df = store.study_runs(sid)
+    a, b, c, d = (int(i) for i in df.run_id)
+    store.finish(a, "done", test_metrics={}, seconds=1.0)
+    store.finish(b, "failed", "the app stopped during training")
+    store.finish(c, "diverged", "NaN")
+    cancel(store, sid)  # d is cancelled with the study
+    new = retry(store, sid)
+    assert len(new) == 2 and all(store.get_run(i).status == "queued" for i in new)
+    ids = set(store.study_runs(sid).run_id)
+    assert ids == {a, c, *new}  # done and diverged runs are kept as they are
+    assert store.get_run(new[0]).config == store.get_run(b).config
+    assert summarize(store, sid).status == "running"  # no longer cancelled
+    assert store.study_runs(sid).owned.all()
+
+
 @pytest.mark.slow
-def test_a_new_job_runner_finishes_a_queued_study(store):
+def test_a_study_survives_a_restart_of_the_runner(store):
     s = _spec(axes={"model.sharing": ["hard", "soft"]}, seeds=1)
     sid = start(store, s)
-    runner = JobRunner(RunStore(store.path), n_workers=2).start()
+    runner = JobRunner(store, n_workers=1).start()
     try:
-        assert _wait(lambda: summarize(store, sid).status == "done", 90)
+        assert _wait(lambda: summarize(store, sid).counts.get("done", 0) >= 1, 120)
+    finally:
+        runner.stop()  # the app stops: what is queued stays queued
+    after = summarize(store, sid).counts
+    assert after.get("done", 0) >= 1 and "running" not in after
+    assert after.get("done", 0) + after.get("queued", 0) + after.get("failed", 0) == 3
+    reopened = RunStore(store.path)
+    retry(reopened, sid)  # a run the stop interrupted is queued again
+    runner = JobRunner(reopened, n_workers=1).start()
+    try:
+        assert _wait(lambda: summarize(reopened, sid).status == "done", 120)
     finally:
         runner.stop()
     assert not runner.alive
-    assert summarize(store, sid).counts == {"done": 3}
+    assert summarize(reopened, sid).counts == {"done": 3}

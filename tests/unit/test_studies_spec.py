@@ -72,6 +72,14 @@ def test_values_may_carry_options_and_option_axes_follow_the_entry():
     assert [c.config.model.options["sharing"]["n_experts"] for c in t.cells()] == [2, 3]
 
 
+def test_a_data_set_axis_takes_each_data_sets_default_tasks():
+    s = spec(seeds=1, axes={"data.dataset": ["digits", "synthetic_correlated"]})
+    a, b = s.cells()
+    assert a.config.data.tasks == ("digit", "parity", "reconstruction")
+    assert b.config.data.tasks == ("task1", "task2")
+    assert "correlation" in b.config.data.options
+
+
 def test_fixed_weights_as_an_axis():
     grid = [{"digit": 1.0, "parity": 0.0}, {"digit": 0.5, "parity": 0.5}]
     s = spec(seeds=1, axes={"weighting.options.weights": grid})
@@ -92,13 +100,13 @@ def test_config_for_sets_the_seed_and_keeps_the_cell():
 
 
 @pytest.mark.parametrize("axes, field, words", [
-    ({"model.colour": ["red"]}, "axes.model.colour", ["'model.colour'", "red", "unknown"]),
+    ({"model.colour": ["red"]}, "axes.model.colour", ["'model.colour'", "red", "not a setting"]),
     ({"optimizer.lr": [0.1, -1]}, "axes.optimizer.lr",
      ["'optimizer.lr'", "Learning rate", "-1", "must be greater than 0"]),
-    ({"training.epochs": [0]}, "axes.training.epochs", ["'training.epochs'", "0", "must be at least 1"]),
+    ({"training.epochs": [0]}, "axes.training.epochs", ["'training.epochs'", "0", "Epochs must be at least 1"]),
     ({"optimizer.lr": []}, "axes.optimizer.lr", ["'optimizer.lr'", "empty"]),
     ({"weighting.strategy": ["nope"]}, "axes.weighting.strategy", ["nope", "allowed", "pcgrad"]),
-    ({"data.options.correlation": [0.5]}, "axes.data.options.correlation", ["0.5", "unknown option"]),
+    ({"data.options.correlation": [0.5]}, "axes.data.options.correlation", ["0.5", "not an option of digits"]),
     ({"seed.x": [1]}, "axes.seed.x", ["'seed", "single setting"]),
     ({"optimizer.lr": 0.1}, "axes.optimizer.lr", ["must be a list"]),
     ({"optimizer.lr": [0.1, 0.1]}, "axes.optimizer.lr", ["0.1", "listed twice"]),

@@ -19,6 +19,7 @@ import pytest
 
 from mtae_core.jobs import APP_STOPPED, JobRunner, default_workers, usable_cores
 from mtae_core.store import RunStore
+from mtae_core.training import describe_device, resolve_device
 from mtae_core.worker import set_parent_death_signal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,6 +212,9 @@ def test_queued_runs_stay_queued_across_a_restart_of_the_runner(store, tiny_cfg)
     try:
         runs = runner.wait(ids, timeout=60, on_progress=lambda rs: seen.append(
             [r.status for r in rs]))
+        # the warm worker told the app which device "auto" trains on
+        assert _wait(lambda: runner.device is not None, 10)
+        assert runner.device == describe_device(resolve_device("auto"))
     finally:
         runner.stop()
     assert [r.status for r in runs] == ["done", "done"]
