@@ -24,15 +24,14 @@ from mtae_core.config import ConfigError, ExperimentConfig
 from mtae_core.store import RunStore
 from mtae_core.weighting import weightings
 
+from . import links
 from .forms import parse_number_list
 from .state import get_store, submit, workers_enabled
 from .study_progress import progress_section, spec_of
-from .train_form import LINK_KEY
-from .url_state import PARAM as CFG_PARAM
+from .text import md
 from .url_state import decode_config
 
 STUDY_PARAM = "study"  # query parameter: the study shown
-BASE_KEY = "studies.base"  # session state: JSON of the config the Train page handed over
 MAX_AXES = 3
 DEFAULT_SEEDS = 3
 NONE = "—"
@@ -50,27 +49,16 @@ SEED_HELP = (
 # ---- where the study's base settings come from ----------------------------------------------
 
 
-def remember_train_config(cfg: ExperimentConfig) -> None:
-    """The Train page hands its current valid settings to the Studies page."""
-    st.session_state[BASE_KEY] = cfg.to_json(None)
-
-
 def base_config() -> tuple[ExperimentConfig, str]:
-    """The settings a new study starts from and where they come from: the Train page's
-    current settings in this session, else a ``?cfg=`` link, else the defaults."""
-    if BASE_KEY in st.session_state:
+    """The settings a new study starts from and where they come from: the tab's Train
+    settings (``ui.links``: what the Train form last described, or the link's ``?cfg=``),
+    else the defaults."""
+    text = links.settings()
+    if text:
         try:
-            return ExperimentConfig.from_json(st.session_state[BASE_KEY]), "the Train page's settings"
-        except ConfigError:
-            del st.session_state[BASE_KEY]
-    if CFG_PARAM in st.query_params:
-        try:
-            return decode_config(st.query_params[CFG_PARAM]), "the settings in this page's link"
-        except ConfigError:
+            return decode_config(text), "the Train page's settings"
+        except ConfigError:  # (links.carry checked it: only a changed schema gets here)
             pass
-    link = st.session_state.get(LINK_KEY)
-    if link is not None and link[0] != ExperimentConfig():
-        return link[0], "the settings of the link the Train page opened"
     return ExperimentConfig(), "the default settings"
 
 
@@ -198,7 +186,7 @@ def axis_picker(base: ExperimentConfig, fields: dict[str, Any]) -> list[Axis]:
             path, values, problem = _weights_values(right, label, key, list(base.data.tasks))
         slot = right.empty()
         if problem:
-            slot.error(problem, icon=":material/error:")
+            slot.error(md(problem), icon=":material/error:")
         axes.append(Axis(path, list(values), problem, slot))
     return axes
 
@@ -267,7 +255,7 @@ def study_form(store: RunStore) -> Draft:
         text = _plain(e)
         # next to the axis the message names, else above the Start button
         axis = next((a for a in axes if a.path in text), None)
-        (axis.slot if axis is not None else st).error(text, icon=":material/error:")
+        (axis.slot if axis is not None else st).error(md(text), icon=":material/error:")
         return Draft(None, [text])
 
 
@@ -397,13 +385,13 @@ def pick_study(store: RunStore) -> int | None:
 
 
 def study_button_from_train(cfg: ExperimentConfig | None, place: Any = None) -> None:
-    """On the Train page: hand the current settings to the Studies page and offer to
-    vary them there (drawn in ``place``, e.g. the form's column)."""
+    """On the Train page: offer to vary the current settings in a study (drawn in
+    ``place``, e.g. the form's column). The settings travel in the tab (``ui.links``)."""
     if cfg is None:
         return
-    remember_train_config(cfg)
-    (place or st).page_link("pages/studies.py", label="Vary these settings in a study (over seeds, "
-                 "against matched baselines)", icon=":material/science:")
+    (place or st).page_link("pages/studies.py", label="Vary these settings in a study (over "
+                            "seeds, against matched baselines)", icon=":material/science:",
+                            query_params=links.page_params())
 
 
 SEEDS_FROM_COMPARE = 3
@@ -472,7 +460,7 @@ def repeat_over_seeds_button(chosen: pd.DataFrame) -> None:
     try:
         spec = repeat_spec(configs)
     except ConfigError as e:
-        st.caption(f"Repeat over seeds: {_plain(e)}")
+        st.caption(f"Repeat over seeds: {md(_plain(e))}")
         return
     text, _ = study_size(spec, store)
     if st.button(f"Repeat these runs over {SEEDS_FROM_COMPARE} seeds", icon=":material/science:",
@@ -493,7 +481,7 @@ def study_view(store: RunStore, study_id: int) -> None:
         st.warning(f"There is no study #{study_id} (it may have been deleted).")
         return
     spec = spec_of(study)
-    st.subheader(f"#{study.id} {study.name}")
+    st.subheader(f"#{study.id} {md(study.name)}")
     seeds = ", ".join(map(str, spec.seeds))
     varied = ", ".join(f"{p} over {len(v)} values" for p, v in spec.axes.items()) or "nothing"
     st.caption(f"{len(spec.cells())} cell(s) × {len(spec.seeds)} seed(s) ({seeds}); varies "

@@ -15,6 +15,7 @@ import streamlit as st
 from mtae_core import studies
 from mtae_core.store import ACTIVE, RunStore
 
+from . import links
 from .state import get_store
 from .study_results import cell_name
 
@@ -150,7 +151,8 @@ def _open_run(frame: pd.DataFrame, study_id: int) -> None:
     run_id = c1.selectbox("Open a run of this study", list(labels),
                           format_func=lambda i: labels[i],
                           key=f"studies.open.{study_id}")
-    c2.page_link("pages/train.py", label="Open on Train", icon=":material/open_in_new:",
-                 query_params={"run": str(run_id)})
+    if c2.button("Open on Train", icon=":material/open_in_new:", key=f"studies.go.{study_id}"):
+        links.show_run(int(run_id))  # the run the Train page shows in this tab
+        st.switch_page("pages/train.py")
 
 

@@ -42,7 +42,8 @@ def open_studies(at: AppTest, study: int | None = None) -> AppTest:
 
 
 def texts(elements: Any) -> list[str]:
-    return [str(e.value) for e in elements]
+    """Elements' text with Markdown's escapes removed (user text is shown escaped)."""
+    return [re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements]
 
 
 def button(at: AppTest, label: str) -> Any:
@@ -199,13 +200,24 @@ def test_running_study_grid_and_cancel(app, home):
     assert sorted(r for r, _ in squares(at)) == sorted(ids)
     assert "0 of 6 runs done, 6 waiting" in " ".join(texts(at.markdown))
     assert "Results appear here as the study's runs finish." in texts(at.info)
-    opened = [p for p in at.get("page_link") if p.proto.page == "train"]
-    assert opened and "run=" in opened[0].proto.query_string
     button(at, "Cancel study").click().run()
     assert not at.exception
     assert {r.status for r in store.runs()} == {"cancelled"}
     assert {s for _, s in squares(at)} == {"cancelled"}
     assert not [b for b in at.button if b.label == "Cancel study"]
+
+
+def test_open_a_run_of_the_study_on_train(app, home):
+    store = RunStore(home / "runs.db")
+    study_id = studies.start(store, studies.StudySpec.parse(spec_dict()))
+    at = open_studies(app(), study_id)
+    run_id = max(r.id for r in store.runs())
+    at.selectbox(key=f"studies.open.{study_id}").set_value(run_id).run()
+    button(at, "Open on Train").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Train"
+    assert at.query_params["run"] == str(run_id)
+    assert f"Run #{run_id}" in " ".join(texts(at.markdown))
 
 
 # ---- a finished study, trained for real ------------------------------------------------------------

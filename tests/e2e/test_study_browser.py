@@ -34,11 +34,11 @@ def test_build_a_study_watch_the_grid_fill_read_the_results(app_url: str) -> Non
             Path(shots).mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(Path(shots) / f"study-{name}.png"))
 
-    # the page starts a new study from the settings in its link (?cfg=, as Train writes it)
+    # a new study starts from the tab's Train settings, here those of the link (?cfg=)
     url = f"{app_url}/studies?cfg={encode_config(TINY)}"
     with _open_app(url, heading="Studies") as (page, main, expect):
         expect(main.get_by_text("No studies yet")).to_be_visible()
-        expect(main.get_by_text("the settings in this page's link")).to_be_visible()
+        expect(main.get_by_text("Starts from the Train page's settings")).to_be_visible()
 
         seeds = main.get_by_role("spinbutton", name="Seeds")
         seeds.fill("2")
