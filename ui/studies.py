@@ -22,6 +22,7 @@ from mtae_core import studies
 from mtae_core.baselines import differences
 from mtae_core.config import ConfigError, ExperimentConfig
 from mtae_core.store import RunStore
+from mtae_core.studies.spec import data_seed_supported
 from mtae_core.weighting import weightings
 
 from . import links
@@ -44,6 +45,12 @@ SEED_HELP = (
     "trains on the same data, so the spread you see is the training's luck alone. Tick "
     "the box to draw new data and a new split for each seed too: the spread then also "
     "covers the data, which is closer to \"would this hold on other data?\".")
+SEED_HELP_NO_DATA_SEED = (
+    "**What each seed changes.** In this version one seed sets everything random: the "
+    "network's starting weights, the order of the batches, any noise (dropout, denoising), "
+    "and also how the data set is drawn (on synthetic_correlated: the task functions "
+    "themselves) and how it is split into training, validation and test. So the spread "
+    "over a study's seeds covers both the training's luck and the data.")
 
 
 # ---- where the study's base settings come from ----------------------------------------------
@@ -235,10 +242,14 @@ def study_form(store: RunStore) -> Draft:
                              value=int(base.training.epochs), key="studies.epochs")
     name = c3.text_input("Study name", key="studies.name",
                          placeholder=_auto_name(base, axes, fields))
-    vary_data = st.checkbox("Draw new data for each seed too", key="studies.vary_data",
-                            help="off: the data and its split stay fixed; only training varies")
+    own_seed = data_seed_supported()
+    vary_data = st.checkbox(
+        "Draw new data for each seed too", key="studies.vary_data", disabled=not own_seed,
+        value=not own_seed,
+        help="off: the data and its split stay fixed; only training varies" if own_seed else
+        "the data has no seed of its own in this version: each seed draws the data too")
     with st.expander("What each seed changes", icon=":material/casino:"):
-        st.markdown(SEED_HELP)
+        st.markdown(SEED_HELP if own_seed else SEED_HELP_NO_DATA_SEED)
     problems = [a.problem for a in axes if a.problem]
     if problems:
         return Draft(None, problems)
@@ -484,11 +495,9 @@ def study_view(store: RunStore, study_id: int) -> None:
     st.subheader(f"#{study.id} {md(study.name)}")
     seeds = ", ".join(map(str, spec.seeds))
     varied = ", ".join(f"{p} over {len(v)} values" for p, v in spec.axes.items()) or "nothing"
-    st.caption(f"{len(spec.cells())} cell(s) × {len(spec.seeds)} seed(s) ({seeds}); varies "
-               f"{varied}. " + ("Each seed draws its own data and split too."
-                                if spec.vary_data_seed else
-                                "The data and its split are the same for every seed."))
-    progress_section(store, study_id, spec)
     summary = studies.summarize(store, study_id)
+    st.caption(f"{len(spec.cells())} cell(s) × {len(spec.seeds)} seed(s) ({seeds}); varies "
+               f"{varied}. Seeds: " + "; ".join(summary.notes[:1]) + ".")
+    progress_section(store, study_id, spec)
     results_section(store, summary, studies.axis_fields(spec.base))
     spec_download(spec, key=f"studies.spec.{study_id}")

@@ -6,6 +6,7 @@ hooks on the Train and Compare pages."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -62,6 +64,13 @@ def squares(at: AppTest) -> list[tuple[int, str]]:
     """(run id, status) of every square of the progress grid."""
     return [(int(r), s) for r, s in
             re.findall(r"href='\./\?run=(\d+)'[^>]*data-status='(\w+)'", grid(at))]
+
+
+def plotted(values: Any) -> list[float]:
+    """A figure's numbers as plotly's JSON holds them (a list, or a base64 typed array)."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), values["dtype"]).tolist()
+    return list(values)
 
 
 def spec_dict(**changes: Any) -> dict[str, Any]:
@@ -278,6 +287,38 @@ def test_finished_study_tables_figures_and_downloads(app, finished):
     downloads = {d.label for d in at.get("download_button")}
     assert {f"Download the {t} table (CSV)" for t in summary.tasks} <= downloads
     assert "Download the study's spec (JSON)" in downloads
+
+
+def test_a_numeric_axis_draws_each_tasks_metric_against_it(app, home):
+    store = RunStore(home / "runs.db")
+    spec = studies.StudySpec.parse(spec_dict(axes={"optimizer.lr": [0.001, 0.01]}, seeds=1))
+    study_id = studies.start(store, spec)
+    for run in sorted(store.runs(), key=lambda r: r.id):  # 2 cells + their 2 baselines
+        execute(store, run.id, run.config)
+    at = open_studies(app(), study_id)
+    figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    (fig,) = [f for f in figs if f["layout"].get("title", {}).get("text") == "Against Learning rate"]
+    panels = [a["text"] for a in fig["layout"]["annotations"]]
+    assert panels == ["digit · accuracy", "parity · accuracy", "reconstruction · mse"]
+    lines = [t for t in fig["data"] if t.get("mode") == "lines+markers"]
+    summary = studies.summarize(store, study_id)
+    assert plotted(lines[0]["x"]) == [0.001, 0.01]  # hard sharing's line on digit
+    assert plotted(lines[0]["y"]) == pytest.approx(
+        [c.metrics["digit"]["accuracy"]["mean"] for c in summary.cells])
+
+
+def test_a_failed_run_is_shown_and_left_out_with_its_count(app, finished):
+    store = RunStore(finished.path)
+    links = store.study_runs(finished.study_id)
+    failed = int(links[(links.role == "cell") & (links.cell == 0)].run_id.iloc[0])
+    store.finish(failed, "failed", "RuntimeError: worker lost its GPU")
+    at = open_studies(app(), finished.study_id)
+    assert (failed, "failed") in squares(at)
+    assert "5 of 6 runs done, 1 failed" in " ".join(texts(at.markdown))
+    digit = at.dataframe[0].value
+    assert list(digit["n"]) == [1, 2] and list(digit["failed"]) == [1, 0]
+    assert "1 run failed or diverged and is left out" in digit["in words"].iloc[0]
+    assert "±" not in digit["accuracy"].iloc[0]  # one run left: no spread to show
 
 
 @pytest.fixture
