@@ -49,43 +49,52 @@ def grid_frame(store: RunStore, study_id: int, spec: studies.StudySpec) -> pd.Da
     return pd.DataFrame(rows, columns=cols).drop_duplicates(["row", "seed", "run_id"])
 
 
+_GRID_CSS = (
+    "<style>"
+    "table.study-grid{border-collapse:collapse;border:none}"
+    "table.study-grid th{padding:2px 6px;font-weight:500}"
+    "table.study-grid td{padding:2px 6px}"
+    "table.study-grid td.row{padding:2px 8px;text-align:right}"
+    "a.study-run{display:inline-block;min-width:3.2em;padding:4px 6px;margin:1px;"
+    "border-radius:4px;color:white;font-size:0.8em;text-align:center;text-decoration:none}"
+    + "".join(f"a.study-run.{s}{{background:{c}}}" for s, c in STATUS_COLOUR.items())
+    + "</style>")
+
+
 def grid_html(frame: pd.DataFrame) -> str:
     """Cells × seeds as coloured squares (one per run, a link to it on the Train page),
-    the baselines in the last row; squares carry their status for tests and tooltips."""
+    the baselines in their own row; squares carry their status for tests and tooltips.
+    Built in one pass over plain records: it is redrawn twice a second."""
     if frame.empty:
         return ""
-    seeds = sorted(frame["seed"].unique())
-    rows = list(dict.fromkeys(frame["row"]))
-    head = "".join(f"<th style='padding:2px 6px;font-weight:500'>seed {s}</th>" for s in seeds)
-    body = []
-    for r in rows:
-        cells = []
-        for s in seeds:
-            runs = frame[(frame["row"] == r) & (frame["seed"] == s)]
-            squares = "".join(_square(x) for _, x in runs.iterrows())
-            cells.append(f"<td style='padding:2px 6px'>{squares}</td>")
-        body.append(f"<tr><td style='padding:2px 8px;text-align:right'>{html.escape(r)}</td>"
-                    + "".join(cells) + "</tr>")
+    records = frame.to_dict("records")
+    seeds = sorted({int(x["seed"]) for x in records})
+    by_place: dict[tuple[str, int], list[str]] = {}
+    for x in records:
+        by_place.setdefault((str(x["row"]), int(x["seed"])), []).append(_square(x))
+    rows = list(dict.fromkeys(str(x["row"]) for x in records))
+    head = "".join(f"<th>seed {s}</th>" for s in seeds)
+    body = "".join(
+        f"<tr><td class='row'>{html.escape(r)}</td>"
+        + "".join(f"<td>{''.join(by_place.get((r, s), []))}</td>" for s in seeds) + "</tr>"
+        for r in rows)
     legend = " ".join(
         f"<span style='white-space:nowrap'><span style='display:inline-block;width:0.8em;"
         f"height:0.8em;border-radius:2px;background:{c}'></span> {STATUS_WORD[s]}</span>"
         for s, c in STATUS_COLOUR.items())
-    return (f"<table class='study-grid' style='border-collapse:collapse;border:none'>"
-            f"<tr><th></th>{head}</tr>{''.join(body)}</table>"
+    return (f"{_GRID_CSS}<table class='study-grid'><tr><th></th>{head}</tr>{body}</table>"
             f"<div style='font-size:0.8em;color:#666;margin-top:4px'>{legend}</div>")
 
 
-def _square(x: pd.Series) -> str:
+def _square(x: dict[str, Any]) -> str:
     status = str(x["status"])
-    colour = STATUS_COLOUR.get(status, "#999")
     word = STATUS_WORD.get(status, status)
     if status == "running":
-        word += f" {x['progress']:.0%}"
-    title = html.escape(f"{x['row']}, seed {x['seed']}: run #{x['run_id']} {word}")
-    return (f"<a href='./?run={int(x['run_id'])}' title='{title}' data-status='{status}' "
-            f"class='study-run' style='display:inline-block;min-width:3.2em;padding:4px 6px;"
-            f"margin:1px;border-radius:4px;background:{colour};color:white;font-size:0.8em;"
-            f"text-align:center;text-decoration:none'>#{int(x['run_id'])}</a>")
+        word += f" {float(x['progress']):.0%}"
+    run_id = int(x["run_id"])
+    title = html.escape(f"{x['row']}, seed {x['seed']}: run #{run_id} {word}", quote=True)
+    return (f"<a href='./?run={run_id}' title='{title}' data-status='{html.escape(status)}' "
+            f"class='study-run {html.escape(status)}'>#{run_id}</a>")
 
 
 def progress_words(frame: pd.DataFrame) -> str:
