@@ -221,7 +221,7 @@ class Draft:
 
 def _auto_name(base: ExperimentConfig, axes: Sequence[Axis], fields: dict[str, Any]) -> str:
     varied = " × ".join(field_label(a.path, fields) for a in axes) or "seeds"
-    return f"{base.data.dataset}: {varied}"[:120]
+    return f"{base.data.dataset}: {varied}"[:100]
 
 
 def study_form(store: RunStore) -> Draft:
@@ -240,7 +240,7 @@ def study_form(store: RunStore) -> Draft:
                                 help="each cell is trained once per seed; 3 or more show the spread"))
     epochs = c2.number_input("Epochs per run", min_value=1, max_value=10000, step=1,
                              value=int(base.training.epochs), key="studies.epochs")
-    name = c3.text_input("Study name", key="studies.name",
+    name = c3.text_input("Study name", key="studies.name", max_chars=100,
                          placeholder=_auto_name(base, axes, fields))
     own_seed = data_seed_supported()
     vary_data = st.checkbox(

@@ -136,6 +136,17 @@ def test_bad_axis_values_are_named_in_plain_words_and_start_is_off(app, home, te
     assert RunStore(home / "runs.db").runs() == []
 
 
+def test_a_study_above_the_size_cap_says_how_to_raise_it(app, home):
+    at = open_studies(app())
+    at.number_input(key="studies.seeds").set_value(50).run()
+    at = _axis(at, "optimizer.lr", ", ".join(f"0.00{i}" for i in range(1, 10)) + ", 0.01, 0.02")
+    errors = texts(at.error)
+    assert len(errors) == 1 and "11 cells × 50 seeds = 550 runs" in errors[0], errors
+    assert "MTAE_MAX_STUDY_RUNS" in errors[0]
+    assert button(at, "Start study").disabled
+    assert RunStore(home / "runs.db").runs() == []
+
+
 def test_form_shows_size_and_queues_the_study(app, home):
     at = open_studies(app())
     at.number_input(key="studies.epochs").set_value(2).run()
