@@ -5,7 +5,7 @@ start a study (from the Train page's settings, from runs ticked on Compare).
 
 The engine (``mtae_core.studies``) expands, plans, starts and summarises studies; this
 module only reads widgets, shows what the engine says in plain words, and queues runs
-through the app's runner (``ui.state.submit``).
+into the store for the app's workers (``ui.state.get_runner``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from mtae_core.weighting import weightings
 
 from . import links
 from .forms import parse_number_list
-from .state import get_store, submit, workers_enabled
+from .state import get_runner, get_store, workers_enabled
 from .study_progress import progress_section, spec_of
 from .text import md
 from .url_state import decode_config
@@ -309,11 +309,16 @@ def study_size(spec: Any, store: RunStore) -> tuple[str, int]:
 
 
 def _runner_or_none() -> Any:
-    if not workers_enabled():
-        return None
-    from .state import get_runner
+    return get_runner() if workers_enabled() else None
 
-    return get_runner()
+
+def start_study(store: RunStore, spec: Any) -> int:
+    """Queue the study's runs in the store (one transaction for all of them) and make
+    sure the app's workers are running to take them; returns the study id."""
+    study_id = int(studies.start(store, spec))
+    if workers_enabled():
+        get_runner().start()  # (already started with the app: then nothing to do)
+    return study_id
 
 
 def start_section(store: RunStore) -> int | None:
@@ -328,7 +333,7 @@ def start_section(store: RunStore) -> int | None:
     started = st.button("Start study", type="primary", disabled=draft.spec is None,
                         icon=":material/play_arrow:", key="studies.start")
     if started and draft.spec is not None:
-        return int(studies.start(store, draft.spec, submit=submit))
+        return int(start_study(store, draft.spec))
     if draft.spec is not None:
         spec_download(draft.spec, key="studies.spec.new")
     return None
@@ -362,7 +367,7 @@ def example_button(store: RunStore) -> int | None:
     st.caption(text.replace("**", ""))
     if st.button("Start the example study", type="primary", icon=":material/science:",
                  key="studies.example"):
-        return int(studies.start(store, spec, submit=submit))
+        return int(start_study(store, spec))
     return None
 
 
@@ -476,7 +481,7 @@ def repeat_over_seeds_button(chosen: pd.DataFrame) -> None:
     text, _ = study_size(spec, store)
     if st.button(f"Repeat these runs over {SEEDS_FROM_COMPARE} seeds", icon=":material/science:",
                  key="compare.repeat", help=text.replace("**", "")):
-        study_id = studies.start(store, spec, submit=submit)
+        study_id = start_study(store, spec)
         st.switch_page("pages/studies.py", query_params={STUDY_PARAM: str(study_id)})
 
 
