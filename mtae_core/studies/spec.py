@@ -204,7 +204,12 @@ class StudySpec:
             obj = json.loads(text)
         except json.JSONDecodeError as e:
             raise _err("", f"the study spec is not valid JSON: {e}") from None
-        return cls.parse(obj)
+        except RecursionError:
+            raise _err("", "the study spec is nested too deeply to read") from None
+        try:
+            return cls.parse(obj)
+        except RecursionError:
+            raise _err("", "the study spec is nested too deeply to read") from None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "base": self.base.to_dict(), "axes": _plain(self.axes),
