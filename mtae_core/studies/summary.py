@@ -10,6 +10,7 @@ out of every mean, with their count said.
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -164,14 +165,11 @@ class StudySummary:
 
 @functools.lru_cache(maxsize=32)
 def _spec(text: str) -> StudySpec:
-    import json
-
     return StudySpec.parse(json.loads(text), check_size=False)
 
 
 def summarize(store: RunStore, study_id: int) -> StudySummary:
-    import json
-
+    """Aggregate a stored study as it stands now (running studies too)."""
     study = store.get_study(study_id)
     if study is None:
         raise KeyError(f"no study with id {study_id}")
