@@ -66,8 +66,6 @@ def test_build_a_study_watch_the_grid_fill_read_the_results(app_url: str) -> Non
         expect(main.locator("a.study-run[data-status='done']")).to_have_count(
             6, timeout=FINISH_MS)
         expect(main.get_by_text("6 of 6 runs done")).to_be_visible()
-        href = squares.first.get_attribute("href") or ""
-        assert re.fullmatch(r"\./\?run=\d+", href), href  # a square opens its run on Train
 
         # results: a mean ± std cell of the first task's table (the grid keeps an
         # accessible copy of its cells)
@@ -79,3 +77,13 @@ def test_build_a_study_watch_the_grid_fill_read_the_results(app_url: str) -> Non
         assert 0.0 <= mean <= 1.0 and std >= 0.0  # digit accuracy over two seeds
         expect(main.get_by_text("The best cell is chosen on the validation set")).to_be_visible()
         snap(page, "3-done")
+
+        # a square opens its run on the Train page, in a tab of its own (the grid stays)
+        href = squares.first.get_attribute("href") or ""
+        run_id = re.fullmatch(r"\./\?run=(\d+)", href)
+        assert run_id, href
+        with page.context.expect_page() as opened:
+            squares.first.click()
+        tab = opened.value
+        expect(tab.get_by_test_id("stMain").get_by_text(f"Run #{run_id.group(1)}").first
+               ).to_be_visible()
