@@ -6,7 +6,8 @@ import streamlit as st
 
 from ui import links
 from ui.state import ensure_app_frame, get_store
-from ui.studies import example_button, pick_study, show_study, start_section, study_view
+from ui.studies import example_button, start_section
+from ui.study_progress import pick_study, show_study, study_view
 from ui.train_form import LABELS
 
 ensure_app_frame()

@@ -1,7 +1,7 @@
-"""The Studies page's widgets: the form that starts a study ("vary [field] over
+"""The Studies page's widgets that start a study: the form ("vary [field] over
 [values]", seeds, the data-seed option, the size and time of the study before it
-starts), the study picker, the live progress grid, and the buttons other pages use to
-start a study (from the Train page's settings, from runs ticked on Compare).
+starts), the one-click example, and the buttons other pages use (from the Train page's
+settings, from runs ticked on Compare). One study's view is in ``ui.study_progress``.
 
 The engine (``mtae_core.studies``) expands, plans, starts and summarises studies; this
 module only reads widgets, shows what the engine says in plain words, and queues runs
@@ -10,7 +10,6 @@ into the store for the app's workers (``ui.state.get_runner``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,11 +27,11 @@ from mtae_core.weighting import weightings
 from . import links
 from .forms import parse_number_list
 from .state import get_runner, get_store, workers_enabled
-from .study_progress import progress_section, spec_of
+from .study_progress import STUDY_PARAM
+from .study_results import spec_download
 from .text import md
 from .url_state import decode_config
 
-STUDY_PARAM = "study"  # query parameter: the study shown
 MAX_AXES = 3
 DEFAULT_SEEDS = 3
 NONE = "—"
@@ -339,14 +338,6 @@ def start_section(store: RunStore) -> int | None:
     return None
 
 
-def spec_download(spec: Any, key: str) -> None:
-    """The spec as the JSON ``mtae study`` reads unchanged."""
-    text = json.dumps(spec.to_dict(), indent=2)
-    st.download_button("Download the study's spec (JSON)", text, file_name="study.json",
-                       mime="application/json", key=key, icon=":material/download:",
-                       help="run the same study from a terminal: mtae study study.json")
-
-
 # ---- the example study (empty store) --------------------------------------------------------------
 
 
@@ -369,32 +360,6 @@ def example_button(store: RunStore) -> int | None:
                  key="studies.example"):
         return int(start_study(store, spec))
     return None
-
-
-# ---- picking a study ---------------------------------------------------------------------------------
-
-
-def show_study(study_id: int) -> None:
-    st.query_params[STUDY_PARAM] = str(study_id)
-
-
-def pick_study(store: RunStore) -> int | None:
-    """A selectbox over the stored studies, newest first, following ``?study=ID``."""
-    items = sorted(store.studies(), key=lambda s: s.id, reverse=True)
-    if not items:
-        return None
-    ids = [s.id for s in items]
-    names = {s.id: s.name for s in items}
-    wanted = st.query_params.get(STUDY_PARAM)
-    index = 0
-    if wanted is not None and wanted.isdigit() and int(wanted) in ids:
-        index = ids.index(int(wanted))
-    # keyed on the list, so a new study (or ?study=) starts a fresh selection
-    chosen = st.selectbox("Study", ids, index=index, format_func=lambda i: f"#{i} {names[i]}",
-                          key=f"studies.pick.{ids[0]}.{wanted}")
-    if str(chosen) != wanted:
-        show_study(int(chosen))
-    return int(chosen)
 
 
 # ---- starting a study from other pages --------------------------------------------------------------
@@ -483,26 +448,3 @@ def repeat_over_seeds_button(chosen: pd.DataFrame) -> None:
                  key="compare.repeat", help=text.replace("**", "")):
         study_id = start_study(store, spec)
         st.switch_page("pages/studies.py", query_params={STUDY_PARAM: str(study_id)})
-
-
-# ---- one study ----------------------------------------------------------------------------------------
-
-
-def study_view(store: RunStore, study_id: int) -> None:
-    """A study's heading, progress grid, results so far and spec."""
-    from .study_results import results_section
-
-    study = store.get_study(study_id)
-    if study is None:
-        st.warning(f"There is no study #{study_id} (it may have been deleted).")
-        return
-    spec = spec_of(study)
-    st.subheader(f"#{study.id} {md(study.name)}")
-    seeds = ", ".join(map(str, spec.seeds))
-    varied = ", ".join(f"{p} over {len(v)} values" for p, v in spec.axes.items()) or "nothing"
-    summary = studies.summarize(store, study_id)
-    st.caption(f"{len(spec.cells())} cell(s) × {len(spec.seeds)} seed(s) ({seeds}); varies "
-               f"{varied}. Seeds: " + "; ".join(summary.notes[:1]) + ".")
-    progress_section(store, study_id, spec)
-    results_section(store, summary, studies.axis_fields(spec.base))
-    spec_download(spec, key=f"studies.spec.{study_id}")

@@ -1,6 +1,7 @@
-"""The live progress grid of a study: cells × seeds (and the matched baselines), one
-square per run coloured by its status and linking to the run, polled from the store
-while any run is active, with a Cancel-study button and a run picker."""
+"""One study on the Studies page: the picker (newest first, ``?study=ID``), the live
+progress grid (cells × seeds and the matched baselines, one square per run coloured by
+its status and linking to the run, polled from the store while any run is active, with
+Cancel study and a run picker), then the results (``ui.study_results``) and the spec."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from mtae_core.store import ACTIVE, RunStore
 
 from . import links
 from .state import get_store
-from .study_results import cell_name
+from .study_results import cell_name, results_section, spec_download
+from .text import md
 
+STUDY_PARAM = "study"  # query parameter: the study shown
 BASELINE_ROW = "single-task baseline"
 GRID_SECONDS = 0.5  # the grid polls the store twice a second while runs are active
 STATUS_COLOUR = {"queued": "#c9ced6", "running": "#4c8dff", "done": "#21a453",
@@ -165,3 +168,48 @@ def _open_run(frame: pd.DataFrame, study_id: int) -> None:
         st.switch_page("pages/train.py")
 
 
+# ---- picking a study ---------------------------------------------------------------------------------
+
+
+def show_study(study_id: int) -> None:
+    st.query_params[STUDY_PARAM] = str(study_id)
+
+
+def pick_study(store: RunStore) -> int | None:
+    """A selectbox over the stored studies, newest first, following ``?study=ID``."""
+    items = sorted(store.studies(), key=lambda s: s.id, reverse=True)
+    if not items:
+        return None
+    ids = [s.id for s in items]
+    names = {s.id: s.name for s in items}
+    wanted = st.query_params.get(STUDY_PARAM)
+    index = 0
+    if wanted is not None and wanted.isdigit() and int(wanted) in ids:
+        index = ids.index(int(wanted))
+    # keyed on the list, so a new study (or ?study=) starts a fresh selection
+    chosen = st.selectbox("Study", ids, index=index, format_func=lambda i: f"#{i} {names[i]}",
+                          key=f"studies.pick.{ids[0]}.{wanted}")
+    if str(chosen) != wanted:
+        show_study(int(chosen))
+    return int(chosen)
+
+
+# ---- one study ----------------------------------------------------------------------------------------
+
+
+def study_view(store: RunStore, study_id: int) -> None:
+    """A study's heading, progress grid, results so far and spec."""
+    study = store.get_study(study_id)
+    if study is None:
+        st.warning(f"There is no study #{study_id} (it may have been deleted).")
+        return
+    spec = spec_of(study)
+    st.subheader(f"#{study.id} {md(study.name)}")
+    seeds = ", ".join(map(str, spec.seeds))
+    varied = ", ".join(f"{p} over {len(v)} values" for p, v in spec.axes.items()) or "nothing"
+    summary = studies.summarize(store, study_id)
+    st.caption(f"{len(spec.cells())} cell(s) × {len(spec.seeds)} seed(s) ({seeds}); varies "
+               f"{varied}. Seeds: " + "; ".join(summary.notes[:1]) + ".")
+    progress_section(store, study_id, spec)
+    results_section(store, summary, studies.axis_fields(spec.base))
+    spec_download(spec, key=f"studies.spec.{study_id}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from types import SimpleNamespace
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -201,7 +202,7 @@ def test_display_table_formats_mean_std_interval_and_marks() -> None:
     t = display_table(_summary(), "a", best=[True, False])
     row = t.iloc[0]
     assert row["accuracy"] == f"{0.91:.4g} ± {0.01:.2g}"
-    lo, hi = _stats([0.9, 0.92, 0.91])["ci95"]  # type: ignore[misc]
+    lo, hi = cast(list[float], _stats([0.9, 0.92, 0.91])["ci95"])
     assert row["95% interval"] == f"[{lo:.4g}, {hi:.4g}]"
     assert row["n"] == 3 and row["failed"] == 0 and t.iloc[1]["failed"] == 1
     assert row["change on a (%)"] == "+2 ± 1"
