@@ -270,9 +270,11 @@ def study_form(store: RunStore) -> Draft:
 
 
 def _plain(e: ConfigError) -> str:
-    """The error's messages; a message about an axis names the axis itself."""
-    return "\n\n".join(f"{f}: {m}" if f and not f.startswith("axes") else m
-                       for f, m in e.errors) or str(e)
+    """The error's messages, each after its field's label; a message about an axis
+    names the axis itself."""
+    return "\n\n".join(
+        p.message if not p.path or p.path.startswith("axes") else f"{p.label or p.path}: {p.message}"
+        for p in e.problems) or str(e)
 
 
 def _duration(seconds: float) -> str:
