@@ -305,25 +305,35 @@ class JobRunner:
             self.procs.append(self._spawn())
 
     def _supervise(self) -> None:
+        # This thread is the workers' parent: if it ended, Linux would stop them all
+        # (PR_SET_PDEATHSIG), so a failing step (a locked store, say) is logged, not fatal.
         try:
             with self._lock:
                 if not self._stop.is_set():
                     self._spawn_wanted()
+        except Exception:
+            traceback.print_exc()
         finally:
             self._spawned.set()
         while not self._stop.wait(SUPERVISE_SECONDS):
             with self._lock:
                 if self._stop.is_set():
                     return
-                self._read_reports()
-                dead = [p for p in self.procs if p.poll() is not None]
-                if not dead:
-                    self._spawn_wanted()
-                    continue
-                for p in dead:
-                    self._close_pipe(p.pid)
-                codes = ", ".join(str(p.returncode) for p in dead)
-                self.store.fail_orphans(
-                    reason=f"the worker process training this run stopped unexpectedly (exit code {codes})")
-                self.procs = [p for p in self.procs if p.poll() is None]
-                self._spawn_wanted()
+                try:
+                    self._tick()
+                except Exception:
+                    traceback.print_exc()
+
+    def _tick(self) -> None:
+        """Read what workers reported, replace dead ones (failing their runs), start
+        more while runs wait. Called with the lock held."""
+        self._read_reports()
+        dead = [p for p in self.procs if p.poll() is not None]
+        if dead:
+            for p in dead:
+                self._close_pipe(p.pid)
+            codes = ", ".join(str(p.returncode) for p in dead)
+            self.store.fail_orphans(
+                reason=f"the worker process training this run stopped unexpectedly (exit code {codes})")
+            self.procs = [p for p in self.procs if p.poll() is None]
+        self._spawn_wanted()
