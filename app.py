@@ -14,6 +14,7 @@ page = st.navigation([
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
+    st.Page("pages/studies.py", title="Studies", icon=":material/science:"),
 ])
 
 # The frame's static part, before the engine is imported: on a fresh server the page and

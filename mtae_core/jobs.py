@@ -108,9 +108,10 @@ def execute(store: RunStore, run_id: int, cfg: ExperimentConfig,
             and not store.cancel_requested(run_id):
         store.finish(run_id, "failed", APP_STOPPED)
         return result
-    if result.status == "done":
+    if result.status == "done" and result.model is not None:
         store.save_weights(run_id, result.model.state_dict())
-    store.finish(run_id, result.status, result.reason, result.test_metrics, result.seconds)
+    store.finish(run_id, result.status, result.reason, result.test_metrics, result.seconds,
+                 val_metrics=result.val_metrics, info=result.info)
     return result
 
 
