@@ -110,10 +110,7 @@ class RunStore(StudyTables):
             c.executescript(_SCHEMA)
             c.executescript(STUDY_SCHEMA)
             _migrate_run_keys(c)
-            # columns added after the first release: stores made earlier gain them here
-            have = {r["name"] for r in c.execute("PRAGMA table_info(runs)")}
-            if "val_metrics" not in have:
-                c.execute("ALTER TABLE runs ADD COLUMN val_metrics TEXT")
+            _add_column(c, "val_metrics")  # validation metrics, next to the test metrics
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -382,8 +379,20 @@ def _run(row: sqlite3.Row) -> Run:
 @functools.lru_cache(maxsize=4096)
 def _config(text: str) -> ExperimentConfig:
     """Parse a stored config once: configs are frozen, and the pages and study summaries
-    read the same runs every second."""
-    return ExperimentConfig.from_json(text)
+    read the same runs every second. (``from_stored``: a run stored before the data seed
+    keeps the data its run seed drew.)"""
+    return ExperimentConfig.from_stored(text)
+
+
+def _add_column(c: sqlite3.Connection, name: str, kind: str = "TEXT") -> None:
+    """Give a store made before the column ``name`` existed that column (empty)."""
+    if name in {r[1] for r in c.execute("PRAGMA table_info(runs)")}:
+        return
+    try:
+        c.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+    except sqlite3.OperationalError as e:  # another process added it a moment ago
+        if "duplicate column" not in str(e):
+            raise
 
 
 def _migrate_run_keys(c: sqlite3.Connection) -> None:
@@ -402,7 +411,7 @@ def _migrate_run_keys(c: sqlite3.Connection) -> None:
     keys = []
     for r in rows:
         try:
-            keys.append((run_key(ExperimentConfig.from_json(r["config"])), r["id"]))
+            keys.append((run_key(ExperimentConfig.from_stored(r["config"])), r["id"]))
         except Exception:  # noqa: BLE001  (an unreadable old config must not stop the app)
             continue
     if keys:
