@@ -367,8 +367,10 @@ def _run(row: sqlite3.Row) -> Run:
 @functools.lru_cache(maxsize=4096)
 def _config(text: str) -> ExperimentConfig:
     """Parse a stored config once: configs are frozen, and the pages and study summaries
-    read the same runs every second."""
-    return ExperimentConfig.from_json(text)
+    read the same runs every second. ``from_stored`` (where the config has it) reads a
+    config stored before the data had its own seed as the run it was."""
+    parse = getattr(ExperimentConfig, "from_stored", ExperimentConfig.from_json)
+    return ExperimentConfig.parse(parse(text))
 
 
 def _migrate_run_keys(c: sqlite3.Connection) -> None:
@@ -387,7 +389,7 @@ def _migrate_run_keys(c: sqlite3.Connection) -> None:
     keys = []
     for r in rows:
         try:
-            keys.append((run_key(ExperimentConfig.from_json(r["config"])), r["id"]))
+            keys.append((run_key(_config(r["config"])), r["id"]))
         except Exception:  # noqa: BLE001  (an unreadable old config must not stop the app)
             continue
     if keys:
