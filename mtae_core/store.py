@@ -21,6 +21,9 @@ import torch
 
 from .baselines import run_key
 from .config import ExperimentConfig
+from .study_store import STUDY_SCHEMA, Study, StudyTables
+
+__all__ = ["ACTIVE", "STATUSES", "Run", "RunStore", "Study", "default_path"]
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "diverged")
 ACTIVE = ("queued", "running")
@@ -66,38 +69,12 @@ CREATE TABLE IF NOT EXISTS artifacts (
     PRIMARY KEY (run_id, name)
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
-CREATE TABLE IF NOT EXISTS studies (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL,
-    created REAL NOT NULL,
-    spec TEXT NOT NULL,
-    cancelled INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS study_runs (
-    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    role TEXT NOT NULL CHECK (role IN ('cell','baseline')),
-    cell INTEGER,
-    seed INTEGER NOT NULL,
-    owned INTEGER NOT NULL DEFAULT 1
-);
-CREATE INDEX IF NOT EXISTS study_runs_study ON study_runs(study_id);
-CREATE INDEX IF NOT EXISTS study_runs_run ON study_runs(run_id);
 """
 
 
 def default_path() -> Path:
     home = Path(os.environ.get("MTAE_HOME", Path.home() / ".mtae"))
     return home / "runs.db"
-
-
-@dataclass(frozen=True)
-class Study:
-    id: int
-    name: str
-    created: float
-    spec: dict[str, Any]
-    cancelled: bool
 
 
 @dataclass(frozen=True)
@@ -124,13 +101,14 @@ class Run:
         return self.status in ACTIVE
 
 
-class RunStore:
+class RunStore(StudyTables):
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._conn() as c:
             c.execute("PRAGMA journal_mode=WAL")
             c.executescript(_SCHEMA)
+            c.executescript(STUDY_SCHEMA)
             _migrate_run_keys(c)
             _add_column(c, "val_metrics")  # validation metrics, next to the test metrics
 
@@ -314,64 +292,6 @@ class RunStore:
                 out.update((r["id"], r["key"]) for r in rows if r["key"])
         return out
 
-    # ---- studies ----------------------------------------------------------------------------
-    def create_study(self, name: str, spec_json: str) -> int:
-        with self._tx() as c:
-            cur = c.execute("INSERT INTO studies (name, created, spec) VALUES (?,?,?)",
-                            (name, time.time(), spec_json))
-            return int(cur.lastrowid or 0)
-
-    def add_study_run(self, study_id: int, run_id: int, role: str, cell: int | None, seed: int,
-                      owned: bool = True) -> None:
-        """Record a run of a study. ``owned``: the study queued it (a reused run belongs to
-        whoever queued it, so cancelling the study leaves it alone)."""
-        self.add_study_runs(study_id, [(run_id, role, cell, seed, owned)])
-
-    def add_study_runs(self, study_id: int,
-                       rows: Sequence[tuple[int, str, int | None, int, bool]]) -> None:
-        with self._tx() as c:
-            c.executemany("INSERT INTO study_runs VALUES (?,?,?,?,?,?)",
-                          [(study_id, r, role, cell, seed, int(owned))
-                           for r, role, cell, seed, owned in rows])
-
-    def studies(self) -> list[Study]:
-        """Every study, newest first."""
-        with self._conn() as c:
-            rows = c.execute("SELECT * FROM studies ORDER BY id DESC").fetchall()
-        return [_study(r) for r in rows]
-
-    def get_study(self, study_id: int) -> Study | None:
-        with self._conn() as c:
-            row = c.execute("SELECT * FROM studies WHERE id=?", (study_id,)).fetchone()
-        return _study(row) if row else None
-
-    def study_runs(self, study_id: int) -> pd.DataFrame:
-        """study_id, run_id, role ('cell'|'baseline'), cell (None for baselines), seed, owned."""
-        cols = ["study_id", "run_id", "role", "cell", "seed", "owned"]
-        with self._conn() as c:
-            rows = c.execute(f"SELECT {', '.join(cols)} FROM study_runs WHERE study_id=?"
-                             " ORDER BY rowid", (study_id,)).fetchall()
-        df = pd.DataFrame([tuple(r) for r in rows], columns=cols)
-        df["owned"] = df["owned"].astype(bool)
-        df["cell"] = df["cell"].astype("Int64")  # None stays missing for baselines
-        return df
-
-    def mark_study_cancelled(self, study_id: int, cancelled: bool = True) -> None:
-        with self._tx() as c:
-            c.execute("UPDATE studies SET cancelled=? WHERE id=?", (int(cancelled), study_id))
-
-    def replace_study_run(self, study_id: int, old_run_id: int, new_run_id: int) -> None:
-        """Point the study at a new run in place of an old one (a retry); the study owns it."""
-        with self._tx() as c:
-            c.execute("UPDATE study_runs SET run_id=?, owned=1 WHERE study_id=? AND run_id=?",
-                      (new_run_id, study_id, old_run_id))
-
-    def delete_study(self, study_id: int) -> None:
-        """Forget the study; its runs stay in the store."""
-        with self._tx() as c:
-            c.execute("DELETE FROM study_runs WHERE study_id=?", (study_id,))
-            c.execute("DELETE FROM studies WHERE id=?", (study_id,))
-
     # ---- per-epoch data -----------------------------------------------------------------
     def add_epoch(self, run_id: int, epoch: int, rows: Sequence[tuple[str, str, str, float]],
                   extras: dict[str, Any] | None = None) -> None:
@@ -462,11 +382,6 @@ def _config(text: str) -> ExperimentConfig:
     read the same runs every second. (``from_stored``: a run stored before the data seed
     keeps the data its run seed drew.)"""
     return ExperimentConfig.from_stored(text)
-
-
-def _study(row: sqlite3.Row) -> Study:
-    return Study(id=row["id"], name=row["name"], created=row["created"],
-                 spec=json.loads(row["spec"]), cancelled=bool(row["cancelled"]))
 
 
 def _add_column(c: sqlite3.Connection, name: str, kind: str = "TEXT") -> None:
