@@ -352,6 +352,10 @@ def test_compare_runs_table_lists_every_run(app, filled):
     assert dict(zip(table["id"], table["status"], strict=True))[filled.ids["queued"]] == "queued"
     for col in [*DIGIT_METRICS, "task1 · r2"]:
         assert col in table.columns
+    # each task's test metrics right after the name and status, before the settings
+    order = list(runs_frame(at).proto.column_order)
+    assert order[:3] == ["id", "name", "status"]
+    assert set(DIGIT_METRICS) <= set(order[3:3 + len([c for c in order if " · " in c])])
     # on arrival the three newest finished runs are selected and compared
     newest_done = sorted((filled.ids[n] for n in filled.done), reverse=True)[:3]
     assert sorted(int(i.split()[0][1:]) for i in comparison(at).index) == sorted(newest_done)
@@ -751,3 +755,18 @@ def test_a_split_that_leaves_the_test_set_empty_stops_training(app, home):
     [error] = texts(on_tab.error)
     assert error.startswith("Test share 0.005 of 100 examples leaves the test set empty")
     assert button(at, "Train").disabled
+
+
+def test_progress_bar_and_text_agree_while_training(app, home):
+    store = RunStore(home / "runs.db")
+    run_id = store.create_run(ExperimentConfig().replace(name="busy", training={"epochs": 30}))
+    claimed = store.claim_next(worker_pid=1)
+    assert claimed is not None and claimed.id == run_id
+    store.add_epoch(run_id, 0, [("train", "digit", "loss", 1.0), ("val", "digit", "loss", 1.0)])
+    store.set_progress(run_id, 0.0)  # a worker's step fraction may lag behind the epochs
+    at = app()
+    at.query_params["run"] = str(run_id)
+    at = open_page(at, "pages/train.py")
+    [bar] = at.get("progress")
+    assert bar.proto.text.startswith("Training — epoch 1 of 30 done")
+    assert bar.proto.value == 3  # 1/30 of the bar, in percent
