@@ -88,3 +88,5 @@ run = store.get_run(int(st.selectbox("Run", list(labels), key="compare.inside",
                                      format_func=labels.get)))
 if run is not None:
     run_insights(run, metrics[metrics["run_id"] == run.id], store.extras(run.id), key="compare")
+from ui.studies import repeat_over_seeds_button  # noqa: E402, I001  (the Studies page's hook)
+repeat_over_seeds_button(chosen)

@@ -113,3 +113,5 @@ with run_col:
     else:
         st.toggle("Log scale", key="train.log_y")
         live.run_panel(shown)
+from ui.studies import study_button_from_train  # noqa: E402, I001  (the Studies page's hook)
+study_button_from_train(cfg, form_col)

@@ -96,20 +96,44 @@ class Dataset(Entry):
     def generate(cls, options: Any, seed: int) -> RawData:
         raise NotImplementedError
 
+    @classmethod
+    def n_samples(cls, options: Any) -> int:
+        """How many samples ``generate`` makes; override when known without generating."""
+        return len(cls.generate(options, 0).x)
+
 
 datasets: Registry[type[Dataset]] = Registry("data set")
 
 
+def split_sizes(n: int, val: float, test: float) -> tuple[int, int, int]:
+    """(train, validation, test) sample counts of ``n`` samples split by the shares."""
+    n_test, n_val = int(round(n * test)), int(round(n * val))
+    return n - n_test - n_val, n_val, n_test
+
+
 def _split_indices(n: int, val: float, test: float, seed: int) -> tuple[np.ndarray, ...]:
     perm = np.random.default_rng(seed).permutation(n)
-    n_test, n_val = int(round(n * test)), int(round(n * val))
+    _, n_val, n_test = split_sizes(n, val, test)
     return perm[n_test + n_val:], perm[n_test:n_test + n_val], perm[:n_test]
 
 
-def load(cfg: DataConfig, seed: int = 0) -> MultiTaskData:
-    """Build the data set of ``cfg``: generate, split, scale (fitted on train), select tasks."""
+def data_sizes(cfg: DataConfig) -> dict[str, int]:
+    """Samples per split (``train``, ``val``, ``test``) and in all (``total``), without
+    generating the data where the data set knows its size: cheap enough for a form."""
+    ds = datasets.get(cfg.dataset)
+    n = ds.n_samples(ds.Options.model_validate(cfg.options))
+    n_train, n_val, n_test = split_sizes(n, cfg.val_fraction, cfg.test_fraction)
+    return {"total": n, "train": n_train, "val": n_val, "test": n_test}
+
+
+def load(cfg: DataConfig, seed: int | None = None) -> MultiTaskData:
+    """Build the data set of ``cfg``: generate, split, scale (fitted on train), select tasks.
+
+    The data seed ``cfg.seed`` draws the data and the split (the run's seed does not);
+    ``seed`` overrides it, for a caller that wants another draw of the same settings."""
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
+    seed = cfg.seed if seed is None else seed
     ds = datasets.get(cfg.dataset)
     raw = ds.generate(ds.Options.model_validate(cfg.options), seed)
     idx = _split_indices(len(raw.x), cfg.val_fraction, cfg.test_fraction, seed)
