@@ -226,6 +226,7 @@ def test_a_page_opened_first_on_a_fresh_server_gets_the_app_frame(app_url: str) 
         expect(nav.get_by_role("link", name="app")).to_have_count(0)  # no page-folder nav
 
 
+@pytest.mark.timeout(900)  # two default 20-epoch runs: slow on a machine shared by many
 def test_the_first_lesson_on_the_empty_train_page(app_url: str) -> None:
     """The three runs the empty Train page suggests: defaults, then single_task, then
     Compare shows which tasks gained from sharing."""
