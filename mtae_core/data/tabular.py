@@ -1,0 +1,155 @@
+"""Tables as multi-task data sets: any column may become a task instead of an input.
+
+A table data set (wine, iris, a user's CSV…) is a frame of feature columns plus its own
+targets. Every feature column is also offered as a task: numeric columns with a few
+whole-number values become classification tasks, other numeric columns regression
+tasks, text columns classification tasks; the ``kinds`` option overrides the kind.
+``load`` removes a column chosen as a task from the inputs. Text input columns are
+one-hot encoded; missing values stay NaN here and are dropped or imputed in ``load``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from ..registry import Options
+from .base import Dataset, RawData, TaskSpec
+
+ColumnKind = Literal["classification", "regression"]
+MAX_CLASSES = 10  # a numeric column with at most this many whole-number values is a class label
+
+
+def infer_kind(col: pd.Series) -> ColumnKind:
+    """Numeric → regression, unless it holds few distinct whole numbers; text → classes."""
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        return "classification"
+    s = col.dropna().to_numpy(dtype=np.float64)
+    if len(s) and np.all(np.isfinite(s)) and np.all(np.mod(s, 1) == 0) \
+            and len(np.unique(s)) <= MAX_CLASSES:
+        return "classification"
+    return "regression"
+
+
+def column_target(name: str, col: pd.Series, kind: ColumnKind,
+                  description: str = "") -> tuple[np.ndarray, TaskSpec, list[str]]:
+    """A column as a task's targets: class indices (-1 = missing) with the class names,
+    or floats (NaN = missing)."""
+    if kind == "classification":
+        codes, uniques = pd.factorize(col, sort=True)  # missing values get -1
+        k = len(uniques)
+        spec = TaskSpec(name, "classification", k, k, description or f"the class of {name}")
+        return codes.astype(np.int64), spec, [str(u) for u in uniques]
+    if not pd.api.types.is_numeric_dtype(col):
+        raise ValueError(f"column {name!r} holds text, so it can only be a classification task")
+    y = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    return y, TaskSpec(name, "regression", 1, None, description or f"the value of {name}"), []
+
+
+def encode_inputs(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """(n, d) float inputs (NaN = missing) and the source column of each input column.
+    A text column becomes one 0/1 column per value (all NaN where it is missing)."""
+    parts: list[np.ndarray] = []
+    sources: list[str] = []
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            parts.append(col.to_numpy(dtype=np.float64, na_value=np.nan)[:, None])
+            sources.append(str(name))
+            continue
+        codes, uniques = pd.factorize(col, sort=True)
+        onehot = np.zeros((len(col), len(uniques)), dtype=np.float64)
+        present = codes >= 0
+        onehot[np.flatnonzero(present), codes[present]] = 1.0
+        onehot[~present] = np.nan
+        parts.append(onehot)
+        sources.extend([str(name)] * len(uniques))
+    x = np.hstack(parts) if parts else np.zeros((len(frame), 0))
+    return x, sources
+
+
+class TableOptions(Options):
+    """Options of every table data set; ``columns`` (set per data set) are the feature
+    columns a ``kinds`` entry may name."""
+
+    columns: ClassVar[tuple[str, ...]] = ()
+    kinds: dict[str, ColumnKind] = Field(
+        default_factory=dict, title="Column task kinds",
+        description='a column chosen as a task is by default a classification task when it '
+                    f'holds text or at most {MAX_CLASSES} whole numbers, else a regression '
+                    'task; override here, e.g. {"magnesium": "classification"}')
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_columns(cls, v: dict[str, ColumnKind]) -> dict[str, ColumnKind]:
+        for col in v:
+            if col not in cls.columns:
+                raise PydanticCustomError(
+                    "unknown_column", "no column {column} in this data set; columns: {allowed}",
+                    {"column": repr(col), "allowed": ", ".join(cls.columns)})
+        return v
+
+
+@dataclass
+class Table:
+    """A table data set before encoding: feature columns and its own targets."""
+
+    frame: pd.DataFrame  # feature columns (each may become a task)
+    targets: dict[str, tuple[np.ndarray, TaskSpec]] = field(default_factory=dict)
+    classes: dict[str, list[str]] = field(default_factory=dict)  # class names per task
+    descriptions: dict[str, str] = field(default_factory=dict)  # per feature column
+
+
+class TableDataset(Dataset):
+    """Base of the table data sets: subclasses return a ``Table``; every feature
+    column is offered as a task as well as the table's own targets."""
+
+    Options: ClassVar[type[TableOptions]] = TableOptions  # type: ignore[assignment]
+    missing_policy: ClassVar[Literal["drop", "impute"]] = "impute"
+
+    @classmethod
+    def table(cls, options: Any) -> Table:
+        raise NotImplementedError
+
+    @classmethod
+    def native_tasks(cls) -> list[str]:
+        raise NotImplementedError
+
+    @classmethod
+    def supervised_tasks(cls, options: Any) -> list[str]:
+        return [*cls.native_tasks(), *cls.Options.columns]
+
+    @classmethod
+    def column_kinds(cls, options: Any) -> dict[str, ColumnKind]:
+        """The kind each feature column has when chosen as a task."""
+        frame = cls.table(options).frame
+        kinds: dict[str, ColumnKind] = getattr(options, "kinds", {}) or {}
+        return {str(c): kinds.get(str(c)) or infer_kind(frame[c]) for c in frame.columns}
+
+    @classmethod
+    def generate(cls, options: Any, seed: int) -> RawData:
+        t = cls.table(options)
+        x, sources = encode_inputs(t.frame)
+        targets = {name: y for name, (y, _) in t.targets.items()}
+        specs = {name: s for name, (_, s) in t.targets.items()}
+        classes = dict(t.classes)
+        for name, kind in cls.column_kinds(options).items():
+            y, spec, names = column_target(name, t.frame[name], kind, t.descriptions.get(name, ""))
+            targets[name], specs[name] = y, spec
+            if names:
+                classes[name] = names
+        missing = getattr(options, "missing", cls.missing_policy)
+        return RawData(x=x, targets=targets, specs=specs, columns=sources, missing=missing,
+                       extras={"classes": classes})
+
+
+def sklearn_table(bunch: Any, rename: dict[str, str] | None = None) -> pd.DataFrame:
+    """A scikit-learn bunch's features as a frame with snake_case column names."""
+    names = [rename.get(n, n) if rename else n for n in map(str, bunch.feature_names)]
+    names = [n.strip().replace(" (cm)", "").replace(" ", "_").lower() for n in names]
+    return pd.DataFrame(np.asarray(bunch.data, dtype=np.float64), columns=names)
