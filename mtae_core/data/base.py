@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -75,8 +75,9 @@ class RawData:
     x: np.ndarray  # (n, d); NaN marks a missing input value (tables only)
     # supervised tasks only; reconstruction is implied. A missing target is NaN
     # (regression) or -1 (classification): load() drops those rows for the chosen tasks.
-    targets: dict[str, np.ndarray]
-    specs: dict[str, TaskSpec]  # supervised tasks only
+    # (tables compute a column's targets only when a task asks for it: Mapping)
+    targets: Mapping[str, np.ndarray]
+    specs: Mapping[str, TaskSpec]  # supervised tasks only
     extras: dict[str, Any] = field(default_factory=dict)
     # tables: the source column of each input column (a text column one-hot encoded
     # spans several); a chosen task named like a column is removed from the inputs
@@ -195,7 +196,7 @@ def load(cfg: DataConfig, seed: int = 0) -> MultiTaskData:
                          extras={**raw.extras, "split_indices": idx, "rows_kept": kept})
 
 
-def _select(raw: RawData, tasks: tuple[str, ...]) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+def _select(raw: RawData, tasks: tuple[str, ...]) -> tuple[np.ndarray, Mapping[str, np.ndarray], np.ndarray]:
     """Inputs without the columns chosen as tasks, and the rows that have every chosen
     target (and, with the "drop" policy, every input). Returns (x, targets, kept rows)."""
     x = raw.x

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .tabular import ColumnKind, infer_kind
 
-MAX_BYTES = 20 * 1024 * 1024  # the upload cap the Data page states
+MAX_BYTES = 100 * 1024 * 1024  # the upload cap the Data page states (50k × 100 fits)
 MAX_COLUMNS = 1000
 MIN_ROWS = 5  # enough for a training, a validation and a test row or two
 MAX_TEXT_VALUES = 50  # a text input column is one-hot encoded: at most this many values

@@ -10,6 +10,7 @@ one-hot encoded; missing values stay NaN here and are dropped or imputed in ``lo
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -135,17 +136,76 @@ class TableDataset(Dataset):
     def generate(cls, options: Any, seed: int) -> RawData:
         t = cls.table(options)
         x, sources = encode_inputs(t.frame)
-        targets = {name: y for name, (y, _) in t.targets.items()}
-        specs = {name: s for name, (_, s) in t.targets.items()}
-        classes = dict(t.classes)
-        for name, kind in cls.column_kinds(options).items():
-            y, spec, names = column_target(name, t.frame[name], kind, t.descriptions.get(name, ""))
-            targets[name], specs[name] = y, spec
-            if names:
-                classes[name] = names
+        columns = _ColumnTasks(t, cls.column_kinds(options))
         missing = getattr(options, "missing", cls.missing_policy)
-        return RawData(x=x, targets=targets, specs=specs, columns=sources, missing=missing,
-                       extras={"classes": classes})
+        return RawData(x=x, targets=columns.targets, specs=columns.specs, columns=sources,
+                       missing=missing, extras={"classes": columns.classes})
+
+
+class _ColumnTasks:
+    """The table's own targets, and each feature column as a task, computed when first
+    asked for (a wide table has many columns; a config chooses a few)."""
+
+    def __init__(self, table: Table, kinds: dict[str, ColumnKind]) -> None:
+        self.table, self.kinds = table, kinds
+        self.targets = _Lazy(self, 0)
+        self.specs = _Lazy(self, 1)
+        self.classes = _LazyClasses(self)
+        self._done: dict[str, tuple[np.ndarray, TaskSpec, list[str]]] = {}
+
+    def names(self) -> list[str]:
+        return [*self.table.targets, *self.kinds]
+
+    def get(self, name: str) -> tuple[np.ndarray, TaskSpec, list[str]]:
+        if name not in self._done:
+            if name in self.table.targets:
+                y, spec = self.table.targets[name]
+                self._done[name] = (y, spec, self.table.classes.get(name, []))
+            elif name in self.kinds:
+                self._done[name] = column_target(name, self.table.frame[name], self.kinds[name],
+                                                 self.table.descriptions.get(name, ""))
+            else:
+                raise KeyError(name)
+        return self._done[name]
+
+
+class _Lazy(Mapping[str, Any]):
+    def __init__(self, cols: _ColumnTasks, part: int) -> None:
+        self.cols, self.part = cols, part
+
+    def __getitem__(self, name: str) -> Any:
+        return self.cols.get(name)[self.part]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.cols.names())
+
+    def __len__(self) -> int:
+        return len(self.cols.names())
+
+
+class _LazyClasses(Mapping[str, list[str]]):
+    """Class names of the classification tasks (a column's, once computed)."""
+
+    def __init__(self, cols: _ColumnTasks) -> None:
+        self.cols = cols
+
+    def __getitem__(self, name: str) -> list[str]:
+        names = self.cols.get(name)[2]
+        if not names:
+            raise KeyError(name)
+        return names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(n for n in self.cols.names() if self.cols.get(n)[2])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def get(self, name: str, default: Any = None) -> Any:  # no need to compute the others
+        try:
+            return self[name]
+        except KeyError:
+            return default
 
 
 def sklearn_table(bunch: Any, rename: dict[str, str] | None = None) -> pd.DataFrame:
