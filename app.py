@@ -12,6 +12,7 @@ page = st.navigation([
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
+    st.Page("pages/data.py", title="Data", icon=":material/table:"),
 ])
 
 from ui.state import device_label, get_runner, get_store, run_in_frame  # noqa: E402  (see above)
