@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_latency.py
 	$(PY) bench/bench_sharing.py
 	$(PY) bench/bench_weighting.py
+	$(PY) bench/bench_study.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

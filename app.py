@@ -12,12 +12,27 @@ page = st.navigation([
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
+    st.Page("pages/studies.py", title="Studies", icon=":material/science:"),
     st.Page("pages/data.py", title="Data", icon=":material/table:"),
 ])
 
-from ui.state import device_label, get_runner, get_store, run_in_frame  # noqa: E402  (see above)
+from ui.state import (  # noqa: E402  (see above)
+    DETECTING,
+    device_label,
+    get_runner,
+    get_store,
+    run_in_frame,
+)
 
 get_runner()  # one store and one pool of training workers per server, started once
+
+
+@st.fragment(run_every=1.0)
+def _device_until_known() -> None:
+    """The workers say which device they train on once warm (a few seconds after the
+    server starts): until the next full rerun, look again every second."""
+    st.markdown(f"**Device:** `{device_label()}`")
+
 
 with st.sidebar:
     st.markdown("### :material/hub: MTAE Studio")
@@ -25,7 +40,10 @@ with st.sidebar:
         "Train one autoencoder on several tasks at once, watch every task's loss, "
         "and see which sharing and loss-weighting choices help or hurt."
     )
-    st.markdown(f"**Device:** `{device_label()}`")
+    if device_label() == DETECTING:
+        _device_until_known()
+    else:
+        st.markdown(f"**Device:** `{device_label()}`")
     runs = get_store().runs()
     active = sum(r.active for r in runs)
     st.caption(f"{len(runs)} run(s) stored" + (f", {active} training now" if active else ""))

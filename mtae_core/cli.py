@@ -1,5 +1,7 @@
 """``mtae``: the engine headless. ``mtae train CONFIG.json [--json]``, ``mtae runs``,
-``mtae list``, ``mtae config``, ``mtae export RUN_ID``, ``mtae data add|list|show|delete``."""
+``mtae list``, ``mtae config``, ``mtae export RUN_ID``, ``mtae study SPEC.json`` (and
+``mtae study show|export|resume|cancel ID``), ``mtae studies``,
+``mtae data add|list|show|delete``."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, ExperimentConfig
+from .config import ConfigError, ExperimentConfig, parse_json
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -19,16 +21,33 @@ def _store(args: argparse.Namespace) -> Any:
     return RunStore(args.db)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def read_json_file(path: str) -> Any:
+    """The JSON value in the file ``path`` (``-``: standard input). Every problem, from a
+    missing file to text that is not UTF-8 or JSON nested too deeply, is a
+    ``ConfigError`` in plain words, for a command to print and exit 2."""
     try:
-        text = Path(args.config).read_text() if args.config != "-" else sys.stdin.read()
+        data = Path(path).read_bytes() if path != "-" else sys.stdin.buffer.read()
     except OSError as e:
-        print(f"error: cannot read {args.config}: {e.strerror}", file=sys.stderr)
-        return 2
+        raise ConfigError([("", f"cannot read {path}: {e.strerror or e}")]) from None
+    return parse_json(data)
+
+
+def load_config(path: str) -> ExperimentConfig:
+    """The validated config in the file ``path`` (``-``: standard input); ``ConfigError``
+    on any problem."""
+    return ExperimentConfig.parse(read_json_file(path))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .preflight import preflight
+
     try:
-        cfg = ExperimentConfig.from_json(text)
+        cfg = load_config(args.config)
+        preflight(cfg)  # what the data and this machine allow: nothing is stored otherwise
     except ConfigError as e:
-        print(f"invalid config {args.config}:\n{e}", file=sys.stderr)
+        print(f"cannot train {args.config}:", file=sys.stderr)
+        for path, message in e.errors:
+            print(f"  {message}" + (f"  [{path}]" if path else ""), file=sys.stderr)
         return 2
     from tqdm import tqdm
 
@@ -227,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("export", help="print the config of a stored run")
     e.add_argument("run_id", type=int)
     e.set_defaults(fn=cmd_export)
+    from .studies.cli import add_parsers as add_study_parsers
+
+    add_study_parsers(sub)
     _data_parser(sub)
     args = p.parse_args(argv)
     from .data import user

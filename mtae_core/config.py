@@ -10,7 +10,9 @@ so the JSON a user exports is complete and round-trips exactly. Invalid input ra
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+import re
+from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -20,25 +22,129 @@ from .registry import Registry
 from .schedules import schedules
 from .weighting import weightings
 
-_MARK = "§"  # prefixes messages that already carry their own field path
+_MARK = "§"  # prefixes messages that already carry their own field path and label
+_SEP = "\x1f"  # separates path, label and message inside a marked message
+MAX_DEPTH = 16  # a config is at most a few levels deep; deeper input is refused, not recursed
+SHOW = 60  # characters of a value shown in a message before it is cut
+
+
+_LONG_WORD = re.compile(rf"\S{{{SHOW + 1},}}")
+
+
+class ConfigProblem(NamedTuple):
+    """One problem of a config: where (dotted path), the field's label, a plain message."""
+
+    path: str
+    label: str
+    message: str
 
 
 class ConfigError(ValueError):
-    """A config is invalid. ``errors`` lists ``(field, message)`` pairs."""
+    """A config is invalid. ``problems`` lists ``ConfigProblem(path, label, message)``;
+    ``errors`` the ``(path, message)`` pairs; ``by_field`` maps a path to its message, so
+    a form can show each message next to its widget."""
 
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
-        self.errors = errors
-        super().__init__("\n".join(f"{f}: {m}" if f else m for f, m in errors))
+    def __init__(self, errors: Sequence[tuple[str, str] | ConfigProblem]) -> None:
+        self.problems = [e if isinstance(e, ConfigProblem) else ConfigProblem(e[0], label_of(e[0]), e[1])
+                         for e in errors]
+        self.errors = [(p.path, p.message) for p in self.problems]
+        super().__init__("\n".join(f"{f}: {m}" if f else m for f, m in self.errors))
+
+    @property
+    def by_field(self) -> dict[str, str]:
+        """The first message of each field path."""
+        out: dict[str, str] = {}
+        for p in self.problems:
+            out.setdefault(p.path, p.message)
+        return out
+
+    @property
+    def messages(self) -> list[str]:
+        return [p.message for p in self.problems]
 
 
-def _fail(path: str, msg: str) -> ValueError:
-    return ValueError(f"{_MARK}{path}: {msg}")
+def show(value: Any) -> str:
+    """A value as a user typed it (JSON), cut to its first ``SHOW`` characters."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
+    return cut(text)
+
+
+def cut(text: str, limit: int = SHOW) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _words(name: str) -> str:
+    return cut(name.replace("_", " ").capitalize())
+
+
+def _compose(label: str, text: str) -> str:
+    """"Epochs" + "must be at least 1" → "Epochs must be at least 1"; other texts
+    follow the label after a colon."""
+    if text.startswith(("must ", "needs ", "is ", "has ", "should ")):
+        return f"{label} {text}"
+    return f"{label}: {text}"
+
+
+def _fail(path: str, text: str, label: str | None = None) -> ValueError:
+    path = ".".join(cut(p) for p in path.split("."))
+    # texts from entries' own checks may quote a value whole: cut any overlong word
+    text = _LONG_WORD.sub(lambda m: cut(m.group(0)), text)
+    label = label or label_of(path)
+    return ValueError(f"{_MARK}{path}{_SEP}{label}{_SEP}{_compose(label, text)}")
+
+
+def _field_label(model: type[BaseModel], name: str) -> str:
+    field = model.model_fields.get(name)
+    return (field.title if field is not None and field.title else None) or _words(name)
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return str(v)
+
+
+def _plain(err: Any) -> str:
+    """A pydantic error in plain words, to follow the field's label (never pydantic's
+    wording: "Input should be", "Tuple should have at least 1 item")."""
+    t, ctx = err.get("type", ""), err.get("ctx") or {}
+    got = f" (got {show(err['input'])})" if "input" in err else ""
+    n = ctx.get("min_length", ctx.get("max_length"))
+    items = f"{n} item" + ("" if n == 1 else "s")
+    text = {
+        "greater_than_equal": f"must be at least {_num(ctx.get('ge'))}",
+        "greater_than": f"must be greater than {_num(ctx.get('gt'))}",
+        "less_than_equal": f"must be at most {_num(ctx.get('le'))}",
+        "less_than": f"must be less than {_num(ctx.get('lt'))}",
+        "too_short": f"must have at least {items}",
+        "too_long": f"must have at most {items}",
+        "string_too_short": ("must not be empty" if n == 1 else f"must be at least {n} characters long"),
+        "string_too_long": f"must be at most {n} characters long",
+        "int_type": "must be a whole number", "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "float_type": "must be a number", "float_parsing": "must be a number",
+        "finite_number": "must be a finite number",
+        "bool_type": "must be true or false", "bool_parsing": "must be true or false",
+        "string_type": "must be text",
+        "literal_error": f"must be one of {ctx.get('expected', '')}",
+        "tuple_type": "must be a list", "list_type": "must be a list",
+        "dict_type": "must be an object of names to values",
+        "model_type": "must be an object of setting names to values",
+        "model_attributes_type": "must be an object of setting names to values",
+        "missing": "is required",
+    }.get(t, "has a value that is not allowed")
+    if t in ("missing", "string_too_long") or (t == "string_too_short" and n == 1):
+        got = ""
+    return text + got
 
 
 def _options(registry: Registry[Any], name: Any, options: Any, path: str,
              key: str) -> dict[str, Any]:
     if not isinstance(name, str) or name not in registry:
-        raise _fail(key, f"unknown {registry.kind} {name!r}; "
+        raise _fail(key, f"unknown {registry.kind} {show(name)}; "
                     f"allowed: {', '.join(registry.names())}")
     if options is None:
         options = {}
@@ -46,33 +152,62 @@ def _options(registry: Registry[Any], name: Any, options: Any, path: str,
         raise _fail(path, "must be an object of option names to values")
     opts_model = registry.get(name).Options
     try:
-        return opts_model.model_validate(options).model_dump(mode="json")
+        # strict: true is not 1 and "1" is not 1 (tuples become lists, as in JSON)
+        return opts_model.model_validate(_as_json(options), strict=True).model_dump(mode="json")
     except ValidationError as e:
         err = e.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise _fail(f"{path}.{loc}" if loc else path, _describe(err, opts_model)) from None
+        loc = [cut(str(p)) for p in err["loc"]]
+        if not loc:
+            raise _fail(path, "has a value that is not allowed") from None
+        label = _field_label(opts_model, loc[0]) + (f" ({'.'.join(loc[1:])})" if loc[1:] else "")
+        full = f"{path}.{'.'.join(loc)}"
+        if err.get("type") == "extra_forbidden":
+            raise _fail(full, f"is not an option of {name}; allowed: "
+                        f"{', '.join(opts_model.model_fields) or 'none'}",
+                        label=show(str(err["loc"][0]))) from None
+        raise _fail(full, _plain(err), label=label) from None
 
 
-def _describe(err: Any, model: type[BaseModel] | None = None) -> str:
-    msg = str(err["msg"])
-    if err.get("type") == "extra_forbidden" and model is not None:
-        return f"unknown option; allowed: {', '.join(model.model_fields) or 'none'}"
-    if "input" in err and err.get("type") not in ("missing", "extra_forbidden"):
-        msg += f" (got {err['input']!r})"
-    return msg
+def _as_json(obj: Any) -> Any:
+    """Tuples as lists, as JSON has them (strict validation takes lists for list fields)."""
+    if isinstance(obj, dict):
+        return {k: _as_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_as_json(v) for v in obj]
+    return obj
+
+
+def _depth_ok(obj: Any, limit: int = MAX_DEPTH) -> bool:
+    """True when ``obj`` nests containers at most ``limit`` deep (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if isinstance(o, dict | list | tuple):
+            if d > limit:
+                return False
+            stack.extend((v, d + 1) for v in (o.values() if isinstance(o, dict) else o))
+    return True
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `epochs: true` or `"1"` is refused, not read as 1 (a float field takes an
+    # integer, as JSON has no separate kinds); list fields opt out to take JSON arrays
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class DataConfig(Section):
-    dataset: str = "digits"
-    tasks: tuple[str, ...] = ()
+    dataset: str = Field("digits", title="Data set")
+    tasks: tuple[str, ...] = Field((), strict=False, title="Tasks",
+                                   description="the tasks the network learns together; "
+                                   "left out: the data set's default tasks")
     options: dict[str, Any] = Field(default_factory=dict)
     val_fraction: float = Field(0.15, gt=0.0, lt=0.5, title="Validation share")
     test_fraction: float = Field(0.2, gt=0.0, lt=0.5, title="Test share")
     scaling: Literal["standard", "minmax", "none"] = "standard"
+    seed: int = Field(0, ge=0, le=2**31 - 1, title="Data seed",
+                      description="draws the data (the synthetic generators' task functions "
+                      "and samples) and the train/validation/test split; the run's seed "
+                      "does not change them, so runs with other seeds see the same data")
 
     @model_validator(mode="before")
     @classmethod
@@ -85,12 +220,15 @@ class DataConfig(Section):
                                    "data.dataset")
         ds = datasets.get(name)
         allowed = ds.task_names(ds.Options.model_validate(data["options"]))
-        tasks = data.get("tasks") or ds.default_tasks
+        # left out: the data set's defaults; given but empty (null, []): a mistake
+        tasks = data["tasks"] if "tasks" in data else ds.default_tasks
+        if tasks is None or (isinstance(tasks, list | tuple) and not tasks):
+            raise _fail("data.tasks", f"choose at least one task ({', '.join(allowed)})")
         if isinstance(tasks, str) or not isinstance(tasks, list | tuple):
             raise _fail("data.tasks", f"must be a list of task names; allowed: {', '.join(allowed)}")
         unknown = [t for t in tasks if t not in allowed]
         if unknown:
-            raise _fail("data.tasks", f"unknown task {unknown[0]!r} for data set {name!r}; "
+            raise _fail("data.tasks", f"unknown task {show(unknown[0])} for data set {show(name)}; "
                         f"allowed: {', '.join(allowed)}")
         if len(set(tasks)) != len(tasks):
             raise _fail("data.tasks", "a task is listed twice")
@@ -100,20 +238,20 @@ class DataConfig(Section):
     @model_validator(mode="after")
     def _fractions(self) -> DataConfig:
         if self.val_fraction + self.test_fraction >= 0.8:
-            raise _fail("data.test_fraction", "validation plus test fractions must stay below 0.8")
+            raise _fail("data.test_fraction", "validation plus test shares must stay below 0.8")
         return self
 
 
 class ModelConfig(Section):
     autoencoder: str = "plain"
     sharing: str = "hard"
-    hidden: tuple[int, ...] = Field((128, 64), min_length=1, max_length=6,
+    hidden: tuple[int, ...] = Field((128, 64), min_length=1, max_length=6, strict=False,
                                     title="Hidden layer sizes")
     latent_dim: int = Field(16, ge=1, le=1024, title="Latent size")
     head_hidden: int = Field(32, ge=0, le=1024, title="Head hidden units", description="hidden units of each task head; 0 = linear")
     activation: Literal["relu", "tanh", "gelu"] = "relu"
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    batch_norm: bool = False
+    batch_norm: bool = Field(False, title="Batch normalisation")
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -136,7 +274,8 @@ class ModelConfig(Section):
         if isinstance(hidden, list | tuple) and any(
             not isinstance(h, int) or isinstance(h, bool) or not 1 <= h <= 4096 for h in hidden
         ):
-            raise _fail("model.hidden", f"each hidden size must be an integer in 1..4096 (got {list(hidden)})")
+            raise _fail("model.hidden", "must be whole numbers from 1 to 4096 "
+                        f"(got {show(list(hidden))})")
         return data
 
 
@@ -194,14 +333,18 @@ class OptimizerConfig(Section):
 
 class TrainingConfig(Section):
     epochs: int = Field(20, ge=1, le=10000)
-    batch_size: int = Field(64, ge=1, le=65536)
+    batch_size: int = Field(64, ge=1, le=65536, description="samples per training step; at "
+                            "most the size of the training set, at least 2 with batch normalisation")
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     early_stopping: int = Field(0, ge=0, le=10000, title="Early-stopping patience", description="patience in epochs on validation loss; 0 = off")
 
 
 class ExperimentConfig(Section):
-    name: str = Field("run", min_length=1, max_length=120)
-    seed: int = Field(0, ge=0, le=2**31 - 1)
+    name: str = Field("run", min_length=1, max_length=120, title="Run name")
+    seed: int = Field(0, ge=0, le=2**31 - 1, title="Seed",
+                      description="drives the network's initialisation, the batch order and "
+                      "the training noise (dropout, denoising, sampling); the data and its "
+                      "split follow the data seed (data.seed)")
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     weighting: WeightingConfig = Field(default_factory=WeightingConfig)
@@ -223,7 +366,9 @@ class ExperimentConfig(Section):
                 # a message may start with its own sub-path: "weights.digit: ..."
                 sub, sep, text = str(e).partition(": ")
                 if sep and " " not in sub:
-                    raise _fail(f"{path}.{sub}", text) from None
+                    first, *rest = [cut(p) for p in sub.split(".")]
+                    label = _field_label(cls.Options, first) + (f" ({'.'.join(rest)})" if rest else "")
+                    raise _fail(f"{path}.{sub}", text, label=label) from None
                 raise _fail(path, str(e)) from None
         return self
 
@@ -235,18 +380,20 @@ class ExperimentConfig(Section):
             return obj
         if not isinstance(obj, dict):
             raise ConfigError([("", "a config must be a JSON object")])
+        if not _depth_ok(obj):
+            raise ConfigError([("", f"the config is nested too deeply (more than {MAX_DEPTH} "
+                                "levels); a config is a few levels deep")])
         try:
             return cls.model_validate(obj)
         except ValidationError as e:
             raise ConfigError(_errors(e)) from None
+        except RecursionError:  # a self-referencing dict built in Python
+            raise ConfigError([("", "the config is nested too deeply")]) from None
 
     @classmethod
-    def from_json(cls, text: str) -> ExperimentConfig:
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError([("", f"not valid JSON: {e}")]) from None
-        return cls.parse(obj)
+    def from_json(cls, text: str | bytes) -> ExperimentConfig:
+        """Validate JSON text (or the bytes of a UTF-8 file)."""
+        return cls.parse(parse_json(text))
 
     def to_json(self, indent: int | None = 2) -> str:
         return self.model_dump_json(indent=indent)
@@ -269,31 +416,69 @@ class ExperimentConfig(Section):
                     if "options" not in value and "options" in d[key]:
                         merged["options"] = {}
                     if entry_key == "dataset" and "tasks" not in value:
-                        merged["tasks"] = []
+                        merged.pop("tasks", None)  # the new data set's default tasks
                 d[key] = merged
             else:
                 d[key] = value
         return ExperimentConfig.parse(d)
 
 
-def _errors(e: ValidationError) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
+def parse_json(text: str | bytes) -> Any:
+    """JSON text (or UTF-8 bytes) → Python objects, with every failure a ``ConfigError``
+    in plain words (not UTF-8, not JSON, nested too deeply)."""
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = bytes(text).decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise ConfigError([("", f"the file is not UTF-8 text (byte {e.start + 1} cannot be "
+                                "read); save it as UTF-8")]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError([("", f"not valid JSON: {e.msg} at line {e.lineno}, "
+                            f"column {e.colno}")]) from None
+    except RecursionError:
+        raise ConfigError([("", "the JSON is nested too deeply")]) from None
+
+
+def label_of(path: str) -> str:
+    """The label of a config field by its dotted path: its ``title``, else its name in
+    words ("training.batch_size" → "Batch size")."""
+    parts = [p for p in path.split(".") if p]
+    if not parts:
+        return "Config"
+    model: type[BaseModel] | None = ExperimentConfig
+    for i, part in enumerate(parts):
+        field = model.model_fields.get(part) if model is not None else None
+        if field is None:
+            return _words(parts[-1]) if i else _words(part)
+        ann = field.annotation
+        if i == len(parts) - 1 or not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            label = field.title or _words(part)
+            rest = parts[i + 1:]
+            return label if not rest else _words(rest[-1])
+        model = ann
+    return _words(parts[-1])
+
+
+def _errors(e: ValidationError) -> list[ConfigProblem]:
+    out: list[ConfigProblem] = []
     for err in e.errors():
         msg = str(err["msg"]).removeprefix("Value error, ")
         if msg.startswith(_MARK):
-            field, _, text = msg[len(_MARK):].partition(": ")
-            out.append((field, text))
+            path, label, text = msg[len(_MARK):].split(_SEP, 2)
+            out.append(ConfigProblem(path, label, text))
             continue
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        parts = [cut(str(p)) for p in err["loc"] if not str(p).startswith("function-")]
+        loc = ".".join(parts)
         if err.get("type") == "extra_forbidden":
-            parent = loc.rsplit(".", 1)[0] if "." in loc else ""
-            section = _section_model(parent)
+            section = _section_model(".".join(parts[:-1]))
             allowed = ", ".join(section.model_fields) if section else ""
-            out.append((loc, "unknown key" + (f"; allowed: {allowed}" if allowed else "")))
+            out.append(ConfigProblem(loc, _words(parts[-1]), f"{show(str(err['loc'][-1]))} is not "
+                                     "a setting here" + (f"; allowed: {allowed}" if allowed else "")))
             continue
-        if err.get("type") == "literal_error":
-            msg = msg.replace("Input should be", "must be one of")
-        out.append((loc, _describe({**err, "msg": msg})))
+        label = label_of(loc)
+        out.append(ConfigProblem(loc, label, _compose(label, _plain(err))))
     return out
 
 

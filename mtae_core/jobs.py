@@ -1,25 +1,65 @@
-"""Running stored runs: ``execute`` (one run, in this process) and ``JobRunner`` (a small
-pool of worker processes that take queued runs from the store and honour cancels).
+"""Running stored runs: ``execute`` (one run, in this process) and ``JobRunner`` (a pool of
+worker processes that take queued runs from the store and honour cancels).
 
 Training never runs in the Streamlit script thread: the UI only inserts queued runs and
-reads the store, so clicks, page switches and browser refreshes never touch a run."""
+reads the store, so clicks, page switches and browser refreshes never touch a run.
+
+Workers never outlive the process that started them (see ``mtae_core.worker``): each
+holds the read end of a pipe whose write end only its runner holds, so however the
+runner's process ends — even by SIGKILL — the worker sees end-of-file, records its run as
+``failed`` ("the app stopped during training") and exits; on Linux the kernel also sends
+it SIGTERM (``PR_SET_PDEATHSIG``). A run left ``running`` by a worker that is gone is
+marked ``failed`` when the next runner starts: a half-trained run is not requeued, since
+its stored epochs would mix with a second attempt's (a study may queue it again).
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
+import select
 import subprocess
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .config import ExperimentConfig
 from .store import RunStore
 
+if TYPE_CHECKING:
+    from .config import ExperimentConfig
+    from .store import Run
+
 POLL_SECONDS = 0.1  # how often an idle worker looks for queued runs
+SUPERVISE_SECONDS = 0.25  # how often the runner looks for workers that died
+APP_STOPPED = "the app stopped during training"
+
+
+def default_workers() -> int:
+    """``$MTAE_WORKERS`` when set to a whole number ≥ 1, else one worker per CPU core this
+    process may use (each worker trains with one torch thread)."""
+    raw = os.environ.get("MTAE_WORKERS", "").strip()
+    if raw:
+        try:
+            n = int(raw)
+        except ValueError:
+            n = 0
+        if n >= 1:
+            return n
+        print(f"MTAE_WORKERS must be a whole number of at least 1, not {raw[:40]!r}; "
+              "using one worker per core", file=sys.stderr)
+    return usable_cores()
+
+
+def usable_cores() -> int:
+    if hasattr(os, "process_cpu_count"):  # Python 3.13: honours affinity and cgroup sets
+        return max(1, os.process_cpu_count() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 class StoreSink:
@@ -48,13 +88,15 @@ class StoreSink:
 
 
 def execute(store: RunStore, run_id: int, cfg: ExperimentConfig,
-            on_progress: Callable[[float], None] | None = None) -> Any:
+            on_progress: Callable[[float], None] | None = None,
+            abort: threading.Event | None = None) -> Any:
     """Train one stored run here and record how it ended. Returns the TrainResult, or
-    None when training raised (the run is then ``failed`` with the reason)."""
+    None when training raised (the run is then ``failed`` with the reason). ``abort``
+    set (the app went away) stops training at its next poll and fails the run."""
     from .training import train
 
     def should_stop() -> bool:
-        return store.cancel_requested(run_id)
+        return (abort is not None and abort.is_set()) or store.cancel_requested(run_id)
 
     try:
         result = train(cfg, sink=StoreSink(store, run_id, on_progress), should_stop=should_stop)
@@ -62,82 +104,93 @@ def execute(store: RunStore, run_id: int, cfg: ExperimentConfig,
         traceback.print_exc()
         store.finish(run_id, "failed", f"{type(e).__name__}: {e}")
         return None
-    if result.status == "done":
+    if result.status == "cancelled" and abort is not None and abort.is_set() \
+            and not store.cancel_requested(run_id):
+        store.finish(run_id, "failed", APP_STOPPED)
+        return result
+    if result.status == "done" and result.model is not None:
         store.save_weights(run_id, result.model.state_dict())
-    store.finish(run_id, result.status, result.reason, result.test_metrics, result.seconds)
+    store.finish(run_id, result.status, result.reason, result.test_metrics, result.seconds,
+                 val_metrics=result.val_metrics, info=result.info)
     return result
 
 
-def worker_main(db: str) -> None:
-    """Loop of a worker process: claim the oldest queued run, train it, repeat. Exits
-    when its parent (the app) goes away."""
-    _warm_up()
-    parent = os.getppid()
-    store = RunStore(db)
-    while os.getppid() == parent:
-        run = store.claim_next(os.getpid())
-        if run is None:
-            time.sleep(POLL_SECONDS)
-            continue
-        execute(store, run.id, run.config)
-
-
-def _warm_up() -> None:
-    """Import and run a one-epoch toy job before taking real ones, so the first run of a
-    session shows its first point in a fraction of a second, not after lazy imports."""
-    from .training import train
-
-    try:
-        train(ExperimentConfig().replace(training={"epochs": 1, "device": "cpu"},
-                                         model={"hidden": [8], "latent_dim": 2}))
-    except Exception:  # warming up must never keep a worker from serving
-        traceback.print_exc()
-
-
 class JobRunner:
-    """A small pool of worker processes over one run store, with a supervisor thread
-    that marks the run of a crashed worker ``failed`` and starts a new worker."""
+    """A pool of worker processes over one run store, with a supervisor thread that
+    starts them, marks the run of a crashed worker ``failed`` and starts a new worker.
+
+    ``n_workers``: None = ``default_workers()`` (``$MTAE_WORKERS``, else one per core);
+    0 = none (runs stay queued, e.g. for another runner)."""
 
     def __init__(self, store: RunStore, n_workers: int | None = None,
                  log_path: str | Path | None = None) -> None:
+        if n_workers is not None and n_workers < 0:
+            raise ValueError(f"the number of workers must be 0 or more, not {n_workers}")
         self.store = store
-        self.n_workers = n_workers or int(os.environ.get("MTAE_WORKERS", "1"))
+        self.n_workers = default_workers() if n_workers is None else n_workers
         self.log_path = Path(log_path) if log_path else store.path.with_name("worker.log")
         self.procs: list[subprocess.Popen[bytes]] = []
+        self._pipes: dict[int, int] = {}  # worker pid -> write end of its parent-alive pipe
+        self._reports: dict[int, int] = {}  # worker pid -> read end of what it reports
+        self.device: str | None = None  # the device an "auto" run trains on, once a worker said
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._spawned = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> JobRunner:
+        """Mark runs left ``running`` by a gone worker as failed, then start the workers.
+        Queued runs stay queued and are taken in order."""
         with self._lock:
-            if self._thread is not None:
+            if self._thread is not None or self._stop.is_set():
                 return self
-            # runs left 'running' by an app or worker that died earlier
-            self.store.fail_orphans(reason="the app or its worker stopped while this run was training")
-            for _ in range(self.n_workers):
-                self.procs.append(self._spawn())
-            self._thread = threading.Thread(target=self._supervise, name="mtae-supervisor", daemon=True)
+            self.store.fail_orphans(reason=APP_STOPPED)
+            # Workers are started by this long-lived thread, not the caller's: Linux's
+            # parent-death signal fires when the *thread* that forked a child ends, and a
+            # Streamlit script thread ends after every rerun.
+            self._thread = threading.Thread(target=self._supervise, name="mtae-supervisor",
+                                            daemon=True)
             self._thread.start()
+            atexit.register(self.stop)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+        """End the workers (each records its run as failed) and wait for them."""
+        with self._lock:
+            if self._stop.is_set():
+                return
+            self._stop.set()
+        atexit.unregister(self.stop)
+        if self._thread is not None:
+            self._thread.join(timeout)
         with self._lock:
             for p in self.procs:
-                p.terminate()
+                self._close_pipe(p.pid)  # the worker sees EOF: ends its run, then exits
+                if p.poll() is None:
+                    p.terminate()
+            deadline = time.monotonic() + timeout
             for p in self.procs:
                 try:
-                    p.wait(timeout)
+                    p.wait(max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
             self.procs.clear()
-        self.store.fail_orphans(reason="the app stopped while this run was training")
+        self.store.fail_orphans(reason=APP_STOPPED)
+
+    def wait_ready(self, timeout: float = 10.0) -> bool:
+        """True once the workers have been started (not necessarily warm)."""
+        return self._spawned.wait(timeout)
 
     @property
     def alive(self) -> bool:
         return any(p.poll() is None for p in self.procs)
+
+    @property
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [p.pid for p in self.procs if p.poll() is None]
 
     # -- work ---------------------------------------------------------------------------------
     def submit(self, cfg: ExperimentConfig, owner: str | None = None) -> int:
@@ -148,27 +201,113 @@ class JobRunner:
     def cancel(self, run_id: int) -> None:
         self.store.request_cancel(run_id)
 
+    def cancel_many(self, run_ids: Iterable[int]) -> None:
+        """Cancel several runs: queued ones at once, running ones at their next poll."""
+        for run_id in run_ids:
+            self.store.request_cancel(run_id)
+
+    def wait(self, run_ids: Sequence[int], timeout: float | None = None,
+             on_progress: Callable[[list[Run]], None] | None = None,
+             poll: float = 0.25) -> list[Run]:
+        """Poll the store until every run in ``run_ids`` has ended; return them in that
+        order. ``on_progress`` gets the current runs after each poll that changed one of
+        them (status or progress). Raises ``TimeoutError`` after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        latest: dict[int, Run] = {}
+        pending = list(dict.fromkeys(run_ids))
+        first = True
+        while True:
+            changed = first
+            first = False
+            for run_id in pending:
+                run = self.store.get_run(run_id)
+                if run is None:
+                    raise KeyError(f"there is no run #{run_id} (it may have been deleted)")
+                old = latest.get(run_id)
+                if old is None or (old.status, old.progress) != (run.status, run.progress):
+                    changed = True
+                latest[run_id] = run
+            pending = [i for i in pending if latest[i].active]
+            if changed and on_progress is not None:
+                on_progress([latest[i] for i in run_ids])
+            if not pending:
+                return [latest[i] for i in run_ids]
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"{len(pending)} of {len(set(run_ids))} runs had not ended "
+                                   f"after {timeout:g} s")
+            time.sleep(poll)
+
     # -- internals ----------------------------------------------------------------------------
     def _spawn(self) -> subprocess.Popen[bytes]:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115  (the child keeps it)
+        # The worker watches the read end; the write end stays here (it is not inherited
+        # by other children), so it closes exactly when this process ends, however.
+        read_end, write_end = os.pipe()
+        # and a pipe back: the worker says which device it trains on (so the app's server
+        # never initialises CUDA, nor waits for torch, to show it)
+        report_read, report_write = os.pipe()
         try:
-            return subprocess.Popen(
-                [sys.executable, "-m", "mtae_core.worker", "--db", str(self.store.path)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=Path(__file__).resolve().parent.parent,
-            )
+            with open(self.log_path, "ab") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "mtae_core.worker", "--db", str(self.store.path),
+                     "--parent", str(os.getpid()), "--parent-fd", str(read_end),
+                     "--report-fd", str(report_write)],
+                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    pass_fds=(read_end, report_write), cwd=Path(__file__).resolve().parent.parent,
+                )
+        except BaseException:
+            os.close(write_end)
+            os.close(report_read)
+            raise
         finally:
-            log.close()
+            os.close(read_end)
+            os.close(report_write)
+        self._pipes[proc.pid] = write_end
+        self._reports[proc.pid] = report_read
+        return proc
+
+    def _read_reports(self) -> None:
+        """Take in what workers reported (``device <label>`` lines), without blocking."""
+        fds = list(self._reports.values())
+        if not fds:
+            return
+        ready, _, _ = select.select(fds, [], [], 0)
+        for pid, fd in list(self._reports.items()):
+            if fd not in ready:
+                continue
+            data = os.read(fd, 4096)
+            if not data:  # the worker closed it (said all it had, or ended)
+                os.close(fd)
+                del self._reports[pid]
+                continue
+            for line in data.decode(errors="replace").splitlines():
+                if line.startswith("device "):
+                    self.device = line.removeprefix("device ").strip()
+
+    def _close_pipe(self, pid: int) -> None:
+        for fds in (self._pipes, self._reports):
+            fd = fds.pop(pid, None)
+            if fd is not None:
+                os.close(fd)
 
     def _supervise(self) -> None:
-        while not self._stop.wait(0.25):
+        try:
+            with self._lock:
+                if not self._stop.is_set():
+                    while len(self.procs) < self.n_workers:
+                        self.procs.append(self._spawn())
+        finally:
+            self._spawned.set()
+        while not self._stop.wait(SUPERVISE_SECONDS):
             with self._lock:
                 if self._stop.is_set():
                     return
+                self._read_reports()
                 dead = [p for p in self.procs if p.poll() is not None]
                 if not dead:
                     continue
+                for p in dead:
+                    self._close_pipe(p.pid)
                 codes = ", ".join(str(p.returncode) for p in dead)
                 self.store.fail_orphans(
                     reason=f"the worker process training this run stopped unexpectedly (exit code {codes})")

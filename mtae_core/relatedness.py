@@ -125,7 +125,7 @@ def gradient_cosine(cfg: ExperimentConfig, data: MultiTaskData | None = None,
     # a plain encoder, linear heads (a convex fit: identical tasks get identical heads)
     cfg = cfg.replace(model={"sharing": "hard", "autoencoder": "plain", "dropout": 0.0,
                              "head_hidden": 0, "batch_norm": False, "options": {}})
-    data = data if data is not None else load(cfg.data, cfg.seed)
+    data = data if data is not None else load(cfg.data)  # drawn by the data seed
     threads = torch.get_num_threads()
     # small models: one thread is faster, and on a busy machine several threads spinning
     # against other processes made this 30× slower (measured: 54 s against 1.6 s)
@@ -220,15 +220,17 @@ def dataset_report(dataset: str, tasks: Sequence[str] | None = None,
     """Rows, inputs, tasks (kinds, class counts) and relatedness of a data set's tasks, as
     JSON-ready data (``mtae data show --json``). Cached by the validated config, whose
     options hold a stored table's content hash."""
-    cfg = ExperimentConfig.parse({"seed": seed, "data": {
-        "dataset": dataset, "tasks": list(tasks or []), "options": dict(options or {})}})
+    data: dict[str, Any] = {"dataset": dataset, "options": dict(options or {})}
+    if tasks:  # left out: the data set's default tasks
+        data["tasks"] = list(tasks)
+    cfg = ExperimentConfig.parse({"seed": seed, "data": data})
     return json.loads(_report(cfg.data.model_dump_json(), seed))  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=16)
 def _report(data_json: str, seed: int) -> str:
     cfg = ExperimentConfig.parse({"seed": seed, "data": json.loads(data_json)})
-    data = load(cfg.data, seed)
+    data = load(cfg.data)
     ds = datasets.get(cfg.data.dataset)
     targets = _targets(data, seed)
     kinds = {s.name: s.kind for s in data.tasks}

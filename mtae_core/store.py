@@ -4,6 +4,7 @@ use the same store object's path safely."""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -18,6 +19,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from .baselines import run_key
 from .config import ExperimentConfig
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "diverged")
@@ -64,6 +66,23 @@ CREATE TABLE IF NOT EXISTS artifacts (
     PRIMARY KEY (run_id, name)
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+CREATE TABLE IF NOT EXISTS studies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    created REAL NOT NULL,
+    spec TEXT NOT NULL,
+    cancelled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS study_runs (
+    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('cell','baseline')),
+    cell INTEGER,
+    seed INTEGER NOT NULL,
+    owned INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS study_runs_study ON study_runs(study_id);
+CREATE INDEX IF NOT EXISTS study_runs_run ON study_runs(run_id);
 """
 
 # Users' tables, by the SHA-256 of the file's bytes (so a run's config, which keeps the
@@ -86,6 +105,15 @@ def default_path() -> Path:
 
 
 @dataclass(frozen=True)
+class Study:
+    id: int
+    name: str
+    created: float
+    spec: dict[str, Any]
+    cancelled: bool
+
+
+@dataclass(frozen=True)
 class Run:
     id: int
     name: str
@@ -102,6 +130,7 @@ class Run:
     worker_pid: int | None
     train_seconds: float | None
     test_metrics: dict[str, dict[str, float]]
+    val_metrics: dict[str, dict[str, float]]  # same shape, on the validation split
 
     @property
     def active(self) -> bool:
@@ -115,6 +144,11 @@ class RunStore:
         with self._conn() as c:
             c.execute("PRAGMA journal_mode=WAL")
             c.executescript(_SCHEMA + _DATASETS_SCHEMA)
+            _migrate_run_keys(c)
+            # columns added after the first release: stores made earlier gain them here
+            have = {r["name"] for r in c.execute("PRAGMA table_info(runs)")}
+            if "val_metrics" not in have:
+                c.execute("ALTER TABLE runs ADD COLUMN val_metrics TEXT")
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -143,10 +177,22 @@ class RunStore:
     def create_run(self, cfg: ExperimentConfig, status: str = "queued", owner: str | None = None) -> int:
         with self._tx() as c:
             cur = c.execute(
-                "INSERT INTO runs (name, status, config, owner, created) VALUES (?,?,?,?,?)",
-                (cfg.name, status, cfg.to_json(None), owner, time.time()),
+                "INSERT INTO runs (name, status, config, owner, created, key) VALUES (?,?,?,?,?,?)",
+                (cfg.name, status, cfg.to_json(None), owner, time.time(), run_key(cfg)),
             )
             return int(cur.lastrowid or 0)
+
+    def create_runs(self, cfgs: Sequence[ExperimentConfig], owner: str | None = None) -> list[int]:
+        """Queue many runs in one transaction (a study); their ids, in order."""
+        now = time.time()
+        ids = []
+        with self._tx() as c:
+            for cfg in cfgs:
+                cur = c.execute(
+                    "INSERT INTO runs (name, status, config, owner, created, key) VALUES (?,?,?,?,?,?)",
+                    (cfg.name, "queued", cfg.to_json(None), owner, now, run_key(cfg)))
+                ids.append(int(cur.lastrowid or 0))
+        return ids
 
     def claim_next(self, worker_pid: int) -> Run | None:
         """Atomically move the oldest queued run to running for this worker."""
@@ -170,15 +216,24 @@ class RunStore:
             c.execute("UPDATE runs SET progress=? WHERE id=?", (float(fraction), run_id))
 
     def finish(self, run_id: int, status: str, error: str | None = None,
-               test_metrics: dict[str, Any] | None = None, seconds: float | None = None) -> None:
+               test_metrics: dict[str, Any] | None = None, seconds: float | None = None,
+               val_metrics: dict[str, Any] | None = None,
+               info: dict[str, Any] | None = None) -> None:
+        """End a run. ``info`` keys (the kept epoch, where a run diverged) are merged into
+        the run's info."""
         if status not in STATUSES or status in ACTIVE:
             raise ValueError(f"not a final status: {status!r}")
         with self._tx() as c:
             c.execute(
-                "UPDATE runs SET status=?, error=?, test_metrics=?, train_seconds=?, finished=?,"
-                " progress=CASE WHEN ?='done' THEN 1 ELSE progress END WHERE id=?",
-                (status, error, json.dumps(test_metrics or {}), seconds, time.time(), status, run_id),
+                "UPDATE runs SET status=?, error=?, test_metrics=?, val_metrics=?, train_seconds=?,"
+                " finished=?, progress=CASE WHEN ?='done' THEN 1 ELSE progress END WHERE id=?",
+                (status, error, json.dumps(test_metrics or {}), json.dumps(val_metrics or {}),
+                 seconds, time.time(), status, run_id),
             )
+            if info:
+                row = c.execute("SELECT info FROM runs WHERE id=?", (run_id,)).fetchone()
+                merged = {**json.loads((row and row["info"]) or "{}"), **info}
+                c.execute("UPDATE runs SET info=? WHERE id=?", (json.dumps(merged), run_id))
 
     def request_cancel(self, run_id: int) -> None:
         """Ask a run to stop. A queued run is cancelled at once; a running one at its
@@ -196,11 +251,12 @@ class RunStore:
 
     def fail_orphans(self, alive_pids: Sequence[int] | None = None, reason: str | None = None) -> list[int]:
         """Mark running runs whose worker is gone as failed. With ``alive_pids`` None,
-        a pid is alive if the OS says so."""
+        a pid is alive if the OS says so and its process started before the run did (a
+        pid the OS gave to a new process after the worker died is not the worker)."""
         with self._conn() as c:
-            rows = c.execute("SELECT id, worker_pid FROM runs WHERE status='running'").fetchall()
+            rows = c.execute("SELECT id, worker_pid, started FROM runs WHERE status='running'").fetchall()
         dead = [r["id"] for r in rows
-                if not (_pid_alive(r["worker_pid"]) if alive_pids is None
+                if not (_pid_alive(r["worker_pid"], r["started"]) if alive_pids is None
                         else r["worker_pid"] in alive_pids)]
         for run_id in dead:
             self.finish(run_id, "failed", reason or "the worker process running it stopped unexpectedly")
@@ -228,6 +284,109 @@ class RunStore:
     def latest_run(self, active_only: bool = False) -> Run | None:
         rs = self.runs(ACTIVE if active_only else None)
         return rs[0] if rs else None
+
+    def runs_by_id(self, run_ids: Sequence[int]) -> dict[int, Run]:
+        """The runs with these ids (missing ids are left out), in one query."""
+        ids = list(dict.fromkeys(int(i) for i in run_ids))
+        out: dict[int, Run] = {}
+        with self._conn() as c:
+            for i in range(0, len(ids), 500):  # SQLite caps the number of parameters
+                chunk = ids[i:i + 500]
+                rows = c.execute(f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
+                                 chunk).fetchall()
+                out.update((r["id"], _run(r)) for r in rows)
+        return out
+
+    def find_run(self, key: str) -> Run | None:
+        """The newest run with this run key that is done or still queued or training:
+        a study reuses it instead of training the same work again."""
+        with self._conn() as c:
+            row = c.execute("SELECT * FROM runs WHERE key=? AND status IN ('done','queued','running')"
+                            " ORDER BY id DESC LIMIT 1", (key,)).fetchone()
+        return _run(row) if row else None
+
+    def find_runs(self, keys: Sequence[str]) -> dict[str, Run]:
+        """``find_run`` for many keys in one query: key -> newest reusable run."""
+        wanted = list(dict.fromkeys(keys))
+        out: dict[str, Run] = {}
+        with self._conn() as c:
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i:i + 500]
+                rows = c.execute(
+                    f"SELECT * FROM runs WHERE key IN ({','.join('?' * len(chunk))})"
+                    " AND status IN ('done','queued','running') ORDER BY id", chunk).fetchall()
+                out.update((r["key"], _run(r)) for r in rows)  # the newest id wins
+        return out
+
+    def run_keys(self, run_ids: Sequence[int]) -> dict[int, str]:
+        """run id -> run key (the hash of its normalised config)."""
+        ids = list(dict.fromkeys(int(i) for i in run_ids))
+        out: dict[int, str] = {}
+        with self._conn() as c:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                rows = c.execute(f"SELECT id, key FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
+                                 chunk).fetchall()
+                out.update((r["id"], r["key"]) for r in rows if r["key"])
+        return out
+
+    # ---- studies ----------------------------------------------------------------------------
+    def create_study(self, name: str, spec_json: str) -> int:
+        with self._tx() as c:
+            cur = c.execute("INSERT INTO studies (name, created, spec) VALUES (?,?,?)",
+                            (name, time.time(), spec_json))
+            return int(cur.lastrowid or 0)
+
+    def add_study_run(self, study_id: int, run_id: int, role: str, cell: int | None, seed: int,
+                      owned: bool = True) -> None:
+        """Record a run of a study. ``owned``: the study queued it (a reused run belongs to
+        whoever queued it, so cancelling the study leaves it alone)."""
+        self.add_study_runs(study_id, [(run_id, role, cell, seed, owned)])
+
+    def add_study_runs(self, study_id: int,
+                       rows: Sequence[tuple[int, str, int | None, int, bool]]) -> None:
+        with self._tx() as c:
+            c.executemany("INSERT INTO study_runs VALUES (?,?,?,?,?,?)",
+                          [(study_id, r, role, cell, seed, int(owned))
+                           for r, role, cell, seed, owned in rows])
+
+    def studies(self) -> list[Study]:
+        """Every study, newest first."""
+        with self._conn() as c:
+            rows = c.execute("SELECT * FROM studies ORDER BY id DESC").fetchall()
+        return [_study(r) for r in rows]
+
+    def get_study(self, study_id: int) -> Study | None:
+        with self._conn() as c:
+            row = c.execute("SELECT * FROM studies WHERE id=?", (study_id,)).fetchone()
+        return _study(row) if row else None
+
+    def study_runs(self, study_id: int) -> pd.DataFrame:
+        """study_id, run_id, role ('cell'|'baseline'), cell (None for baselines), seed, owned."""
+        cols = ["study_id", "run_id", "role", "cell", "seed", "owned"]
+        with self._conn() as c:
+            rows = c.execute(f"SELECT {', '.join(cols)} FROM study_runs WHERE study_id=?"
+                             " ORDER BY rowid", (study_id,)).fetchall()
+        df = pd.DataFrame([tuple(r) for r in rows], columns=cols)
+        df["owned"] = df["owned"].astype(bool)
+        df["cell"] = df["cell"].astype("Int64")  # None stays missing for baselines
+        return df
+
+    def mark_study_cancelled(self, study_id: int, cancelled: bool = True) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE studies SET cancelled=? WHERE id=?", (int(cancelled), study_id))
+
+    def replace_study_run(self, study_id: int, old_run_id: int, new_run_id: int) -> None:
+        """Point the study at a new run in place of an old one (a retry); the study owns it."""
+        with self._tx() as c:
+            c.execute("UPDATE study_runs SET run_id=?, owned=1 WHERE study_id=? AND run_id=?",
+                      (new_run_id, study_id, old_run_id))
+
+    def delete_study(self, study_id: int) -> None:
+        """Forget the study; its runs stay in the store."""
+        with self._tx() as c:
+            c.execute("DELETE FROM study_runs WHERE study_id=?", (study_id,))
+            c.execute("DELETE FROM studies WHERE id=?", (study_id,))
 
     # ---- per-epoch data -----------------------------------------------------------------
     def add_epoch(self, run_id: int, epoch: int, rows: Sequence[tuple[str, str, str, float]],
@@ -373,13 +532,49 @@ class DatasetInUse(ValueError):
 def _run(row: sqlite3.Row) -> Run:
     return Run(
         id=row["id"], name=row["name"], status=row["status"],
-        config=ExperimentConfig.from_json(row["config"]),
+        config=_config(row["config"]),
         created=row["created"], started=row["started"], finished=row["finished"],
         error=row["error"], device=row["device"], info=json.loads(row["info"] or "{}"),
         progress=row["progress"], cancel_requested=bool(row["cancel_requested"]),
         worker_pid=row["worker_pid"], train_seconds=row["train_seconds"],
         test_metrics=json.loads(row["test_metrics"] or "{}"),
+        val_metrics=json.loads(row["val_metrics"] or "{}"),
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _config(text: str) -> ExperimentConfig:
+    """Parse a stored config once: configs are frozen, and the pages and study summaries
+    read the same runs every second."""
+    return ExperimentConfig.from_json(text)
+
+
+def _study(row: sqlite3.Row) -> Study:
+    return Study(id=row["id"], name=row["name"], created=row["created"],
+                 spec=json.loads(row["spec"]), cancelled=bool(row["cancelled"]))
+
+
+def _migrate_run_keys(c: sqlite3.Connection) -> None:
+    """Give a store made before studies its ``runs.key`` column (the run-key hash a study
+    reuses runs by) and fill it for the runs already there. Tolerant: a stored config that
+    no longer parses keeps a NULL key and is simply never reused."""
+    cols = {r[1] for r in c.execute("PRAGMA table_info(runs)")}
+    if "key" not in cols:
+        try:
+            c.execute("ALTER TABLE runs ADD COLUMN key TEXT")
+        except sqlite3.OperationalError as e:  # another process added it a moment ago
+            if "duplicate column" not in str(e):
+                raise
+    c.execute("CREATE INDEX IF NOT EXISTS runs_key ON runs(key)")
+    rows = c.execute("SELECT id, config FROM runs WHERE key IS NULL").fetchall()
+    keys = []
+    for r in rows:
+        try:
+            keys.append((run_key(ExperimentConfig.from_json(r["config"])), r["id"]))
+        except Exception:  # noqa: BLE001  (an unreadable old config must not stop the app)
+            continue
+    if keys:
+        c.executemany("UPDATE runs SET key=? WHERE id=?", keys)
 
 
 def _finite(v: float) -> float | None:
@@ -395,7 +590,8 @@ def _jsonable(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def _pid_alive(pid: int | None) -> bool:
+def _pid_alive(pid: int | None, since: float | None = None) -> bool:
+    """Whether ``pid`` is a live process that was already running at time ``since``."""
     if not pid:
         return False
     try:
@@ -404,9 +600,15 @@ def _pid_alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    # a zombie (exited, not yet reaped) is not alive
-    try:
+    try:  # Linux: a zombie (exited, not yet reaped) is not alive; nor is a reused pid
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except OSError:
+            fields = f.read().rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
+        with open("/proc/stat") as f:
+            boot = next(float(line.split()[1]) for line in f if line.startswith("btime "))
+    except (OSError, StopIteration, IndexError, ValueError):
         return True
+    if fields[0] == "Z":
+        return False
+    started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start time
+    # slack: btime has whole seconds, the CLI stores whole seconds, clocks get adjusted
+    return since is None or started <= float(since) + 2.0

@@ -1,19 +1,177 @@
-"""Entry point of a worker process: ``python -m mtae_core.worker --db PATH``."""
+"""A training worker process: ``python -m mtae_core.worker --db PATH [--parent PID
+--parent-fd FD]``, started by ``jobs.JobRunner``.
+
+It claims the oldest queued run, trains it, and repeats, until its parent (the app) goes
+away — which it notices however the parent ends, even by SIGKILL, and at any moment,
+also while importing, warming up or in the middle of an epoch:
+
+- the read end of a pipe (``--parent-fd``) whose write end only the parent holds: the
+  kernel closes it when the parent ends, and a watcher thread sees end-of-file;
+- on Linux, ``prctl(PR_SET_PDEATHSIG, SIGTERM)``: the kernel signals the worker;
+- and, where neither exists, the watcher compares ``os.getppid()`` with ``--parent``.
+
+Then training stops at its next poll (every 0.2 s), the run is recorded as ``failed``
+("the app stopped during training") and the worker exits; if that takes longer than
+``GRACE_SECONDS`` the watcher records it and ends the process itself.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import os
+import select
+import signal
+import sys
+import threading
+import traceback
+from types import FrameType
 
-from .data.user import use_store
-from .jobs import worker_main
+from .jobs import APP_STOPPED, POLL_SECONDS, execute
+from .store import RunStore
+
+GRACE_SECONDS = 2.0  # how long a worker whose app is gone may take to end its run cleanly
+WATCH_SECONDS = 0.25  # how often the watcher checks the parent pid (besides the pipe)
+NICE = 5  # the app's server wins the CPU over training when both want it (snappy UI)
+_PR_SET_PDEATHSIG = 1
+
+
+class ParentWatch:
+    """Sets ``gone`` when the parent process ends (or asks this worker to stop with
+    SIGTERM); after ``GRACE_SECONDS`` more, fails the current run and exits."""
+
+    def __init__(self, parent_pid: int | None, parent_fd: int | None) -> None:
+        self.parent_pid = parent_pid
+        self.parent_fd = parent_fd
+        self.gone = threading.Event()
+        self.finished = threading.Event()  # the main loop has ended its work
+        self.store: RunStore | None = None
+        self.run_id: int | None = None  # the run being trained now
+
+    def start(self) -> ParentWatch:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        set_parent_death_signal(signal.SIGTERM)
+        if self._parent_ended():  # it may have ended before the signal was armed
+            self.gone.set()
+        threading.Thread(target=self._watch, name="mtae-parent-watch", daemon=True).start()
+        return self
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.gone.set()  # only set a flag: the main thread may hold a store transaction
+
+    def _parent_ended(self) -> bool:
+        return self.parent_pid is not None and os.getppid() != self.parent_pid
+
+    def _watch(self) -> None:
+        while not self.gone.is_set():
+            if self.parent_fd is not None:
+                ready, _, _ = select.select([self.parent_fd], [], [], WATCH_SECONDS)
+                if ready and not os.read(self.parent_fd, 1):  # EOF: the parent is gone
+                    self.gone.set()
+            else:
+                self.gone.wait(WATCH_SECONDS)
+            if self._parent_ended():
+                self.gone.set()
+        if self.finished.wait(GRACE_SECONDS):
+            return
+        # training did not reach a poll in time (a long import or step): end it here
+        try:
+            if self.store is not None and self.run_id is not None:
+                self.store.finish(self.run_id, "failed", APP_STOPPED)
+        finally:
+            os._exit(1)
+
+
+def set_parent_death_signal(sig: int) -> bool:
+    """Ask Linux to send ``sig`` to this process when its parent ends. False elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def worker_main(db: str, parent_pid: int | None = None, parent_fd: int | None = None,
+                report_fd: int | None = None) -> None:
+    """Loop of a worker process: claim the oldest queued run, train it, repeat, until the
+    parent goes away. ``report_fd``: where to say which device "auto" trains on."""
+    watch = ParentWatch(parent_pid, parent_fd).start()
+    try:
+        _settle()
+        if not watch.gone.is_set():
+            _warm_up(watch.gone)
+        if report_fd is not None:
+            _report_device(report_fd)
+        store = RunStore(db)
+        watch.store = store
+        while not watch.gone.is_set():
+            run = store.claim_next(os.getpid())
+            if run is None:
+                watch.gone.wait(POLL_SECONDS)
+                continue
+            watch.run_id = run.id
+            execute(store, run.id, run.config, abort=watch.gone)
+            watch.run_id = None
+    finally:
+        watch.finished.set()
+
+
+def _settle() -> None:
+    """One torch thread per worker (the runner starts one worker per core, and small
+    models lose more to thread hand-offs than they gain), at a lower priority than the
+    app's server."""
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        os.nice(NICE)
+    except (OSError, AttributeError):
+        pass
+
+
+def _warm_up(stop: threading.Event) -> None:
+    """Import and run a one-epoch toy job before taking real ones, so the first run of a
+    session shows its first point in a fraction of a second, not after lazy imports."""
+    from .config import ExperimentConfig
+    from .training import train
+
+    try:
+        train(ExperimentConfig().replace(training={"epochs": 1, "device": "cpu"},
+                                         model={"hidden": [8], "latent_dim": 2}),
+              should_stop=stop.is_set)
+    except Exception:  # warming up must never keep a worker from serving
+        traceback.print_exc()
+
+
+def _report_device(fd: int) -> None:
+    from .training import describe_device, resolve_device
+
+    try:
+        label = describe_device(resolve_device("auto"))
+    except Exception as e:  # a broken driver: say so rather than nothing
+        label = f"unknown ({type(e).__name__})"
+    try:
+        os.write(fd, f"device {label}\n".encode())
+        os.close(fd)
+    except OSError:  # the app is gone; the watcher handles that
+        pass
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description="MTAE Studio training worker")
     p.add_argument("--db", required=True, help="path of the SQLite run store")
-    db = p.parse_args().db
-    use_store(db)  # users' tables (data sets) are read from the store it serves
-    worker_main(db)
+    p.add_argument("--parent", type=int, help="pid of the app; the worker ends when it does")
+    p.add_argument("--parent-fd", type=int,
+                   help="read end of a pipe the app holds open; EOF means the app ended")
+    p.add_argument("--report-fd", type=int, help="write end of a pipe to the app: the device")
+    a = p.parse_args()
+    from .data.user import use_store
+
+    use_store(a.db)  # users' tables (data sets) are read from the store it serves
+    worker_main(a.db, a.parent, a.parent_fd, a.report_fd)
 
 
 if __name__ == "__main__":

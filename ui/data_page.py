@@ -153,7 +153,7 @@ def _look(data_json: str, seed: int) -> tuple[dict[str, Any], pd.DataFrame, pd.D
     data_cfg = json.loads(data_json)
     report = dataset_report(data_cfg["dataset"], data_cfg["tasks"], data_cfg["options"], seed)
     cfg = ExperimentConfig.parse({"seed": seed, "data": data_cfg})
-    data = load(cfg.data, seed)
+    data = load(cfg.data)
     splits = (data.train, data.val, data.test)
     x = np.concatenate([s.x.numpy() for s in splits])
     classes = data.extras.get("classes", {})

@@ -6,8 +6,18 @@ come from scikit-learn or generators; users' tables live in the run store (``use
 from . import digits, synthetic  # noqa: F401
 from . import multi_digits, wine, breast_cancer, diabetes, iris, linnerud  # noqa: F401
 # isort: on
-from .base import Dataset, MultiTaskData, RawData, Split, TaskSpec, datasets, load
+from .base import (
+    Dataset,
+    MultiTaskData,
+    RawData,
+    Split,
+    TaskSpec,
+    data_sizes,
+    datasets,
+    load,
+    split_sizes,
+)
 from .tabular import TableDataset
 
 __all__ = ["Dataset", "MultiTaskData", "RawData", "Split", "TableDataset", "TaskSpec",
-           "datasets", "load"]
+           "data_sizes", "datasets", "load", "split_sizes"]

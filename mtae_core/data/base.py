@@ -104,6 +104,11 @@ class Dataset(Entry):
     def generate(cls, options: Any, seed: int) -> RawData:
         raise NotImplementedError
 
+    @classmethod
+    def n_samples(cls, options: Any) -> int:
+        """How many samples ``generate`` makes; override when known without generating."""
+        return len(cls.generate(options, 0).x)
+
 
 class DatasetRegistry(Registry[type[Dataset]]):
     """The built-in data sets plus the tables users stored in the run store
@@ -149,16 +154,35 @@ class DatasetRegistry(Registry[type[Dataset]]):
 datasets = DatasetRegistry("data set")
 
 
+def split_sizes(n: int, val: float, test: float) -> tuple[int, int, int]:
+    """(train, validation, test) sample counts of ``n`` samples split by the shares."""
+    n_test, n_val = int(round(n * test)), int(round(n * val))
+    return n - n_test - n_val, n_val, n_test
+
+
 def _split_indices(n: int, val: float, test: float, seed: int) -> tuple[np.ndarray, ...]:
     perm = np.random.default_rng(seed).permutation(n)
-    n_test, n_val = int(round(n * test)), int(round(n * val))
+    _, n_val, n_test = split_sizes(n, val, test)
     return perm[n_test + n_val:], perm[n_test:n_test + n_val], perm[:n_test]
 
 
-def load(cfg: DataConfig, seed: int = 0) -> MultiTaskData:
+def data_sizes(cfg: DataConfig) -> dict[str, int]:
+    """Samples per split (``train``, ``val``, ``test``) and in all (``total``), without
+    generating the data where the data set knows its size: cheap enough for a form."""
+    ds = datasets.get(cfg.dataset)
+    n = ds.n_samples(ds.Options.model_validate(cfg.options))
+    n_train, n_val, n_test = split_sizes(n, cfg.val_fraction, cfg.test_fraction)
+    return {"total": n, "train": n_train, "val": n_val, "test": n_test}
+
+
+def load(cfg: DataConfig, seed: int | None = None) -> MultiTaskData:
     """Build the data set of ``cfg``: generate, drop the inputs that became tasks and the
     rows whose chosen targets are missing, split, impute and scale (fitted on the
-    training split only), select tasks."""
+    training split only), select tasks.
+
+    The data seed ``cfg.seed`` draws the data and the split (the run's seed does not);
+    ``seed`` overrides it, for a caller that wants another draw of the same settings."""
+    seed = cfg.seed if seed is None else seed
     ds = datasets.get(cfg.dataset)
     raw = ds.generate(ds.Options.model_validate(cfg.options), seed)
     x, targets, kept = _select(raw, cfg.tasks)

@@ -25,6 +25,10 @@ class MultiDigits(Dataset):
         return ["left", "right", "sum_parity"]
 
     @classmethod
+    def n_samples(cls, options: Any) -> int:
+        return int(options.n)
+
+    @classmethod
     def generate(cls, options: Any, seed: int) -> RawData:
         from sklearn.datasets import load_digits
 

@@ -16,8 +16,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 
 from ..registry import Options
 from .base import Dataset, RawData, TaskSpec
@@ -85,16 +84,6 @@ class TableOptions(Options):
                     f'holds text or at most {MAX_CLASSES} whole numbers, else a regression '
                     'task; override here, e.g. {"magnesium": "classification"}')
 
-    @field_validator("kinds")
-    @classmethod
-    def _known_columns(cls, v: dict[str, ColumnKind]) -> dict[str, ColumnKind]:
-        for col in v:
-            if col not in cls.columns:
-                raise PydanticCustomError(
-                    "unknown_column", "no column {column} in this data set; columns: {allowed}",
-                    {"column": repr(col), "allowed": ", ".join(cls.columns)})
-        return v
-
 
 @dataclass
 class Table:
@@ -123,7 +112,23 @@ class TableDataset(Dataset):
 
     @classmethod
     def supervised_tasks(cls, options: Any) -> list[str]:
+        cls.check_options(options)
         return [*cls.native_tasks(), *cls.Options.columns]
+
+    @classmethod
+    def check_options(cls, options: Any) -> None:
+        """What the options model alone cannot check, in the config's plain words (the
+        config calls ``task_names`` right after validating the options)."""
+        columns = cls.Options.columns
+        for col in getattr(options, "kinds", {}) or {}:
+            if col not in columns:
+                raise _config_error("data.options.kinds", "Column task kinds",
+                                    f"no column {col!r} in {cls.name}; its columns: "
+                                    f"{', '.join(columns)}")
+
+    @classmethod
+    def n_samples(cls, options: Any) -> int:
+        return len(cls.table(options).frame)
 
     @classmethod
     def column_kinds(cls, options: Any) -> dict[str, ColumnKind]:
@@ -206,6 +211,14 @@ class _LazyClasses(Mapping[str, list[str]]):
             return self[name]
         except KeyError:
             return default
+
+
+def _config_error(path: str, label: str, text: str) -> ValueError:
+    """A config problem at ``path``, reported by the config as its own (imported here, at
+    call time: the config module imports this registry)."""
+    from ..config import _fail
+
+    return _fail(path, text, label=label)
 
 
 def sklearn_table(bunch: Any, rename: dict[str, str] | None = None) -> pd.DataFrame:

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pandas as pd
 from pydantic import Field, create_model, field_validator
-from pydantic_core import PydanticCustomError
 
 from .csv_import import ColumnInfo, CsvError, MissingPolicy, ParsedTable, prepare, read_table
-from .tabular import ColumnKind, Table, TableDataset, TableOptions
+from .tabular import ColumnKind, Table, TableDataset, TableOptions, _config_error
 
 if TYPE_CHECKING:
     from ..store import RunStore, StoredDataset
@@ -119,7 +118,6 @@ def _seed_cache(path: Path, parsed: ParsedTable) -> None:
 class UserOptions(TableOptions):
     """Options of a stored table: the file's hash, the missing-values policy, the kinds."""
 
-    stored_sha256: ClassVar[str] = ""
     sha256: str = Field("", title="Content hash (SHA-256)",
                         description="the hash of the CSV file this data set was made from; a "
                                     "run keeps it, so it names exactly the data it trained on")
@@ -129,17 +127,12 @@ class UserOptions(TableOptions):
                     "on the training split (rows missing a chosen task's value are always "
                     "dropped)")
 
+
     @field_validator("sha256")
     @classmethod
-    def _same_file(cls, v: str) -> str:
-        if v and v != cls.stored_sha256:
-            raise PydanticCustomError(
-                "other_file",
-                "the store holds other data under this name (SHA-256 {stored}…) than the "
-                "config's ({given}…): add the config's CSV file under another name, or use "
-                "the stored one",
-                {"stored": cls.stored_sha256[:12], "given": v[:12]})
-        return v or cls.stored_sha256
+    def _fill(cls, v: str) -> str:
+        # an empty hash means the stored file's: the config then names it exactly
+        return v or str(cls.model_fields["sha256"].default)
 
 
 class UserDataset(TableDataset):
@@ -167,6 +160,17 @@ class UserDataset(TableDataset):
         return []  # every task is a column
 
     @classmethod
+    def check_options(cls, options: Any) -> None:
+        super().check_options(options)
+        stored = cls.stored.sha256
+        if options.sha256 and options.sha256 != stored:
+            raise _config_error(
+                "data.options.sha256", "Content hash (SHA-256)",
+                f"the store holds other data under the name {cls.stored.name!r} (SHA-256 "
+                f"{stored[:12]}…) than this config's ({str(options.sha256)[:12]}…): add the "
+                "config's CSV file under another name, or use the stored one")
+
+    @classmethod
     def table(cls, options: Any) -> Table:
         frame = _parsed(cls.path, cls.stored.sha256).frame
         keep = [c.name for c in cls.columns_info() if c.role != "ignore"]
@@ -189,7 +193,6 @@ def _make_class(ds: StoredDataset) -> type[UserDataset]:
             description=TableOptions.model_fields["kinds"].description)),
     )
     opts.columns = kept
-    opts.stored_sha256 = ds.sha256
     cls = type(f"User_{ds.sha256[:12]}", (UserDataset,), {
         "Options": opts, "stored": ds, "path": store_path(), "name": ds.name,
         "default_tasks": (*kinds, "reconstruction"),

@@ -1,0 +1,204 @@
+"""``mtae study SPEC.json [--workers N] [--json] [--no-wait]``, ``mtae study show ID``,
+``mtae study export ID``, ``mtae study resume ID``, ``mtae study cancel ID`` and
+``mtae studies``. Registered by ``mtae_core.cli``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError
+from .planning import cancel, retry, start
+from .spec import StudySpec
+from .summary import ENDED, StudySummary, summarize
+
+WORDS = ("show", "export", "resume", "cancel")
+POLL_SECONDS = 0.25
+
+
+def add_parsers(sub: Any) -> None:
+    s = sub.add_parser(
+        "study", help="run a study (cells x seeds + matched single-task baselines), or show, "
+        "export, resume or cancel a stored one",
+        description="mtae study SPEC.json runs a study; mtae study show|export|resume|cancel ID "
+        "works on a stored one")
+    s.add_argument("target", metavar="SPEC.json|show|export|resume|cancel",
+                   help="a study spec file (or - for stdin), or a word followed by a study id")
+    s.add_argument("study_id", nargs="?", metavar="ID", help="study id (after show/export/resume/cancel)")
+    s.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: $MTAE_WORKERS, else one per CPU core)")
+    s.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    s.add_argument("--no-wait", action="store_true",
+                   help="queue the runs and return; the app's workers (or `mtae study resume ID`) run them")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(fn=cmd_study)
+    sub.add_parser("studies", help="list stored studies").set_defaults(fn=cmd_studies)
+
+
+def _fail(msg: str) -> int:
+    print(f"error: {msg}", file=sys.stderr)
+    return 2
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from ..store import RunStore
+
+    return RunStore(args.db)
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    if args.workers is not None and args.workers < 1:
+        return _fail("--workers must be at least 1")
+    if args.target in WORDS:
+        if args.study_id is None or not str(args.study_id).isdigit():
+            return _fail(f"give the study id: mtae study {args.target} ID")
+        store = _store(args)
+        study_id = int(args.study_id)
+        if store.get_study(study_id) is None:
+            return _fail(f"no study with id {study_id}")
+        if args.target == "show":
+            return _print(summarize(store, study_id), args.json)
+        if args.target == "export":
+            print(json.dumps(store.get_study(study_id).spec, indent=2))
+            return 0
+        if args.target == "cancel":
+            stopped = cancel(store, study_id)
+            print(f"study {study_id} cancelled ({len(stopped)} runs asked to stop)")
+            return 0
+        again = retry(store, study_id)  # resume: runs that failed or were cancelled
+        if again:
+            print(f"study {study_id}: {len(again)} failed or cancelled runs queued again",
+                  file=sys.stderr)
+        return _run(store, study_id, args)
+    if args.study_id is not None:
+        return _fail(f"unexpected argument {args.study_id!r}: a study id follows only "
+                     f"{', '.join(WORDS)}")
+    try:
+        text = Path(args.target).read_text() if args.target != "-" else sys.stdin.read()
+    except OSError as e:
+        return _fail(f"cannot read {args.target}: {e.strerror}")
+    try:
+        spec = StudySpec.from_json(text)
+    except ConfigError as e:
+        print(f"invalid study spec {args.target}:\n{e}", file=sys.stderr)
+        return 2
+    store = _store(args)
+    study_id = start(store, spec)
+    if args.no_wait:
+        print(f"study {study_id} queued", file=sys.stderr)
+        return _print(summarize(store, study_id), args.json)
+    return _run(store, study_id, args)
+
+
+def _run(store: Any, study_id: int, args: argparse.Namespace) -> int:
+    """Serve the study's queued runs with a worker pool started here, show progress, and
+    stop every worker on the way out (Ctrl-C cancels the study's runs first)."""
+    from tqdm import tqdm
+
+    from ..jobs import JobRunner
+
+    ids = [int(i) for i in store.study_runs(study_id).run_id.unique()]
+    runner = JobRunner(store, n_workers=args.workers)  # None: one per core
+    bar = tqdm(total=len(ids), desc=f"study {study_id}", unit="run", file=sys.stderr,
+               disable=args.quiet, leave=False)
+    interrupted = False
+    try:
+        if any(r.active for r in store.runs_by_id(ids).values()):
+            runner.start()  # (a study of reused finished runs needs no worker)
+        while True:
+            runs = store.runs_by_id(ids)
+            ended = sum(r.status in ENDED for r in runs.values())
+            bar.update(ended - bar.n)
+            if ended >= len(runs):
+                break
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        interrupted = True
+        stopping = cancel(store, study_id)
+        _wait_ended(store, stopping, 5.0)  # running ones stop at their next poll
+    finally:
+        bar.close()
+        runner.stop()
+    if interrupted:
+        _mark_interrupted(store, study_id)
+        print(f"study {study_id} cancelled: interrupted from the keyboard", file=sys.stderr)
+        _print(summarize(store, study_id), args.json)
+        return 130
+    summary = summarize(store, study_id)
+    _print(summary, args.json)
+    return 0 if summary.status == "done" else 1
+
+
+def _wait_ended(store: Any, ids: list[int], timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        runs = store.runs_by_id(ids)
+        if not any(r.active for r in runs.values()):
+            return
+        time.sleep(0.05)
+
+
+def _mark_interrupted(store: Any, study_id: int) -> None:
+    """Runs of this study that the stopped workers left failed were being cancelled:
+    say so instead of calling them failures."""
+    df = store.study_runs(study_id)
+    own = [int(i) for i in df.loc[df.owned, "run_id"]]
+    for r in store.runs_by_id(own).values():
+        if r.cancel_requested and r.status in ("failed", "running", "queued"):
+            store.finish(r.id, "cancelled", "cancelled: the study was interrupted")
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    store = _store(args)
+    studies = store.studies()
+    if not studies:
+        print("no studies yet")
+        return 0
+    print(f"{'id':>4}  {'status':<9}  {'runs':>9}  {'cells':>5}  name")
+    for st in studies:
+        df = store.study_runs(st.id)
+        runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
+        done = sum(r.status == "done" for r in runs.values())
+        s = summarize(store, st.id)
+        print(f"{st.id:>4}  {s.status:<9}  {f'{done}/{len(runs)}':>9}  {len(s.cells):>5}  {st.name}")
+    return 0
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def _print(summary: StudySummary, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(summary.to_json()))
+        return 0
+    s = summary
+    counts = ", ".join(f"{n} {k}" for k, n in s.counts.items())
+    print(f"study {s.study_id} '{s.name}': {s.status} ({counts})")
+    for note in s.notes:
+        print(f"  note: {note}")
+    for task in s.tasks:
+        m = s.metric_of[task]
+        print(f"\n{task} ({m}, test; best chosen on validation)")
+        print(f"  {'cell':<44} {'mean ± std':>18} {'95% interval':>20} {'n':>3} "
+              f"{'Δm % ± std':>16} {'best':>5} {'params':>14}")
+        for c in s.cells:
+            st = c.metrics.get(task, {}).get(m, {})
+            ci = st.get("ci95")
+            dm = c.delta_m
+            params = f"{_fmt(c.params.get('total'))}/{_fmt(c.params.get('shared'))}"
+            print(f"  {c.label[:44]:<44} {_fmt(st.get('mean')):>8} ± {_fmt(st.get('std')):<7} "
+                  f"{(f'[{_fmt(ci[0])}, {_fmt(ci[1])}]' if ci else '–'):>20} {st.get('n', 0):>3} "
+                  f"{_fmt(dm.get('mean'), 2):>7} ± {_fmt(dm.get('std'), 2):<6} "
+                  f"{str(c.best.get(task, False)):>5} {params:>14}")
+    print()
+    for c in s.cells:
+        print(f"{c.label}: " + ("; ".join(c.words) or "no finished runs yet"))
+    return 0

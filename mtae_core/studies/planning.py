@@ -1,0 +1,155 @@
+"""What a study runs (its cells per seed and their matched single-task baselines), how
+long that may take, and queueing / cancelling it in the store.
+
+A study is only rows in the store (``studies``, ``study_runs``) over ordinary runs, so it
+survives an app restart: queued runs stay queued for the next worker pool.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from ..baselines import BASELINE, baseline_config, run_key
+from ..config import ExperimentConfig
+from .spec import StudySpec, with_seed
+
+if TYPE_CHECKING:
+    from ..store import RunStore
+
+Role = Literal["cell", "baseline"]
+# a rough cost per epoch when the store has no finished run to learn from: seconds for
+# one epoch of the default model on digits on one CPU core (measured on this project's
+# 2-core machine, bench_study.py)
+ROUGH_EPOCH_SECONDS = 0.12
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    role: Role
+    cell: int | None  # None for a baseline
+    seed: int
+    config: ExperimentConfig
+    key: str
+    reuse: int | None  # id of an identical stored run (done or active) to use instead
+
+
+def plan(spec: StudySpec, store: RunStore | None = None) -> list[PlannedRun]:
+    """Every run of the study, seed by seed (so early results cover every cell): for each
+    seed the matched baselines first, then the cells. Identical work appears once; a
+    stored run with the same run key that is done, queued or training is reused."""
+    cells = spec.cells()
+    # a cell's baseline differs between seeds only in its seeds: build it once per cell
+    bases = {c.index: (None if c.config.model.sharing == BASELINE else baseline_config(c.config))
+             for c in cells}
+    todo: list[tuple[Role, int | None, int, ExperimentConfig, str]] = []
+    seen: set[str] = set()
+    for seed in spec.seeds:
+        configs = [with_seed(c.config, seed, spec.vary_data_seed) for c in cells]
+        keys = [run_key(c) for c in configs]
+        seen.update(keys)  # a single-task cell is the baseline itself: not planned twice
+        for cell in cells:
+            b = bases[cell.index]
+            if b is None:
+                continue
+            b = with_seed(b, seed, spec.vary_data_seed).model_copy(
+                update={"name": b.name.replace(f"(seed {spec.seeds[0]})", f"(seed {seed})")})
+            bkey = run_key(b)
+            if bkey not in seen:
+                seen.add(bkey)
+                todo.append(("baseline", None, seed, b, bkey))
+        todo.extend(("cell", c.index, seed, cfg, key)
+                    for c, cfg, key in zip(cells, configs, keys, strict=True))
+    found = store.find_runs([t[4] for t in todo]) if store is not None else {}
+    return [PlannedRun(role, cell, seed, cfg, key, found[key].id if key in found else None)
+            for role, cell, seed, cfg, key in todo]
+
+
+def default_workers() -> int:
+    """The workers a study runs on by default: the ``JobRunner``'s (``$MTAE_WORKERS``,
+    else one per core)."""
+    from ..jobs import default_workers as runner_default
+
+    return runner_default()
+
+
+def estimate_seconds(spec: StudySpec, store: RunStore | None = None,
+                     n_workers: int | None = None) -> float | None:
+    """Wall-clock seconds the study's new runs may take on ``n_workers`` workers (default:
+    one per core): each run's epochs times a cost per epoch learned from the store's
+    finished runs of the same data set and sharing scheme (else of the same data set,
+    else a rough constant). Reused runs cost nothing. None when there is nothing to run."""
+    planned = [p for p in plan(spec, store) if p.reuse is None]
+    if not planned:
+        return None
+    per_epoch: dict[tuple[str, str], list[float]] = {}
+    if store is not None:
+        for r in store.runs(["done"]):
+            if r.train_seconds and r.config.training.epochs:
+                cost = r.train_seconds / r.config.training.epochs
+                per_epoch.setdefault((r.config.data.dataset, r.config.model.sharing), []).append(cost)
+                per_epoch.setdefault((r.config.data.dataset, "*"), []).append(cost)
+    total = 0.0
+    for p in planned:
+        costs = (per_epoch.get((p.config.data.dataset, p.config.model.sharing))
+                 or per_epoch.get((p.config.data.dataset, "*")))
+        cost = statistics.median(costs) if costs else ROUGH_EPOCH_SECONDS
+        total += cost * p.config.training.epochs
+    workers = max(1, n_workers or default_workers())
+    # runs are whole units of work: with fewer runs than workers some workers idle
+    return total / min(workers, len(planned))
+
+
+def start(store: RunStore, spec: StudySpec,
+          submit: Callable[[ExperimentConfig], int] | None = None) -> int:
+    """Record the study and queue its runs (``submit``, e.g. ``JobRunner.submit``; by
+    default they are only queued in the store for whichever worker pool serves it).
+    Returns the study id."""
+    planned = plan(spec, store)
+    study_id = store.create_study(spec.name, spec.to_json(None))
+    new: dict[str, ExperimentConfig] = {}  # identical cells of this study share one run
+    for p in planned:
+        if p.reuse is None:
+            new.setdefault(p.key, p.config)
+    if submit is None:  # one transaction for all: a 500-run study queues at once
+        made = dict(zip(new, store.create_runs(list(new.values())), strict=True))
+    else:
+        made = {key: submit(cfg) for key, cfg in new.items()}
+    store.add_study_runs(study_id, [
+        (p.reuse, p.role, p.cell, p.seed, False) if p.reuse is not None
+        else (made[p.key], p.role, p.cell, p.seed, True) for p in planned])
+    return study_id
+
+
+def cancel(store: RunStore, study_id: int) -> list[int]:
+    """Cancel the study: its queued runs stop at once, its training ones at their next
+    poll. Runs it reused from elsewhere are left alone (they may belong to someone else).
+    Returns the ids of the runs asked to stop."""
+    store.mark_study_cancelled(study_id)
+    df = store.study_runs(study_id)
+    ids = sorted({int(r) for r in df.loc[df.owned, "run_id"]})
+    runs = store.runs_by_id(ids)
+    active = [i for i in ids if i in runs and runs[i].active]
+    for run_id in active:
+        store.request_cancel(run_id)
+    return active
+
+
+def retry(store: RunStore, study_id: int,
+          submit: Callable[[ExperimentConfig], int] | None = None) -> list[int]:
+    """Resume a study: queue again its runs that failed (e.g. the app stopped while they
+    trained) or were cancelled, and lift the study's cancel. Diverged runs are kept as
+    they are: the same seed diverges again. Returns the new run ids."""
+    store.mark_study_cancelled(study_id, cancelled=False)
+    df = store.study_runs(study_id)
+    runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
+    queue = submit or store.create_run
+    new: list[int] = []
+    for r in sorted(runs.values(), key=lambda r: r.id):
+        if r.status in ("failed", "cancelled"):
+            run_id = queue(r.config)
+            store.replace_study_run(study_id, r.id, run_id)
+            new.append(run_id)
+    return new

@@ -1,0 +1,443 @@
+"""`StudySpec`: a base config, axes over dotted config paths, and seeds; its cells.
+
+A cell is one point of the product of the axes. Every axis value is checked by building
+the configs it appears in, so a bad axis is reported (naming the axis and the value)
+before anything is queued.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import os
+import types
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union, get_args, get_origin
+
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import BaseModel
+
+from ..config import ConfigError, DataConfig, ExperimentConfig, cut, show
+
+MAX_RUNS = 500
+DEFAULT_SEEDS = 3
+
+# an axis over one of these picks another registered entry: that entry's options start
+# again from their defaults in each cell (the base's options belong to the base's entry)
+COMPONENTS: dict[str, tuple[str, ...]] = {
+    "model.sharing": ("model", "options", "sharing"),
+    "model.autoencoder": ("model", "options", "autoencoder"),
+    "weighting.strategy": ("weighting", "options"),
+    "schedule.kind": ("schedule", "options"),
+    "data.dataset": ("data", "options"),
+}
+# whole sections given as one axis, e.g. "weighting": [{"strategy": "cagrad", ...}]
+SECTIONS = {"weighting": "strategy", "schedule": "kind"}
+_SPEC_KEYS = ("name", "base", "axes", "seeds", "vary_data_seed")
+
+
+def max_runs() -> int:
+    """The size cap of a study; ``MTAE_MAX_STUDY_RUNS`` raises it."""
+    try:
+        return max(1, int(os.environ.get("MTAE_MAX_STUDY_RUNS", MAX_RUNS)))
+    except ValueError:
+        return MAX_RUNS
+
+
+def _err(field_: str, msg: str) -> ConfigError:
+    return ConfigError([(field_, msg)])
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it, cut short when long."""
+    return cut(value) if isinstance(value, str) else show(value)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-shaped copy (tuples become lists) so a spec equals its parsed JSON."""
+    return json.loads(json.dumps(value))
+
+
+def data_seed_supported() -> bool:
+    """True once the data has a seed of its own (``data.seed``)."""
+    return "seed" in DataConfig.model_fields
+
+
+# ---- applying one axis value to a config dict ------------------------------------------
+
+
+def _component_value(path: str, value: Any) -> tuple[Any, Any]:
+    """(entry name, options or None) of a component axis value: ``"pcgrad"`` or
+    ``{"strategy": "cagrad", "options": {"c": 0.4}}`` (``name`` works as the key too)."""
+    if not isinstance(value, dict):
+        return value, None
+    key = path.rsplit(".", 1)[1]
+    extra = set(value) - {key, "name", "options"}
+    if extra or not ({key, "name"} & set(value)):
+        raise ValueError(f"a value given as an object needs '{key}' and may have 'options'"
+                         + (f"; unknown key {sorted(extra)[0]!r}" if extra else ""))
+    return value.get(key, value.get("name")), value.get("options")
+
+
+def apply_setting(d: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``path`` to ``value`` in the config dict ``d`` (in place). A component axis
+    resets that component's options to defaults unless the value carries its own."""
+    if path in SECTIONS:
+        if not isinstance(value, dict):
+            value = {SECTIONS[path]: value}
+        d[path] = _plain(value)
+        return
+    parts = path.split(".")
+    if path in COMPONENTS:
+        name, options = _component_value(path, value)
+        _set(d, parts, name)
+        _set(d, list(COMPONENTS[path]), _plain(options) if options is not None else {})
+        if path == "data.dataset":
+            d["data"].pop("tasks", None)  # the tasks belong to the data set: its defaults
+        return
+    _set(d, parts, _plain(value))
+
+
+def _set(d: dict[str, Any], parts: list[str], value: Any) -> None:
+    cur = d
+    for i, p in enumerate(parts[:-1]):
+        nxt = cur.get(p)
+        if nxt is None:
+            nxt = cur[p] = {}
+        if not isinstance(nxt, dict):
+            raise ValueError(f"'{'.'.join(parts[:i + 1])}' is a single setting, not a group; "
+                             f"it has no field '{parts[i + 1]}'")
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+def _ordered(axes: dict[str, list[Any]], settings: dict[str, Any]) -> list[tuple[str, Any]]:
+    # pick entries first, so an axis over their options applies to the entry of the cell
+    first = [p for p in settings if p in COMPONENTS or p in SECTIONS]
+    return [(p, settings[p]) for p in first] + [(p, v) for p, v in settings.items()
+                                                 if p not in first]
+
+
+def short(value: Any) -> str:
+    """A value as a cell label shows it: ``cagrad(c=0.4)``, ``digit=1,parity=0.5``."""
+    if isinstance(value, dict):
+        if "options" in value and len(value) <= 2:
+            name = next((v for k, v in value.items() if k != "options"), "")
+            opts = ",".join(f"{k}={short(v)}" for k, v in (value["options"] or {}).items())
+            return f"{name}({opts})" if opts else str(name)
+        return ",".join(f"{k}={short(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "[" + ",".join(short(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+# ---- cells and the spec ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    index: int
+    settings: dict[str, Any]  # {dotted path: value}
+    config: ExperimentConfig  # seed = the study's first seed
+    label: str
+
+    def config_for(self, seed: int, vary_data_seed: bool = False) -> ExperimentConfig:
+        """This cell's config for one seed. The data keeps the base's data seed unless
+        ``vary_data_seed``, when it follows the run seed."""
+        return with_seed(self.config, seed, vary_data_seed)
+
+
+def with_seed(cfg: ExperimentConfig, seed: int, vary_data_seed: bool = False) -> ExperimentConfig:
+    """``cfg`` with another run seed (and data seed). The seeds were validated when the
+    spec was parsed and nothing else changes, so this copies without validating again
+    (a study of hundreds of runs is planned on every page refresh)."""
+    update: dict[str, Any] = {"seed": seed}
+    if vary_data_seed and data_seed_supported():
+        update["data"] = cfg.data.model_copy(update={"seed": seed})
+    return cfg.model_copy(update=update)
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    name: str
+    base: ExperimentConfig
+    axes: dict[str, list[Any]] = field(default_factory=dict)
+    seeds: tuple[int, ...] = tuple(range(DEFAULT_SEEDS))
+    vary_data_seed: bool = False
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def parse(cls, obj: Any, check_size: bool = True) -> StudySpec:
+        """Validate a spec dict; raise ``ConfigError`` naming the axis and value at fault.
+        ``check_size=False`` reads back a stored study whatever today's size cap."""
+        if isinstance(obj, StudySpec):
+            return obj
+        if not isinstance(obj, dict):
+            raise _err("", "a study spec must be a JSON object with base, axes and seeds")
+        unknown = [k for k in obj if k not in _SPEC_KEYS]
+        if unknown:
+            raise _err(str(unknown[0]), f"unknown key in the study spec; allowed: {', '.join(_SPEC_KEYS)}")
+        name = obj.get("name") or "study"
+        if not isinstance(name, str) or len(name) > 100:
+            raise _err("name", "the study name must be text of at most 100 characters")
+        base = ExperimentConfig.parse(obj.get("base") or {})
+        axes = _parse_axes(obj.get("axes") or {})
+        seeds = _parse_seeds(obj.get("seeds", DEFAULT_SEEDS))
+        vary = obj.get("vary_data_seed", False)
+        if not isinstance(vary, bool):
+            raise _err("vary_data_seed", "must be true or false")
+        n_cells = 1
+        for values in axes.values():
+            n_cells *= len(values)
+        cap = max_runs()
+        if check_size and n_cells * len(seeds) > cap:
+            raise _err("axes", f"this study has {n_cells} cells × {len(seeds)} seeds = "
+                       f"{n_cells * len(seeds)} runs, more than the limit of {cap}; use fewer "
+                       "values or seeds, or raise the limit with the environment variable "
+                       "MTAE_MAX_STUDY_RUNS")
+        spec = cls(name, base, axes, seeds, vary)
+        spec.cells()  # every value is checked by building the configs it appears in
+        return spec
+
+    @classmethod
+    def from_json(cls, text: str) -> StudySpec:
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise _err("", f"the study spec is not valid JSON: {e}") from None
+        return cls.parse(obj)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "base": self.base.to_dict(), "axes": _plain(self.axes),
+                "seeds": list(self.seeds), "vary_data_seed": self.vary_data_seed}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    # -- expansion ------------------------------------------------------------------------------
+    def cells(self) -> list[Cell]:
+        """The product of the axes, in order (built once per spec object)."""
+        return list(self._cells)
+
+    @functools.cached_property
+    def _cells(self) -> tuple[Cell, ...]:
+        paths = list(self.axes)
+        out = []
+        for i, combo in enumerate(itertools.product(*(self.axes[p] for p in paths))):
+            settings = dict(zip(paths, combo, strict=True))
+            cfg = self._build(settings)
+            label = ", ".join(f"{p}={short(v)}" for p, v in settings.items()) or "base"
+            out.append(Cell(i, settings, cfg, label))
+        return tuple(out)
+
+    def n_cells(self) -> int:
+        n = 1
+        for values in self.axes.values():
+            n *= len(values)
+        return n
+
+    def n_runs(self) -> int:
+        """Cells × seeds; the matched baselines are counted by ``plan``."""
+        return self.n_cells() * len(self.seeds)
+
+    def _build(self, settings: dict[str, Any]) -> ExperimentConfig:
+        d = self.base.to_dict()
+        d["seed"] = self.seeds[0]
+        if ("weighting.options.weights" in settings and d["weighting"]["strategy"] != "fixed"
+                and not {"weighting", "weighting.strategy"} & set(settings)):
+            # a grid of fixed λ means the fixed weighting, whatever the base weighs with
+            d["weighting"] = {"strategy": "fixed", "options": {}}
+        for path, value in _ordered(self.axes, settings):
+            try:
+                apply_setting(d, path, value)
+            except ValueError as e:
+                raise _err(f"axes.{path}", f"axis {path!r}, value {_show(value)}: {e}") from None
+        d["name"] = (f"{self.name} · " + ", ".join(
+            f"{p.rsplit('.', 1)[-1]}={short(v)}" for p, v in settings.items()))[:120] \
+            if settings else self.name[:120]
+        try:
+            return ExperimentConfig.parse(d)
+        except ConfigError as e:
+            raise _blame(e, settings) from None
+
+
+def _blame(e: ConfigError, settings: dict[str, Any]) -> ConfigError:
+    """Name the axis and value whose setting the config rejected: the axis the failing
+    field lies in, else the axis that picked the entry whose options failed."""
+    field_, msg = e.errors[0]
+
+    def hits(path: str) -> int:
+        if field_ == path or field_.startswith(path + ".") or path.startswith(field_ + "."):
+            return 2
+        return int(path in COMPONENTS and field_.startswith(".".join(COMPONENTS[path])))
+
+    scored = [(hits(p), p) for p in settings]
+    best = max((sc for sc, _ in scored), default=0)
+    if best:
+        path = next(p for sc, p in scored if sc == best)
+        value = settings[path]
+        others = [f"{p}={short(v)}" for p, v in settings.items() if p != path]
+        where = f" (in the cell with {', '.join(others)})" if others else ""
+        return _err(f"axes.{path}", f"axis {path!r}, value {_show(value)}{where}: "
+                    f"{field_ + ': ' if field_ != path else ''}{plain_words(msg)}")
+    if settings:
+        cell = ", ".join(f"{p}={short(v)}" for p, v in settings.items())
+        return _err(field_, f"the cell {cell}: {plain_words(msg)}")
+    return e
+
+
+_PYDANTIC = (("Input should be greater than or equal to", "must be at least"),
+             ("Input should be greater than", "must be greater than"),
+             ("Input should be less than or equal to", "must be at most"),
+             ("Input should be less than", "must be less than"),
+             ("Input should be a valid integer", "must be a whole number"),
+             ("Input should be a valid number", "must be a number"),
+             ("Input should be a valid boolean", "must be true or false"),
+             ("Input should be", "must be"))
+
+
+def plain_words(msg: str) -> str:
+    """The config's validation wording in plain words ("must be at least 1")."""
+    for old, new in _PYDANTIC:
+        if msg.startswith(old):
+            return new + msg[len(old):]
+    return msg
+
+
+def _parse_axes(axes: Any) -> dict[str, list[Any]]:
+    if not isinstance(axes, dict):
+        raise _err("axes", "axes must be an object of dotted field paths to lists of values, "
+                   'e.g. {"model.sharing": ["hard", "soft"]}')
+    out: dict[str, list[Any]] = {}
+    for path, values in axes.items():
+        if not isinstance(path, str) or not path or path.strip(".") != path or ".." in path:
+            raise _err("axes", f"axis {path!r}: not a dotted field path such as 'optimizer.lr'")
+        if path in ("seed", "name"):
+            raise _err(f"axes.{path}", f"axis {path!r}: "
+                       + ("give the seeds as 'seeds', not as an axis" if path == "seed"
+                          else "the name is not a setting to vary"))
+        if not isinstance(values, list):
+            raise _err(f"axes.{path}", f"axis {path!r}: the values must be a list")
+        if not values:
+            raise _err(f"axes.{path}", f"axis {path!r}: the list of values is empty")
+        seen: list[str] = []
+        for v in values:
+            key = json.dumps(v, sort_keys=True)
+            if key in seen:
+                raise _err(f"axes.{path}", f"axis {path!r}, value {_show(v)}: listed twice")
+            seen.append(key)
+        out[path] = _plain(values)
+    return out
+
+
+def _parse_seeds(seeds: Any) -> tuple[int, ...]:
+    if isinstance(seeds, bool):
+        raise _err("seeds", "seeds must be a count (e.g. 3) or a list of seeds")
+    if isinstance(seeds, int):
+        if not 1 <= seeds <= 100:
+            raise _err("seeds", f"the number of seeds must be between 1 and 100 (got {seeds})")
+        return tuple(range(seeds))
+    if isinstance(seeds, list | tuple) and seeds:
+        if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= 2**31 - 1
+                   for s in seeds):
+            raise _err("seeds", f"each seed must be a whole number from 0 to 2147483647 (got {list(seeds)})")
+        if len(set(seeds)) != len(seeds):
+            raise _err("seeds", "a seed is listed twice")
+        return tuple(seeds)
+    raise _err("seeds", "seeds must be a count (e.g. 3) or a non-empty list of seeds")
+
+
+# ---- the fields a study may vary ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AxisField:
+    path: str
+    label: str
+    kind: Literal["choice", "number", "bool", "weights", "other"]
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    integer: bool = False
+    description: str = ""
+
+
+_REGISTRY_FIELDS = {"data.dataset": "datasets", "model.autoencoder": "autoencoders",
+                    "model.sharing": "sharing", "weighting.strategy": "weightings",
+                    "schedule.kind": "schedules"}
+
+
+def _registries() -> dict[str, Any]:
+    from ..data import datasets
+    from ..models import autoencoders, sharing
+    from ..schedules import schedules
+    from ..weighting import weightings
+
+    return {"datasets": datasets, "autoencoders": autoencoders, "sharing": sharing,
+            "weightings": weightings, "schedules": schedules}
+
+
+def _field_info(path: str, name: str, f: Any) -> AxisField | None:
+    ann = f.annotation
+    if get_origin(ann) in (Union, types.UnionType):
+        args = [a for a in get_args(ann) if a is not type(None)]
+        ann = args[0] if len(args) == 1 else ann
+    label = f.title or name.replace("_", " ").capitalize()
+    desc = f.description or ""
+    if ann is bool:
+        return AxisField(path, label, "bool", (False, True), description=desc)
+    if get_origin(ann) is Literal:
+        return AxisField(path, label, "choice", get_args(ann), description=desc)
+    if ann in (int, float):
+        lo = hi = None
+        for m in f.metadata:
+            if isinstance(m, Ge | Gt):
+                lo = float(m.ge if isinstance(m, Ge) else m.gt)  # type: ignore[arg-type]
+            elif isinstance(m, Le | Lt):
+                hi = float(m.le if isinstance(m, Le) else m.lt)  # type: ignore[arg-type]
+        return AxisField(path, label, "number", (), lo, hi, ann is int, desc)
+    if get_origin(ann) is dict and get_args(ann)[1:] and get_args(ann)[1] in (float, int):
+        return AxisField(path, label, "weights", description=desc or "one weight per task")
+    return None
+
+
+def _model_fields(model: type[BaseModel], prefix: str) -> dict[str, AxisField]:
+    out = {}
+    for name, f in model.model_fields.items():
+        info = _field_info(f"{prefix}.{name}", name, f)
+        if info is not None:
+            out[info.path] = info
+    return out
+
+
+def axis_fields(base: ExperimentConfig | None = None) -> dict[str, AxisField]:
+    """Dotted paths a study may vary, with label, kind and allowed values, from the same
+    schemas the Train form uses; with ``base``, also the options of its chosen entries."""
+    from ..config import (
+        ModelConfig,
+        OptimizerConfig,
+        TrainingConfig,
+    )
+
+    base = base or ExperimentConfig()
+    regs = _registries()
+    out: dict[str, AxisField] = {}
+    for path, reg in _REGISTRY_FIELDS.items():
+        out[path] = AxisField(path, path.split(".")[1].capitalize().replace("_", " "),
+                              "choice", tuple(regs[reg].names()))
+    for section, model in (("data", DataConfig), ("model", ModelConfig),
+                           ("optimizer", OptimizerConfig), ("training", TrainingConfig)):
+        for path, info in _model_fields(model, section).items():
+            out.setdefault(path, info)
+    entries = (("data.options", "datasets", base.data.dataset),
+               ("model.options.autoencoder", "autoencoders", base.model.autoencoder),
+               ("model.options.sharing", "sharing", base.model.sharing),
+               ("weighting.options", "weightings", base.weighting.strategy),
+               ("schedule.options", "schedules", base.schedule.kind))
+    for prefix, reg, name in entries:
+        out.update(_model_fields(regs[reg].get(name).Options, prefix))
+    out.pop("training.device", None)  # where a run trains changes no result worth comparing
+    return out
