@@ -15,6 +15,7 @@ page = st.navigation([
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
     st.Page("pages/studies.py", title="Studies", icon=":material/science:"),
+    st.Page("pages/data.py", title="Data", icon=":material/table:"),
 ])
 
 # The frame's static part, before the engine is imported: on a fresh server the page and

@@ -170,6 +170,9 @@ def main() -> None:
                    help="read end of a pipe the app holds open; EOF means the app ended")
     p.add_argument("--report-fd", type=int, help="write end of a pipe to the app: the device")
     a = p.parse_args()
+    from .data.user import use_store
+
+    use_store(a.db)  # users' tables (data sets) are read from the store it serves
     worker_main(a.db, a.parent, a.parent_fd, a.report_fd)
 
 

@@ -244,3 +244,19 @@ def test_a_study_survives_a_restart_of_the_runner(store):
         runner.stop()
     assert not runner.alive
     assert summarize(reopened, sid).counts == {"done": 3}
+
+
+def test_identical_cells_share_one_run(store):
+    # 1 and 1.0 are two values to the spec, one setting to the config
+    s = _spec(axes={"weighting.options.weights": [{"digit": 1}, {"digit": 1.0}]}, seeds=1)
+    a, b = s.cells()
+    assert a.config == b.config
+    sid = start(store, s)
+    df = store.study_runs(sid)
+    cell_runs = df[df.role == "cell"].run_id.tolist()
+    assert cell_runs[0] == cell_runs[1] and len(store.runs()) == 2  # + the baseline
+    summ = summarize(store, sid)
+    assert summ.counts == {"queued": 2}
+    assert summ.cells[0].runs == summ.cells[1].runs
+    cancel(store, sid)
+    assert summarize(store, sid).status == "cancelled"
