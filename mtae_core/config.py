@@ -43,16 +43,15 @@ class ConfigProblem(NamedTuple):
 
 
 class ConfigError(ValueError):
-    """A config is invalid. ``problems`` lists ``ConfigProblem`` s; ``by_field`` maps a
-    path to its sentence, so a form can show each next to its widget. ``errors`` keeps
-    its older form, ``(path, message)`` pairs whose message follows the field's label
-    ("must be at least 1"), for a form that labels its fields its own way."""
+    """A config is invalid. ``problems`` lists ``ConfigProblem`` s; ``errors`` the
+    ``(path, sentence)`` pairs; ``by_field`` maps a path to its sentence, so a form can
+    show each next to its widget (or its own label + ``detail``)."""
 
     def __init__(self, errors: Sequence[tuple[str, str] | ConfigProblem]) -> None:
         # a (path, message) pair from a caller is a whole sentence already
         self.problems = [e if isinstance(e, ConfigProblem)
                          else ConfigProblem(e[0], label_of(e[0]), e[1], e[1]) for e in errors]
-        self.errors = [(p.path, p.detail or p.message) for p in self.problems]
+        self.errors = [(p.path, p.message) for p in self.problems]
         super().__init__("\n".join(f"{p.path}: {p.message}" if p.path else p.message
                                     for p in self.problems))
 
@@ -119,7 +118,7 @@ def _plain(err: Any) -> str:
     t, ctx = err.get("type", ""), err.get("ctx") or {}
     got = f" (got {show(err['input'])})" if "input" in err else ""
     n = ctx.get("min_length", ctx.get("max_length"))
-    items = "one value" if n == 1 else f"{n} values"
+    items = f"{n} item" + ("" if n == 1 else "s")
     text = {
         "greater_than_equal": f"must be at least {_num(ctx.get('ge'))}",
         "greater_than": f"must be greater than {_num(ctx.get('gt'))}",
@@ -498,8 +497,8 @@ def _errors(e: ValidationError) -> list[ConfigProblem]:
             section = _section_model(".".join(parts[:-1]))
             allowed = ", ".join(section.model_fields) if section else ""
             key = show(str(err["loc"][-1]))
-            text = "unknown key, not a setting here" + (f"; allowed: {allowed}" if allowed else "")
-            out.append(ConfigProblem(loc, key, _compose(key, text), text))
+            text = "is not a setting here" + (f"; allowed: {allowed}" if allowed else "")
+            out.append(ConfigProblem(loc, key, f"{key} {text}", text))
             continue
         label, text = label_of(loc), _plain(err)
         out.append(ConfigProblem(loc, label, _compose(label, text), text))
