@@ -62,12 +62,10 @@ def _stored() -> dict[str, StoredDataset]:
         hit = _listing.get(path)
         if hit and now - hit[0] < _TTL:
             return hit[1]
-    if not path.exists():  # listing must not create a store
-        found: dict[str, StoredDataset] = {}
-    else:
-        from ..store import RunStore
+    from ..store import read_stored_datasets
 
-        found = {d.name: d for d in RunStore(path).stored_datasets()}
+    # read only: listing must not create (or migrate) a store
+    found = {d.name: d for d in read_stored_datasets(path)}
     with _lock:
         _listing[path] = (now, found)
     return found
