@@ -100,7 +100,7 @@ def _parsed(path: Path, sha256: str) -> ParsedTable:
     data = RunStore(path).dataset_csv(sha256)
     if data is None:
         raise KeyError(f"no table with SHA-256 {sha256[:12]}… in the store at {path}")
-    return read_table(data)
+    return read_table(data, checked=True)  # it passed every check when it was added
 
 
 _seeded: dict[tuple[Path, str], ParsedTable] = {}
