@@ -46,8 +46,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         preflight(cfg)  # what the data and this machine allow: nothing is stored otherwise
     except ConfigError as e:
         print(f"cannot train {args.config}:", file=sys.stderr)
-        for path, message in e.errors:
-            print(f"  {message}" + (f"  [{path}]" if path else ""), file=sys.stderr)
+        for p in e.problems:
+            print(f"  {p.message}" + (f"  [{p.path}]" if p.path else ""), file=sys.stderr)
         return 2
     from tqdm import tqdm
 
@@ -75,6 +75,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"run_id": run.id, "status": run.status, "error": run.error,
                           "device": run.device, "test_metrics": run.test_metrics,
+                          "val_metrics": run.val_metrics, "kept_epoch": run.info.get("kept_epoch"),
                           "train_seconds": run.train_seconds}))
     else:
         print(f"run {run.id} ({run.name}): {run.status}"

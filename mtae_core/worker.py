@@ -50,7 +50,9 @@ class ParentWatch:
 
     def start(self) -> ParentWatch:
         signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
+        # Ctrl-C in a terminal reaches the whole process group: the app (or `mtae study`)
+        # decides what happens to the runs (cancel them, or stop and end this worker)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         set_parent_death_signal(signal.SIGTERM)
         if self._parent_ended():  # it may have ended before the signal was armed
             self.gone.set()

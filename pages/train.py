@@ -14,12 +14,11 @@ from ui.train_form import (
     auto_name,
     build_config,
     config_problems,
-    data_problems,
     experiment_form,
     keep_in_url,
     open_link,
+    preflight_problems,
     show_problems,
-    split_sizes,
 )
 
 PENDING = "train.pending"  # session: the config JSON waiting for "queue it after?"
@@ -48,16 +47,16 @@ with form_col:
                          help="empty = named after the data set, sharing and weighting")
     fields.labels["name"], fields.slots["name"] = "Run name", st.empty()
     cfg: ExperimentConfig | None = None
-    errors, warnings = [], []
+    errors = []
     try:
         cfg = build_config(raw, name)
     except ConfigError as e:
         errors = config_problems(e, fields)
-    if cfg is not None:
-        errors, warnings = data_problems(cfg, split_sizes(cfg))
+    if cfg is not None:  # valid, but would this data and machine train it?
+        errors = preflight_problems(cfg, fields)
     keep_in_url(link, cfg if not errors else None, name)
     summary = st.empty()
-    show_problems(errors, warnings, fields, summary)
+    show_problems(errors, fields, summary)
     ready = cfg if not errors else None
     if ready is not None:
         with diagram:

@@ -154,7 +154,9 @@ def compare_curves(metrics: pd.DataFrame, task: str, labels: Mapping[int, str],
             fig.add_trace(go.Scatter(x=x, y=s["value"], mode="lines", legendgroup=str(run_id),
                                      showlegend=False, hoverinfo="skip", opacity=0.25,
                                      line={"color": color, "width": 1}))
-        fig.add_trace(go.Scatter(x=x, y=ema(s["value"].to_numpy(), smoothing), mode="lines",
+        # a one-epoch run is a single point: a line alone would not show it
+        fig.add_trace(go.Scatter(x=x, y=ema(s["value"].to_numpy(), smoothing),
+                                 mode="lines" if len(s) > 1 else "markers",
                                  name=text.plotly(labels[run_id]), legendgroup=str(run_id),
                                  line={"color": color, "width": 2}))
     split_name = "validation" if split == "val" else split

@@ -96,15 +96,22 @@ def label_of(path: str, labels: Mapping[str, str]) -> tuple[str, str]:
 
 
 def problems(errors: Iterable[Any], labels: Mapping[str, str]) -> list[Problem]:
-    """``ConfigError.errors`` (pairs of field path and message, or objects with ``path``
-    / ``field`` and ``message``) as plain ``Problem`` s keyed by the form's field."""
+    """A ``ConfigError`` 's problems as plain ``Problem`` s keyed by the form's field:
+    its ``problems`` (``ConfigProblem(path, label, message)``, whose message is already
+    a sentence naming the field) or its ``errors`` (pairs of field path and message,
+    which may be pydantic's wording)."""
     out = []
     for err in errors:
-        if isinstance(err, tuple | list) and len(err) >= 2:
-            path, message = str(err[0]), str(err[1])
+        if hasattr(err, "message"):  # (a ConfigProblem may be a named tuple too)
+            path = str(getattr(err, "path", ""))
+            message = str(err.message)
+            named = str(getattr(err, "label", "") or "")
         else:
-            path = str(getattr(err, "path", getattr(err, "field", "")))
-            message = str(getattr(err, "message", err))
+            path, message, named = str(err[0]), str(err[1]), ""
         key, label = label_of(path, labels)
-        out.append(Problem(key, label, plain(label, message)))
+        if named and message[:1] and not message[:1].islower():  # the engine's own sentence
+            text = _cut_long_words(message)
+        else:
+            text = plain(label, message)
+        out.append(Problem(key, label, text))
     return out

@@ -232,66 +232,32 @@ LABELS = _schema_labels()
 
 def config_problems(error: ConfigError, fields: Fields) -> list[Problem]:
     """The config's problems in plain words, named by the form's labels."""
-    return problems(error.errors, {**LABELS, **fields.labels})
+    return problems(getattr(error, "problems", error.errors), {**LABELS, **fields.labels})
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _split_sizes(data_json: str, seed: int) -> tuple[int, int, int]:
-    from mtae_core.data import load
+def preflight_problems(cfg: ExperimentConfig, fields: Fields) -> list[Problem]:
+    """What the engine would refuse to train although the config is valid
+    (``mtae_core.preflight``: an empty split, a batch larger than the training set, a
+    device this machine lacks…), by field. Cheap: the data set is not generated."""
+    from mtae_core.preflight import preflight
 
-    data = load(DataConfig.model_validate_json(data_json), seed)
-    return len(data.train.x), len(data.val.x), len(data.test.x)
-
-
-def split_sizes(cfg: ExperimentConfig) -> tuple[int, int, int]:
-    """Examples in the training, validation and test sets of ``cfg`` (cached)."""
-    # the tasks do not change the split: one entry per data set, options, split and seed
-    return _split_sizes(cfg.data.model_copy(update={"tasks": ()}).model_dump_json(), cfg.seed)
-
-
-def data_problems(cfg: ExperimentConfig, sizes: tuple[int, int, int]
-                  ) -> tuple[list[Problem], list[Problem]]:
-    """(problems that stop training, warnings) about the data's size against the split
-    and the batch size."""
-    n_train, n_val, n_test = sizes
-    total = n_train + n_val + n_test
-    errors, warnings = [], []
-    for path, n, what in (("data.test_fraction", n_test, "test"),
-                          ("data.val_fraction", n_val, "validation")):
-        if n == 0:
-            label = LABELS[path]
-            share = cfg.data.test_fraction if what == "test" else cfg.data.val_fraction
-            errors.append(Problem(path, label, (
-                f"{label} {share:g} of {total:,} examples leaves the {what} set empty: "
-                f"use at least {1 / total:.2g}")))
-    if n_train < 1:
-        errors.append(Problem("data.val_fraction", LABELS["data.val_fraction"],
-                              "The validation and test shares leave no training examples"))
-    bs = cfg.training.batch_size
-    if cfg.model.batch_norm and (bs == 1 or n_train == 1):
-        errors.append(Problem("training.batch_size", "Batch size", (
-            "Batch size 1 cannot train with batch norm, which needs at least two examples "
-            "per batch: choose a larger batch size or turn batch norm off")))
-    elif bs > n_train >= 1:
-        warnings.append(Problem("training.batch_size", "Batch size", (
-            f"Batch size {bs:,} is larger than the training set ({n_train:,} examples): "
-            "every step trains on the whole training set, so an epoch is a single step")))
-    return errors, warnings
+    try:
+        preflight(cfg)
+    except ConfigError as e:
+        return config_problems(e, fields)
+    return []
 
 
-def show_problems(errors: list[Problem], warnings: list[Problem], fields: Fields,
-                  summary: DeltaGenerator) -> None:
-    """Each problem under its field (errors in red, warnings in yellow), and in
-    ``summary`` (by the Train button) a list of the errors naming the tab they are on."""
-    for kind, found in (("error", errors), ("warning", warnings)):
-        by_path: dict[str, list[str]] = {}
-        for p in found:
-            by_path.setdefault(p.path, []).append(md(p.text))  # may echo typed text
-        for path, texts in by_path.items():
-            slot = fields.slots.get(path)
-            if slot is not None:
-                getattr(slot, kind)("\n\n".join(texts), icon=":material/error:"
-                                    if kind == "error" else ":material/warning:")
+def show_problems(errors: list[Problem], fields: Fields, summary: DeltaGenerator) -> None:
+    """Each problem under its field, and in ``summary`` (by the Train button) a list of
+    them naming the tab they are on."""
+    by_path: dict[str, list[str]] = {}
+    for p in errors:
+        by_path.setdefault(p.path, []).append(md(p.text))  # may echo typed text
+    for path, texts in by_path.items():
+        slot = fields.slots.get(path)
+        if slot is not None:
+            slot.error("\n\n".join(texts), icon=":material/error:")
     if errors:
         lines = [f"- {md(p.text)}" + (f" (*{fields.tabs[p.path]}* tab)"
                                   if p.path in fields.tabs else "") for p in errors]

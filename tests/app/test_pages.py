@@ -127,7 +127,7 @@ def test_exported_config_trains_unchanged_with_the_cli(app, home, capsys):
     ("optimizer.lr", -1.0, "Optimizer", "Learning rate must be greater than 0"),
     ("optimizer.lr", 0.0, "Optimizer", "Learning rate must be greater than 0"),
     ("model.latent_dim", 0, "Model", "Latent size must be at least 1"),
-    ("model.hidden", "", "Model", "Hidden layer sizes must have at least one value"),
+    ("model.hidden", "", "Model", "Hidden layer sizes must have at least 1"),
     (TASKS_KEY, [], "Data", "Tasks must include at least one task"),
 ])
 def test_invalid_setting_is_explained_next_to_its_field_and_disables_train(
@@ -138,11 +138,13 @@ def test_invalid_setting_is_explained_next_to_its_field_and_disables_train(
     assert not at.exception
     # under the field, on its tab, with its label and in plain words
     [on_tab] = [t for t in at.tabs if t.label == tab]
-    assert texts(on_tab.error) == [message]
+    [shown] = texts(on_tab.error)
+    assert shown.startswith(message)
     summary = [t for t in texts(at.error) if t.startswith("Fix this before training")]
     assert len(summary) == 1 and message in summary[0] and f"*{tab}* tab" in summary[0]
     for text in texts(at.error):
-        assert not any(w in text for w in ("Input should", "should have", "(got", "validation")), text
+        assert not any(w in text for w in ("Input should", "should have", "validation error",
+                                           "Tuple", "Value error")), text
     assert button(at, "Train").disabled
     assert RunStore(home / "runs.db").runs() == []
     assert "run" not in at.query_params and "cfg" not in at.query_params  # last valid: defaults
@@ -240,9 +242,10 @@ def test_train_settings_live_in_the_url(app, home):
      "does not decode"),
     ("j" + base64.urlsafe_b64encode(b'{"training":{"epochs":0}}').decode(),
      "Epochs must be at least 1"),
-    ("j" + base64.urlsafe_b64encode(b'{"training":{"epoch":3}}').decode(), "Epoch: unknown key"),
+    ("j" + base64.urlsafe_b64encode(b'{"training":{"epoch":3}}').decode(),
+     '"epoch" is not a setting here'),
     ("j" + base64.urlsafe_b64encode(b'{"model":{"sharing":"nope"}}').decode(),
-     "Parameter sharing: unknown sharing scheme"),
+     'unknown sharing scheme "nope"'),
 ])
 def test_train_malformed_link_warns_and_shows_defaults(app, link, field):
     at = app()
@@ -352,6 +355,10 @@ def test_compare_runs_table_lists_every_run(app, filled):
     assert dict(zip(table["id"], table["status"], strict=True))[filled.ids["queued"]] == "queued"
     for col in [*DIGIT_METRICS, "task1 · r2"]:
         assert col in table.columns
+    # each task's test metrics right after the name and status, before the settings
+    order = list(runs_frame(at).proto.column_order)
+    assert order[:3] == ["id", "name", "status"]
+    assert set(DIGIT_METRICS) <= set(order[3:3 + len([c for c in order if " · " in c])])
     # on arrival the three newest finished runs are selected and compared
     newest_done = sorted((filled.ids[n] for n in filled.done), reverse=True)[:3]
     assert sorted(int(i.split()[0][1:]) for i in comparison(at).index) == sorted(newest_done)
@@ -655,11 +662,28 @@ def test_compare_says_which_baseline_and_warns_when_it_differs(app, home):
     assert any(f"#{run_id} shared has no Δm" in t for t in texts(at.info))
 
 
-def test_compare_highlights_nothing_on_test_values_and_says_why(app, filled):
-    at = select_runs(open_page(app(), "pages/compare.py"), filled, ["hard", "mmoe"])
+def test_compare_highlights_the_best_on_validation_not_on_test(app, filled):
+    at = select_runs(open_page(app(), "pages/compare.py"), filled, ["hard", "mmoe", "soft"])
+    assert any("best on the *validation* set" in c or "best on the validation set" in c
+               for c in texts(at.caption)), texts(at.caption)
+    table = comparison(at)
+    styles = at.dataframe[1].proto.arrow_data.styler.styles
+    assert "background-color" in styles
+    store = RunStore(filled.path)
+    col = "digit · accuracy"
+    val = {f"#{i} {n}": store.get_run(i).val_metrics["digit"]["accuracy"]  # type: ignore[union-attr]
+           for n, i in filled.ids.items() if n in ("hard", "mmoe", "soft")}
+    best = max(val, key=lambda k: val[k])
+    assert best in table.index and col in table.columns
+
+
+def test_compare_without_validation_metrics_highlights_nothing_and_says_why(app, home):
+    store = RunStore(home / "runs.db")
+    for seed in (0, 1):  # made-up finished runs recording test metrics only
+        finished(store, ExperimentConfig().replace(name=f"old {seed}", seed=seed), 1 + seed / 10)
+    at = open_page(app(), "pages/compare.py")
     assert any("No run is highlighted" in c for c in texts(at.caption))
-    styled = at.dataframe[1].proto.arrow_data.styler.styles
-    assert "background-color" not in styled
+    assert "background-color" not in at.dataframe[1].proto.arrow_data.styler.styles
 
 
 def test_user_text_is_never_markdown(app, home):
@@ -737,9 +761,9 @@ def test_batch_larger_than_the_training_set_is_explained(app, home):
     at = open_page(app(), "pages/train.py")
     at.number_input(key="training.batch_size").set_value(5000).run()
     [on_tab] = [t for t in at.tabs if t.label == "Training"]
-    [warning] = texts(on_tab.warning)
-    assert warning.startswith("Batch size 5,000 is larger than the training set (1,168 examples)")
-    assert not button(at, "Train").disabled  # it trains: one step per epoch
+    [error] = texts(on_tab.error)
+    assert error.startswith("Batch size 5,000 is larger than the 1,168 training samples")
+    assert button(at, "Train").disabled  # the engine would refuse it
 
 
 def test_a_split_that_leaves_the_test_set_empty_stops_training(app, home):
@@ -749,5 +773,20 @@ def test_a_split_that_leaves_the_test_set_empty_stops_training(app, home):
     at.slider(key="data.test_fraction").set_value(0.005).run()  # the slider's smallest share
     [on_tab] = [t for t in at.tabs if t.label == "Data"]
     [error] = texts(on_tab.error)
-    assert error.startswith("Test share 0.005 of 100 examples leaves the test set empty")
+    assert error.startswith("Test share 0.005 leaves no test samples of the 100")
     assert button(at, "Train").disabled
+
+
+def test_progress_bar_and_text_agree_while_training(app, home):
+    store = RunStore(home / "runs.db")
+    run_id = store.create_run(ExperimentConfig().replace(name="busy", training={"epochs": 30}))
+    claimed = store.claim_next(worker_pid=1)
+    assert claimed is not None and claimed.id == run_id
+    store.add_epoch(run_id, 0, [("train", "digit", "loss", 1.0), ("val", "digit", "loss", 1.0)])
+    store.set_progress(run_id, 0.0)  # a worker's step fraction may lag behind the epochs
+    at = app()
+    at.query_params["run"] = str(run_id)
+    at = open_page(at, "pages/train.py")
+    [bar] = at.get("progress")
+    assert bar.proto.text.startswith("Training — epoch 1 of 30 done")
+    assert bar.proto.value == 3  # 1/30 of the bar, in percent
