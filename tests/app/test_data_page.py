@@ -100,3 +100,22 @@ def test_measured_gains_beside_relatedness(app, filled):
               for c in at.get("plotly_chart")]
     assert "Measured change per task from sharing" in titles
     assert not any("No measured gains yet" in str(i.value) for i in at.info)
+
+
+def test_a_stored_table_is_deletable_while_no_run_uses_it(app, home):
+    from mtae_core.config import ExperimentConfig
+    from mtae_core.data import user
+
+    store = RunStore(home / "runs.db")
+    used = user.add("used", _csv(), store=store)
+    user.add("free", _csv(120), store=store)
+    store.create_run(ExperimentConfig.parse({"data": {"dataset": "used"}}))
+    at = _open(app())
+    buttons = {b.key: b for b in at.button if b.label == "Delete"}
+    assert buttons[f"data.delete.{used.sha256}"].disabled  # a run uses it
+    free = next(b for k, b in buttons.items() if k != f"data.delete.{used.sha256}")
+    assert not free.disabled
+    free.click().run()
+    assert not at.exception
+    assert [d.name for d in store.stored_datasets()] == ["used"]
+    assert "used by 1 run(s)" in _md(at)
