@@ -52,6 +52,13 @@ def _store(args: argparse.Namespace) -> Any:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
+    try:
+        return _study(args)
+    except ConfigError as e:  # a stored spec this version can no longer read
+        return _fail(f"the study's stored spec does not read any more:\n{e}")
+
+
+def _study(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         return _fail("--workers must be at least 1")
     if args.target in WORDS:
@@ -166,8 +173,12 @@ def cmd_studies(args: argparse.Namespace) -> int:
         df = store.study_runs(st.id)
         runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
         done = sum(r.status == "done" for r in runs.values())
-        s = summarize(store, st.id)
-        print(f"{st.id:>4}  {s.status:<9}  {f'{done}/{len(runs)}':>9}  {len(s.cells):>5}  {st.name}")
+        try:
+            s = summarize(store, st.id)
+            status, n_cells = s.status, str(len(s.cells))
+        except ConfigError:
+            status, n_cells = "unreadable", "?"  # its spec no longer reads; runs are kept
+        print(f"{st.id:>4}  {status:<9}  {f'{done}/{len(runs)}':>9}  {n_cells:>5}  {st.name}")
     return 0
 
 
