@@ -4,8 +4,9 @@ one process (at one torch thread by default, the faster way for these small mode
 ``--seq-threads 1 2`` to measure more), on the CPU.
 
 The study: digits, ``model.sharing`` over hard and MMoE, 3 seeds, plus the matched
-single-task baseline per seed (9 runs). The workers are warmed up first, as the app's are
-when a study starts; each side trains into a fresh store, so nothing is reused.
+single-task baseline per seed (9 runs). Both sides are warmed up first (the app's workers
+are warm when a study starts), run at the workers' priority, and train into a fresh
+store, so nothing is reused.
 
     .venv/bin/python bench/bench_study.py [--epochs 10] [--repeats 1] [--workers N]
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +32,7 @@ from mtae_core import ExperimentConfig  # noqa: E402
 from mtae_core.jobs import JobRunner, execute  # noqa: E402
 from mtae_core.store import RunStore  # noqa: E402
 from mtae_core.studies import StudySpec, default_workers, start, summarize  # noqa: E402
+from mtae_core.worker import NICE  # noqa: E402
 
 TARGET = 1.7
 
@@ -75,25 +78,37 @@ def parallel(sp: StudySpec, workers: int) -> tuple[float, int]:
 
 
 def sequential(sp: StudySpec, threads: int) -> tuple[float, int]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        return _sequential(sp)
-    finally:
-        torch.set_num_threads(before)
-
-
-def _sequential(sp: StudySpec) -> tuple[float, int]:
+    """The same runs one after another in one process: a child process at the workers'
+    priority (``worker.NICE``), so on a busy machine neither side is favoured."""
     with tempfile.TemporaryDirectory() as home:
         store = RunStore(Path(home) / "runs.db")
-        t0 = time.perf_counter()
         sid = start(store, sp)
-        n = 0
-        while (run := store.claim_next(os.getpid())) is not None:
-            execute(store, run.id, run.config)
-            n += 1
+        out = subprocess.run([sys.executable, __file__, "--one-process", str(store.path),
+                              "--threads", str(threads)], check=True, capture_output=True,
+                             text=True).stdout
         wait_done(store, sid)
-        return time.perf_counter() - t0, n
+        seconds, n = out.split()[-2:]
+        return float(seconds), int(n)
+
+
+def one_process(db: str, threads: int) -> None:
+    """Child side of ``sequential``: warm up, then train every queued run in turn."""
+    from mtae_core.training import train
+
+    torch.set_num_threads(threads)
+    try:
+        os.nice(NICE)
+    except OSError:
+        pass
+    train(ExperimentConfig().replace(training={"epochs": 1, "device": "cpu"},
+                                     model={"hidden": [8], "latent_dim": 2}))
+    store = RunStore(db)
+    t0 = time.perf_counter()
+    n = 0
+    while (run := store.claim_next(os.getpid())) is not None:
+        execute(store, run.id, run.config)
+        n += 1
+    print(f"{time.perf_counter() - t0} {n}")
 
 
 def main() -> None:
@@ -106,14 +121,14 @@ def main() -> None:
                     help="torch threads of the one-process runs; each is measured and the "
                     "ratio is against the fastest (default 1: on small models one thread "
                     f"beat torch's default {torch.get_num_threads()} on this machine)")
+    ap.add_argument("--one-process", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.one_process:
+        one_process(args.one_process, args.threads)
+        return
     workers = args.workers or default_workers()
     sp = spec(args.epochs)
-    from mtae_core.training import train
-
-    # one warm-up run in this process too, so neither side pays first-import costs
-    train(ExperimentConfig().replace(training={"epochs": 1, "device": "cpu"},
-                                     model={"hidden": [8], "latent_dim": 2}))
     rpm: dict[str, list[float]] = {}
     n = 0
     for rep in range(args.repeats):
