@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -107,9 +108,10 @@ def execute(store: RunStore, run_id: int, cfg: ExperimentConfig,
             and not store.cancel_requested(run_id):
         store.finish(run_id, "failed", APP_STOPPED)
         return result
-    if result.status == "done":
+    if result.status == "done" and result.model is not None:
         store.save_weights(run_id, result.model.state_dict())
-    store.finish(run_id, result.status, result.reason, result.test_metrics, result.seconds)
+    store.finish(run_id, result.status, result.reason, result.test_metrics, result.seconds,
+                 val_metrics=result.val_metrics, info=result.info)
     return result
 
 
@@ -118,7 +120,8 @@ class JobRunner:
     starts them, marks the run of a crashed worker ``failed`` and starts a new worker.
 
     ``n_workers``: None = ``default_workers()`` (``$MTAE_WORKERS``, else one per core);
-    0 = none (runs stay queued, e.g. for another runner)."""
+    0 = none (runs stay queued, e.g. for another runner). One worker starts at once, the
+    others when runs wait for them (see ``_wanted``)."""
 
     def __init__(self, store: RunStore, n_workers: int | None = None,
                  log_path: str | Path | None = None) -> None:
@@ -129,6 +132,8 @@ class JobRunner:
         self.log_path = Path(log_path) if log_path else store.path.with_name("worker.log")
         self.procs: list[subprocess.Popen[bytes]] = []
         self._pipes: dict[int, int] = {}  # worker pid -> write end of its parent-alive pipe
+        self._reports: dict[int, int] = {}  # worker pid -> read end of what it reports
+        self.device: str | None = None  # the device an "auto" run trains on, once a worker said
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._spawned = threading.Event()
@@ -239,47 +244,97 @@ class JobRunner:
         # The worker watches the read end; the write end stays here (it is not inherited
         # by other children), so it closes exactly when this process ends, however.
         read_end, write_end = os.pipe()
+        # and a pipe back: the worker says which device it trains on (so the app's server
+        # never initialises CUDA, nor waits for torch, to show it)
+        report_read, report_write = os.pipe()
         try:
             with open(self.log_path, "ab") as log:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "mtae_core.worker", "--db", str(self.store.path),
-                     "--parent", str(os.getpid()), "--parent-fd", str(read_end)],
+                     "--parent", str(os.getpid()), "--parent-fd", str(read_end),
+                     "--report-fd", str(report_write)],
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    pass_fds=(read_end,), cwd=Path(__file__).resolve().parent.parent,
+                    pass_fds=(read_end, report_write), cwd=Path(__file__).resolve().parent.parent,
                 )
         except BaseException:
             os.close(write_end)
+            os.close(report_read)
             raise
         finally:
             os.close(read_end)
+            os.close(report_write)
         self._pipes[proc.pid] = write_end
+        self._reports[proc.pid] = report_read
         return proc
 
+    def _read_reports(self) -> None:
+        """Take in what workers reported (``device <label>`` lines), without blocking."""
+        fds = list(self._reports.values())
+        if not fds:
+            return
+        ready, _, _ = select.select(fds, [], [], 0)
+        for pid, fd in list(self._reports.items()):
+            if fd not in ready:
+                continue
+            data = os.read(fd, 4096)
+            if not data:  # the worker closed it (said all it had, or ended)
+                os.close(fd)
+                del self._reports[pid]
+                continue
+            for line in data.decode(errors="replace").splitlines():
+                if line.startswith("device "):
+                    self.device = line.removeprefix("device ").strip()
+
     def _close_pipe(self, pid: int) -> None:
-        fd = self._pipes.pop(pid, None)
-        if fd is not None:
-            os.close(fd)
+        for fds in (self._pipes, self._reports):
+            fd = fds.pop(pid, None)
+            if fd is not None:
+                os.close(fd)
+
+    def _wanted(self) -> int:
+        """How many workers to have now: one warm worker from the start (a Train press
+        starts at once), more — up to ``n_workers`` — as soon as more runs are queued or
+        running (a study). So an app on a many-core machine does not start a dozen torch
+        processes for one class demo, and the first view is not slowed by their start."""
+        if self.n_workers == 0 or len(self.procs) >= self.n_workers:
+            return self.n_workers
+        return min(self.n_workers, max(1, len(self.store.runs(("queued", "running")))))
+
+    def _spawn_wanted(self) -> None:
+        wanted = self._wanted()
+        while len(self.procs) < wanted:
+            self.procs.append(self._spawn())
 
     def _supervise(self) -> None:
+        # This thread is the workers' parent: if it ended, Linux would stop them all
+        # (PR_SET_PDEATHSIG), so a failing step (a locked store, say) is logged, not fatal.
         try:
             with self._lock:
                 if not self._stop.is_set():
-                    while len(self.procs) < self.n_workers:
-                        self.procs.append(self._spawn())
+                    self._spawn_wanted()
+        except Exception:
+            traceback.print_exc()
         finally:
             self._spawned.set()
         while not self._stop.wait(SUPERVISE_SECONDS):
             with self._lock:
                 if self._stop.is_set():
                     return
-                dead = [p for p in self.procs if p.poll() is not None]
-                if not dead:
-                    continue
-                for p in dead:
-                    self._close_pipe(p.pid)
-                codes = ", ".join(str(p.returncode) for p in dead)
-                self.store.fail_orphans(
-                    reason=f"the worker process training this run stopped unexpectedly (exit code {codes})")
-                self.procs = [p for p in self.procs if p.poll() is None]
-                while len(self.procs) < self.n_workers:
-                    self.procs.append(self._spawn())
+                try:
+                    self._tick()
+                except Exception:
+                    traceback.print_exc()
+
+    def _tick(self) -> None:
+        """Read what workers reported, replace dead ones (failing their runs), start
+        more while runs wait. Called with the lock held."""
+        self._read_reports()
+        dead = [p for p in self.procs if p.poll() is not None]
+        if dead:
+            for p in dead:
+                self._close_pipe(p.pid)
+            codes = ", ".join(str(p.returncode) for p in dead)
+            self.store.fail_orphans(
+                reason=f"the worker process training this run stopped unexpectedly (exit code {codes})")
+            self.procs = [p for p in self.procs if p.poll() is None]
+        self._spawn_wanted()

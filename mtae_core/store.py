@@ -71,6 +71,19 @@ CREATE TABLE IF NOT EXISTS artifacts (
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 """
 
+# Users' tables, by the SHA-256 of the file's bytes (so a run's config, which keeps the
+# hash, names exactly the data it trained on). A store made before this table existed
+# gets it when opened: CREATE ... IF NOT EXISTS is the migration.
+_DATASETS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS datasets (
+    sha256 TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    csv BLOB NOT NULL,
+    meta TEXT NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
 
 def default_path() -> Path:
     home = Path(os.environ.get("MTAE_HOME", Path.home() / ".mtae"))
@@ -94,6 +107,7 @@ class Run:
     worker_pid: int | None
     train_seconds: float | None
     test_metrics: dict[str, dict[str, float]]
+    val_metrics: dict[str, dict[str, float]]  # same shape, on the validation split
 
     @property
     def active(self) -> bool:
@@ -106,9 +120,10 @@ class RunStore(StudyTables):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._conn() as c:
             c.execute("PRAGMA journal_mode=WAL")
-            c.executescript(_SCHEMA)
+            c.executescript(_SCHEMA + _DATASETS_SCHEMA)
             c.executescript(STUDY_SCHEMA)
             _migrate_run_keys(c)
+            _add_column(c, "val_metrics")  # validation metrics, next to the test metrics
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -176,15 +191,24 @@ class RunStore(StudyTables):
             c.execute("UPDATE runs SET progress=? WHERE id=?", (float(fraction), run_id))
 
     def finish(self, run_id: int, status: str, error: str | None = None,
-               test_metrics: dict[str, Any] | None = None, seconds: float | None = None) -> None:
+               test_metrics: dict[str, Any] | None = None, seconds: float | None = None,
+               val_metrics: dict[str, Any] | None = None,
+               info: dict[str, Any] | None = None) -> None:
+        """End a run. ``info`` keys (the kept epoch, where a run diverged) are merged into
+        the run's info."""
         if status not in STATUSES or status in ACTIVE:
             raise ValueError(f"not a final status: {status!r}")
         with self._tx() as c:
             c.execute(
-                "UPDATE runs SET status=?, error=?, test_metrics=?, train_seconds=?, finished=?,"
-                " progress=CASE WHEN ?='done' THEN 1 ELSE progress END WHERE id=?",
-                (status, error, json.dumps(test_metrics or {}), seconds, time.time(), status, run_id),
+                "UPDATE runs SET status=?, error=?, test_metrics=?, val_metrics=?, train_seconds=?,"
+                " finished=?, progress=CASE WHEN ?='done' THEN 1 ELSE progress END WHERE id=?",
+                (status, error, json.dumps(test_metrics or {}), json.dumps(val_metrics or {}),
+                 seconds, time.time(), status, run_id),
             )
+            if info:
+                row = c.execute("SELECT info FROM runs WHERE id=?", (run_id,)).fetchone()
+                merged = {**json.loads((row and row["info"]) or "{}"), **info}
+                c.execute("UPDATE runs SET info=? WHERE id=?", (json.dumps(merged), run_id))
 
     def request_cancel(self, run_id: int) -> None:
         """Ask a run to stop. A queued run is cancelled at once; a running one at its
@@ -330,6 +354,61 @@ class RunStore(StudyTables):
             return None
         return torch.load(io.BytesIO(row[0]), map_location="cpu", weights_only=True)  # type: ignore[no-any-return]
 
+    # ---- users' tables (see mtae_core.data.user) -------------------------------------------
+    def add_dataset(self, name: str, csv: bytes, sha256: str,
+                    meta: dict[str, Any]) -> None:
+        """Keep a user's table. Raises ``ValueError`` (plain words) if the name or the
+        content is already stored; stores nothing then."""
+        with self._tx() as c:
+            same = c.execute("SELECT name FROM datasets WHERE sha256=?", (sha256,)).fetchone()
+            if same is not None:
+                raise ValueError(f"This file is already stored as the data set {same[0]!r}.")
+            if c.execute("SELECT 1 FROM datasets WHERE name=?", (name,)).fetchone():
+                raise ValueError(f"A data set named {name!r} is already stored: choose another "
+                                 "name, or delete that one first.")
+            c.execute("INSERT INTO datasets VALUES (?,?,?,?,?)",
+                      (sha256, name, csv, json.dumps(meta), time.time()))
+
+    def stored_datasets(self) -> list[StoredDataset]:
+        """Every stored table, oldest first."""
+        with self._conn() as c:
+            rows = c.execute("SELECT sha256, name, meta, created, length(csv) AS size "
+                             "FROM datasets ORDER BY created").fetchall()
+        return [StoredDataset(r["sha256"], r["name"], json.loads(r["meta"]), r["created"],
+                              r["size"]) for r in rows]
+
+    def stored_dataset(self, name: str) -> StoredDataset | None:
+        """The table stored under ``name`` (or with that SHA-256)."""
+        with self._conn() as c:
+            r = c.execute("SELECT sha256, name, meta, created, length(csv) AS size FROM datasets "
+                          "WHERE name=? OR sha256=?", (name, name)).fetchone()
+        return StoredDataset(r["sha256"], r["name"], json.loads(r["meta"]), r["created"],
+                             r["size"]) if r else None
+
+    def dataset_csv(self, sha256: str) -> bytes | None:
+        with self._conn() as c:
+            r = c.execute("SELECT csv FROM datasets WHERE sha256=?", (sha256,)).fetchone()
+        return bytes(r[0]) if r else None
+
+    def runs_using_dataset(self, sha256: str) -> list[int]:
+        with self._conn() as c:
+            rows = c.execute("SELECT id FROM runs WHERE json_extract(config, "
+                             "'$.data.options.sha256') = ? ORDER BY id", (sha256,)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def delete_dataset(self, name: str) -> None:
+        """Delete a stored table; ``DatasetInUse`` while any run uses it."""
+        ds = self.stored_dataset(name)
+        if ds is None:
+            raise KeyError(f"No data set named {name!r} is stored.")
+        used = self.runs_using_dataset(ds.sha256)
+        if used:
+            ids = ", ".join(map(str, used[:10])) + (" …" if len(used) > 10 else "")
+            raise DatasetInUse(f"The data set {ds.name!r} is used by {len(used)} run(s) "
+                               f"({ids}): delete those runs first.")
+        with self._tx() as c:
+            c.execute("DELETE FROM datasets WHERE sha256=?", (ds.sha256,))
+
     # ---- tables for the UI ------------------------------------------------------------------
     def runs_table(self) -> pd.DataFrame:
         """One row per run with its settings and final per-task test metrics
@@ -352,6 +431,21 @@ class RunStore(StudyTables):
         return pd.DataFrame(recs)
 
 
+@dataclass(frozen=True)
+class StoredDataset:
+    """A user's table in the store (its bytes are read separately: ``dataset_csv``)."""
+
+    sha256: str
+    name: str
+    meta: dict[str, Any]  # rows, encoding, delimiter, columns (roles, kinds), missing policy
+    created: float
+    size: int  # bytes of the file
+
+
+class DatasetInUse(ValueError):
+    """A data set cannot be deleted while runs use it."""
+
+
 def _run(row: sqlite3.Row) -> Run:
     return Run(
         id=row["id"], name=row["name"], status=row["status"],
@@ -361,16 +455,27 @@ def _run(row: sqlite3.Row) -> Run:
         progress=row["progress"], cancel_requested=bool(row["cancel_requested"]),
         worker_pid=row["worker_pid"], train_seconds=row["train_seconds"],
         test_metrics=json.loads(row["test_metrics"] or "{}"),
+        val_metrics=json.loads(row["val_metrics"] or "{}"),
     )
 
 
 @functools.lru_cache(maxsize=4096)
 def _config(text: str) -> ExperimentConfig:
     """Parse a stored config once: configs are frozen, and the pages and study summaries
-    read the same runs every second. ``from_stored`` (where the config has it) reads a
-    config stored before the data had its own seed as the run it was."""
-    parse = getattr(ExperimentConfig, "from_stored", ExperimentConfig.from_json)
-    return ExperimentConfig.parse(parse(text))
+    read the same runs every second. (``from_stored``: a run stored before the data seed
+    keeps the data its run seed drew.)"""
+    return ExperimentConfig.from_stored(text)
+
+
+def _add_column(c: sqlite3.Connection, name: str, kind: str = "TEXT") -> None:
+    """Give a store made before the column ``name`` existed that column (empty)."""
+    if name in {r[1] for r in c.execute("PRAGMA table_info(runs)")}:
+        return
+    try:
+        c.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+    except sqlite3.OperationalError as e:  # another process added it a moment ago
+        if "duplicate column" not in str(e):
+            raise
 
 
 def _migrate_run_keys(c: sqlite3.Connection) -> None:
@@ -389,7 +494,7 @@ def _migrate_run_keys(c: sqlite3.Connection) -> None:
     keys = []
     for r in rows:
         try:
-            keys.append((run_key(_config(r["config"])), r["id"]))
+            keys.append((run_key(ExperimentConfig.from_stored(r["config"])), r["id"]))
         except Exception:  # noqa: BLE001  (an unreadable old config must not stop the app)
             continue
     if keys:

@@ -19,15 +19,16 @@ from torch import nn
 
 from . import data as data_mod
 from . import models
-from .config import ExperimentConfig, OptimizerConfig
-from .data import MultiTaskData, Split
+from .config import ConfigError, ExperimentConfig, OptimizerConfig
+from .data import MultiTaskData, Split, TaskSpec
 from .metrics import task_loss, task_metrics
 from .models import SharingScheme
+from .preflight import mps_available, preflight
 from .schedules import schedules
 from .weighting import weightings
 from .weighting.diagnostics import epoch_grad_cosine
 
-Status = Literal["done", "cancelled", "diverged"]
+Status = Literal["done", "cancelled", "diverged", "failed"]
 Row = tuple[str, str, str, float]  # (split, task, metric, value)
 
 
@@ -52,12 +53,23 @@ class NullSink:
 class TrainResult:
     status: Status
     reason: str | None
-    epochs_run: int
+    epochs_run: int  # epochs finished (a diverged epoch is not one)
     test_metrics: dict[str, dict[str, float]]
     seconds: float
     device: str
-    model: SharingScheme
+    model: SharingScheme | None  # None when the run failed before a model was built
     history: list[dict[str, Any]] = field(default_factory=list)
+    # validation metrics of the model the run keeps (same shape as test_metrics)
+    val_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    kept_epoch: int | None = None  # the epoch (0-based) whose model the metrics describe
+    diverged_epoch: int | None = None  # the epoch (0-based) in which the loss diverged
+    diverged_task: str | None = None
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """What a run's stored ``info`` gains when it ends (only the keys that are set)."""
+        keys = ("kept_epoch", "diverged_epoch", "diverged_task")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -65,14 +77,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
+        if mps_available():
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("the config asks for CUDA, but no CUDA GPU is available here")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RuntimeError("the config asks for Apple MPS, but it is not available here")
+        raise RuntimeError("this machine has no CUDA GPU; choose device auto or cpu")
+    if name == "mps" and not mps_available():
+        raise RuntimeError("this machine has no Apple MPS GPU; choose device auto or cpu")
     return torch.device(name)
 
 
@@ -126,7 +137,7 @@ def weight_penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor | Non
 def build(cfg: ExperimentConfig, data: MultiTaskData | None = None) -> tuple[MultiTaskData, SharingScheme]:
     """The data and (seeded) model of a config, on the CPU."""
     if data is None:
-        data = data_mod.load(cfg.data, cfg.seed)
+        data = data_mod.load(cfg.data)  # drawn by the data seed, not the run's
     torch.manual_seed(cfg.seed)
     model = models.build(cfg.model, data.tasks, data.input_dim)
     return data, model
@@ -158,6 +169,175 @@ class _Poll:
         return False
 
 
+# ---- the loop in named parts: setup, one step, one epoch, bookkeeping, stop checks --------
+
+
+@dataclass
+class _Run:
+    """Everything a run trains with, built once by ``_setup``."""
+
+    cfg: ExperimentConfig
+    device: torch.device
+    model: SharingScheme
+    specs: list[TaskSpec]
+    names: list[str]
+    train: Split
+    val: Split
+    strategy: Any
+    schedule: Any
+    opt: torch.optim.Optimizer
+    lr_sched: torch.optim.lr_scheduler.LRScheduler | None
+    params: list[nn.Parameter]
+    gen: torch.Generator
+    n: int  # training samples
+    bs: int  # batch size
+    steps: int  # steps per epoch
+
+
+def _setup(cfg: ExperimentConfig, data: MultiTaskData, model: SharingScheme,
+           device: torch.device) -> _Run:
+    specs = data.tasks
+    names = [s.name for s in specs]
+    model.to(device)
+    w_cls = weightings.get(cfg.weighting.strategy)
+    strategy = w_cls(names, w_cls.Options.model_validate(cfg.weighting.options)).to(device)
+    train_split = data.train.to(device)
+    n = len(train_split)
+    bs = min(cfg.training.batch_size, n)
+    # the last batch takes the remainder, so no batch is smaller than the batch size
+    # (a batch of one would break batch normalisation)
+    steps = max(1, n // bs)
+    s_cls = schedules.get(cfg.schedule.kind)
+    schedule = s_cls(names, s_cls.Options.model_validate(cfg.schedule.options), steps,
+                     cfg.training.epochs, device)
+    params = list(model.parameters()) + list(strategy.parameters())
+    opt, lr_sched = build_optimizer(cfg.optimizer, params, cfg.training.epochs)
+    # the run's seed orders the batches; the data seed made the data
+    gen = torch.Generator().manual_seed(cfg.seed)
+    return _Run(cfg, device, model, specs, names, train_split, data.val.to(device), strategy,
+                schedule, opt, lr_sched, params, gen, n, bs, steps)
+
+
+def _step(run: _Run, epoch: int, step: int, idx: torch.Tensor,
+          aux_sums: dict[str, torch.Tensor]) -> torch.Tensor:
+    """One optimiser step on the batch ``idx``; returns the detached task losses (n_tasks,)."""
+    cfg, model, tr = run.cfg, run.model, run.train
+    xb = tr.x[idx]
+    out = model(xb)
+    losses = torch.stack([
+        task_loss(s, out.outputs[s.name], xb if s.kind == "reconstruction" else tr.y[s.name][idx])
+        for s in run.specs
+    ])  # (n_tasks,)
+    extra = torch.zeros((), device=run.device)
+    for k, v in out.aux_losses.items():
+        extra = extra + v
+        aux_sums[k] = aux_sums.get(k, 0) + v.detach()
+    pen = weight_penalty(model, cfg.optimizer.l1, cfg.optimizer.l2)
+    if pen is not None:
+        extra = extra + pen
+    active = run.schedule.active(epoch, step)
+    run.opt.zero_grad(set_to_none=True)
+    run.strategy.backward(losses, extra, model, active, out)
+    if cfg.optimizer.clip_norm:
+        nn.utils.clip_grad_norm_(run.params, cfg.optimizer.clip_norm)
+    run.opt.step()
+    detached = losses.detach()
+    run.schedule.feedback(detached)
+    return detached
+
+
+@dataclass
+class _Epoch:
+    """How an epoch's steps went."""
+
+    sums: torch.Tensor  # (n_tasks,) summed step losses
+    aux_sums: dict[str, torch.Tensor]
+    status: Status = "done"
+    reason: str | None = None
+    task: str | None = None  # the task whose loss diverged
+    good: tuple[torch.Tensor, int] | None = None  # (sums, steps) at the last finite poll
+    val: torch.Tensor | None = None  # (n_tasks,) validation losses, when they diverged
+
+
+def _train_epoch(run: _Run, epoch: int, poll: _Poll, stop: Callable[[], bool],
+                 progress: Callable[[float], None], total_steps: int) -> _Epoch:
+    """The epoch's steps. Between polls nothing synchronises with the host."""
+    model, n, bs, steps = run.model, run.n, run.bs, run.steps
+    model.train()
+    perm = torch.randperm(n, generator=run.gen).to(run.device)
+    ep = _Epoch(torch.zeros(len(run.names), device=run.device), {})
+    for step in range(steps):
+        idx = perm[step * bs:(step + 1) * bs if step < steps - 1 else n]
+        ep.sums += _step(run, epoch, step, idx, ep.aux_sums)
+        if poll.due():
+            bad = _non_finite(ep.sums, run.names)
+            if bad is not None:
+                ep.status, ep.task = "diverged", bad
+                ep.reason = _diverged(bad, epoch, step)
+                return ep
+            ep.good = (ep.sums.clone(), step + 1)  # what the epoch had before any divergence
+            if stop():
+                ep.status, ep.reason = "cancelled", "cancelled by the user"
+                return ep
+            progress((epoch * steps + step + 1) / total_steps)
+    return ep
+
+
+def _bookkeeping(run: _Run, epoch: int, train_losses: torch.Tensor, val_losses: torch.Tensor,
+                 aux_sums: dict[str, torch.Tensor]) -> tuple[list[Row], dict[str, Any]]:
+    """The epoch's rows and extras (weights, learning rate, what the model mixed, gradient
+    cosines), after the strategy and the learning-rate schedule have seen the epoch."""
+    run.strategy.on_epoch_end(epoch, train_losses)
+    if run.lr_sched is not None:
+        run.lr_sched.step()
+    rows = _epoch_rows(run.names, train_losses, val_losses, aux_sums, run.steps)
+    extras: dict[str, Any] = {"weights": dict(zip(run.names, run.strategy.epoch_weights(), strict=True)),
+                              "lr": run.opt.param_groups[0]["lr"]}
+    extras.update(run.strategy.epoch_extras())
+    extras.update(run.model.epoch_extras())
+    cosine = epoch_grad_cosine(run.model, run.train, run.specs, run.bs)  # task order = names
+    if cosine is not None:
+        extras["grad_cosine"] = cosine
+    return rows, extras
+
+
+class _EarlyStopping:
+    """Keeps the best-validation state; says when patience has run out."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.best: tuple[float, int, dict[str, Any] | None] = (math.inf, -1, None)
+
+    def should_stop(self, model: nn.Module, epoch: int, val_losses: torch.Tensor) -> str | None:
+        if not self.patience:
+            return None
+        v = float(val_losses.mean())
+        if v < self.best[0]:
+            self.best = (v, epoch, copy.deepcopy(model.state_dict()))
+        elif epoch - self.best[1] >= self.patience:
+            return f"early stopping: no better validation loss for {self.patience} epochs"
+        return None
+
+    def restore(self, model: nn.Module) -> int | None:
+        """Load the best state, if one was kept; its epoch."""
+        if self.best[2] is None:
+            return None
+        model.load_state_dict(self.best[2])
+        return self.best[1]
+
+
+def _diverged_rows(run: _Run, ep: _Epoch) -> list[Row]:
+    """What the diverged epoch had before it diverged: the mean train losses of its steps
+    up to the last finite poll (the whole epoch when only the validation loss diverged,
+    with the validation losses, non-finite ones stored as missing)."""
+    if ep.good is None:
+        return []
+    sums, k = ep.good
+    if ep.val is not None:
+        return _epoch_rows(run.names, sums / k, ep.val, {}, run.steps)
+    return [("train", name, "loss", v) for name, v in zip(run.names, (sums / k).tolist(), strict=True)]
+
+
 def train(
     cfg: ExperimentConfig,
     data: MultiTaskData | None = None,
@@ -166,129 +346,101 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     poll_seconds: float = 0.2,
 ) -> TrainResult:
-    """Train ``cfg`` and return the result; ``sink`` receives epochs as they finish."""
+    """Train ``cfg`` and return the result; ``sink`` receives epochs as they finish.
+
+    A setting this machine or data cannot run (no CUDA GPU, a batch larger than the
+    training set, an empty split) ends the run ``failed`` with the plain reason
+    before anything trains (``preflight``)."""
     sink = sink or NullSink()
     t0 = time.perf_counter()
+    try:
+        preflight(cfg, data)
+    except ConfigError as e:
+        return TrainResult("failed", "; ".join(e.messages), 0, {}, time.perf_counter() - t0,
+                           cfg.training.device, model)
     device = resolve_device(cfg.training.device)
     if data is None or model is None:
         data, model = build(cfg, data)
-    specs = data.tasks
-    names = [s.name for s in specs]
-    n_tasks = len(specs)
-    train_split = data.train.to(device)
-    val_split = data.val.to(device)
-    model.to(device)
-    strategy = weightings.get(cfg.weighting.strategy)(
-        names, weightings.get(cfg.weighting.strategy).Options.model_validate(cfg.weighting.options)
-    ).to(device)
-    n = len(train_split)
-    bs = min(cfg.training.batch_size, n)
-    steps = max(1, n // bs)  # the last batch takes the remainder: no tiny batches
-    sched_cls = schedules.get(cfg.schedule.kind)
-    schedule = sched_cls(names, sched_cls.Options.model_validate(cfg.schedule.options), steps,
-                         cfg.training.epochs, device)
-    params = list(model.parameters()) + list(strategy.parameters())
-    opt, lr_sched = build_optimizer(cfg.optimizer, params, cfg.training.epochs)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    run = _setup(cfg, data, model, device)
     sink.started({
         "device": describe_device(device),
         "n_params": models.n_params(model),
         "n_shared_params": models.n_params(model, model.shared_parameters()),
-        "tasks": names,
+        "tasks": run.names,
     })
     poll = _Poll(poll_seconds)
     stop = should_stop or (lambda: False)
     status: Status = "done"
     reason: str | None = None
     history: list[dict[str, Any]] = []
-    # (val loss, epoch, state) for early stopping
-    best: tuple[float, int, dict[str, Any] | None] = (math.inf, -1, None)
-    epochs_run = 0
-    total_steps = steps * cfg.training.epochs
-
-    def non_finite(t: torch.Tensor) -> str | None:
-        bad = (~torch.isfinite(t)).nonzero().flatten().tolist()
-        return names[bad[0]] if bad else None
-
-    for epoch in range(cfg.training.epochs):
-        model.train()
-        perm = torch.randperm(n, generator=gen).to(device)
-        sums = torch.zeros(n_tasks, device=device)  # (n_tasks,) summed step losses
-        aux_sums: dict[str, torch.Tensor] = {}
-        for step in range(steps):
-            idx = perm[step * bs:(step + 1) * bs if step < steps - 1 else n]
-            xb = train_split.x[idx]
-            out = model(xb)
-            losses = torch.stack([
-                task_loss(s, out.outputs[s.name], xb if s.kind == "reconstruction"
-                          else train_split.y[s.name][idx])
-                for s in specs
-            ])  # (n_tasks,)
-            extra = torch.zeros((), device=device)
-            for k, v in out.aux_losses.items():
-                extra = extra + v
-                aux_sums[k] = aux_sums.get(k, 0) + v.detach()
-            pen = weight_penalty(model, cfg.optimizer.l1, cfg.optimizer.l2)
-            if pen is not None:
-                extra = extra + pen
-            active = schedule.active(epoch, step)
-            opt.zero_grad(set_to_none=True)
-            strategy.backward(losses, extra, model, active, out)
-            if cfg.optimizer.clip_norm:
-                nn.utils.clip_grad_norm_(params, cfg.optimizer.clip_norm)
-            opt.step()
-            detached = losses.detach()
-            schedule.feedback(detached)
-            sums += detached
-            if poll.due():
-                bad = non_finite(sums)
-                if bad is not None:
-                    status, reason = "diverged", _diverged(bad, epoch, step)
-                    break
-                if stop():
-                    status, reason = "cancelled", "cancelled by the user"
-                    break
-                sink.progress((epoch * steps + step + 1) / total_steps)
-        if status != "done":
+    early = _EarlyStopping(cfg.training.early_stopping)
+    epochs_run, epochs = 0, cfg.training.epochs
+    diverged: dict[str, Any] = {}
+    for epoch in range(epochs):
+        ep = _train_epoch(run, epoch, poll, stop, sink.progress, run.steps * epochs)
+        losses = _epoch_losses(run, ep, epoch) if ep.status == "done" else None
+        if ep.status == "diverged":
+            status, reason = ep.status, ep.reason
+            diverged = {"diverged_epoch": epoch, "diverged_task": ep.task}
+            rows = _diverged_rows(run, ep)
+            if rows:  # keep what the epoch had before it diverged
+                extras = {"diverged": True, **diverged}
+                history.append({"epoch": epoch, "rows": rows, "extras": extras})
+                sink.epoch(epoch, rows, extras)
             break
-        train_losses = sums / steps
-        val_losses, _ = evaluate(model, val_split, specs)
-        bad = non_finite(torch.cat([train_losses, val_losses]))
-        if bad is not None:
-            status, reason = "diverged", _diverged(bad, epoch, None)
+        if ep.status == "cancelled" or losses is None:
+            status, reason = "cancelled", ep.reason
             break
-        strategy.on_epoch_end(epoch, train_losses)
-        if lr_sched is not None:
-            lr_sched.step()
+        train_losses, val_losses = losses
+        rows, extras = _bookkeeping(run, epoch, train_losses, val_losses, ep.aux_sums)
         epochs_run = epoch + 1
-        rows = _epoch_rows(names, train_losses, val_losses, aux_sums, steps)
-        extras: dict[str, Any] = {"weights": dict(zip(names, strategy.epoch_weights(), strict=True)),
-                                  "lr": opt.param_groups[0]["lr"]}
-        extras.update(strategy.epoch_extras())
-        extras.update(model.epoch_extras())
-        cosine = epoch_grad_cosine(model, train_split, specs, bs)  # task order = names
-        if cosine is not None:
-            extras["grad_cosine"] = cosine
         history.append({"epoch": epoch, "rows": rows, "extras": extras})
         sink.epoch(epoch, rows, extras)
-        sink.progress(epochs_run / cfg.training.epochs)
-        if cfg.training.early_stopping:
-            v = float(val_losses.mean())
-            if v < best[0]:
-                best = (v, epoch, copy.deepcopy(model.state_dict()))
-            elif epoch - best[1] >= cfg.training.early_stopping:
-                reason = f"early stopping: no better validation loss for {cfg.training.early_stopping} epochs"
-                break
+        sink.progress(epochs_run / epochs)
+        # the stop checks: patience on validation, then the user
+        early_reason = early.should_stop(model, epoch, val_losses)
+        if early_reason is not None:
+            reason = early_reason
+            break
         if stop():
             status, reason = "cancelled", "cancelled by the user"
             break
-    if best[2] is not None:
-        model.load_state_dict(best[2])
-    test_metrics: dict[str, dict[str, float]] = {}
+    best_epoch = early.restore(model)
+    result = TrainResult(status, reason, epochs_run, {}, 0.0, describe_device(device), model,
+                         history, **diverged)
     if status == "done":
-        test_metrics = test_report(model, data.test.to(device), specs)
-    return TrainResult(status, reason, epochs_run, test_metrics, time.perf_counter() - t0,
-                       describe_device(device), model.cpu(), history)
+        # both from the model the run keeps: the last epoch, or the best on validation
+        result.test_metrics = test_report(model, data.test.to(device), run.specs)
+        result.val_metrics = test_report(model, run.val, run.specs)
+        result.kept_epoch = best_epoch if best_epoch is not None else epochs_run - 1
+    model.cpu()
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _epoch_losses(run: _Run, ep: _Epoch, epoch: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The finished epoch's mean train losses and its validation losses, (n_tasks,) each;
+    None, with ``ep`` marked diverged, when either is not finite."""
+    train_losses = ep.sums / run.steps
+    val_losses, _ = evaluate(run.model, run.val, run.specs)
+    bad = _non_finite(train_losses, run.names)
+    if bad is not None:  # the steps diverged after the last poll
+        ep.status, ep.task, ep.reason = "diverged", bad, _diverged(bad, epoch, None)
+        return None
+    bad = _non_finite(val_losses, run.names)
+    if bad is not None:
+        ep.status, ep.task = "diverged", bad
+        ep.reason = _diverged(bad, epoch, None, "validation")
+        ep.good = (ep.sums, run.steps)  # the whole epoch trained with finite losses
+        ep.val = val_losses
+        return None
+    return train_losses, val_losses
+
+
+def _non_finite(losses: torch.Tensor, names: list[str]) -> str | None:
+    """The first task whose loss in ``losses`` (n_tasks,) is NaN or infinite."""
+    bad = (~torch.isfinite(losses)).nonzero().flatten().tolist()
+    return names[bad[0]] if bad else None
 
 
 def test_report(model: SharingScheme, split: Split, specs: list[Any]) -> dict[str, dict[str, float]]:
@@ -314,7 +466,8 @@ def _epoch_rows(names: list[str], train_losses: torch.Tensor, val_losses: torch.
     return rows
 
 
-def _diverged(task: str, epoch: int, step: int | None) -> str:
+def _diverged(task: str, epoch: int, step: int | None, split: str = "") -> str:
     where = f"epoch {epoch + 1}" + (f", step {step + 1}" if step is not None else "")
-    return (f"the loss of task '{task}' became NaN or infinite at {where}; "
+    loss = f"{split} loss" if split else "loss"  # unnamed: the training loss
+    return (f"the {loss} of task '{task}' became NaN or infinite at {where}; "
             "try a lower learning rate, gradient clipping, or check the data for missing values")

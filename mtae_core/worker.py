@@ -50,7 +50,9 @@ class ParentWatch:
 
     def start(self) -> ParentWatch:
         signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
+        # Ctrl-C in a terminal reaches the whole process group: the app (or `mtae study`)
+        # decides what happens to the runs (cancel them, or stop and end this worker)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         set_parent_death_signal(signal.SIGTERM)
         if self._parent_ended():  # it may have ended before the signal was armed
             self.gone.set()
@@ -94,14 +96,17 @@ def set_parent_death_signal(sig: int) -> bool:
         return False
 
 
-def worker_main(db: str, parent_pid: int | None = None, parent_fd: int | None = None) -> None:
+def worker_main(db: str, parent_pid: int | None = None, parent_fd: int | None = None,
+                report_fd: int | None = None) -> None:
     """Loop of a worker process: claim the oldest queued run, train it, repeat, until the
-    parent goes away."""
+    parent goes away. ``report_fd``: where to say which device "auto" trains on."""
     watch = ParentWatch(parent_pid, parent_fd).start()
     try:
         _settle()
         if not watch.gone.is_set():
             _warm_up(watch.gone)
+        if report_fd is not None:
+            _report_device(report_fd)
         store = RunStore(db)
         watch.store = store
         while not watch.gone.is_set():
@@ -143,14 +148,32 @@ def _warm_up(stop: threading.Event) -> None:
         traceback.print_exc()
 
 
+def _report_device(fd: int) -> None:
+    from .training import describe_device, resolve_device
+
+    try:
+        label = describe_device(resolve_device("auto"))
+    except Exception as e:  # a broken driver: say so rather than nothing
+        label = f"unknown ({type(e).__name__})"
+    try:
+        os.write(fd, f"device {label}\n".encode())
+        os.close(fd)
+    except OSError:  # the app is gone; the watcher handles that
+        pass
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description="MTAE Studio training worker")
     p.add_argument("--db", required=True, help="path of the SQLite run store")
     p.add_argument("--parent", type=int, help="pid of the app; the worker ends when it does")
     p.add_argument("--parent-fd", type=int,
                    help="read end of a pipe the app holds open; EOF means the app ended")
+    p.add_argument("--report-fd", type=int, help="write end of a pipe to the app: the device")
     a = p.parse_args()
-    worker_main(a.db, a.parent, a.parent_fd)
+    from .data.user import use_store
+
+    use_store(a.db)  # users' tables (data sets) are read from the store it serves
+    worker_main(a.db, a.parent, a.parent_fd, a.report_fd)
 
 
 if __name__ == "__main__":

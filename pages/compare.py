@@ -1,21 +1,34 @@
 """Compare: pick runs in the table; overlay their loss curves per task and compare their
-test metrics side by side."""
+test metrics side by side, with Δm against a single-task baseline said and checked."""
 
 import streamlit as st
 
-from ui import charts
-from ui.compare import BASELINE, comparison_table, style_best, task_delta_frame
-from ui.live import run_insights
+from ui import charts, links
+from ui.compare import (
+    BASELINE,
+    baselines_of,
+    comparison_table,
+    style_best,
+    task_delta_frame,
+    validation_table,
+)
+from ui.compare_views import baseline_notes
+from ui.live import run_insights, tab_runs
 from ui.runs_view import delete_control, runs_table, selected_metrics
 from ui.state import ensure_app_frame, get_store
+from ui.train_form import LABELS
 
 ensure_app_frame()
+links.carry(LABELS)  # the tab's Train settings and run stay in the URL
 st.title("Compare runs")
+links.show_notices()
+tab_runs("compare.tab", on_train_page=False)
 store = get_store()
 runs = store.runs_table()
 if runs.empty:
     st.info("No runs yet — train one on the Train page.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:",
+                 query_params=links.page_params())
     st.stop()
 
 st.caption("Tick runs in the table to compare them.")
@@ -23,8 +36,10 @@ chosen = runs_table(runs)
 if chosen.empty:
     st.stop()
 delete_control(store, chosen)
+stored = {r.id: r for r in store.runs()}
+configs = {i: r.config for i, r in stored.items()}
 
-metrics, labels = selected_metrics(store, chosen)
+metrics, labels = selected_metrics(store, chosen, configs)
 tasks = [t for t in dict.fromkeys(charts.task_losses(metrics)["task"])] if not metrics.empty else []
 c1, c2, c3 = st.columns([1, 1, 2])
 split = c1.radio("Curves", ["val", "train"], horizontal=True,
@@ -38,19 +53,30 @@ for i, task in enumerate(tasks):
                              config={"displaylogo": False})
 
 st.subheader("Test metrics")
-table = comparison_table(chosen, runs)
+table = comparison_table(chosen, runs, configs)
 if table.empty or table.shape[1] == 0:
     st.caption("Finished runs show their test metrics here.")
 else:
-    st.caption("Best value per column highlighted (higher accuracy, F1, recall and R²; lower MSE).")
-    st.dataframe(style_best(table))
+    val_metrics = {i: getattr(r, "val_metrics", None) or {} for i, r in stored.items()}
+    validation = validation_table(table, chosen, val_metrics)
+    if validation is None:
+        st.caption("Test-set values. No run is highlighted: picking the best run by its "
+                   "test value would be choosing on the test set, and these runs recorded "
+                   "no validation metrics to choose by.")
+    else:
+        st.caption("Test-set values. Highlighted in each column: the run that is best on "
+                   "the *validation* set (choosing on the test set would flatter it); its "
+                   "test value is shown.")
+    st.dataframe(style_best(table, validation))
     st.download_button("Download table (CSV)", table.to_csv(), file_name="comparison.csv",
                        mime="text/csv")
-    gains = charts.task_delta_figure(task_delta_frame(chosen, runs))
+    notes = baselines_of(chosen, runs, configs)
+    baseline_notes(notes, configs)
+    gains = charts.task_delta_figure(task_delta_frame(chosen, runs, configs))
     if gains is not None:
         st.plotly_chart(gains, config={"displaylogo": False})
         st.caption("Which tasks help or hurt each other: each task's headline metric in a "
-                   "shared model against a single-task run on the same data and tasks.")
+                   "shared model against the single-task run named above.")
     elif BASELINE not in set(runs["sharing"]):
         st.caption("Train a `single_task` run on the same data and tasks to see how much "
                    "each task gains or loses from sharing (Δm).")
@@ -62,3 +88,5 @@ run = store.get_run(int(st.selectbox("Run", list(labels), key="compare.inside",
                                      format_func=labels.get)))
 if run is not None:
     run_insights(run, metrics[metrics["run_id"] == run.id], store.extras(run.id), key="compare")
+from ui.studies import repeat_over_seeds_button  # noqa: E402, I001  (the Studies page's hook)
+repeat_over_seeds_button(chosen)

@@ -2,18 +2,22 @@
 
 import streamlit as st
 
-from ui import charts
+from ui import charts, links
 from ui.latent import METHODS, projection
 from ui.live import run_label
 from ui.state import ensure_app_frame, get_store
+from ui.train_form import LABELS
 
 ensure_app_frame()
+links.carry(LABELS)  # the tab's Train settings and run stay in the URL
 st.title("Latent space")
+links.show_notices()
 store = get_store()
 done = store.runs(["done"])
 if not done:
     st.info("No finished runs yet — train one on the Train page, then look at its latent space here.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:",
+                 query_params=links.page_params())
     st.stop()
 
 c1, c2 = st.columns([3, 2])

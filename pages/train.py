@@ -1,54 +1,107 @@
 """Train: choose data, model, weighting, schedule and optimizer; press Train; watch it.
-The settings live in the URL (``?cfg=``), so a link reproduces them."""
+The settings live in the tab and its URL (``?cfg=``), so a page switch, a refresh and a
+link all keep them; the run shown beside them is one this tab started or opened."""
 
 import streamlit as st
 
-from mtae_core.config import ConfigError
-from ui import live
+from mtae_core.config import ConfigError, ExperimentConfig
+from ui import links, live
 from ui.state import ensure_app_frame, get_store, submit
+from ui.text import md
 from ui.train_form import (
+    LABELS,
     architecture,
     auto_name,
     build_config,
+    config_problems,
     experiment_form,
     keep_in_url,
     open_link,
+    preflight_problems,
+    show_problems,
 )
 
+PENDING = "train.pending"  # session: the config JSON waiting for "queue it after?"
+
 ensure_app_frame()
+links.carry(LABELS)
 st.title("Train")
 form_col, run_col = st.columns([2, 3], gap="large")
 
+
+def start(cfg: ExperimentConfig) -> None:
+    """Queue ``cfg``: show it unless the run shown is still training (both stay listed)."""
+    run_id = submit(cfg)
+    links.remember(run_id)
+    shown = links.shown_run_id()
+    current = get_store().get_run(shown) if shown is not None else None
+    if current is None or not current.active:
+        live.show(run_id)
+    st.rerun()  # the whole app again: the sidebar counts the new run too
+
+
 with form_col:
-    link = open_link()  # the settings of the link this session opened, or the defaults
-    raw, diagram = experiment_form(link.config)
+    link = open_link()  # the settings this visit starts from: the tab's, the link's, or defaults
+    raw, diagram, fields = experiment_form(link.config)
     name = st.text_input("Run name", value=link.name, placeholder=auto_name(raw), key="name",
                          help="empty = named after the data set, sharing and weighting")
-    cfg = None
+    fields.labels["name"], fields.slots["name"] = "Run name", st.empty()
+    cfg: ExperimentConfig | None = None
+    errors = []
     try:
         cfg = build_config(raw, name)
     except ConfigError as e:
-        st.error(f"Please fix the settings before training:\n\n{e}")
-    keep_in_url(link, cfg, name)
-    if cfg is not None:
+        errors = config_problems(e, fields)
+    if cfg is not None:  # valid, but would this data and machine train it?
+        errors = preflight_problems(cfg, fields)
+    keep_in_url(link, cfg if not errors else None, name)
+    summary = st.empty()
+    show_problems(errors, fields, summary)
+    ready = cfg if not errors else None
+    if ready is not None:
         with diagram:
-            architecture(cfg)
-    if st.button("Train", type="primary", disabled=cfg is None, width="stretch",
-                 icon=":material/play_arrow:") and cfg is not None:
-        live.show(submit(cfg))
-        st.rerun()  # the whole app again: the sidebar counts the new run too
-    if cfg is not None:
+            architecture(ready)
+    busy = live.active_run_of_tab()
+    pending = st.session_state.get(PENDING)
+    if pending is not None and (ready is None or pending != ready.to_json()):
+        st.session_state.pop(PENDING)  # the settings changed: ask again on the next press
+        pending = None
+    if pending is not None and busy is not None and ready is not None:
+        with st.container(border=True):
+            st.warning(f"Run #{busy.id} is still {'training' if busy.status == 'running' else 'waiting'}: "
+                       "queue this one to start after it? Both stay listed under "
+                       "*Runs of this tab*.", icon=":material/queue:")
+            yes, no = st.columns(2)
+            if yes.button("Queue it", type="primary", width="stretch", key="train.queue"):
+                st.session_state.pop(PENDING)
+                start(ready)
+            if no.button("Not now", width="stretch", key="train.not-now"):
+                st.session_state.pop(PENDING)
+                st.rerun()
+    elif st.button("Train", type="primary", disabled=ready is None, width="stretch",
+                   icon=":material/play_arrow:") and ready is not None:
+        if live.active_run_of_tab() is not None:
+            st.session_state[PENDING] = ready.to_json()  # say what will happen first
+            st.rerun()
+        start(ready)
+    if ready is not None:
         with st.expander("Export config"):
             st.caption("The same JSON trains from a terminal: `mtae train config.json`")
-            st.download_button("Download config.json", cfg.to_json(), file_name="config.json",
+            st.download_button("Download config.json", ready.to_json(), file_name="config.json",
                                mime="application/json")
-            st.code(cfg.to_json(), language="json")
+            st.code(ready.to_json(), language="json")
 
 with run_col:
-    run = live.shown_run(get_store())
-    if run is None:
+    notice = links.notice(links.RUN)
+    if notice:
+        st.warning(md(notice), icon=":material/link_off:")
+    shown = links.shown_run_id()
+    live.tab_runs("train.tab")
+    if shown is None:
+        empty = not get_store().runs()
         st.info(
-            "No runs yet — choose your settings on the left and press **Train**.\n\n"
+            ("No runs yet" if empty else "No run opened in this tab yet") + " — choose your "
+            "settings on the left and press **Train**. Other runs are on **Compare**.\n\n"
             "A first lesson in three runs:\n"
             "1. Press **Train** with the defaults: one shared encoder learns to read the "
             "digit, tell odd from even and redraw the image; watch the three loss curves.\n"
@@ -58,4 +111,6 @@ with run_col:
             "lost.", icon=":material/school:")
     else:
         st.toggle("Log scale", key="train.log_y")
-        live.run_panel(run.id)
+        live.run_panel(shown)
+from ui.studies import study_button_from_train  # noqa: E402, I001  (the Studies page's hook)
+study_button_from_train(cfg, form_col)

@@ -16,7 +16,14 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from . import text
+
 PALETTE = px.colors.qualitative.Plotly
+
+
+def run_colour(run_id: int) -> str:
+    """A run's colour, the same whichever runs are drawn with it."""
+    return str(PALETTE[run_id % len(PALETTE)])
 AUX_PREFIX = "aux:"
 WEBGL_ABOVE = 1000  # points; above this a scatter draws with WebGL
 
@@ -137,18 +144,20 @@ def compare_curves(metrics: pd.DataFrame, task: str, labels: Mapping[int, str],
     fig = go.Figure()
     d = metrics[(metrics["metric"] == "loss") & (metrics["task"] == task) & (metrics["split"] == split)] \
         if not metrics.empty else metrics
-    for i, run_id in enumerate(labels):
+    for run_id in labels:
         s = d[d["run_id"] == run_id].sort_values("epoch") if not d.empty else d
         if s.empty:
             continue
-        color = PALETTE[i % len(PALETTE)]
+        color = run_colour(run_id)
         x = _epochs(s["epoch"])
         if smoothing > 0:
             fig.add_trace(go.Scatter(x=x, y=s["value"], mode="lines", legendgroup=str(run_id),
                                      showlegend=False, hoverinfo="skip", opacity=0.25,
                                      line={"color": color, "width": 1}))
-        fig.add_trace(go.Scatter(x=x, y=ema(s["value"].to_numpy(), smoothing), mode="lines",
-                                 name=labels[run_id], legendgroup=str(run_id),
+        # a one-epoch run is a single point: a line alone would not show it
+        fig.add_trace(go.Scatter(x=x, y=ema(s["value"].to_numpy(), smoothing),
+                                 mode="lines" if len(s) > 1 else "markers",
+                                 name=text.plotly(labels[run_id]), legendgroup=str(run_id),
                                  line={"color": color, "width": 2}))
     split_name = "validation" if split == "val" else split
     fig = _layout(fig, f"{task} — {split_name} loss", log_y=log_y)
@@ -236,10 +245,12 @@ def task_delta_figure(deltas: pd.DataFrame,
         return None
     fig = go.Figure()
     for i, (run, d) in enumerate(deltas.groupby("run", sort=False)):
+        colour = run_colour(int(d["run_id"].iloc[0])) if "run_id" in d else PALETTE[i % len(PALETTE)]
+        name = text.plotly(run)
         fig.add_trace(go.Bar(
-            y=d["task"] + " · " + d["metric"], x=d["delta"], name=str(run), orientation="h",
-            marker={"color": PALETTE[i % len(PALETTE)]}, texttemplate="%{x:+.1f}%",
-            textposition="outside", hovertemplate="%{y}<br>%{x:+.2f}%<extra>" + str(run)
+            y=d["task"] + " · " + d["metric"], x=d["delta"], name=name, orientation="h",
+            marker={"color": colour}, texttemplate="%{x:+.1f}%",
+            textposition="outside", hovertemplate="%{y}<br>%{x:+.2f}%<extra>" + name
             + "</extra>"))
     fig.add_vline(x=0, line={"color": "#444", "width": 1})
     tasks = deltas["task"].nunique()

@@ -7,7 +7,9 @@ field into a widget, so a new entry or a new field shows up in the UI with no UI
 
 - ``bool`` → checkbox; ``Literal[...]`` → selectbox
 - ``int`` / ``float`` with ``ge``/``gt``/``le``/``lt`` → slider (short linear range) or
-  number input, bounded by the field; ``X | None`` → number input that may stay empty
+  number input; ``X | None`` → number input that may stay empty. Number inputs take any
+  number: a browser clamps a bounded input by silently keeping its last valid value, so
+  the bounds are left to the config, whose problem then shows under the field
 - ``dict[str, float]`` (per-task weights) → one slider per chosen task in [0, 5]
 - ``list[str]`` (task names) → multiselect over the chosen tasks, in click order
 - ``list[int]`` / ``tuple[int, ...]`` → text such as ``128, 64``
@@ -17,6 +19,9 @@ A field's ``title`` is the widget's label (else its name, capitalised); its desc
 ``json_schema_extra={"widget": "slider" | "number"}``. The kind of widget and its step
 follow the field's default, so a form started from other values (``value``/``values``,
 such as a link's settings) draws the same widgets as the default form.
+
+Inside ``collect()``, every field leaves an empty place under its widget, registered by
+its config path with its label, so a config problem can be shown next to its field.
 """
 
 from __future__ import annotations
@@ -24,18 +29,54 @@ from __future__ import annotations
 import json
 import math
 import types
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin
 
 import streamlit as st
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
+from streamlit.delta_generator import DeltaGenerator
 
 from mtae_core.registry import Registry
 
 WEIGHT_RANGE = (0.0, 5.0)  # per-task weight sliders (widened to fit a larger start value)
 UNSET: Any = object()  # no start value given: the widget starts at the field's default
+
+
+@dataclass
+class Fields:
+    """Where each field of a form is: config path → label, and → the place under its
+    widget for its problem."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    slots: dict[str, DeltaGenerator] = field(default_factory=dict)
+    tabs: dict[str, str] = field(default_factory=dict)  # path → the tab it is on, if any
+
+
+_fields: ContextVar[Fields | None] = ContextVar("mtae_form_fields", default=None)
+
+
+@contextmanager
+def collect() -> Iterator[Fields]:
+    """Record the fields drawn inside the block (each script run has its own context)."""
+    found = Fields()
+    token = _fields.set(found)
+    try:
+        yield found
+    finally:
+        _fields.reset(token)
+
+
+def register(path: str | None, label: str) -> None:
+    """Leave a place for the problems of the field at ``path`` here (inside ``collect``)."""
+    found = _fields.get()
+    if found is not None and path:
+        found.labels[path] = label
+        found.slots[path] = st.empty()
 
 
 # ---- schema inspection ---------------------------------------------------------------
@@ -52,18 +93,19 @@ def _unwrap_optional(ann: Any) -> tuple[Any, bool]:
 
 def bounds(field: FieldInfo) -> tuple[float | None, float | None, bool, bool]:
     """(low, high, low_exclusive, high_exclusive) from the field's constraints."""
-    lo = hi = None
+    lo: float | None = None
+    hi: float | None = None
     lo_ex = hi_ex = False
     for m in field.metadata:
         if isinstance(m, Ge):
-            lo, lo_ex = m.ge, False
+            lo, lo_ex = float(m.ge), False  # type: ignore[arg-type]
         elif isinstance(m, Gt):
-            lo, lo_ex = m.gt, True
+            lo, lo_ex = float(m.gt), True  # type: ignore[arg-type]
         elif isinstance(m, Le):
-            hi, hi_ex = m.le, False
+            hi, hi_ex = float(m.le), False  # type: ignore[arg-type]
         elif isinstance(m, Lt):
-            hi, hi_ex = m.lt, True
-    return lo, hi, lo_ex, hi_ex  # type: ignore[return-value]
+            hi, hi_ex = float(m.lt), True  # type: ignore[arg-type]
+    return lo, hi, lo_ex, hi_ex
 
 
 def _label(name: str) -> str:
@@ -86,14 +128,21 @@ def _default(field: FieldInfo) -> Any:
 
 
 def field_widget(name: str, field: FieldInfo, key: str, tasks: Sequence[str] = (),
-                 label: str | None = None, value: Any = UNSET) -> Any:
+                 label: str | None = None, value: Any = UNSET, path: str | None = None) -> Any:
     """Draw the widget of one schema field and return its value. ``value`` overrides
     the field's default as the widget's starting value (``None`` too, for an optional
-    field)."""
+    field). ``path`` is the field's place in the config (default: ``key``)."""
+    label = label or field.title or _label(name)  # a field's title reads better than its name
+    value = _widget(name, field, key, tasks, label, value)
+    register(path or key, label)
+    return value
+
+
+def _widget(name: str, field: FieldInfo, key: str, tasks: Sequence[str], label: str,
+            value: Any) -> Any:
     ann, optional = _unwrap_optional(field.annotation)
     origin, args = get_origin(ann), get_args(ann)
     start = _default(field) if value is UNSET else value
-    label = label or field.title or _label(name)  # a field's title reads better than its name
     help_ = field.description or None
 
     if ann is bool:
@@ -140,16 +189,17 @@ def _number(label: str, field: FieldInfo, kind: type, start: Any, optional: bool
     if use_slider:
         if not is_int:
             step = span / 100
+        assert lo is not None and hi is not None  # a finite span has both bounds
         s_val = cast(start)
         # a valid start just inside an exclusive bound widens the slider, never moves
-        s_lo = min(cast(lo + step if lo_ex else lo), s_val)  # type: ignore[operator]
-        s_hi = max(cast(hi - step if hi_ex else hi), s_val)  # type: ignore[operator]
+        s_lo = min(cast(lo + step if lo_ex else lo), s_val)
+        s_hi = max(cast(hi - step if hi_ex else hi), s_val)
         return st.slider(label, min_value=s_lo, max_value=s_hi, value=s_val,
                          step=cast(step), key=key, help=help_)
-    # number inputs accept the bound itself; the config reports an exclusive bound
+    # no min_value/max_value: the browser would keep the last valid value of an
+    # out-of-range entry without a word (epochs 0 → trains the old 5); the config's
+    # bounds report it under the field instead
     kwargs: dict[str, Any] = {
-        "min_value": cast(lo) if lo is not None else None,
-        "max_value": cast(hi) if hi is not None else None,
         "step": cast(step),
         "value": cast(start) if start is not None else None,
         "key": key,
@@ -219,22 +269,24 @@ def _json_text(label: str, start: Any, key: str, help_: str | None) -> Any:
 
 def model_form(model: type[BaseModel], prefix: str, tasks: Sequence[str] = (),
                only: Iterable[str] | None = None, exclude: Iterable[str] = (),
-               values: dict[str, Any] | None = None) -> dict[str, Any]:
+               values: dict[str, Any] | None = None, path: str | None = None) -> dict[str, Any]:
     """One widget per field of ``model`` (in declaration order); returns name → value.
-    ``values`` holds start values by field name (a field left out starts at its default)."""
+    ``values`` holds start values by field name (a field left out starts at its default);
+    ``path`` is where the model sits in the config (default: ``prefix``)."""
     names = list(only) if only is not None else list(model.model_fields)
     skip = set(exclude)
     values = values or {}
     return {
         n: field_widget(n, model.model_fields[n], f"{prefix}.{n}", tasks,
-                        value=values.get(n, UNSET))
+                        value=values.get(n, UNSET), path=f"{path or prefix}.{n}")
         for n in names if n not in skip
     }
 
 
 def entry_picker(label: str, registry: Registry[Any], key: str, default: str | None = None,
-                 help: str | None = None) -> str:
-    """Selectbox over a registry with the chosen entry's summary under it."""
+                 help: str | None = None, path: str | None = None) -> str:
+    """Selectbox over a registry with the chosen entry's summary under it; ``path`` is
+    where the choice sits in the config."""
     names = registry.names()
     index = names.index(default) if default in names else 0
     name: str = st.selectbox(label, names, index=index, key=key, help=help,
@@ -242,18 +294,22 @@ def entry_picker(label: str, registry: Registry[Any], key: str, default: str | N
     summary = registry.get(name).summary()
     if summary:
         st.caption(summary)
+    register(path, label)
     return name
 
 
 def entry_form(label: str, registry: Registry[Any], prefix: str, tasks: Sequence[str] = (),
                default: str | None = None, help: str | None = None,
-               values: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+               values: dict[str, Any] | None = None,
+               path: str | None = None,
+               choice_path: str | None = None) -> tuple[str, dict[str, Any]]:
     """Pick an entry and fill in its options; returns (name, options). The picker starts
     at ``default``, whose options start at ``values``; other entries start at their
-    own defaults."""
-    name = entry_picker(label, registry, f"{prefix}.name", default, help)
+    own defaults. ``choice_path`` and ``path`` are where the choice and its options sit
+    in the config."""
+    name = entry_picker(label, registry, f"{prefix}.name", default, help, path=choice_path)
     opts_model = registry.get(name).Options
     if not opts_model.model_fields:
         return name, {}
     start = values if name == default else None
-    return name, model_form(opts_model, f"{prefix}.{name}", tasks, values=start)
+    return name, model_form(opts_model, f"{prefix}.{name}", tasks, values=start, path=path)

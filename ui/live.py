@@ -8,22 +8,23 @@ here can stop it except the Cancel button.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from mtae_core.store import Run, RunStore
+from mtae_core.store import Run
 from mtae_core.weighting import weightings
 
-from . import charts
+from . import charts, links
 from .model_views import mixing_figures
 from .state import get_runner, get_store
+from .text import md
 from .train_form import auto_name
 
 POLL_SECONDS = 0.5
-RUN_PARAM = "run"  # query parameter holding the run shown on the Train page
 
 STATUS_TEXT = {
     "queued": "Waiting for a worker to start it…",
@@ -40,41 +41,33 @@ STATUS_ICON = {"queued": ":material/hourglass_top:", "running": ":material/direc
 
 def run_label(run: Run) -> str:
     """``#7 my run — digits, hard, equal, done``; the settings only when the name (an
-    automatic one, say) does not already tell them."""
+    automatic one, say) does not already tell them. Plain text: widgets that render
+    Markdown get it through ``ui.text.md``."""
     cfg = run.config
     settings = f"{cfg.data.dataset}, {cfg.model.sharing}, {cfg.weighting.strategy}, "
-    return (f"#{run.id} {run.name} — "
+    name = " ".join(run.name.split())
+    return (f"#{run.id} {name} — "
             f"{'' if run.name == auto_name(cfg.to_dict()) else settings}{run.status}")
 
 
-def shown_run(store: RunStore) -> Run | None:
-    """The run named in the URL (``?run=ID``); else the latest active run; else the latest."""
-    raw = st.query_params.get(RUN_PARAM)
-    if raw is not None:
-        try:
-            run = store.get_run(int(raw))
-        except ValueError:
-            run = None
-        if run is not None:
-            return run
-    return store.latest_run(active_only=True) or store.latest_run()
-
-
 def show(run_id: int) -> None:
-    """Remember ``run_id`` in the URL, so a refresh keeps showing it."""
-    st.query_params[RUN_PARAM] = str(run_id)
+    """Show ``run_id`` beside the form, in this tab and its URL (a refresh keeps it)."""
+    links.show_run(run_id)
 
 
 def run_panel(run_id: int) -> None:
-    """The run's view, polling the store while the run is active."""
+    """The run's view, polling the store while the run is active. Drawn in a container
+    keyed by the run, so nothing of the run shown before (its "Finished" panel, its
+    charts) lingers below a new one while it trains."""
     run = get_store().get_run(run_id)
-    if run is None:
-        st.warning(f"There is no run #{run_id} (it may have been deleted).")
-        return
-    if run.active:
-        _poll(run_id)
-    else:
-        _draw(run)
+    with st.container(key=f"run-view-{run_id}"):
+        if run is None:
+            st.warning(f"There is no run #{run_id} (it may have been deleted).")
+            return
+        if run.active:
+            _poll(run_id)
+        else:
+            _draw(run)
 
 
 @st.fragment(run_every=POLL_SECONDS)
@@ -87,29 +80,60 @@ def _poll(run_id: int) -> None:
         st.rerun()  # the whole page: draws the finished run once, without polling
 
 
+DIVERGED = re.compile(r"task '(?P<task>[^']*)' became NaN or infinite at epoch (?P<epoch>\d+)")
+
+
+def diverged_at(run: Run) -> tuple[int, str] | None:
+    """(epoch counted from 1, task) where a diverged run's loss stopped being finite:
+    from the run's info when the engine records it, else from its reason."""
+    info = run.info or {}
+    if "diverged_epoch" in info:
+        # the engine's epochs count from 0, as the store's
+        return int(info["diverged_epoch"]) + 1, str(info.get("diverged_task", "?"))
+    m = DIVERGED.search(run.error or "")
+    return (int(m["epoch"]), m["task"]) if m else None
+
+
+def progress_state(run: Run, epochs_done: int) -> tuple[float, str]:
+    """The progress bar's fraction and its text, which always agree: ``epochs_done``
+    (epochs whose losses are stored) of the configured epochs."""
+    epochs = run.config.training.epochs
+    fraction = min(max(epochs_done / epochs, 0.0), 1.0)
+    status = STATUS_TEXT.get(run.status, run.status)
+    if run.status == "done":
+        text = f"Finished {epochs_done} epochs"
+        if run.train_seconds is not None:
+            text += f" in {run.train_seconds:.1f} s" + (f" on {run.device}" if run.device else "")
+    elif run.status == "diverged":
+        where = diverged_at(run)
+        text = (f"Diverged in epoch {where[0]} of {epochs}" if where
+                else f"Diverged after epoch {epochs_done} of {epochs}")
+    elif run.status == "queued":
+        text = f"{status} — {epochs} epochs to go"
+    else:
+        text = f"{status} — epoch {epochs_done} of {epochs} done"
+        if run.device and run.status == "running":
+            text += f" on {run.device}"
+        if run.cancel_requested and run.active:
+            text += " (cancelling…)"
+    return fraction, text
+
+
 def _draw(run: Run) -> None:
     store = get_store()
-    cfg = run.config
     metrics = store.metrics(run.id)
     epochs_done = int(metrics["epoch"].max()) + 1 if not metrics.empty else 0
-    epochs = cfg.training.epochs
 
     head, button = st.columns([5, 1], vertical_alignment="center")
-    head.markdown(f"#### {STATUS_ICON.get(run.status, '')} Run #{run.id} · {run.name}")
+    head.markdown(f"#### {STATUS_ICON.get(run.status, '')} Run #{run.id} · {md(run.name)}")
     if run.active:
         if button.button("Cancel", key=f"cancel-{run.id}", help="stop this run after its current step",
                          disabled=run.cancel_requested, width="stretch"):
             get_runner().cancel(run.id)
             st.rerun(scope="fragment")
-    text = f"{STATUS_TEXT.get(run.status, run.status)} — epoch {epochs_done} of {epochs}"
-    if run.device and run.status == "running":
-        text += f" on {run.device}"
-    if run.cancel_requested and run.active:
-        text += " (cancelling…)"
-    if run.status == "done" and run.train_seconds is not None:
-        text = f"Finished {epochs_done} epochs in {run.train_seconds:.1f} s on {run.device}"
-    st.progress(min(max(run.progress, 0.0), 1.0), text=text)
-    _outcome(run)
+    fraction, text = progress_state(run, epochs_done)
+    st.progress(fraction, text=text)
+    _outcome(run, epochs_done)
 
     if metrics.empty:
         if run.active:
@@ -158,12 +182,21 @@ def run_insights(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]],
             col.caption(why)
 
 
-def _outcome(run: Run) -> None:
+def _outcome(run: Run, epochs_done: int) -> None:
     """How the run ended, in plain words."""
     if run.status == "failed":
-        st.error(f"This run failed: {run.error or 'no reason was recorded'}.")
+        st.error(f"This run failed: {md(run.error or 'no reason was recorded')}.")
     elif run.status == "diverged":
-        st.error(f"Training stopped because it diverged: {run.error}.")
+        where = diverged_at(run)
+        if where is not None:
+            epoch, task = where
+            st.error(f"Training diverged in epoch {epoch}: the loss of task {md(task)} "
+                     "became NaN or infinite. "
+                     + (f"The curves show the {epochs_done} epoch(s) before it. "
+                        if epochs_done else "No epoch finished before it, so there are no "
+                        "curves. ")
+                     + "Try a lower learning rate or gradient clipping.")
+        st.caption(f"Training stopped because it diverged: {md(run.error)}.")
     elif run.status == "cancelled":
         st.warning("This run was cancelled; its curves stop where it stopped.")
     elif run.status == "done":
@@ -183,3 +216,60 @@ def _test_metrics(run: Run) -> None:
             continue
         value = ms[key]
         col.metric(f"{task} · {key}", f"{value:.1%}" if key == "accuracy" else f"{value:.4g}")
+
+
+# ---- the runs of this tab ------------------------------------------------------------------
+
+
+def tab_runs(key: str, on_train_page: bool = True) -> None:
+    """The runs this browser tab started, newest first, with their status: open one
+    beside the form (from another page: go to Train with it) or cancel it. While one
+    is active the list refreshes itself."""
+    ids = links.mine()
+    if not ids:
+        return
+    runs = [r for r in (get_store().get_run(i) for i in reversed(ids)) if r is not None]
+    if any(r.active for r in runs):
+        _tab_runs_live(key, on_train_page, tuple((r.id, r.status) for r in runs))
+    else:
+        _tab_runs(runs, key, on_train_page)
+
+
+@st.fragment(run_every=1.0)
+def _tab_runs_live(key: str, on_train_page: bool, drawn: tuple[tuple[int, str], ...]) -> None:
+    runs = [r for r in (get_store().get_run(i) for i, _ in drawn) if r is not None]
+    if tuple((r.id, r.status) for r in runs) != drawn and not any(r.active for r in runs):
+        st.rerun()  # the whole page once, then the list stops polling
+    _tab_runs(runs, key, on_train_page)
+
+
+def _tab_runs(runs: list[Run], key: str, on_train_page: bool) -> None:
+    shown = links.shown_run_id()
+    with st.expander(f"Runs of this tab ({len(runs)})", expanded=any(r.active for r in runs),
+                     icon=":material/list:"):
+        for run in runs:
+            name, status, open_, cancel = st.columns([4, 2, 2, 2], vertical_alignment="center")
+            name.text(f"#{run.id} {' '.join(run.name.split())}")  # st.text: never Markdown
+            status.markdown(f"{STATUS_ICON.get(run.status, '')} {run.status}"
+                            + (" (cancelling…)" if run.cancel_requested and run.active else ""))
+            here = on_train_page and run.id == shown
+            if open_.button("Open", key=f"{key}-open-{run.id}", disabled=here,
+                            help="show this run beside the Train form"):
+                show(run.id)
+                if on_train_page:
+                    st.rerun()
+                st.switch_page("pages/train.py", query_params=links.page_params())
+            if run.active and cancel.button("Cancel", key=f"{key}-cancel-{run.id}",
+                                            disabled=run.cancel_requested,
+                                            help="stop this run after its current step"):
+                get_runner().cancel(run.id)
+                st.rerun()
+
+
+def active_run_of_tab() -> Run | None:
+    """The newest run of this tab still queued or training, if any."""
+    for run_id in reversed(links.mine()):
+        run = get_store().get_run(run_id)
+        if run is not None and run.active:
+            return run
+    return None

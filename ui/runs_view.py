@@ -5,20 +5,24 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from mtae_core.config import ExperimentConfig
 from mtae_core.store import ACTIVE, RunStore
 
-from .compare import metric_columns
+from .compare import distinguishing_names, metric_columns
 
-FIRST = ["id", "name", "status", "dataset", "tasks", "autoencoder", "sharing", "weighting",
-         "epochs", "seed", "seconds"]
+FIRST = ["id", "name", "status"]  # then each task's test metrics, then the settings
+SETTINGS = ["dataset", "tasks", "autoencoder", "sharing", "weighting", "epochs", "seed",
+            "seconds"]
 DEFAULT_SELECTED = 3  # newest finished runs selected on arrival
 
 
 def runs_table(runs: pd.DataFrame, key: str = "runs") -> pd.DataFrame:
     """Draw ``RunStore.runs_table()`` with multi-row selection; return the chosen rows."""
     metric_cols = metric_columns(runs)
+    # the per-task test metrics right after the name, where a narrow window still shows them
     order = [c for c in FIRST if c in runs.columns] + metric_cols + \
-        [c for c in runs.columns if c not in FIRST and c not in metric_cols]
+        [c for c in SETTINGS if c in runs.columns] + \
+        [c for c in runs.columns if c not in FIRST + SETTINGS and c not in metric_cols]
     config = {c: st.column_config.NumberColumn(c, format="%.4f") for c in metric_cols}
     config["seconds"] = st.column_config.NumberColumn("seconds", format="%.1f")
     config["id"] = st.column_config.NumberColumn("id", format="%d", width="small")
@@ -34,10 +38,17 @@ def runs_table(runs: pd.DataFrame, key: str = "runs") -> pd.DataFrame:
     return runs.iloc[rows]
 
 
-def selected_metrics(store: RunStore, chosen: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
-    """The per-epoch metrics of the chosen runs and a legend label per run."""
-    labels = {int(r["id"]): f"#{r['id']} {r['name']}" for _, r in chosen.iterrows()}
-    return store.metrics(list(labels)), labels
+def selected_metrics(store: RunStore, chosen: pd.DataFrame,
+                     configs: dict[int, ExperimentConfig] | None = None
+                     ) -> tuple[pd.DataFrame, dict[int, str]]:
+    """The per-epoch metrics of the chosen runs and a legend label per run: its id and
+    the settings that tell it apart from the other chosen runs (else its name)."""
+    ids = [int(i) for i in chosen["id"]]
+    names = dict(zip(ids, chosen["name"], strict=True))
+    distinct = distinguishing_names({i: configs[i] for i in ids if i in configs}) \
+        if configs and len(ids) > 1 else {}
+    labels = {i: f"#{i} {distinct.get(i) or ' '.join(str(names[i]).split())}" for i in ids}
+    return store.metrics(ids), labels
 
 
 def delete_control(store: RunStore, chosen: pd.DataFrame) -> None:

@@ -78,9 +78,41 @@ def submit(cfg: ExperimentConfig) -> int:
     return get_store().create_run(cfg)
 
 
-@st.cache_resource(show_spinner=False)
-def device_label() -> str:
-    """The device an "auto" run trains on: "cuda (name)", "mps" or "cpu"."""
-    from mtae_core.training import describe_device, resolve_device
+DETECTING = "detecting…"
 
-    return describe_device(resolve_device("auto"))
+
+def device_label() -> str:
+    """The device an "auto" run trains on — "cuda (name)", "mps" or "cpu" — as the
+    workers report it once warm, so this server never waits for torch nor initialises
+    CUDA to show it; ``DETECTING`` until then."""
+    if workers_enabled():
+        return get_runner().device or DETECTING
+    return _local_device.get()
+
+
+class _LocalDevice:
+    """Without workers (the app tests): detect the device here, in a background thread."""
+
+    def __init__(self) -> None:
+        self.label: str | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def get(self) -> str:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._detect, name="mtae-device",
+                                                daemon=True)
+                self._thread.start()
+        return self.label or DETECTING
+
+    def _detect(self) -> None:
+        from mtae_core.training import describe_device, resolve_device
+
+        try:
+            self.label = describe_device(resolve_device("auto"))
+        except Exception as e:  # a broken driver: say so in the sidebar
+            self.label = f"unknown ({type(e).__name__})"
+
+
+_local_device = _LocalDevice()

@@ -1,9 +1,11 @@
 """The Train page's form: every section of ``ExperimentConfig`` as widgets, built from the
 config's own schema and each registry entry's ``Options`` (see ``ui.forms``).
 
-The form lives in the URL (``?cfg=``, see ``ui.url_state``), so a link reproduces a
-setup: ``open_link`` reads the link once per browser session and the form starts from
-its settings; ``keep_in_url`` writes every valid config the form describes back to it.
+The form lives in the tab's state and its URL (``?cfg=``, see ``ui.url_state`` and
+``ui.links``), so a page switch, a refresh and a link all keep a setup: ``open_link``
+gives the settings the form starts from; ``keep_in_url`` writes every valid config the
+form describes back. ``show_problems`` puts each config problem, in plain words, under
+its field.
 """
 
 from __future__ import annotations
@@ -28,20 +30,24 @@ from mtae_core.models import autoencoders, sharing
 from mtae_core.schedules import schedules
 from mtae_core.weighting import weightings
 
-from .forms import entry_form, entry_picker, field_widget, model_form
+from . import links
+from .forms import Fields, collect, entry_form, entry_picker, field_widget, model_form, register
+from .messages import Problem, problems
 from .model_views import architecture_figure
-from .url_state import DEFAULT_NAME, PARAM, decode_config, encode_config
+from .text import md
+from .url_state import DEFAULT_NAME, decode_config, encode_config
 
 SECTIONS = ["Data", "Model", "Weighting", "Optimizer", "Training"]
-LINK_KEY = "train.link"  # session state: (config, problem) of the link the session opened
+LINK_KEY = "train.link"  # session state: (config, problem) the form started from
+SENTINEL = "data.dataset.name"  # a widget every Train page run draws: alive = same visit
 
 
-# ---- the form in the URL --------------------------------------------------------------
+# ---- the form in the URL ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Link:
-    """The settings the form starts from: the link's, or the defaults."""
+    """The settings the form starts from: the tab's (or its link's), or the defaults."""
 
     config: ExperimentConfig
     problem: str | None  # why the link's settings could not be used
@@ -54,32 +60,35 @@ class Link:
 
 
 def open_link() -> Link:
-    """The settings of the link (``?cfg=``) this browser session opened with. The URL is
-    read on the session's first run only, so the widgets' start values never change
-    (Streamlit would reset a widget whose start value changes) and a setting the user
-    changed stays changed. A link whose settings cannot be used starts from the
-    defaults, with a warning saying why."""
-    if LINK_KEY not in st.session_state:
+    """The settings the form starts from on this visit of the Train page: those the tab
+    last had (``ui.links``), else the link's, else the defaults. They are read when the
+    form's widgets are not alive (the tab's first run, or a return from another page,
+    which dropped them) and then kept, so the widgets' start values never change while
+    the page is shown (Streamlit would reset a widget whose start value changes) and a
+    setting the user changed stays changed. A link whose settings cannot be used starts
+    from the defaults, with a warning saying why."""
+    if SENTINEL not in st.session_state or LINK_KEY not in st.session_state:
+        problem = links.notice(links.CFG)
         try:
-            st.session_state[LINK_KEY] = (decode_config(st.query_params.get(PARAM, "")), None)
-        except ConfigError as e:
-            st.session_state[LINK_KEY] = (ExperimentConfig(), str(e))
+            config = decode_config(links.settings())
+        except ConfigError as e:  # (links.carry checked it: only a changed schema gets here)
+            config, problem = ExperimentConfig(), "; ".join(map(str, problems(e.errors, LABELS)))
+        st.session_state[LINK_KEY] = (config, problem)
     config, problem = st.session_state[LINK_KEY]
     return Link(config, problem, st.empty())
 
 
 def keep_in_url(link: Link, cfg: ExperimentConfig | None, name: str) -> None:
-    """Write the form's config to the URL (none for the defaults; a typed run name only);
-    warn about an unusable link until the user changes the form it fell back to."""
+    """Keep the form's config in the tab's state and URL (none for the defaults; a typed
+    run name only); an invalid form keeps the last valid settings there. Warn about an
+    unusable link until the user changes the form it fell back to."""
     text = encode_config(cfg, keep_name=bool(name.strip())) if cfg is not None else None
-    if text:
-        st.query_params[PARAM] = text
-    elif text == "" and PARAM in st.query_params:
-        del st.query_params[PARAM]
+    if text is not None:
+        links.set_settings(text)
     if link.problem is None:
         return
     if text == "":  # still the defaults it fell back to
-        link.notice.warning(f"This link's settings could not be used: {link.problem}\n\n"
+        link.notice.warning(f"This link's settings could not be used: {md(link.problem)}\n\n"
                             "The form shows the default settings instead.",
                             icon=":material/link_off:")
     else:
@@ -98,31 +107,39 @@ def _tasks_of(dataset: str, options: dict[str, Any]) -> list[str]:
 
 
 def experiment_form(start: ExperimentConfig | None = None
-                    ) -> tuple[dict[str, Any], DeltaGenerator]:
+                    ) -> tuple[dict[str, Any], DeltaGenerator, Fields]:
     """Draw the form, its widgets starting from ``start`` (default: the defaults); return
-    the raw config dict it describes (not yet validated) and the place in the
-    Model tab, under the sharing scheme, for ``architecture`` once the config is valid."""
+    the raw config dict it describes (not yet validated), the place in the Model tab,
+    under the sharing scheme, for ``architecture`` once the config is valid, and where
+    each field is (for ``show_problems``)."""
     begin = (start or ExperimentConfig()).to_dict()
-    tabs = st.tabs(SECTIONS)
-    with tabs[0]:
-        dataset, ds_options, tasks, split = _data_section(begin["data"])
-    with tabs[1]:
-        model, diagram = _model_section(tasks, begin["model"])
-    with tabs[2]:
-        w, s = begin["weighting"], begin["schedule"]
-        strategy, w_options = entry_form("Loss weighting", weightings, "weighting", tasks,
-                                         default=w["strategy"], values=w["options"],
-                                         help="how the task losses are combined into one")
-        st.divider()
-        kind, s_options = entry_form("Task schedule", schedules, "schedule", tasks,
-                                     default=s["kind"], values=s["options"],
-                                     help="which task(s) each training step trains")
-    with tabs[3]:
-        optimizer = model_form(OptimizerConfig, "optimizer", values=begin["optimizer"])
-    with tabs[4]:
-        training = model_form(TrainingConfig, "training", values=begin["training"])
-        seed = field_widget("seed", ExperimentConfig.model_fields["seed"], "seed",
-                            label="Seed (same seed, same result)", value=begin["seed"])
+    with collect() as fields:
+        tabs = st.tabs(SECTIONS)
+        with tabs[0]:
+            dataset, ds_options, tasks, split = _data_section(begin["data"])
+        with tabs[1]:
+            model, diagram = _model_section(tasks, begin["model"])
+        with tabs[2]:
+            w, s = begin["weighting"], begin["schedule"]
+            strategy, w_options = entry_form(
+                "Loss weighting", weightings, "weighting", tasks, default=w["strategy"],
+                values=w["options"], help="how the task losses are combined into one",
+                path="weighting.options", choice_path="weighting.strategy")
+            st.divider()
+            kind, s_options = entry_form(
+                "Task schedule", schedules, "schedule", tasks, default=s["kind"],
+                values=s["options"], help="which task(s) each training step trains",
+                path="schedule.options", choice_path="schedule.kind")
+        with tabs[3]:
+            optimizer = model_form(OptimizerConfig, "optimizer", values=begin["optimizer"])
+        with tabs[4]:
+            training = model_form(TrainingConfig, "training", values=begin["training"])
+            seed = field_widget("seed", ExperimentConfig.model_fields["seed"], "seed",
+                                label="Seed (same seed, same result)", value=begin["seed"])
+    for path, tab in _TAB_OF.items():  # say where a field is, as its problem may be
+        for key in fields.labels:  # shown on another tab than the one open
+            if key.startswith(path):
+                fields.tabs[key] = tab
     return {
         "name": "",  # filled in by the page (run name field next to the Train button)
         "seed": seed,
@@ -132,16 +149,22 @@ def experiment_form(start: ExperimentConfig | None = None
         "schedule": {"kind": kind, "options": s_options},
         "optimizer": optimizer,
         "training": training,
-    }, diagram
+    }, diagram, fields
+
+
+_TAB_OF = {"data": "Data", "model": "Model", "weighting": "Weighting",
+           "schedule": "Weighting", "optimizer": "Optimizer", "training": "Training",
+           "seed": "Training"}
 
 
 def _data_section(begin: dict[str, Any]) -> tuple[str, dict[str, Any], list[str], dict[str, Any]]:
-    dataset = entry_picker("Data set", datasets, "data.dataset.name", default=begin["dataset"])
+    dataset = entry_picker("Data set", datasets, "data.dataset.name", default=begin["dataset"],
+                           path="data.dataset")
     tasks_box = st.container()  # tasks above the options, though they may depend on them
     ds = datasets.get(dataset)
     same = dataset == begin["dataset"]  # another data set starts from its own defaults
     options = (model_form(ds.Options, f"data.dataset.{dataset}",
-                          values=begin["options"] if same else None)
+                          values=begin["options"] if same else None, path="data.options")
                if ds.Options.model_fields else {})
     allowed = _tasks_of(dataset, options)
     with tasks_box:
@@ -151,6 +174,7 @@ def _data_section(begin: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]
             key=f"data.tasks.{dataset}[{','.join(allowed)}]",
             help="the tasks the network learns together; 'reconstruction' rebuilds the input",
         )
+        register("data.tasks", "Tasks")
     with st.expander("Split and scaling"):
         split = model_form(DataConfig, "data", only=["val_fraction", "test_fraction", "scaling"],
                            values=begin)
@@ -162,10 +186,13 @@ def _model_section(tasks: list[str], begin: dict[str, Any]
     ae, ae_options = entry_form("Autoencoder", autoencoders, "model.autoencoder", tasks,
                                 default=begin["autoencoder"],
                                 values=begin["options"]["autoencoder"],
-                                help="what happens to the input and at the bottleneck")
+                                help="what happens to the input and at the bottleneck",
+                                path="model.options.autoencoder",
+                                choice_path="model.autoencoder")
     sh, sh_options = entry_form("Parameter sharing", sharing, "model.sharing", tasks,
                                 default=begin["sharing"], values=begin["options"]["sharing"],
-                                help="which parameters the tasks share")
+                                help="which parameters the tasks share",
+                                path="model.options.sharing", choice_path="model.sharing")
     diagram = st.container()  # the network, right under the choices that shape it most
     st.divider()
     rest = model_form(ModelConfig, "model", tasks, exclude=["autoencoder", "sharing", "options"],
@@ -183,8 +210,59 @@ def auto_name(raw: dict[str, Any]) -> str:
 def build_config(raw: dict[str, Any], name: str = "") -> ExperimentConfig:
     """Validate the form's dict; raises ``ConfigError`` naming the field."""
     if not raw["data"]["tasks"]:
-        raise ConfigError([("data.tasks", "choose at least one task")])
+        raise ConfigError([("data.tasks", "must include at least one task")])
     return ExperimentConfig.parse({**raw, "name": name.strip() or auto_name(raw)})
+
+
+def _schema_labels() -> dict[str, str]:
+    """Config path → the label its widget shows, from the schemas (for problems found
+    where no form is drawn: a link opened on another page)."""
+    out = {"name": "Run name", "seed": "Seed", "data.dataset": "Data set", "data.tasks": "Tasks",
+           "model.autoencoder": "Autoencoder", "model.sharing": "Parameter sharing",
+           "weighting.strategy": "Loss weighting", "schedule.kind": "Task schedule"}
+    for section, model in (("data", DataConfig), ("model", ModelConfig),
+                           ("optimizer", OptimizerConfig), ("training", TrainingConfig)):
+        for name, f in model.model_fields.items():
+            out.setdefault(f"{section}.{name}", f.title or name.replace("_", " ").capitalize())
+    return out
+
+
+LABELS = _schema_labels()
+
+
+def config_problems(error: ConfigError, fields: Fields) -> list[Problem]:
+    """The config's problems in plain words, named by the form's labels."""
+    return problems(getattr(error, "problems", error.errors), {**LABELS, **fields.labels})
+
+
+def preflight_problems(cfg: ExperimentConfig, fields: Fields) -> list[Problem]:
+    """What the engine would refuse to train although the config is valid
+    (``mtae_core.preflight``: an empty split, a batch larger than the training set, a
+    device this machine lacks…), by field. Cheap: the data set is not generated."""
+    from mtae_core.preflight import preflight
+
+    try:
+        preflight(cfg)
+    except ConfigError as e:
+        return config_problems(e, fields)
+    return []
+
+
+def show_problems(errors: list[Problem], fields: Fields, summary: DeltaGenerator) -> None:
+    """Each problem under its field, and in ``summary`` (by the Train button) a list of
+    them naming the tab they are on."""
+    by_path: dict[str, list[str]] = {}
+    for p in errors:
+        by_path.setdefault(p.path, []).append(md(p.text))  # may echo typed text
+    for path, texts in by_path.items():
+        slot = fields.slots.get(path)
+        if slot is not None:
+            slot.error("\n\n".join(texts), icon=":material/error:")
+    if errors:
+        lines = [f"- {md(p.text)}" + (f" (*{fields.tabs[p.path]}* tab)"
+                                  if p.path in fields.tabs else "") for p in errors]
+        summary.error("Fix this before training:\n" + "\n".join(lines),
+                      icon=":material/block:")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -14,6 +14,11 @@ class Digits(Dataset):
 
     Options = NoOptions
     default_tasks = ("digit", "parity", "reconstruction")
+    N_SAMPLES = 1797  # the size of scikit-learn's copy (a test checks it against the data)
+
+    @classmethod
+    def n_samples(cls, options: Any) -> int:
+        return cls.N_SAMPLES
 
     @classmethod
     def supervised_tasks(cls, options: Any) -> list[str]:
@@ -21,6 +26,7 @@ class Digits(Dataset):
 
     @classmethod
     def generate(cls, options: Any, seed: int) -> RawData:
+        """The same images for every seed: the data seed moves only the split."""
         from sklearn.datasets import load_digits
 
         bunch = load_digits()  # ships with scikit-learn: no download

@@ -30,7 +30,13 @@ class SyntheticCorrelated(Dataset):
         return ["task1", "task2"]
 
     @classmethod
+    def n_samples(cls, options: Any) -> int:
+        return int(options.n)
+
+    @classmethod
     def generate(cls, options: Any, seed: int) -> RawData:
+        """``seed`` (the data seed) draws the task functions (weights, sine terms) and the
+        samples; the same seed gives the same data."""
         o: SyntheticOptions = options
         rng = np.random.default_rng(seed)
         # two orthonormal unit vectors u1, u2 in R^d (QR of a Gaussian matrix)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -35,7 +37,8 @@ def open_page(at: AppTest, page: str) -> AppTest:
 
 
 def texts(elements: Any) -> list[str]:
-    return [str(e.value) for e in elements]
+    """The elements' text as a reader sees it (Markdown's backslash escapes removed)."""
+    return [re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements]
 
 
 def button(at: AppTest, label: str) -> Any:
@@ -77,11 +80,12 @@ def test_page_on_empty_store_shows_guidance(app, page, guidance):
 def test_page_with_runs_renders(app, filled, page):
     at = open_page(app(), page)
     assert not any("No runs yet" in t or "No finished runs" in t for t in texts(at.info))
-    if page == "pages/train.py":  # the run shown is the one still waiting
+    if page == "pages/train.py":
         # (AppTest keeps the sidebar of the first page only, so it is checked here)
         assert "11 run(s) stored, 1 training now" in texts(at.sidebar.caption)
-        assert f"Run #{filled.ids['queued']} · queued" in " ".join(texts(at.markdown))
-        assert "Waiting for a worker" in at.get("progress")[0].proto.text
+        # a new tab shows none of the stored runs, not "the latest run of anyone"
+        assert any("No run opened in this tab yet" in t for t in texts(at.info))
+        assert not at.get("progress")
     elif page == "pages/compare.py":
         assert len(at.dataframe) >= 2  # the runs table and the comparison table
     else:
@@ -118,20 +122,42 @@ def test_exported_config_trains_unchanged_with_the_cli(app, home, capsys):
     assert stored.config.model.sharing == "mmoe" and stored.config.training.epochs == 2
 
 
-@pytest.mark.parametrize(("widget", "value", "field"), [
-    ("optimizer.lr", 0.0, "optimizer.lr"),
-    (TASKS_KEY, [], "data.tasks"),
+@pytest.mark.parametrize(("widget", "value", "tab", "message"), [
+    ("training.epochs", 0, "Training", "Epochs must be at least 1"),
+    ("optimizer.lr", -1.0, "Optimizer", "Learning rate must be greater than 0"),
+    ("optimizer.lr", 0.0, "Optimizer", "Learning rate must be greater than 0"),
+    ("model.latent_dim", 0, "Model", "Latent size must be at least 1"),
+    ("model.hidden", "", "Model", "Hidden layer sizes must have at least 1"),
+    (TASKS_KEY, [], "Data", "Tasks must include at least one task"),
 ])
-def test_train_invalid_setting_names_field_and_disables_train(app, home, widget, value, field):
+def test_invalid_setting_is_explained_next_to_its_field_and_disables_train(
+        app, home, widget, value, tab, message):
     at = open_page(app(), "pages/train.py")
     at.get_by_key(widget).set_value(value)
     at.run()
     assert not at.exception
-    errors = texts(at.error)
-    assert len(errors) == 1 and field in errors[0], errors
+    # under the field, on its tab, with its label and in plain words
+    [on_tab] = [t for t in at.tabs if t.label == tab]
+    [shown] = texts(on_tab.error)
+    assert shown.startswith(message)
+    summary = [t for t in texts(at.error) if t.startswith("Fix this before training")]
+    assert len(summary) == 1 and message in summary[0] and f"*{tab}* tab" in summary[0]
+    for text in texts(at.error):
+        assert not any(w in text for w in ("Input should", "should have", "validation error",
+                                           "Tuple", "Value error")), text
     assert button(at, "Train").disabled
     assert RunStore(home / "runs.db").runs() == []
-    assert "run" not in at.query_params
+    assert "run" not in at.query_params and "cfg" not in at.query_params  # last valid: defaults
+    if widget.startswith(("training.", "optimizer.", "model.latent")):
+        # the browser keeps what was typed: a bounded number input would silently keep
+        # the last valid value (epochs 0 → a run of the old 20 epochs)
+        proto = at.number_input(key=widget).proto
+        assert not proto.has_min and not proto.has_max
+    at.get_by_key(widget).set_value(at.get_by_key(widget).value if False else
+                                    {"training.epochs": 2, "optimizer.lr": 0.01,
+                                     "model.latent_dim": 3, "model.hidden": "8",
+                                     TASKS_KEY: ["digit"]}[widget]).run()
+    assert not at.error and not button(at, "Train").disabled  # fixed: Train again
 
 
 def test_train_queues_the_form_config(app, home):
@@ -214,9 +240,12 @@ def test_train_settings_live_in_the_url(app, home):
     ("not-a-link", "does not decode"),
     (encode_config(ExperimentConfig().replace(training={"epochs": 3})).replace("j", "q", 1),
      "does not decode"),
-    ("j" + base64.urlsafe_b64encode(b'{"training":{"epochs":0}}').decode(), "training.epochs"),
-    ("j" + base64.urlsafe_b64encode(b'{"training":{"epoch":3}}').decode(), "training.epoch"),
-    ("j" + base64.urlsafe_b64encode(b'{"model":{"sharing":"nope"}}').decode(), "model.sharing"),
+    ("j" + base64.urlsafe_b64encode(b'{"training":{"epochs":0}}').decode(),
+     "Epochs must be at least 1"),
+    ("j" + base64.urlsafe_b64encode(b'{"training":{"epoch":3}}').decode(),
+     '"epoch" is not a setting here'),
+    ("j" + base64.urlsafe_b64encode(b'{"model":{"sharing":"nope"}}').decode(),
+     'unknown sharing scheme "nope"'),
 ])
 def test_train_malformed_link_warns_and_shows_defaults(app, link, field):
     at = app()
@@ -254,7 +283,7 @@ def test_train_run_view_of_finished_run_shows_test_metrics(app, filled):
 
 
 @pytest.mark.parametrize(("name", "says"), [
-    ("diverge", "diverged: the loss of task"),
+    ("diverge", "Training diverged in epoch 1: the loss of task"),
     ("failed", None),  # the reason the store recorded
 ])
 def test_train_run_view_explains_how_a_run_ended(app, filled, name, says):
@@ -264,6 +293,34 @@ def test_train_run_view_explains_how_a_run_ended(app, filled, name, says):
     at = open_page(at, "pages/train.py")
     assert any(says in t for t in texts(at.error)), texts(at.error)
     assert not [m for m in at.metric if " · " in m.label]  # no test metrics
+
+
+def test_diverged_run_shows_its_curves_up_to_the_divergence(app, home):
+    """Epochs 1-3 stored, the loss of parity non-finite in epoch 4 of 10: the curves show
+    the three epochs, the text and the bar agree on where it stopped."""
+    from mtae_core.training import _diverged
+
+    store = RunStore(home / "runs.db")
+    cfg = ExperimentConfig().replace(name="too fast", training={"epochs": 10})
+    run_id = store.create_run(cfg)
+    for epoch in range(3):
+        store.add_epoch(run_id, epoch, [(split, task, "loss", 1.0 / (epoch + 1))
+                                        for split in ("train", "val")
+                                        for task in cfg.data.tasks])
+    store.set_progress(run_id, 0.37)  # a step-level fraction, as a worker leaves it
+    store.finish(run_id, "diverged", _diverged("parity", 3, 4))
+    at = app()
+    at.query_params["run"] = str(run_id)
+    at = open_page(at, "pages/train.py")
+    [bar] = at.get("progress")
+    assert bar.proto.text == "Diverged in epoch 4 of 10"
+    assert bar.proto.value == 30  # 3 of 10 epochs, as the curves show
+    [error] = texts(at.error)
+    assert "diverged in epoch 4: the loss of task parity" in error
+    assert "The curves show the 3 epoch(s) before it" in error
+    [curves] = [f for f in figures(at) if "Loss per task" in str(f["layout"]["title"]["text"])]
+    assert {len(array(t["x"])) for t in curves["data"]} == {3}
+    assert len(curves["data"]) == 6  # train and validation of each of the three tasks
 
 
 # ---- Compare ------------------------------------------------------------------------------
@@ -298,6 +355,10 @@ def test_compare_runs_table_lists_every_run(app, filled):
     assert dict(zip(table["id"], table["status"], strict=True))[filled.ids["queued"]] == "queued"
     for col in [*DIGIT_METRICS, "task1 · r2"]:
         assert col in table.columns
+    # each task's test metrics right after the name and status, before the settings
+    order = list(runs_frame(at).proto.column_order)
+    assert order[:3] == ["id", "name", "status"]
+    assert set(DIGIT_METRICS) <= set(order[3:3 + len([c for c in order if " · " in c])])
     # on arrival the three newest finished runs are selected and compared
     newest_done = sorted((filled.ids[n] for n in filled.done), reverse=True)[:3]
     assert sorted(int(i.split()[0][1:]) for i in comparison(at).index) == sorted(newest_done)
@@ -477,3 +538,255 @@ def test_compare_deletes_ticked_finished_runs_only(app, filled):
     assert store.metrics(filled.ids["hard"]).empty and store.extras(filled.ids["hard"]) == []
     assert store.load_weights(filled.ids["hard"]) is None
     assert len(at.dataframe[0].value) == len(left)  # the table shows what is left
+
+
+# ---- the tab's state across pages, refreshes and links -----------------------------------
+
+
+def test_settings_and_run_survive_train_compare_train(app, home):
+    at = open_page(app(), "pages/train.py")
+    at.number_input(key="training.epochs").set_value(3)
+    at.selectbox(key="model.sharing.name").set_value("mmoe")
+    at.text_input(key="name").set_value("kept")
+    at.run()
+    chosen = exported_config(at)
+    button(at, "Train").click().run()
+    run_id = int(at.query_params["run"])
+
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    # the links of the page carry the tab's state, as a refresh or a copied link would
+    assert at.query_params["cfg"] and at.query_params["run"] == str(run_id)
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.number_input(key="training.epochs").value == 3
+    assert at.selectbox(key="model.sharing.name").value == "mmoe"
+    assert at.text_input(key="name").value == "kept"
+    assert exported_config(at) == chosen
+    assert f"Run #{run_id} · kept" in " ".join(texts(at.markdown))
+    # and the form still follows the user after the return
+    at.number_input(key="training.epochs").set_value(4).run()
+    assert exported_config(at) == chosen.replace(training={"epochs": 4})
+
+
+def test_a_link_shows_its_own_run_not_the_latest(app, filled):
+    """Someone opening a link with ``?run=`` sees that run, even when newer runs (one
+    still queued) are in the store."""
+    at = app()
+    at.query_params["run"] = str(filled.ids["single"])
+    at = open_page(at, "pages/train.py")
+    assert f"Run #{filled.ids['single']} · single" in " ".join(texts(at.markdown))
+    assert "Finished 2 epochs" in at.get("progress")[0].proto.text
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("99999999999999999999", "is not a run number that can exist"),
+    ("abc", "is not a run number"),
+    ("-3", "is not a run number"),
+    ("![x](http://example.invalid/x.png)", "is not a run number"),
+])
+def test_bad_run_parameter_is_ignored_with_a_notice(app, filled, value, says):
+    at = app()
+    at.query_params["run"] = value
+    at = open_page(at, "pages/train.py")
+    assert not at.exception
+    warnings = texts(at.warning)
+    assert len(warnings) == 1 and says in warnings[0] and "no run is shown" in warnings[0]
+    assert "![x](" not in at.warning[0].value  # a Markdown image never reaches the page
+    assert "run" not in at.query_params  # dropped from the URL
+    assert not at.get("progress")
+
+
+def test_a_link_to_a_deleted_run_says_so(app, home):
+    at = app()
+    at.query_params["run"] = "42"
+    at = open_page(at, "pages/train.py")
+    assert any("There is no run #42" in t for t in texts(at.warning))
+
+
+def test_bad_settings_parameter_on_compare_is_ignored_with_a_notice(app, filled):
+    at2 = app()
+    at2.query_params["cfg"] = "garbage"
+    at2.switch_page("pages/compare.py").run()  # the link opened on Compare itself
+    assert not at2.exception
+    assert any("settings could not be used" in t and "does not decode" in t
+               for t in texts(at2.warning)), texts(at2.warning)
+    assert "cfg" not in at2.query_params
+
+
+# ---- Compare: which baseline, and honest highlighting --------------------------------------
+
+
+SCORES = {"digit": {"accuracy": 0.9, "loss": 0.3}, "parity": {"accuracy": 0.95, "loss": 0.1},
+          "reconstruction": {"mse": 0.4, "loss": 0.4}}
+
+
+def finished(store: RunStore, cfg: ExperimentConfig, scale: float = 1.0) -> int:
+    """A finished run with made-up test metrics (the page only reads them)."""
+    run_id = store.create_run(cfg)
+    store.finish(run_id, "done", None, {t: {m: v * scale for m, v in ms.items()}
+                                        for t, ms in SCORES.items()}, 1.0)
+    return run_id
+
+
+def test_compare_says_which_baseline_and_warns_when_it_differs(app, home):
+    from mtae_core.baselines import baseline_config
+
+    store = RunStore(home / "runs.db")
+    shared = ExperimentConfig().replace(name="shared", training={"epochs": 20})
+    finished(store, baseline_config(shared))  # matched, but older…
+    newest = finished(store, baseline_config(shared).replace(name="quick single",
+                                                             training={"epochs": 1}))
+    run_id = finished(store, shared, 1.01)
+    at = open_page(app(), "pages/compare.py")
+    at = select_runs(at, SimpleNamespace(ids={"shared": run_id}), ["shared"])
+    # …the matched one is used, not the newest
+    captions = " ".join(texts(at.caption))
+    assert f"Δm of #{run_id} shared is against #1 " in captions and "a matched" in captions
+    assert not at.warning
+
+    store.delete_run(1)  # only the 1-epoch single-task run is left
+    at.run()
+    [warning] = texts(at.warning)
+    assert f"Δm of #{run_id} shared is against #{newest} quick single" in warning
+    assert "Epochs (baseline 1, this run 20)" in warning
+    button(at, "Queue the matched baseline").click().run()
+    assert not at.exception
+    queued = store.runs(["queued"])
+    assert [r.config for r in queued] == [baseline_config(shared)]
+    assert any(f"run #{queued[0].id} (queued)" in c for c in texts(at.caption))
+    assert not [b for b in at.button if b.label == "Queue the matched baseline"]
+
+    store.delete_run(newest)  # no single-task run at all: said plainly, and offered
+    at.run()
+    assert any(f"#{run_id} shared has no Δm" in t for t in texts(at.info))
+
+
+def test_compare_highlights_the_best_on_validation_not_on_test(app, filled):
+    at = select_runs(open_page(app(), "pages/compare.py"), filled, ["hard", "mmoe", "soft"])
+    assert any("best on the *validation* set" in c or "best on the validation set" in c
+               for c in texts(at.caption)), texts(at.caption)
+    table = comparison(at)
+    styles = at.dataframe[1].proto.arrow_data.styler.styles
+    assert "background-color" in styles
+    store = RunStore(filled.path)
+    col = "digit · accuracy"
+    val = {f"#{i} {n}": store.get_run(i).val_metrics["digit"]["accuracy"]  # type: ignore[union-attr]
+           for n, i in filled.ids.items() if n in ("hard", "mmoe", "soft")}
+    best = max(val, key=lambda k: val[k])
+    assert best in table.index and col in table.columns
+
+
+def test_compare_without_validation_metrics_highlights_nothing_and_says_why(app, home):
+    store = RunStore(home / "runs.db")
+    for seed in (0, 1):  # made-up finished runs recording test metrics only
+        finished(store, ExperimentConfig().replace(name=f"old {seed}", seed=seed), 1 + seed / 10)
+    at = open_page(app(), "pages/compare.py")
+    assert any("No run is highlighted" in c for c in texts(at.caption))
+    assert "background-color" not in at.dataframe[1].proto.arrow_data.styler.styles
+
+
+def test_user_text_is_never_markdown(app, home):
+    """A run name that is a Markdown image must reach no page as one (the browser would
+    fetch it): headers, captions, alerts, labels and the tab's list show it as text."""
+    store = RunStore(home / "runs.db")
+    evil = "![x](http://example.invalid/x.png) **bold** :red[red] $x$"
+    cfg = ExperimentConfig().replace(name=evil)
+    run_id = finished(store, cfg)
+    finished(store, cfg.replace(name="other", seed=1))
+    at = app()
+    at.query_params["run"] = str(run_id)
+    at = open_page(at, "pages/train.py")
+    compare = open_page(app(), "pages/compare.py")
+    for page in (at, compare):
+        rendered = [e.value for kind in ("markdown", "caption", "warning", "info", "error",
+                                         "title", "subheader") for e in page.get(kind)]
+        rendered += [w.label for w in page.get("selectbox")]
+        shown = [re.sub(r"\\(.)", r"\1", str(r)).replace("\u2060", "") for r in rendered]
+        assert any(evil in t for t in shown), shown  # it is shown as it was typed…
+        for r in rendered:  # …but never as Markdown
+            assert "![x](" not in str(r) and "**bold**" not in str(r) and ":red[" not in str(r)
+
+
+# ---- the runs of this tab -------------------------------------------------------------------
+
+
+def test_train_while_a_run_of_this_tab_is_active_asks_and_keeps_both(app, home):
+    store = RunStore(home / "runs.db")
+    at = open_page(app(), "pages/train.py")
+    button(at, "Train").click().run()
+    [first] = store.runs()
+    at.number_input(key="seed").set_value(3).run()
+    button(at, "Train").click().run()
+    assert not at.exception
+    assert len(store.runs()) == 1  # nothing queued before the user says so
+    [ask] = texts(at.warning)
+    assert f"Run #{first.id} is still waiting: queue this one to start after it?" in ask
+    assert not [b for b in at.button if b.label == "Train"]
+    button(at, "Queue it").click().run()
+    assert not at.exception
+    second = store.runs()[0]
+    assert second.id != first.id and second.config.seed == 3
+    # the run shown is still the first; both are listed with their status
+    assert f"Run #{first.id} · " in " ".join(texts(at.markdown))
+    listed = texts(at.text)
+    assert any(t.startswith(f"#{first.id} ") for t in listed)
+    assert any(t.startswith(f"#{second.id} ") for t in listed)
+    assert len([b for b in at.button if b.label == "Cancel"]) == 3  # the panel's and the list's
+
+    at.button(key=f"train.tab-open-{second.id}").click().run()  # open the second
+    assert f"Run #{second.id} · " in " ".join(texts(at.markdown))
+    assert at.query_params["run"] == str(second.id)
+
+    at.switch_page("pages/compare.py").run()  # the list is on Compare too: cancel from there
+    at.button(key=f"compare.tab-cancel-{first.id}").click().run()
+    assert not at.exception
+    cancelled = store.get_run(first.id)
+    assert cancelled is not None and cancelled.status == "cancelled"
+
+
+def test_not_now_queues_nothing(app, home):
+    at = open_page(app(), "pages/train.py")
+    button(at, "Train").click().run()
+    button(at, "Train").click().run()
+    button(at, "Not now").click().run()
+    assert len(RunStore(home / "runs.db").runs()) == 1
+    assert not button(at, "Train").disabled
+
+
+# ---- the data's size against the split and the batch ---------------------------------------
+
+
+def test_batch_larger_than_the_training_set_is_explained(app, home):
+    at = open_page(app(), "pages/train.py")
+    at.number_input(key="training.batch_size").set_value(5000).run()
+    [on_tab] = [t for t in at.tabs if t.label == "Training"]
+    [error] = texts(on_tab.error)
+    assert error.startswith("Batch size 5,000 is larger than the 1,168 training samples")
+    assert button(at, "Train").disabled  # the engine would refuse it
+
+
+def test_a_split_that_leaves_the_test_set_empty_stops_training(app, home):
+    at = open_page(app(), "pages/train.py")
+    at.selectbox(key="data.dataset.name").set_value("synthetic_correlated").run()
+    at.number_input(key="data.dataset.synthetic_correlated.n").set_value(100)
+    at.slider(key="data.test_fraction").set_value(0.005).run()  # the slider's smallest share
+    [on_tab] = [t for t in at.tabs if t.label == "Data"]
+    [error] = texts(on_tab.error)
+    assert error.startswith("Test share 0.005 leaves no test samples of the 100")
+    assert button(at, "Train").disabled
+
+
+def test_progress_bar_and_text_agree_while_training(app, home):
+    store = RunStore(home / "runs.db")
+    run_id = store.create_run(ExperimentConfig().replace(name="busy", training={"epochs": 30}))
+    claimed = store.claim_next(worker_pid=1)
+    assert claimed is not None and claimed.id == run_id
+    store.add_epoch(run_id, 0, [("train", "digit", "loss", 1.0), ("val", "digit", "loss", 1.0)])
+    store.set_progress(run_id, 0.0)  # a worker's step fraction may lag behind the epochs
+    at = app()
+    at.query_params["run"] = str(run_id)
+    at = open_page(at, "pages/train.py")
+    [bar] = at.get("progress")
+    assert bar.proto.text.startswith("Training — epoch 1 of 30 done")
+    assert bar.proto.value == 3  # 1/30 of the bar, in percent

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mtae_core import ExperimentConfig
-from mtae_core.data import datasets, load
+from mtae_core.data import data_sizes, datasets, load
 
 
 def test_digits_shapes_and_tasks():
@@ -21,16 +21,57 @@ def test_digits_shapes_and_tasks():
     assert abs(float(d.train.x.mean())) < 1e-5  # standardised on train
 
 
-@pytest.mark.parametrize("dataset", datasets.names())
+@pytest.mark.parametrize("dataset", datasets.builtin_names())
 def test_seeded_determinism(dataset):
     cfg = ExperimentConfig().replace(data={"dataset": dataset})
     opts = {"n": 300} if dataset == "synthetic_correlated" else {}
-    cfg = cfg.replace(data={"options": opts})
-    a, b, c = load(cfg.data, 1), load(cfg.data, 1), load(cfg.data, 2)
+    one = cfg.replace(data={"options": opts, "seed": 1})
+    two = cfg.replace(data={"options": opts, "seed": 2})
+    a, b, c = load(one.data), load(one.data), load(two.data)
     assert torch.equal(a.train.x, b.train.x)
     for t in a.task_names:
         assert torch.equal(a.test.y[t], b.test.y[t])
     assert not torch.equal(a.train.x, c.train.x)
+
+
+@pytest.mark.parametrize("dataset", datasets.names())
+def test_the_data_seed_draws_the_data_and_the_run_seed_does_not(dataset):
+    from mtae_core.training import build
+
+    opts = {"n": 300} if dataset == "synthetic_correlated" else {}
+    cfg = ExperimentConfig().replace(data={"dataset": dataset, "options": opts})
+    (d0, m0), (d5, m5) = build(cfg), build(cfg.replace(seed=5))
+    assert torch.equal(d0.train.x, d5.train.x)  # same data and split for every run seed
+    assert np.array_equal(d0.extras["split_indices"][2], d5.extras["split_indices"][2])
+    w0, w5 = next(iter(m0.parameters())), next(iter(m5.parameters()))
+    assert not torch.equal(w0, w5)  # the run seed still draws the initialisation
+    other = build(cfg.replace(data={"seed": 5}))[0]
+    assert not np.array_equal(d0.extras["split_indices"][2], other.extras["split_indices"][2])
+
+
+def test_synthetic_data_seed_redraws_the_task_functions():
+    ds = datasets.get("synthetic_correlated")
+    o = ds.Options(n=100, d=5)
+    a, b = ds.generate(o, seed=0), ds.generate(o, seed=1)
+    assert not np.allclose(a.extras["weights"][0], b.extras["weights"][0])
+    assert np.allclose(a.extras["weights"][0], ds.generate(o, seed=0).extras["weights"][0])
+
+
+@pytest.mark.parametrize("dataset, opts", [("digits", {}), ("synthetic_correlated", {"n": 250})])
+@pytest.mark.parametrize("val, test", [(0.15, 0.2), (0.01, 0.002), (0.3, 0.45)])
+def test_data_sizes_match_the_loaded_splits_without_loading(dataset, opts, val, test, monkeypatch):
+    cfg = ExperimentConfig().replace(data={"dataset": dataset, "options": opts,
+                                           "val_fraction": val, "test_fraction": test})
+    d = load(cfg.data)
+    expected = {"train": len(d.train), "val": len(d.val), "test": len(d.test)}
+    expected["total"] = sum(expected.values())
+    ds = datasets.get(dataset)
+
+    def no_generate(*args, **kwargs):
+        raise AssertionError("data_sizes generated the data")
+
+    monkeypatch.setattr(ds, "generate", no_generate)
+    assert data_sizes(cfg.data) == expected
 
 
 @pytest.mark.parametrize("p", [0.0, 0.5, 0.9])

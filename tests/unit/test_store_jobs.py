@@ -95,14 +95,28 @@ def test_nan_run_is_stored_as_diverged(store, tiny_cfg):
     assert run.status == "diverged" and "NaN or infinite" in run.error
 
 
-def test_training_exception_marks_run_failed(store, tiny_cfg):
+def test_missing_cuda_marks_run_failed_with_the_plain_reason(store, tiny_cfg):
     cfg = tiny_cfg.replace(training={"device": "cuda"})
     if torch.cuda.is_available():
         pytest.skip("needs a machine without CUDA")
     run_id = store.create_run(cfg)
-    assert execute(store, run_id, cfg) is None
+    assert execute(store, run_id, cfg).status == "failed"
     run = store.get_run(run_id)
-    assert run.status == "failed" and "no CUDA GPU" in run.error
+    assert run.status == "failed"
+    assert run.error == "this machine has no CUDA GPU; choose device auto or cpu"
+
+
+def test_training_exception_marks_run_failed(store, tiny_cfg, monkeypatch):
+    import mtae_core.training
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(mtae_core.training, "train", broken)
+    run_id = store.create_run(tiny_cfg)
+    assert execute(store, run_id, tiny_cfg) is None
+    run = store.get_run(run_id)
+    assert run.status == "failed" and "boom" in run.error
 
 
 @pytest.fixture

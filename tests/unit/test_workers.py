@@ -19,6 +19,7 @@ import pytest
 
 from mtae_core.jobs import APP_STOPPED, JobRunner, default_workers, usable_cores
 from mtae_core.store import RunStore
+from mtae_core.training import describe_device, resolve_device
 from mtae_core.worker import set_parent_death_signal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,6 +212,9 @@ def test_queued_runs_stay_queued_across_a_restart_of_the_runner(store, tiny_cfg)
     try:
         runs = runner.wait(ids, timeout=60, on_progress=lambda rs: seen.append(
             [r.status for r in rs]))
+        # the warm worker told the app which device "auto" trains on
+        assert _wait(lambda: runner.device is not None, 10)
+        assert runner.device == describe_device(resolve_device("auto"))
     finally:
         runner.stop()
     assert [r.status for r in runs] == ["done", "done"]
@@ -261,3 +265,29 @@ def test_parent_death_signal_is_armed_on_linux():
         assert got.value == signal.SIGTERM
     finally:
         set_parent_death_signal(0)  # this test process must not keep it
+
+
+def test_one_worker_starts_at_once_and_more_when_runs_wait(store, tiny_cfg):
+    runner = JobRunner(store, n_workers=2).start()
+    try:
+        assert runner.wait_ready()
+        assert len(runner.pids) == 1  # one warm worker for the next Train press
+        for _ in range(2):
+            runner.submit(tiny_cfg)
+        assert _wait(lambda: len(runner.pids) == 2, 5)
+        pids = runner.pids
+    finally:
+        runner.stop()
+    assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]  # stop() reaps them
+
+
+def test_the_app_shows_detecting_until_the_device_is_known(monkeypatch):
+    """Without workers (as in the app tests) the server detects the device itself, in a
+    background thread: the sidebar never waits for it."""
+    monkeypatch.setenv("MTAE_NO_WORKERS", "1")
+    from ui.state import DETECTING, device_label
+
+    first = device_label()
+    assert first in (DETECTING, describe_device(resolve_device("auto")))
+    assert _wait(lambda: device_label() != DETECTING, 10)
+    assert device_label() == describe_device(resolve_device("auto"))

@@ -1,0 +1,145 @@
+"""What a browser tab carries from page to page: the Train settings (``?cfg=``), the run
+shown beside them (``?run=``), and the runs this tab started.
+
+``st.navigation`` drops the query string on a page switch, and a page's widgets lose
+their state when another page runs. So the tab's state lives in ``st.session_state``
+and every page writes it back to its URL (``carry``): a switch Train → Compare → Train,
+a refresh of any page, and a link copied from any page all keep the settings and the
+run. A link's parameters are read once, on the tab's first script run, and checked: a
+bad one is dropped with a plain notice, never trusted.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import streamlit as st
+
+from mtae_core.config import ConfigError
+
+from .messages import problems
+from .text import md
+from .url_state import decode_config
+
+CFG = "cfg"  # query parameter: the Train settings (ui.url_state)
+RUN = "run"  # query parameter: the run shown on the Train page
+SETTINGS_KEY = "links.cfg"  # session: the settings text ("" = the defaults)
+RUN_KEY = "links.run"  # session: the id of the run shown on the Train page
+MINE_KEY = "links.mine"  # session: ids of the runs this tab started, oldest first
+NOTICES_KEY = "links.notices"  # session: {param: why its value was ignored}
+STARTED_KEY = "links.started"
+MAX_RUN_ID = 2**63 - 1  # SQLite's largest integer
+SHOWN_CHARS = 30  # of a bad value, in a notice
+
+
+def parse_run_id(raw: str) -> int:
+    """A run id from a URL: digits only, 1 to 2⁶³−1; else ``ValueError`` in plain words."""
+    text = raw.strip()
+    if not re.fullmatch(r"[0-9]{1,30}", text):
+        raise ValueError("is not a run number")
+    n = int(text)
+    if not 1 <= n <= MAX_RUN_ID:
+        raise ValueError("is not a run number that can exist")
+    return n
+
+
+def _shown(value: str) -> str:
+    value = value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS] + "…"
+    return repr(value)
+
+
+def carry(labels: dict[str, str] | None = None) -> None:
+    """Call at the top of every page: on the tab's first run, adopt the link's
+    parameters (checked); on every run, write the tab's state back to the URL."""
+    ss = st.session_state
+    if STARTED_KEY not in ss:
+        ss[STARTED_KEY] = True
+        notices: dict[str, str] = {}
+        raw_run = st.query_params.get(RUN)
+        if raw_run is not None:
+            try:
+                ss[RUN_KEY] = parse_run_id(raw_run)
+            except ValueError as e:
+                notices[RUN] = f"The link's run {_shown(raw_run)} {e}, so no run is shown."
+        raw_cfg = st.query_params.get(CFG)
+        if raw_cfg is not None:
+            try:
+                decode_config(raw_cfg)
+                ss[SETTINGS_KEY] = raw_cfg
+            except ConfigError as e:
+                notices[CFG] = "; ".join(str(p) for p in problems(e.errors, labels or {}))
+        ss[NOTICES_KEY] = notices
+    for param, key in ((CFG, SETTINGS_KEY), (RUN, RUN_KEY)):
+        value = ss.get(key)
+        want = None if value in (None, "") else str(value)
+        if want is None:
+            if param in st.query_params:
+                del st.query_params[param]
+        elif st.query_params.get(param) != want:
+            st.query_params[param] = want
+
+
+def notice(param: str) -> str | None:
+    """Why the link's ``param`` was ignored (None if it was fine), once."""
+    notices: dict[str, str] = st.session_state.get(NOTICES_KEY, {})
+    return notices.pop(param, None)
+
+
+def show_notices() -> None:
+    """Warn about every ignored link parameter (pages without their own place for it)."""
+    for param in (RUN, CFG):
+        text = notice(param)
+        if text:
+            what = "settings" if param == CFG else "run"
+            st.warning(md(text) if param == RUN else
+                       f"This link's {what} could not be used: {md(text)}",
+                       icon=":material/link_off:")
+
+
+def settings() -> str:
+    """The tab's Train settings as ``?cfg=`` text ("" = the defaults)."""
+    return str(st.session_state.get(SETTINGS_KEY, ""))
+
+
+def set_settings(text: str) -> None:
+    st.session_state[SETTINGS_KEY] = text
+    if text:
+        st.query_params[CFG] = text
+    elif CFG in st.query_params:
+        del st.query_params[CFG]
+
+
+def shown_run_id() -> int | None:
+    """The run the Train page shows: the last one this tab opened or started, or the
+    one in the link it was opened with; never "the latest run of anyone"."""
+    value = st.session_state.get(RUN_KEY)
+    return int(value) if value is not None else None
+
+
+def show_run(run_id: int | None) -> None:
+    st.session_state[RUN_KEY] = run_id
+    if run_id is None:
+        if RUN in st.query_params:
+            del st.query_params[RUN]
+    else:
+        st.query_params[RUN] = str(run_id)
+
+
+def mine() -> list[int]:
+    """The runs this tab started, oldest first."""
+    return list(st.session_state.get(MINE_KEY, []))
+
+
+def remember(run_id: int) -> None:
+    st.session_state[MINE_KEY] = [*mine(), run_id]
+
+
+def page_params() -> dict[str, Any]:
+    """The query parameters a link to another page carries."""
+    out: dict[str, Any] = {}
+    if settings():
+        out[CFG] = settings()
+    if shown_run_id() is not None:
+        out[RUN] = str(shown_run_id())
+    return out
