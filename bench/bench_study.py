@@ -35,6 +35,7 @@ from mtae_core.studies import StudySpec, default_workers, start, summarize  # no
 from mtae_core.worker import NICE  # noqa: E402
 
 TARGET = 1.7
+LAST_TRAIN_SECONDS: list[float] = []  # each run's own training time, of the last side measured
 
 
 def spec(epochs: int) -> StudySpec:
@@ -76,6 +77,8 @@ def parallel(sp: StudySpec, workers: int) -> tuple[float, int]:
             wait_done(store, sid)
             seconds = time.perf_counter() - t0
             n = int(store.study_runs(sid).run_id.nunique())
+            LAST_TRAIN_SECONDS[:] = [r.train_seconds or 0.0 for r in store.runs(["done"])
+                                     if r.name != "warm"]
         finally:
             runner.stop()
     return seconds, n
@@ -91,6 +94,7 @@ def sequential(sp: StudySpec, threads: int) -> tuple[float, int]:
                               "--threads", str(threads)], check=True, capture_output=True,
                              text=True).stdout
         wait_done(store, sid)
+        LAST_TRAIN_SECONDS[:] = [r.train_seconds or 0.0 for r in store.runs(["done"])]
         seconds, n = out.split()[-2:]
         return float(seconds), int(n)
 
@@ -142,7 +146,14 @@ def main() -> None:
         for name, run in sides:
             secs, n = run()
             rpm.setdefault(name, []).append(60 * n / secs)
-            print(f"  repeat {rep + 1}: {name}: {n} runs in {secs:.1f} s", flush=True)
+            per_run = statistics.mean(LAST_TRAIN_SECONDS)
+            # training time summed over runs / wall time = runs in flight on average: how
+            # well the pool overlaps runs, whatever else loads the machine (ideal: the
+            # number of workers); a run that trains slower beside another one means the
+            # cores were not free
+            print(f"  repeat {rep + 1}: {name}: {n} runs in {secs:.1f} s; each trained "
+                  f"{per_run:.2f} s on average; runs in flight "
+                  f"{sum(LAST_TRAIN_SECONDS) / secs:.2f}", flush=True)
     med = {k: statistics.median(v) for k, v in rpm.items()}
     print(f"study: digits, sharing hard/mmoe, 3 seeds + baselines = {n} runs, "
           f"{args.epochs} epochs each, cpu, {os.cpu_count()} cores, {args.repeats} repeat(s)")
