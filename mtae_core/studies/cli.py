@@ -201,7 +201,7 @@ def _print(summary: StudySummary, as_json: bool) -> int:
         m = s.metric_of[task]
         print(f"\n{task} ({m}, test; best chosen on validation)")
         print(f"  {'cell':<44} {'mean ± std':>18} {'95% interval':>20} {'n':>3} "
-              f"{'Δm % ± std':>16} {'best':>5} {'params':>14}")
+              f"{'Δm % ± std':>16} {'best':>5} {'params all/shared':>17}")
         for c in s.cells:
             st = c.metrics.get(task, {}).get(m, {})
             ci = st.get("ci95")
@@ -210,7 +210,7 @@ def _print(summary: StudySummary, as_json: bool) -> int:
             print(f"  {c.label[:44]:<44} {_fmt(st.get('mean')):>8} ± {_fmt(st.get('std')):<7} "
                   f"{(f'[{_fmt(ci[0])}, {_fmt(ci[1])}]' if ci else '–'):>20} {st.get('n', 0):>3} "
                   f"{_fmt(dm.get('mean'), 2):>7} ± {_fmt(dm.get('std'), 2):<6} "
-                  f"{str(c.best.get(task, False)):>5} {params:>14}")
+                  f"{str(c.best.get(task, False)):>5} {params:>17}")
     print()
     for c in s.cells:
         print(f"{c.label}: " + ("; ".join(c.words) or "no finished runs yet"))
