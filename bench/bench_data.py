@@ -51,6 +51,8 @@ def main() -> None:
     # warm the imports and torch's first calls, which a running app has already paid
     dataset_report("iris")
 
+    from mtae_core import relatedness
+
     data = make_csv(args.rows, args.cols)
     print(f"table: {args.rows:,} rows × {args.cols} columns, {len(data) / 1e6:.1f} MB")
     t0 = time.perf_counter()
@@ -58,22 +60,37 @@ def main() -> None:
     t1 = time.perf_counter()
     user.add("bench", data, parsed=parsed)
     t2 = time.perf_counter()
-    cfg = ExperimentConfig.parse({"data": {"dataset": "bench", "tasks": ["cls", "reg", "reconstruction"]}})
-    load(cfg.data, 0)
+    tasks = ["cls", "reg", "reconstruction"]
+    dataset_report("bench", tasks)  # the Data page after an upload: the parse is reused
     t3 = time.perf_counter()
-    dataset_report("bench", cfg.data.tasks)
+    # another app process opening the stored table: every cache cold, the file parsed again
+    user._parsed.cache_clear()
+    relatedness._loaded.cache_clear()
+    relatedness._report.cache_clear()
+    cfg = ExperimentConfig.parse({"data": {"dataset": "bench", "tasks": tasks}})
+    load(cfg.data)
     t4 = time.perf_counter()
-    dataset_report("bench", cfg.data.tasks)
+    dataset_report("bench", tasks)
     t5 = time.perf_counter()
-    rows = [("read the upload (parse, checks)", t1 - t0), ("store it", t2 - t1),
-            ("load through a config (cold)", t3 - t2),
-            ("relatedness report (cold; loads again)", t4 - t3),
-            ("relatedness report (cached by content hash)", t5 - t4)]
+    dataset_report("bench", tasks)
+    t6 = time.perf_counter()
+    user._parsed.cache_clear()
+    relatedness._loaded.cache_clear()
+    relatedness._report.cache_clear()
+    t7 = time.perf_counter()
+    dataset_report("bench", tasks)
+    t8 = time.perf_counter()
+    rows = [("read the upload (parse, every check)", t1 - t0), ("store it", t2 - t1),
+            ("load + relatedness right after the upload", t3 - t2),
+            ("load from the store alone (parse again), cold", t4 - t3),
+            ("relatedness of that loaded data", t5 - t4),
+            ("again (cached by content hash)", t6 - t5),
+            ("load from the store + relatedness, cold", t8 - t7)]
     for name, s in rows:
-        print(f"  {name:<45} {s:6.2f} s")
-    total = t4 - t2
-    print(f"load + relatedness from the store, cold: {total:.2f} s = {total / BUDGET:.2f} × "
-          f"the {BUDGET:.0f} s budget")
+        print(f"  {name:<48} {s:6.2f} s")
+    for name, s in (("after an upload", t3 - t2), ("from the store, cold", t8 - t7)):
+        print(f"load + relatedness {name}: {s:.2f} s = {s / BUDGET:.2f} × the "
+              f"{BUDGET:.0f} s budget")
 
     t0 = time.perf_counter()
     dataset_report("wine")

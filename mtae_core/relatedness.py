@@ -147,7 +147,7 @@ def _gradient_cosine(cfg: ExperimentConfig, data: MultiTaskData, seeds: Sequence
     for seed in seeds:
         _, model = build(cfg.replace(seed=int(seed)), data)
         gen = torch.Generator().manual_seed(int(seed))
-        _fit_heads(model, data, torch.randperm(len(data.train), generator=gen)[:4 * size])
+        _fit_heads(model, data, torch.randperm(len(data.train), generator=gen)[:2 * size])
         for _ in range(batches):
             idx = torch.randint(0, len(data.train), (size,), generator=gen)
             xb = data.train.x[idx]
@@ -227,10 +227,21 @@ def dataset_report(dataset: str, tasks: Sequence[str] | None = None,
     return json.loads(_report(cfg.data.model_dump_json(), seed))  # type: ignore[no-any-return]
 
 
+@lru_cache(maxsize=2)
+def _loaded(data_json: str) -> MultiTaskData:
+    return load(ExperimentConfig.parse({"data": json.loads(data_json)}).data)
+
+
+def loaded(data_cfg: Any) -> MultiTaskData:
+    """``load`` of a validated ``DataConfig``, the last two kept (the Data page reads the
+    labels of the data set whose relatedness it just measured). Do not modify it."""
+    return _loaded(data_cfg.model_dump_json())
+
+
 @lru_cache(maxsize=16)
 def _report(data_json: str, seed: int) -> str:
     cfg = ExperimentConfig.parse({"seed": seed, "data": json.loads(data_json)})
-    data = load(cfg.data)
+    data = _loaded(data_json)
     ds = datasets.get(cfg.data.dataset)
     targets = _targets(data, seed)
     kinds = {s.name: s.kind for s in data.tasks}

@@ -371,11 +371,7 @@ class RunStore(StudyTables):
 
     def stored_datasets(self) -> list[StoredDataset]:
         """Every stored table, oldest first."""
-        with self._conn() as c:
-            rows = c.execute("SELECT sha256, name, meta, created, length(csv) AS size "
-                             "FROM datasets ORDER BY created").fetchall()
-        return [StoredDataset(r["sha256"], r["name"], json.loads(r["meta"]), r["created"],
-                              r["size"]) for r in rows]
+        return read_stored_datasets(self.path)
 
     def stored_dataset(self, name: str) -> StoredDataset | None:
         """The table stored under ``name`` (or with that SHA-256)."""
@@ -440,6 +436,24 @@ class StoredDataset:
     meta: dict[str, Any]  # rows, encoding, delimiter, columns (roles, kinds), missing policy
     created: float
     size: int  # bytes of the file
+
+
+def read_stored_datasets(path: str | Path) -> list[StoredDataset]:
+    """The tables stored at ``path``, read only: no store is created or migrated (the
+    data-set registry lists them while configs, and so migrations, are being read)."""
+    if not Path(path).exists():
+        return []
+    c = sqlite3.connect(path, timeout=30.0)  # the file exists: nothing is created
+    try:
+        c.row_factory = sqlite3.Row
+        rows = c.execute("SELECT sha256, name, meta, created, length(csv) AS size "
+                         "FROM datasets ORDER BY created").fetchall()
+    except sqlite3.OperationalError:  # a store made before users' tables: none yet
+        return []
+    finally:
+        c.close()
+    return [StoredDataset(r["sha256"], r["name"], json.loads(r["meta"]), r["created"],
+                          r["size"]) for r in rows]
 
 
 class DatasetInUse(ValueError):

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from mtae_core.config import ConfigError, ExperimentConfig
-from mtae_core.data import TableDataset, datasets, load, user
+from mtae_core.data import TableDataset, datasets, user
 from mtae_core.data.csv_import import (
     MAX_BYTES,
     ColumnInfo,
@@ -28,7 +28,7 @@ from mtae_core.data.csv_import import (
     read_table,
 )
 from mtae_core.data.tabular import ColumnKind
-from mtae_core.relatedness import dataset_report
+from mtae_core.relatedness import dataset_report, loaded
 from mtae_core.store import RunStore
 
 from . import charts
@@ -108,6 +108,10 @@ def add_table(store: RunStore) -> None:
                           kinds.get(c.name, c.kind), c.missing, c.distinct) for c in inferred]
     st.dataframe(pd.DataFrame([c.to_json() for c in columns]).rename(columns={
         "name": "column", "dtype": "type", "kind": "kind as a task"}), hide_index=True)
+    if any(c.dtype == "text" and c.role != "ignore" for c in columns):
+        st.caption("Text columns: as an input, one 0/1 input per value (one-hot); as a task, "
+                   "one class per value. Numbers are scaled with the training rows' mean and "
+                   "spread only.")
     missing = _missing_policy(frame, columns)
     name = st.text_input("Name", value=_default_name(upload.name), key="data.new.name",
                          help="how configs and the Train page call this data set")
@@ -153,7 +157,7 @@ def _look(data_json: str, seed: int) -> tuple[dict[str, Any], pd.DataFrame, pd.D
     data_cfg = json.loads(data_json)
     report = dataset_report(data_cfg["dataset"], data_cfg["tasks"], data_cfg["options"], seed)
     cfg = ExperimentConfig.parse({"seed": seed, "data": data_cfg})
-    data = load(cfg.data)
+    data = loaded(cfg.data)  # the data the report just measured
     splits = (data.train, data.val, data.test)
     x = np.concatenate([s.x.numpy() for s in splits])
     classes = data.extras.get("classes", {})

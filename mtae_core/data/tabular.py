@@ -131,17 +131,10 @@ class TableDataset(Dataset):
         return len(cls.table(options).frame)
 
     @classmethod
-    def column_kinds(cls, options: Any) -> dict[str, ColumnKind]:
-        """The kind each feature column has when chosen as a task."""
-        frame = cls.table(options).frame
-        kinds: dict[str, ColumnKind] = getattr(options, "kinds", {}) or {}
-        return {str(c): kinds.get(str(c)) or infer_kind(frame[c]) for c in frame.columns}
-
-    @classmethod
     def generate(cls, options: Any, seed: int) -> RawData:
         t = cls.table(options)
         x, sources = encode_inputs(t.frame)
-        columns = _ColumnTasks(t, cls.column_kinds(options))
+        columns = _ColumnTasks(t, getattr(options, "kinds", {}) or {})
         missing = getattr(options, "missing", cls.missing_policy)
         return RawData(x=x, targets=columns.targets, specs=columns.specs, columns=sources,
                        missing=missing, extras={"classes": columns.classes})
@@ -151,23 +144,27 @@ class _ColumnTasks:
     """The table's own targets, and each feature column as a task, computed when first
     asked for (a wide table has many columns; a config chooses a few)."""
 
-    def __init__(self, table: Table, kinds: dict[str, ColumnKind]) -> None:
-        self.table, self.kinds = table, kinds
+    def __init__(self, table: Table, kinds: Mapping[str, ColumnKind]) -> None:
+        self.table, self.kinds = table, kinds  # kinds: the options' overrides
+        self.columns = [str(c) for c in table.frame.columns]
         self.targets = _Lazy(self, 0)
         self.specs = _Lazy(self, 1)
         self.classes = _LazyClasses(self)
         self._done: dict[str, tuple[np.ndarray, TaskSpec, list[str]]] = {}
 
     def names(self) -> list[str]:
-        return [*self.table.targets, *self.kinds]
+        return [*self.table.targets, *self.columns]
 
     def get(self, name: str) -> tuple[np.ndarray, TaskSpec, list[str]]:
         if name not in self._done:
             if name in self.table.targets:
                 y, spec = self.table.targets[name]
                 self._done[name] = (y, spec, self.table.classes.get(name, []))
-            elif name in self.kinds:
-                self._done[name] = column_target(name, self.table.frame[name], self.kinds[name],
+            elif name in self.columns:
+                col = self.table.frame[name]
+                # inferred only for a column a task asks for: a wide table has many
+                kind = self.kinds.get(name) or infer_kind(col)
+                self._done[name] = column_target(name, col, kind,
                                                  self.table.descriptions.get(name, ""))
             else:
                 raise KeyError(name)

@@ -62,12 +62,10 @@ def _stored() -> dict[str, StoredDataset]:
         hit = _listing.get(path)
         if hit and now - hit[0] < _TTL:
             return hit[1]
-    if not path.exists():  # listing must not create a store
-        found: dict[str, StoredDataset] = {}
-    else:
-        from ..store import RunStore
+    from ..store import read_stored_datasets
 
-        found = {d.name: d for d in RunStore(path).stored_datasets()}
+    # read only: listing must not create (or migrate) a store
+    found = {d.name: d for d in read_stored_datasets(path)}
     with _lock:
         _listing[path] = (now, found)
     return found
@@ -102,7 +100,7 @@ def _parsed(path: Path, sha256: str) -> ParsedTable:
     data = RunStore(path).dataset_csv(sha256)
     if data is None:
         raise KeyError(f"no table with SHA-256 {sha256[:12]}… in the store at {path}")
-    return read_table(data)
+    return read_table(data, checked=True)  # it passed every check when it was added
 
 
 _seeded: dict[tuple[Path, str], ParsedTable] = {}

@@ -22,7 +22,7 @@ def _open(at: AppTest) -> AppTest:
     return at
 
 
-def _csv(n: int = 80) -> bytes:
+def _csv(n: int = 150) -> bytes:  # 150 rows: 98 to train, more than a batch of 64
     rng = np.random.default_rng(0)
     a = rng.normal(size=n)
     return pd.DataFrame({"a": a, "b": rng.normal(size=n), "kind": np.where(a > 0, "big", "small"),
@@ -56,7 +56,7 @@ def test_upload_becomes_a_data_set_the_train_page_offers(app, home):
     assert any("100 MB" in str(c.value) for c in at.caption)  # the size cap is stated
     at.file_uploader(key="data.file").set_value(("my scores.csv", _csv(), "text/csv")).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert "80 rows × 4 columns" in _md(at)
+    assert "150 rows × 4 columns" in _md(at)
     assert at.multiselect(key="data.new.tasks").value == ["score"]
     at.multiselect(key="data.new.tasks").set_value(["score", "kind"]).run()
     assert at.selectbox(key="data.new.kind.kind").value == "classification"
@@ -67,7 +67,7 @@ def test_upload_becomes_a_data_set_the_train_page_offers(app, home):
     stored = RunStore(home / "runs.db").stored_datasets()
     assert [d.name for d in stored] == ["my_scores"]
     assert at.selectbox(key="data.view").value == "my_scores"
-    assert "**80 rows**" in _md(at)
+    assert "**150 rows**" in _md(at)
     # the Train page lists it like a built-in, and its config keeps the file's hash
     at.switch_page("pages/train.py").run()
     at.selectbox(key="data.dataset.name").set_value("my_scores").run()
@@ -100,3 +100,22 @@ def test_measured_gains_beside_relatedness(app, filled):
               for c in at.get("plotly_chart")]
     assert "Measured change per task from sharing" in titles
     assert not any("No measured gains yet" in str(i.value) for i in at.info)
+
+
+def test_a_stored_table_is_deletable_while_no_run_uses_it(app, home):
+    from mtae_core.config import ExperimentConfig
+    from mtae_core.data import user
+
+    store = RunStore(home / "runs.db")
+    used = user.add("used", _csv(), store=store)
+    user.add("free", _csv(120), store=store)
+    store.create_run(ExperimentConfig.parse({"data": {"dataset": "used"}}))
+    at = _open(app())
+    buttons = {b.key: b for b in at.button if b.label == "Delete"}
+    assert buttons[f"data.delete.{used.sha256}"].disabled  # a run uses it
+    free = next(b for k, b in buttons.items() if k != f"data.delete.{used.sha256}")
+    assert not free.disabled
+    free.click().run()
+    assert not at.exception
+    assert [d.name for d in store.stored_datasets()] == ["used"]
+    assert "used by 1 run(s)" in _md(at)

@@ -318,6 +318,24 @@ def test_a_numeric_axis_draws_each_tasks_metric_against_it(app, home):
         [c.metrics["digit"]["accuracy"]["mean"] for c in summary.cells])
 
 
+def test_pareto_view_of_a_lambda_sweep_draws_the_scalarisation_front(app, home):
+    store = RunStore(home / "runs.db")
+    sweep = [{"strategy": "fixed", "options": {"weights": {"digit": lam, "parity": 1 - lam}}}
+             for lam in (0.2, 0.8)]
+    spec = studies.StudySpec.parse(spec_dict(axes={"weighting": [*sweep, {"strategy": "pcgrad"}]},
+                                             seeds=1))
+    study_id = studies.start(store, spec)
+    for run in sorted(store.runs(), key=lambda r: r.id):  # 3 cells and one baseline
+        execute(store, run.id, run.config)
+    at = open_studies(app(), study_id)
+    figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    (pareto,) = [f for f in figs if any(t.get("name") == "non-dominated front" for t in f["data"])]
+    names = [t.get("name") for t in pareto["data"]]
+    assert "front of fixed weights (λ)" in names
+    fixed = next(t for t in pareto["data"] if t.get("name") == "fixed λ")
+    assert len(plotted(fixed["x"])) == 2 and "pcgrad" in names  # on the same axes
+
+
 def test_a_failed_run_is_shown_and_left_out_with_its_count(app, finished):
     store = RunStore(finished.path)
     links = store.study_runs(finished.study_id)

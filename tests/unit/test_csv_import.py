@@ -295,3 +295,27 @@ def test_cli_list_show_delete(store, tmp_path, capsys):
     assert main(["data", "delete", "mine"]) == 0
     assert main(["data", "show", "mine"]) == 2
     assert "no data set named 'mine'" in capsys.readouterr().err
+
+
+def test_a_store_migrating_runs_on_a_stored_table_opens_once(store, tiny_cfg, monkeypatch):
+    """Opening a store migrates its runs' configs, which name stored tables: listing the
+    tables must not open (and so migrate) the store again, recursively."""
+    from mtae_core.store import RunStore
+
+    user.add("mine", _csv(_table()), store=store)
+    run_id = store.create_run(tiny_cfg.replace(data={"dataset": "mine"}))
+    with store._tx() as c:
+        c.execute("UPDATE runs SET key=NULL WHERE id=?", (run_id,))
+    user.invalidate()
+    opened = []
+    init = RunStore.__init__
+
+    def counting(self, *a, **kw):  # type: ignore[no-untyped-def]
+        opened.append(1)
+        init(self, *a, **kw)
+
+    monkeypatch.setattr(RunStore, "__init__", counting)
+    again = RunStore(store.path)
+    assert len(opened) == 1
+    with again._conn() as c:
+        assert c.execute("SELECT key FROM runs WHERE id=?", (run_id,)).fetchone()[0]
