@@ -23,6 +23,7 @@ import argparse
 import os
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -129,7 +130,20 @@ def _visible_train(page: Any) -> None:
     page.wait_for_function(_TRAIN_VISIBLE, polling="raf", timeout=TIMEOUT_MS)
 
 
-def measure(url: str, reloads: int, trains: int, server: int) -> dict[str, list[float]]:
+def _wait_no_active_run(db: Path, timeout: float = 60.0) -> None:
+    """Wait until the store has no queued or running run (read-only, straight from SQLite:
+    the page's wording may change, the store's statuses do not)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+            if not c.execute("SELECT COUNT(*) FROM runs WHERE status IN ('queued','running')"
+                             ).fetchone()[0]:
+                return
+        time.sleep(0.05)
+    raise TimeoutError("a cancelled run did not end within a minute")
+
+
+def measure(url: str, reloads: int, trains: int, server: int, db: Path) -> dict[str, list[float]]:
     """Wall-clock times of each phase, and the server's CPU time for the first view and
     each reload (less sensitive to other load on the machine than wall-clock time)."""
     from playwright.sync_api import sync_playwright
@@ -170,12 +184,8 @@ def measure(url: str, reloads: int, trains: int, server: int) -> dict[str, list[
                 page.wait_for_function(_FIRST_POINT, arg=n, polling="raf", timeout=TIMEOUT_MS)
                 res["Train -> first point"].append(time.perf_counter() - t0)
                 # end this run before the next, so each press finds an idle worker
-                cancel = main.get_by_role("button", name="Cancel")
-                cancel.first.click()
-                page.wait_for_function(
-                    "() => !document.querySelector('[data-testid=\"stMain\"]')"
-                    ".innerText.includes('Training —')", timeout=TIMEOUT_MS)
-                main.get_by_text("cancelled", exact=False).first.wait_for(timeout=TIMEOUT_MS)
+                main.get_by_role("button", name="Cancel").first.click()
+                _wait_no_active_run(db)
         finally:
             browser.close()
     return res
@@ -193,7 +203,8 @@ def main() -> None:
         with open(log_path, "wb") as log:
             proc, url = _start_server(Path(tmp) / "home", log)
             try:
-                res = measure(url, args.reloads, args.trains, proc.pid)
+                res = measure(url, args.reloads, args.trains, proc.pid,
+                              Path(tmp) / "home" / "runs.db")
             finally:
                 left = _stop_server(proc)
         log_text = log_path.read_text(errors="replace")

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import Field
-from scipy.optimize import minimize
 
 from ..registry import Options
 from .base import weightings
@@ -40,6 +39,9 @@ class CAGrad(GradientWeighting):
         # start from the last step's solution: consecutive steps' problems differ little
         prev = self._w_prev
         x0 = prev if prev is not None and prev.shape == (k,) else mean_w
+        # imported here: scipy.optimize costs the Train form's first paint about 0.5 s
+        from scipy.optimize import minimize
+
         res = minimize(f, x0, jac=jac, method="SLSQP", bounds=[(0.0, 1.0)] * k,
                        constraints={"type": "eq", "fun": lambda w: w.sum() - 1.0,
                                     "jac": lambda w: np.ones_like(w)},

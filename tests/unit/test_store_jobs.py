@@ -160,5 +160,10 @@ def test_killed_worker_leaves_its_run_failed_and_the_store_intact(store, runner,
 def test_stale_running_run_is_failed_when_the_app_starts(store, tiny_cfg):
     run_id = store.create_run(tiny_cfg)
     store.claim_next(worker_pid=2**22 + 12345)  # a pid that does not exist
-    JobRunner(store, n_workers=0).start()
-    assert store.get_run(run_id).status == "failed"
+    runner = JobRunner(store, n_workers=0).start()  # (0: no worker; it once meant "default")
+    try:
+        assert runner.wait_ready() and runner.pids == []
+        run = store.get_run(run_id)
+        assert run.status == "failed" and run.error == "the app stopped during training"
+    finally:
+        runner.stop()

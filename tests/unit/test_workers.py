@@ -143,6 +143,7 @@ def test_an_app_that_exits_without_stopping_its_runner_leaves_no_worker(store, a
     assert run.status == "failed" and run.error == APP_STOPPED
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
 def test_a_run_whose_worker_pid_was_reused_is_failed_at_start(store, tiny_cfg):
     """The pid recorded for a run now belongs to a process that started after the run
     did (this test's own process, for the sake of the test): not its worker."""
