@@ -52,6 +52,13 @@ def _store(args: argparse.Namespace) -> Any:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
+    try:
+        return _study(args)
+    except ConfigError as e:  # a stored spec this version can no longer read
+        return _fail(f"the study's stored spec does not read any more:\n{e}")
+
+
+def _study(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         return _fail("--workers must be at least 1")
     if args.target in WORDS:
@@ -166,8 +173,12 @@ def cmd_studies(args: argparse.Namespace) -> int:
         df = store.study_runs(st.id)
         runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
         done = sum(r.status == "done" for r in runs.values())
-        s = summarize(store, st.id)
-        print(f"{st.id:>4}  {s.status:<9}  {f'{done}/{len(runs)}':>9}  {len(s.cells):>5}  {st.name}")
+        try:
+            s = summarize(store, st.id)
+            status, n_cells = s.status, str(len(s.cells))
+        except ConfigError:
+            status, n_cells = "unreadable", "?"  # its spec no longer reads; runs are kept
+        print(f"{st.id:>4}  {status:<9}  {f'{done}/{len(runs)}':>9}  {n_cells:>5}  {st.name}")
     return 0
 
 
@@ -190,7 +201,7 @@ def _print(summary: StudySummary, as_json: bool) -> int:
         m = s.metric_of[task]
         print(f"\n{task} ({m}, test; best chosen on validation)")
         print(f"  {'cell':<44} {'mean ± std':>18} {'95% interval':>20} {'n':>3} "
-              f"{'Δm % ± std':>16} {'best':>5} {'params':>14}")
+              f"{'Δm % ± std':>16} {'best':>5} {'params all/shared':>17}")
         for c in s.cells:
             st = c.metrics.get(task, {}).get(m, {})
             ci = st.get("ci95")
@@ -199,7 +210,7 @@ def _print(summary: StudySummary, as_json: bool) -> int:
             print(f"  {c.label[:44]:<44} {_fmt(st.get('mean')):>8} ± {_fmt(st.get('std')):<7} "
                   f"{(f'[{_fmt(ci[0])}, {_fmt(ci[1])}]' if ci else '–'):>20} {st.get('n', 0):>3} "
                   f"{_fmt(dm.get('mean'), 2):>7} ± {_fmt(dm.get('std'), 2):<6} "
-                  f"{str(c.best.get(task, False)):>5} {params:>14}")
+                  f"{str(c.best.get(task, False)):>5} {params:>17}")
     print()
     for c in s.cells:
         print(f"{c.label}: " + ("; ".join(c.words) or "no finished runs yet"))

@@ -108,7 +108,7 @@ def _set(d: dict[str, Any], parts: list[str], value: Any) -> None:
     cur[parts[-1]] = value
 
 
-def _ordered(axes: dict[str, list[Any]], settings: dict[str, Any]) -> list[tuple[str, Any]]:
+def _ordered(settings: dict[str, Any]) -> list[tuple[str, Any]]:
     # pick entries first, so an axis over their options applies to the entry of the cell
     first = [p for p in settings if p in COMPONENTS or p in SECTIONS]
     return [(p, settings[p]) for p in first] + [(p, v) for p, v in settings.items()
@@ -251,7 +251,7 @@ class StudySpec:
                 and not {"weighting", "weighting.strategy"} & set(settings)):
             # a grid of fixed λ means the fixed weighting, whatever the base weighs with
             d["weighting"] = {"strategy": "fixed", "options": {}}
-        for path, value in _ordered(self.axes, settings):
+        for path, value in _ordered(settings):
             try:
                 apply_setting(d, path, value)
             except ValueError as e:

@@ -173,3 +173,12 @@ def test_ctrl_c_cancels_the_study_and_leaves_no_worker(tmp_path, store):
     assert {r.status for r in store.runs()} == {"cancelled"}
     sid = store.studies()[0].id
     assert main(["--db", str(store.path), "study", "show", str(sid), "--json"]) == 0
+
+
+def test_a_stored_spec_that_no_longer_reads(store, capsys):
+    sid = store.create_study("old", json.dumps({"base": {"model": {"sharing": "retired"}}}))
+    assert main(["--db", str(store.path), "study", "show", str(sid)]) == 2
+    err = capsys.readouterr().err
+    assert "does not read any more" in err and "retired" in err and "Traceback" not in err
+    assert main(["--db", str(store.path), "studies"]) == 0
+    assert "unreadable" in capsys.readouterr().out

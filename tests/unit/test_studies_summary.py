@@ -186,3 +186,29 @@ def test_best_is_decided_on_validation_with_ties():
 def test_unknown_study_raises(store):
     with pytest.raises(KeyError, match="no study with id 9"):
         summarize(store, 9)
+
+
+def test_best_through_the_store_uses_validation_not_test(store):
+    spec = StudySpec.parse({"base": TINY, "seeds": 2,
+                            "axes": {"optimizer.lr": [0.01, 0.001, 0.0001]}})
+    sid = start(store, spec)
+    df = store.study_runs(sid)
+    # cell 0 best on validation, cell 2 best on test; cell 1 close to cell 0
+    val = {0: [0.90, 0.91], 1: [0.895, 0.905], 2: [0.50, 0.52]}
+    test = {0: [0.60, 0.61], 1: [0.62, 0.63], 2: [0.99, 0.98]}
+    for row in df.itertuples():
+        m = {"reconstruction": {"mse": 0.5}}
+        if row.role == "baseline":
+            store.finish(int(row.run_id), "done", test_metrics={**m, "digit": {"accuracy": 0.5}},
+                         val_metrics={**m, "digit": {"accuracy": 0.5}})
+            continue
+        k = 0 if row.seed == 0 else 1
+        store.finish(int(row.run_id), "done",
+                     test_metrics={**m, "digit": {"accuracy": test[row.cell][k]}},
+                     val_metrics={**m, "digit": {"accuracy": val[row.cell][k]}})
+    s = summarize(store, sid)
+    assert s.cells[0].val_metrics["digit"]["accuracy"]["mean"] == pytest.approx(0.905)
+    assert [c.best["digit"] for c in s.cells] == ["tie", "tie", False]
+    t = s.table("digit")
+    assert list(t.best) == ["tie", "tie", False]
+    assert t.loc[2, "accuracy_mean"] == pytest.approx(0.985)  # best test, never chosen
