@@ -1,6 +1,8 @@
 """MTAE Studio: the Streamlit entry point. Page config, navigation over pages/, and the
 sidebar every page shares. Run it with ``streamlit run app.py`` (or ``make run``)."""
 
+import sys
+
 import streamlit as st
 
 st.set_page_config(page_title="MTAE Studio", page_icon=":material/hub:", layout="wide")
@@ -13,10 +15,23 @@ page = st.navigation([
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
     st.Page("pages/studies.py", title="Studies", icon=":material/science:"),
+    st.Page("pages/data.py", title="Data", icon=":material/table:"),
 ])
 
+# The frame's static part, before the engine is imported: on a fresh server the page and
+# sidebar show at once, and the engine's imports (torch & co., seconds) follow.
+with st.sidebar:
+    st.markdown("### :material/hub: MTAE Studio")
+    st.caption(
+        "Train one autoencoder on several tasks at once, watch every task's loss, "
+        "and see which sharing and loss-weighting choices help or hurt."
+    )
+    status_line = st.empty()
+
+if "torch" not in sys.modules:  # only the first visit after the server started
+    with st.spinner("Starting the training engine…"):
+        import ui.state  # noqa: F401
 from ui.state import (  # noqa: E402  (see above)
-    DETECTING,
     device_label,
     get_runner,
     get_store,
@@ -26,23 +41,10 @@ from ui.state import (  # noqa: E402  (see above)
 get_runner()  # one store and one pool of training workers per server, started once
 
 
-@st.fragment(run_every=1.0)
-def _device_until_known() -> None:
-    """The workers say which device they train on once warm (a few seconds after the
-    server starts): until the next full rerun, look again every second."""
+with status_line.container():
+    # "detecting…" until a worker is warm (seconds after the server starts); the next
+    # rerun (any click) shows it. No timer: a poll per browser tab would cost more.
     st.markdown(f"**Device:** `{device_label()}`")
-
-
-with st.sidebar:
-    st.markdown("### :material/hub: MTAE Studio")
-    st.caption(
-        "Train one autoencoder on several tasks at once, watch every task's loss, "
-        "and see which sharing and loss-weighting choices help or hurt."
-    )
-    if device_label() == DETECTING:
-        _device_until_known()
-    else:
-        st.markdown(f"**Device:** `{device_label()}`")
     runs = get_store().runs()
     active = sum(r.active for r in runs)
     st.caption(f"{len(runs)} run(s) stored" + (f", {active} training now" if active else ""))

@@ -1,6 +1,7 @@
 """``mtae``: the engine headless. ``mtae train CONFIG.json [--json]``, ``mtae runs``,
 ``mtae list``, ``mtae config``, ``mtae export RUN_ID``, ``mtae study SPEC.json`` (and
-``mtae study show|export|resume|cancel ID``), ``mtae studies``."""
+``mtae study show|export|resume|cancel ID``), ``mtae studies``,
+``mtae data add|list|show|delete``."""
 
 from __future__ import annotations
 
@@ -45,8 +46,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         preflight(cfg)  # what the data and this machine allow: nothing is stored otherwise
     except ConfigError as e:
         print(f"cannot train {args.config}:", file=sys.stderr)
-        for path, message in e.errors:
-            print(f"  {message}" + (f"  [{path}]" if path else ""), file=sys.stderr)
+        for p in e.problems:
+            print(f"  {p.message}" + (f"  [{p.path}]" if p.path else ""), file=sys.stderr)
         return 2
     from tqdm import tqdm
 
@@ -74,6 +75,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"run_id": run.id, "status": run.status, "error": run.error,
                           "device": run.device, "test_metrics": run.test_metrics,
+                          "val_metrics": run.val_metrics, "kept_epoch": run.info.get("kept_epoch"),
                           "train_seconds": run.train_seconds}))
     else:
         print(f"run {run.id} ({run.name}): {run.status}"
@@ -124,6 +126,112 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_add(args: argparse.Namespace) -> int:
+    from .data import user
+    from .data.csv_import import CsvError, parse_roles, read_table
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as e:
+        print(f"error: cannot read {args.file}: {e.strerror}", file=sys.stderr)
+        return 2
+    try:
+        parsed = read_table(data)
+        columns = (parse_roles(parsed.frame, args.task or (), args.input or ())
+                   if args.task or args.input else None)
+        ds = user.add(args.name, data, columns, args.missing, _store(args), parsed)
+    except CsvError as e:
+        print(f"error: {args.file}: {e}", file=sys.stderr)
+        return 2
+    for note in ds.meta["notes"]:
+        print(note)
+    print(f"stored data set {ds.name!r} (SHA-256 {ds.sha256[:12]}…)")
+    _print_columns(ds.meta)
+    print(f'a config uses it with "data": {{"dataset": "{ds.name}"}}')
+    return 0
+
+
+def _print_columns(meta: dict[str, Any]) -> None:
+    print(f"  {meta['rows']:,} rows; missing values: {meta['missing']}")
+    for c in meta["columns"]:
+        extra = f" ({c['missing']} missing)" if c["missing"] else ""
+        kind = f" as {c['kind']}" + (f", {c['distinct']} classes" if c["kind"] == "classification"
+                                     else "") if c["role"] == "task" else ""
+        print(f"  {c['role']:<7} {c['name']} [{c['dtype']}]{kind}{extra}")
+
+
+def cmd_data_list(args: argparse.Namespace) -> int:
+    from .data import datasets
+
+    builtin = set(datasets.builtin_names())
+    for name, summary in datasets.describe():
+        print(f"  {name:<22} {'built-in' if name in builtin else 'stored  '}  {summary}")
+    return 0
+
+
+def cmd_data_show(args: argparse.Namespace) -> int:
+    from .data import datasets
+    from .relatedness import dataset_report
+
+    if args.name not in datasets:
+        print(f"error: no data set named {args.name!r}; data sets: "
+              f"{', '.join(datasets.names())}", file=sys.stderr)
+        return 2
+    report = dataset_report(args.name)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{args.name}: {report['summary']}")
+    print(f"  {report['rows']:,} rows; {len(report['inputs'])} input columns")
+    for t in report["tasks"]:
+        classes = (f", {len(t['class_counts'])} classes: " + ", ".join(
+            f"{k} ({v})" for k, v in list(t["class_counts"].items())[:10])
+            if t["kind"] == "classification" else "")
+        print(f"  task {t['name']:<20} {t['kind']}{classes}")
+    print("relatedness of the default tasks (before training):")
+    for line in report["readings"]:
+        print(f"  {line}")
+    return 0
+
+
+def cmd_data_delete(args: argparse.Namespace) -> int:
+    from .data import user
+    from .data.csv_import import CsvError
+
+    try:
+        user.delete(args.name, _store(args))
+    except CsvError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"deleted data set {args.name!r}")
+    return 0
+
+
+def _data_parser(sub: Any) -> None:
+    d = sub.add_parser("data", help="add, list, show or delete data sets (your CSV tables)")
+    dsub = d.add_subparsers(dest="data_cmd", required=True)
+    a = dsub.add_parser("add", help="store a CSV file as a data set")
+    a.add_argument("file", help="the CSV file (comma, semicolon or tab separated)")
+    a.add_argument("--name", required=True, help="the data set's name in configs")
+    a.add_argument("--task", action="append", metavar="COLUMN[:classification|regression]",
+                   help="a task column, its kind inferred unless given (repeat for more; "
+                        "default: the last column)")
+    a.add_argument("--input", action="append", metavar="COLUMN",
+                   help="an input column (repeat for more; default: every other column)")
+    a.add_argument("--missing", choices=["impute", "drop"], default="impute",
+                   help="rows with a missing input: impute the training mean, or drop them")
+    a.set_defaults(fn=cmd_data_add)
+    dsub.add_parser("list", help="every data set, built-in and stored").set_defaults(
+        fn=cmd_data_list)
+    s = dsub.add_parser("show", help="rows, inputs, tasks and their relatedness")
+    s.add_argument("name")
+    s.add_argument("--json", action="store_true", help="one JSON object with the matrices")
+    s.set_defaults(fn=cmd_data_show)
+    r = dsub.add_parser("delete", help="delete a stored data set no run uses")
+    r.add_argument("name")
+    r.set_defaults(fn=cmd_data_delete)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="mtae", description="MTAE Studio from the command line")
     p.add_argument("--db", default=None, help="run store path (default: $MTAE_HOME/runs.db)")
@@ -142,8 +250,17 @@ def main(argv: list[str] | None = None) -> int:
     from .studies.cli import add_parsers as add_study_parsers
 
     add_study_parsers(sub)
+    _data_parser(sub)
     args = p.parse_args(argv)
-    return int(args.fn(args))
+    from .data import user
+
+    previous = user.store_override()
+    if args.db:  # users' tables are read from the same store as the runs
+        user.use_store(args.db)
+    try:
+        return int(args.fn(args))
+    finally:
+        user.use_store(previous)
 
 
 if __name__ == "__main__":

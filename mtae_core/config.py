@@ -32,23 +32,28 @@ _LONG_WORD = re.compile(rf"\S{{{SHOW + 1},}}")
 
 
 class ConfigProblem(NamedTuple):
-    """One problem of a config: where (dotted path), the field's label, a plain message."""
+    """One problem of a config: where (dotted path), the field's label, the whole plain
+    sentence ("Epochs must be at least 1"), and what follows the label in it ("must be
+    at least 1"), for a form that names the field its own way."""
 
     path: str
     label: str
     message: str
+    detail: str = ""
 
 
 class ConfigError(ValueError):
-    """A config is invalid. ``problems`` lists ``ConfigProblem(path, label, message)``;
-    ``errors`` the ``(path, message)`` pairs; ``by_field`` maps a path to its message, so
-    a form can show each message next to its widget."""
+    """A config is invalid. ``problems`` lists ``ConfigProblem`` s; ``errors`` the
+    ``(path, sentence)`` pairs; ``by_field`` maps a path to its sentence, so a form can
+    show each next to its widget (or its own label + ``detail``)."""
 
     def __init__(self, errors: Sequence[tuple[str, str] | ConfigProblem]) -> None:
-        self.problems = [e if isinstance(e, ConfigProblem) else ConfigProblem(e[0], label_of(e[0]), e[1])
-                         for e in errors]
+        # a (path, message) pair from a caller is a whole sentence already
+        self.problems = [e if isinstance(e, ConfigProblem)
+                         else ConfigProblem(e[0], label_of(e[0]), e[1], e[1]) for e in errors]
         self.errors = [(p.path, p.message) for p in self.problems]
-        super().__init__("\n".join(f"{f}: {m}" if f else m for f, m in self.errors))
+        super().__init__("\n".join(f"{p.path}: {p.message}" if p.path else p.message
+                                    for p in self.problems))
 
     @property
     def by_field(self) -> dict[str, str]:
@@ -93,7 +98,7 @@ def _fail(path: str, text: str, label: str | None = None) -> ValueError:
     # texts from entries' own checks may quote a value whole: cut any overlong word
     text = _LONG_WORD.sub(lambda m: cut(m.group(0)), text)
     label = label or label_of(path)
-    return ValueError(f"{_MARK}{path}{_SEP}{label}{_SEP}{_compose(label, text)}")
+    return ValueError(f"{_MARK}{path}{_SEP}{label}{_SEP}{text}")
 
 
 def _field_label(model: type[BaseModel], name: str) -> str:
@@ -135,10 +140,17 @@ def _plain(err: Any) -> str:
         "model_type": "must be an object of setting names to values",
         "model_attributes_type": "must be an object of setting names to values",
         "missing": "is required",
-    }.get(t, "has a value that is not allowed")
-    if t in ("missing", "string_too_long") or (t == "string_too_short" and n == 1):
+    }.get(t, _FALLBACK)
+    # echo the value only where it tells more than the field does (a misspelt name, a
+    # number where a list belongs): "Epochs must be at least 1" needs no "(got 0)"
+    if t not in _ECHO and text != _FALLBACK:
         got = ""
     return text + got
+
+
+_FALLBACK = "has a value that is not allowed"
+_ECHO = ("literal_error", "tuple_type", "list_type", "dict_type", "model_type",
+         "model_attributes_type")
 
 
 def _options(registry: Registry[Any], name: Any, options: Any, path: str,
@@ -395,6 +407,16 @@ class ExperimentConfig(Section):
         """Validate JSON text (or the bytes of a UTF-8 file)."""
         return cls.parse(parse_json(text))
 
+    @classmethod
+    def from_stored(cls, text: str | bytes) -> ExperimentConfig:
+        """A config as a run store keeps it. A run stored before the data had a seed of
+        its own drew its data and split with the run's seed: its config says so."""
+        obj = parse_json(text)
+        data = obj.get("data") if isinstance(obj, dict) else None
+        if isinstance(data, dict) and "seed" not in data:
+            obj = {**obj, "data": {**data, "seed": obj.get("seed", 0)}}
+        return cls.parse(obj)
+
     def to_json(self, indent: int | None = 2) -> str:
         return self.model_dump_json(indent=indent)
 
@@ -467,18 +489,19 @@ def _errors(e: ValidationError) -> list[ConfigProblem]:
         msg = str(err["msg"]).removeprefix("Value error, ")
         if msg.startswith(_MARK):
             path, label, text = msg[len(_MARK):].split(_SEP, 2)
-            out.append(ConfigProblem(path, label, text))
+            out.append(ConfigProblem(path, label, _compose(label, text), text))
             continue
         parts = [cut(str(p)) for p in err["loc"] if not str(p).startswith("function-")]
         loc = ".".join(parts)
         if err.get("type") == "extra_forbidden":
             section = _section_model(".".join(parts[:-1]))
             allowed = ", ".join(section.model_fields) if section else ""
-            out.append(ConfigProblem(loc, _words(parts[-1]), f"{show(str(err['loc'][-1]))} is not "
-                                     "a setting here" + (f"; allowed: {allowed}" if allowed else "")))
+            key = show(str(err["loc"][-1]))
+            text = "is not a setting here" + (f"; allowed: {allowed}" if allowed else "")
+            out.append(ConfigProblem(loc, key, f"{key} {text}", text))
             continue
-        label = label_of(loc)
-        out.append(ConfigProblem(loc, label, _compose(label, _plain(err))))
+        label, text = label_of(loc), _plain(err)
+        out.append(ConfigProblem(loc, label, _compose(label, text), text))
     return out
 
 

@@ -120,7 +120,8 @@ class JobRunner:
     starts them, marks the run of a crashed worker ``failed`` and starts a new worker.
 
     ``n_workers``: None = ``default_workers()`` (``$MTAE_WORKERS``, else one per core);
-    0 = none (runs stay queued, e.g. for another runner)."""
+    0 = none (runs stay queued, e.g. for another runner). One worker starts at once, the
+    others when runs wait for them (see ``_wanted``)."""
 
     def __init__(self, store: RunStore, n_workers: int | None = None,
                  log_path: str | Path | None = None) -> None:
@@ -290,27 +291,50 @@ class JobRunner:
             if fd is not None:
                 os.close(fd)
 
+    def _wanted(self) -> int:
+        """How many workers to have now: one warm worker from the start (a Train press
+        starts at once), more — up to ``n_workers`` — as soon as more runs are queued or
+        running (a study). So an app on a many-core machine does not start a dozen torch
+        processes for one class demo, and the first view is not slowed by their start."""
+        if self.n_workers == 0 or len(self.procs) >= self.n_workers:
+            return self.n_workers
+        return min(self.n_workers, max(1, len(self.store.runs(("queued", "running")))))
+
+    def _spawn_wanted(self) -> None:
+        wanted = self._wanted()
+        while len(self.procs) < wanted:
+            self.procs.append(self._spawn())
+
     def _supervise(self) -> None:
+        # This thread is the workers' parent: if it ended, Linux would stop them all
+        # (PR_SET_PDEATHSIG), so a failing step (a locked store, say) is logged, not fatal.
         try:
             with self._lock:
                 if not self._stop.is_set():
-                    while len(self.procs) < self.n_workers:
-                        self.procs.append(self._spawn())
+                    self._spawn_wanted()
+        except Exception:
+            traceback.print_exc()
         finally:
             self._spawned.set()
         while not self._stop.wait(SUPERVISE_SECONDS):
             with self._lock:
                 if self._stop.is_set():
                     return
-                self._read_reports()
-                dead = [p for p in self.procs if p.poll() is not None]
-                if not dead:
-                    continue
-                for p in dead:
-                    self._close_pipe(p.pid)
-                codes = ", ".join(str(p.returncode) for p in dead)
-                self.store.fail_orphans(
-                    reason=f"the worker process training this run stopped unexpectedly (exit code {codes})")
-                self.procs = [p for p in self.procs if p.poll() is None]
-                while len(self.procs) < self.n_workers:
-                    self.procs.append(self._spawn())
+                try:
+                    self._tick()
+                except Exception:
+                    traceback.print_exc()
+
+    def _tick(self) -> None:
+        """Read what workers reported, replace dead ones (failing their runs), start
+        more while runs wait. Called with the lock held."""
+        self._read_reports()
+        dead = [p for p in self.procs if p.poll() is not None]
+        if dead:
+            for p in dead:
+                self._close_pipe(p.pid)
+            codes = ", ".join(str(p.returncode) for p in dead)
+            self.store.fail_orphans(
+                reason=f"the worker process training this run stopped unexpectedly (exit code {codes})")
+            self.procs = [p for p in self.procs if p.poll() is None]
+        self._spawn_wanted()

@@ -21,6 +21,9 @@ import torch
 
 from .baselines import run_key
 from .config import ExperimentConfig
+from .study_store import STUDY_SCHEMA, Study, StudyTables
+
+__all__ = ["ACTIVE", "STATUSES", "Run", "RunStore", "Study", "default_path"]
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "diverged")
 ACTIVE = ("queued", "running")
@@ -66,38 +69,25 @@ CREATE TABLE IF NOT EXISTS artifacts (
     PRIMARY KEY (run_id, name)
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
-CREATE TABLE IF NOT EXISTS studies (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL,
-    created REAL NOT NULL,
-    spec TEXT NOT NULL,
-    cancelled INTEGER NOT NULL DEFAULT 0
+"""
+
+# Users' tables, by the SHA-256 of the file's bytes (so a run's config, which keeps the
+# hash, names exactly the data it trained on). A store made before this table existed
+# gets it when opened: CREATE ... IF NOT EXISTS is the migration.
+_DATASETS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS datasets (
+    sha256 TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    csv BLOB NOT NULL,
+    meta TEXT NOT NULL,
+    created REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS study_runs (
-    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    role TEXT NOT NULL CHECK (role IN ('cell','baseline')),
-    cell INTEGER,
-    seed INTEGER NOT NULL,
-    owned INTEGER NOT NULL DEFAULT 1
-);
-CREATE INDEX IF NOT EXISTS study_runs_study ON study_runs(study_id);
-CREATE INDEX IF NOT EXISTS study_runs_run ON study_runs(run_id);
 """
 
 
 def default_path() -> Path:
     home = Path(os.environ.get("MTAE_HOME", Path.home() / ".mtae"))
     return home / "runs.db"
-
-
-@dataclass(frozen=True)
-class Study:
-    id: int
-    name: str
-    created: float
-    spec: dict[str, Any]
-    cancelled: bool
 
 
 @dataclass(frozen=True)
@@ -124,18 +114,16 @@ class Run:
         return self.status in ACTIVE
 
 
-class RunStore:
+class RunStore(StudyTables):
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._conn() as c:
             c.execute("PRAGMA journal_mode=WAL")
-            c.executescript(_SCHEMA)
+            c.executescript(_SCHEMA + _DATASETS_SCHEMA)
+            c.executescript(STUDY_SCHEMA)
             _migrate_run_keys(c)
-            # columns added after the first release: stores made earlier gain them here
-            have = {r["name"] for r in c.execute("PRAGMA table_info(runs)")}
-            if "val_metrics" not in have:
-                c.execute("ALTER TABLE runs ADD COLUMN val_metrics TEXT")
+            _add_column(c, "val_metrics")  # validation metrics, next to the test metrics
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -317,64 +305,6 @@ class RunStore:
                 out.update((r["id"], r["key"]) for r in rows if r["key"])
         return out
 
-    # ---- studies ----------------------------------------------------------------------------
-    def create_study(self, name: str, spec_json: str) -> int:
-        with self._tx() as c:
-            cur = c.execute("INSERT INTO studies (name, created, spec) VALUES (?,?,?)",
-                            (name, time.time(), spec_json))
-            return int(cur.lastrowid or 0)
-
-    def add_study_run(self, study_id: int, run_id: int, role: str, cell: int | None, seed: int,
-                      owned: bool = True) -> None:
-        """Record a run of a study. ``owned``: the study queued it (a reused run belongs to
-        whoever queued it, so cancelling the study leaves it alone)."""
-        self.add_study_runs(study_id, [(run_id, role, cell, seed, owned)])
-
-    def add_study_runs(self, study_id: int,
-                       rows: Sequence[tuple[int, str, int | None, int, bool]]) -> None:
-        with self._tx() as c:
-            c.executemany("INSERT INTO study_runs VALUES (?,?,?,?,?,?)",
-                          [(study_id, r, role, cell, seed, int(owned))
-                           for r, role, cell, seed, owned in rows])
-
-    def studies(self) -> list[Study]:
-        """Every study, newest first."""
-        with self._conn() as c:
-            rows = c.execute("SELECT * FROM studies ORDER BY id DESC").fetchall()
-        return [_study(r) for r in rows]
-
-    def get_study(self, study_id: int) -> Study | None:
-        with self._conn() as c:
-            row = c.execute("SELECT * FROM studies WHERE id=?", (study_id,)).fetchone()
-        return _study(row) if row else None
-
-    def study_runs(self, study_id: int) -> pd.DataFrame:
-        """study_id, run_id, role ('cell'|'baseline'), cell (None for baselines), seed, owned."""
-        cols = ["study_id", "run_id", "role", "cell", "seed", "owned"]
-        with self._conn() as c:
-            rows = c.execute(f"SELECT {', '.join(cols)} FROM study_runs WHERE study_id=?"
-                             " ORDER BY rowid", (study_id,)).fetchall()
-        df = pd.DataFrame([tuple(r) for r in rows], columns=cols)
-        df["owned"] = df["owned"].astype(bool)
-        df["cell"] = df["cell"].astype("Int64")  # None stays missing for baselines
-        return df
-
-    def mark_study_cancelled(self, study_id: int, cancelled: bool = True) -> None:
-        with self._tx() as c:
-            c.execute("UPDATE studies SET cancelled=? WHERE id=?", (int(cancelled), study_id))
-
-    def replace_study_run(self, study_id: int, old_run_id: int, new_run_id: int) -> None:
-        """Point the study at a new run in place of an old one (a retry); the study owns it."""
-        with self._tx() as c:
-            c.execute("UPDATE study_runs SET run_id=?, owned=1 WHERE study_id=? AND run_id=?",
-                      (new_run_id, study_id, old_run_id))
-
-    def delete_study(self, study_id: int) -> None:
-        """Forget the study; its runs stay in the store."""
-        with self._tx() as c:
-            c.execute("DELETE FROM study_runs WHERE study_id=?", (study_id,))
-            c.execute("DELETE FROM studies WHERE id=?", (study_id,))
-
     # ---- per-epoch data -----------------------------------------------------------------
     def add_epoch(self, run_id: int, epoch: int, rows: Sequence[tuple[str, str, str, float]],
                   extras: dict[str, Any] | None = None) -> None:
@@ -424,6 +354,57 @@ class RunStore:
             return None
         return torch.load(io.BytesIO(row[0]), map_location="cpu", weights_only=True)  # type: ignore[no-any-return]
 
+    # ---- users' tables (see mtae_core.data.user) -------------------------------------------
+    def add_dataset(self, name: str, csv: bytes, sha256: str,
+                    meta: dict[str, Any]) -> None:
+        """Keep a user's table. Raises ``ValueError`` (plain words) if the name or the
+        content is already stored; stores nothing then."""
+        with self._tx() as c:
+            same = c.execute("SELECT name FROM datasets WHERE sha256=?", (sha256,)).fetchone()
+            if same is not None:
+                raise ValueError(f"This file is already stored as the data set {same[0]!r}.")
+            if c.execute("SELECT 1 FROM datasets WHERE name=?", (name,)).fetchone():
+                raise ValueError(f"A data set named {name!r} is already stored: choose another "
+                                 "name, or delete that one first.")
+            c.execute("INSERT INTO datasets VALUES (?,?,?,?,?)",
+                      (sha256, name, csv, json.dumps(meta), time.time()))
+
+    def stored_datasets(self) -> list[StoredDataset]:
+        """Every stored table, oldest first."""
+        return read_stored_datasets(self.path)
+
+    def stored_dataset(self, name: str) -> StoredDataset | None:
+        """The table stored under ``name`` (or with that SHA-256)."""
+        with self._conn() as c:
+            r = c.execute("SELECT sha256, name, meta, created, length(csv) AS size FROM datasets "
+                          "WHERE name=? OR sha256=?", (name, name)).fetchone()
+        return StoredDataset(r["sha256"], r["name"], json.loads(r["meta"]), r["created"],
+                             r["size"]) if r else None
+
+    def dataset_csv(self, sha256: str) -> bytes | None:
+        with self._conn() as c:
+            r = c.execute("SELECT csv FROM datasets WHERE sha256=?", (sha256,)).fetchone()
+        return bytes(r[0]) if r else None
+
+    def runs_using_dataset(self, sha256: str) -> list[int]:
+        with self._conn() as c:
+            rows = c.execute("SELECT id FROM runs WHERE json_extract(config, "
+                             "'$.data.options.sha256') = ? ORDER BY id", (sha256,)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def delete_dataset(self, name: str) -> None:
+        """Delete a stored table; ``DatasetInUse`` while any run uses it."""
+        ds = self.stored_dataset(name)
+        if ds is None:
+            raise KeyError(f"No data set named {name!r} is stored.")
+        used = self.runs_using_dataset(ds.sha256)
+        if used:
+            ids = ", ".join(map(str, used[:10])) + (" …" if len(used) > 10 else "")
+            raise DatasetInUse(f"The data set {ds.name!r} is used by {len(used)} run(s) "
+                               f"({ids}): delete those runs first.")
+        with self._tx() as c:
+            c.execute("DELETE FROM datasets WHERE sha256=?", (ds.sha256,))
+
     # ---- tables for the UI ------------------------------------------------------------------
     def runs_table(self) -> pd.DataFrame:
         """One row per run with its settings and final per-task test metrics
@@ -446,6 +427,39 @@ class RunStore:
         return pd.DataFrame(recs)
 
 
+@dataclass(frozen=True)
+class StoredDataset:
+    """A user's table in the store (its bytes are read separately: ``dataset_csv``)."""
+
+    sha256: str
+    name: str
+    meta: dict[str, Any]  # rows, encoding, delimiter, columns (roles, kinds), missing policy
+    created: float
+    size: int  # bytes of the file
+
+
+def read_stored_datasets(path: str | Path) -> list[StoredDataset]:
+    """The tables stored at ``path``, read only: no store is created or migrated (the
+    data-set registry lists them while configs, and so migrations, are being read)."""
+    if not Path(path).exists():
+        return []
+    c = sqlite3.connect(path, timeout=30.0)  # the file exists: nothing is created
+    try:
+        c.row_factory = sqlite3.Row
+        rows = c.execute("SELECT sha256, name, meta, created, length(csv) AS size "
+                         "FROM datasets ORDER BY created").fetchall()
+    except sqlite3.OperationalError:  # a store made before users' tables: none yet
+        return []
+    finally:
+        c.close()
+    return [StoredDataset(r["sha256"], r["name"], json.loads(r["meta"]), r["created"],
+                          r["size"]) for r in rows]
+
+
+class DatasetInUse(ValueError):
+    """A data set cannot be deleted while runs use it."""
+
+
 def _run(row: sqlite3.Row) -> Run:
     return Run(
         id=row["id"], name=row["name"], status=row["status"],
@@ -462,13 +476,20 @@ def _run(row: sqlite3.Row) -> Run:
 @functools.lru_cache(maxsize=4096)
 def _config(text: str) -> ExperimentConfig:
     """Parse a stored config once: configs are frozen, and the pages and study summaries
-    read the same runs every second."""
-    return ExperimentConfig.from_json(text)
+    read the same runs every second. (``from_stored``: a run stored before the data seed
+    keeps the data its run seed drew.)"""
+    return ExperimentConfig.from_stored(text)
 
 
-def _study(row: sqlite3.Row) -> Study:
-    return Study(id=row["id"], name=row["name"], created=row["created"],
-                 spec=json.loads(row["spec"]), cancelled=bool(row["cancelled"]))
+def _add_column(c: sqlite3.Connection, name: str, kind: str = "TEXT") -> None:
+    """Give a store made before the column ``name`` existed that column (empty)."""
+    if name in {r[1] for r in c.execute("PRAGMA table_info(runs)")}:
+        return
+    try:
+        c.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+    except sqlite3.OperationalError as e:  # another process added it a moment ago
+        if "duplicate column" not in str(e):
+            raise
 
 
 def _migrate_run_keys(c: sqlite3.Connection) -> None:
@@ -487,7 +508,7 @@ def _migrate_run_keys(c: sqlite3.Connection) -> None:
     keys = []
     for r in rows:
         try:
-            keys.append((run_key(ExperimentConfig.from_json(r["config"])), r["id"]))
+            keys.append((run_key(ExperimentConfig.from_stored(r["config"])), r["id"]))
         except Exception:  # noqa: BLE001  (an unreadable old config must not stop the app)
             continue
     if keys:

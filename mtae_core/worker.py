@@ -50,7 +50,9 @@ class ParentWatch:
 
     def start(self) -> ParentWatch:
         signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
+        # Ctrl-C in a terminal reaches the whole process group: the app (or `mtae study`)
+        # decides what happens to the runs (cancel them, or stop and end this worker)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         set_parent_death_signal(signal.SIGTERM)
         if self._parent_ended():  # it may have ended before the signal was armed
             self.gone.set()
@@ -168,6 +170,9 @@ def main() -> None:
                    help="read end of a pipe the app holds open; EOF means the app ended")
     p.add_argument("--report-fd", type=int, help="write end of a pipe to the app: the device")
     a = p.parse_args()
+    from .data.user import use_store
+
+    use_store(a.db)  # users' tables (data sets) are read from the store it serves
     worker_main(a.db, a.parent, a.parent_fd, a.report_fd)
 
 

@@ -1,16 +1,15 @@
-"""The Studies page's widgets: the form that starts a study ("vary [field] over
+"""The Studies page's widgets that start a study: the form ("vary [field] over
 [values]", seeds, the data-seed option, the size and time of the study before it
-starts), the study picker, the live progress grid, and the buttons other pages use to
-start a study (from the Train page's settings, from runs ticked on Compare).
+starts), the one-click example, and the buttons other pages use (from the Train page's
+settings, from runs ticked on Compare). One study's view is in ``ui.study_progress``.
 
 The engine (``mtae_core.studies``) expands, plans, starts and summarises studies; this
 module only reads widgets, shows what the engine says in plain words, and queues runs
-through the app's runner (``ui.state.submit``).
+into the store for the app's workers (``ui.state.get_runner``).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,17 +21,17 @@ from mtae_core import studies
 from mtae_core.baselines import differences
 from mtae_core.config import ConfigError, ExperimentConfig
 from mtae_core.store import RunStore
+from mtae_core.studies.spec import data_seed_supported
 from mtae_core.weighting import weightings
 
+from . import links
 from .forms import parse_number_list
-from .state import get_store, submit, workers_enabled
-from .study_progress import progress_section, spec_of
-from .train_form import LINK_KEY
-from .url_state import PARAM as CFG_PARAM
+from .state import get_runner, get_store, workers_enabled
+from .study_progress import STUDY_PARAM
+from .study_results import spec_download
+from .text import md
 from .url_state import decode_config
 
-STUDY_PARAM = "study"  # query parameter: the study shown
-BASE_KEY = "studies.base"  # session state: JSON of the config the Train page handed over
 MAX_AXES = 3
 DEFAULT_SEEDS = 3
 NONE = "—"
@@ -45,32 +44,27 @@ SEED_HELP = (
     "trains on the same data, so the spread you see is the training's luck alone. Tick "
     "the box to draw new data and a new split for each seed too: the spread then also "
     "covers the data, which is closer to \"would this hold on other data?\".")
+SEED_HELP_NO_DATA_SEED = (
+    "**What each seed changes.** In this version one seed sets everything random: the "
+    "network's starting weights, the order of the batches, any noise (dropout, denoising), "
+    "and also how the data set is drawn (on synthetic_correlated: the task functions "
+    "themselves) and how it is split into training, validation and test. So the spread "
+    "over a study's seeds covers both the training's luck and the data.")
 
 
 # ---- where the study's base settings come from ----------------------------------------------
 
 
-def remember_train_config(cfg: ExperimentConfig) -> None:
-    """The Train page hands its current valid settings to the Studies page."""
-    st.session_state[BASE_KEY] = cfg.to_json(None)
-
-
 def base_config() -> tuple[ExperimentConfig, str]:
-    """The settings a new study starts from and where they come from: the Train page's
-    current settings in this session, else a ``?cfg=`` link, else the defaults."""
-    if BASE_KEY in st.session_state:
+    """The settings a new study starts from and where they come from: the tab's Train
+    settings (``ui.links``: what the Train form last described, or the link's ``?cfg=``),
+    else the defaults."""
+    text = links.settings()
+    if text:
         try:
-            return ExperimentConfig.from_json(st.session_state[BASE_KEY]), "the Train page's settings"
-        except ConfigError:
-            del st.session_state[BASE_KEY]
-    if CFG_PARAM in st.query_params:
-        try:
-            return decode_config(st.query_params[CFG_PARAM]), "the settings in this page's link"
-        except ConfigError:
+            return decode_config(text), "the Train page's settings"
+        except ConfigError:  # (links.carry checked it: only a changed schema gets here)
             pass
-    link = st.session_state.get(LINK_KEY)
-    if link is not None and link[0] != ExperimentConfig():
-        return link[0], "the settings of the link the Train page opened"
     return ExperimentConfig(), "the default settings"
 
 
@@ -198,7 +192,7 @@ def axis_picker(base: ExperimentConfig, fields: dict[str, Any]) -> list[Axis]:
             path, values, problem = _weights_values(right, label, key, list(base.data.tasks))
         slot = right.empty()
         if problem:
-            slot.error(problem, icon=":material/error:")
+            slot.error(md(problem), icon=":material/error:")
         axes.append(Axis(path, list(values), problem, slot))
     return axes
 
@@ -226,7 +220,7 @@ class Draft:
 
 def _auto_name(base: ExperimentConfig, axes: Sequence[Axis], fields: dict[str, Any]) -> str:
     varied = " × ".join(field_label(a.path, fields) for a in axes) or "seeds"
-    return f"{base.data.dataset}: {varied}"[:120]
+    return f"{base.data.dataset}: {varied}"[:100]
 
 
 def study_form(store: RunStore) -> Draft:
@@ -245,12 +239,16 @@ def study_form(store: RunStore) -> Draft:
                                 help="each cell is trained once per seed; 3 or more show the spread"))
     epochs = c2.number_input("Epochs per run", min_value=1, max_value=10000, step=1,
                              value=int(base.training.epochs), key="studies.epochs")
-    name = c3.text_input("Study name", key="studies.name",
+    name = c3.text_input("Study name", key="studies.name", max_chars=100,
                          placeholder=_auto_name(base, axes, fields))
-    vary_data = st.checkbox("Draw new data for each seed too", key="studies.vary_data",
-                            help="off: the data and its split stay fixed; only training varies")
+    own_seed = data_seed_supported()
+    vary_data = st.checkbox(
+        "Draw new data for each seed too", key="studies.vary_data", disabled=not own_seed,
+        value=not own_seed,
+        help="off: the data and its split stay fixed; only training varies" if own_seed else
+        "the data has no seed of its own in this version: each seed draws the data too")
     with st.expander("What each seed changes", icon=":material/casino:"):
-        st.markdown(SEED_HELP)
+        st.markdown(SEED_HELP if own_seed else SEED_HELP_NO_DATA_SEED)
     problems = [a.problem for a in axes if a.problem]
     if problems:
         return Draft(None, problems)
@@ -267,14 +265,16 @@ def study_form(store: RunStore) -> Draft:
         text = _plain(e)
         # next to the axis the message names, else above the Start button
         axis = next((a for a in axes if a.path in text), None)
-        (axis.slot if axis is not None else st).error(text, icon=":material/error:")
+        (axis.slot if axis is not None else st).error(md(text), icon=":material/error:")
         return Draft(None, [text])
 
 
 def _plain(e: ConfigError) -> str:
-    """The error's messages; a message about an axis names the axis itself."""
-    return "\n\n".join(f"{f}: {m}" if f and not f.startswith("axes") else m
-                       for f, m in e.errors) or str(e)
+    """The error's messages, each after its field's label; a message about an axis
+    names the axis itself."""
+    return "\n\n".join(
+        p.message if not p.path or p.path.startswith("axes") else f"{p.label or p.path}: {p.message}"
+        for p in e.problems) or str(e)
 
 
 def _duration(seconds: float) -> str:
@@ -310,11 +310,16 @@ def study_size(spec: Any, store: RunStore) -> tuple[str, int]:
 
 
 def _runner_or_none() -> Any:
-    if not workers_enabled():
-        return None
-    from .state import get_runner
+    return get_runner() if workers_enabled() else None
 
-    return get_runner()
+
+def start_study(store: RunStore, spec: Any) -> int:
+    """Queue the study's runs in the store (one transaction for all of them) and make
+    sure the app's workers are running to take them; returns the study id."""
+    study_id = int(studies.start(store, spec))
+    if workers_enabled():
+        get_runner().start()  # (already started with the app: then nothing to do)
+    return study_id
 
 
 def start_section(store: RunStore) -> int | None:
@@ -329,18 +334,10 @@ def start_section(store: RunStore) -> int | None:
     started = st.button("Start study", type="primary", disabled=draft.spec is None,
                         icon=":material/play_arrow:", key="studies.start")
     if started and draft.spec is not None:
-        return int(studies.start(store, draft.spec, submit=submit))
+        return int(start_study(store, draft.spec))
     if draft.spec is not None:
         spec_download(draft.spec, key="studies.spec.new")
     return None
-
-
-def spec_download(spec: Any, key: str) -> None:
-    """The spec as the JSON ``mtae study`` reads unchanged."""
-    text = json.dumps(spec.to_dict(), indent=2)
-    st.download_button("Download the study's spec (JSON)", text, file_name="study.json",
-                       mime="application/json", key=key, icon=":material/download:",
-                       help="run the same study from a terminal: mtae study study.json")
 
 
 # ---- the example study (empty store) --------------------------------------------------------------
@@ -363,47 +360,21 @@ def example_button(store: RunStore) -> int | None:
     st.caption(text.replace("**", ""))
     if st.button("Start the example study", type="primary", icon=":material/science:",
                  key="studies.example"):
-        return int(studies.start(store, spec, submit=submit))
+        return int(start_study(store, spec))
     return None
-
-
-# ---- picking a study ---------------------------------------------------------------------------------
-
-
-def show_study(study_id: int) -> None:
-    st.query_params[STUDY_PARAM] = str(study_id)
-
-
-def pick_study(store: RunStore) -> int | None:
-    """A selectbox over the stored studies, newest first, following ``?study=ID``."""
-    items = sorted(store.studies(), key=lambda s: s.id, reverse=True)
-    if not items:
-        return None
-    ids = [s.id for s in items]
-    names = {s.id: s.name for s in items}
-    wanted = st.query_params.get(STUDY_PARAM)
-    index = 0
-    if wanted is not None and wanted.isdigit() and int(wanted) in ids:
-        index = ids.index(int(wanted))
-    # keyed on the list, so a new study (or ?study=) starts a fresh selection
-    chosen = st.selectbox("Study", ids, index=index, format_func=lambda i: f"#{i} {names[i]}",
-                          key=f"studies.pick.{ids[0]}.{wanted}")
-    if str(chosen) != wanted:
-        show_study(int(chosen))
-    return int(chosen)
 
 
 # ---- starting a study from other pages --------------------------------------------------------------
 
 
 def study_button_from_train(cfg: ExperimentConfig | None, place: Any = None) -> None:
-    """On the Train page: hand the current settings to the Studies page and offer to
-    vary them there (drawn in ``place``, e.g. the form's column)."""
+    """On the Train page: offer to vary the current settings in a study (drawn in
+    ``place``, e.g. the form's column). The settings travel in the tab (``ui.links``)."""
     if cfg is None:
         return
-    remember_train_config(cfg)
-    (place or st).page_link("pages/studies.py", label="Vary these settings in a study (over seeds, "
-                 "against matched baselines)", icon=":material/science:")
+    (place or st).page_link("pages/studies.py", label="Vary these settings in a study (over "
+                            "seeds, against matched baselines)", icon=":material/science:",
+                            query_params=links.page_params())
 
 
 SEEDS_FROM_COMPARE = 3
@@ -472,35 +443,10 @@ def repeat_over_seeds_button(chosen: pd.DataFrame) -> None:
     try:
         spec = repeat_spec(configs)
     except ConfigError as e:
-        st.caption(f"Repeat over seeds: {_plain(e)}")
+        st.caption(f"Repeat over seeds: {md(_plain(e))}")
         return
     text, _ = study_size(spec, store)
     if st.button(f"Repeat these runs over {SEEDS_FROM_COMPARE} seeds", icon=":material/science:",
                  key="compare.repeat", help=text.replace("**", "")):
-        study_id = studies.start(store, spec, submit=submit)
+        study_id = start_study(store, spec)
         st.switch_page("pages/studies.py", query_params={STUDY_PARAM: str(study_id)})
-
-
-# ---- one study ----------------------------------------------------------------------------------------
-
-
-def study_view(store: RunStore, study_id: int) -> None:
-    """A study's heading, progress grid, results so far and spec."""
-    from .study_results import results_section
-
-    study = store.get_study(study_id)
-    if study is None:
-        st.warning(f"There is no study #{study_id} (it may have been deleted).")
-        return
-    spec = spec_of(study)
-    st.subheader(f"#{study.id} {study.name}")
-    seeds = ", ".join(map(str, spec.seeds))
-    varied = ", ".join(f"{p} over {len(v)} values" for p, v in spec.axes.items()) or "nothing"
-    st.caption(f"{len(spec.cells())} cell(s) × {len(spec.seeds)} seed(s) ({seeds}); varies "
-               f"{varied}. " + ("Each seed draws its own data and split too."
-                                if spec.vary_data_seed else
-                                "The data and its split are the same for every seed."))
-    progress_section(store, study_id, spec)
-    summary = studies.summarize(store, study_id)
-    results_section(store, summary, studies.axis_fields(spec.base))
-    spec_download(spec, key=f"studies.spec.{study_id}")

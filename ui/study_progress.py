@@ -1,6 +1,7 @@
-"""The live progress grid of a study: cells × seeds (and the matched baselines), one
-square per run coloured by its status and linking to the run, polled from the store
-while any run is active, with a Cancel-study button and a run picker."""
+"""One study on the Studies page: the picker (newest first, ``?study=ID``), the live
+progress grid (cells × seeds and the matched baselines, one square per run coloured by
+its status and linking to the run, polled from the store while any run is active, with
+Cancel study and a run picker), then the results (``ui.study_results``) and the spec."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ import streamlit as st
 from mtae_core import studies
 from mtae_core.store import ACTIVE, RunStore
 
+from . import links
 from .state import get_store
-from .study_results import cell_name
+from .study_results import cell_name, results_section, spec_download
+from .text import md
 
+STUDY_PARAM = "study"  # query parameter: the study shown
 BASELINE_ROW = "single-task baseline"
 GRID_SECONDS = 0.5  # the grid polls the store twice a second while runs are active
 STATUS_COLOUR = {"queued": "#c9ced6", "running": "#4c8dff", "done": "#21a453",
@@ -48,43 +52,52 @@ def grid_frame(store: RunStore, study_id: int, spec: studies.StudySpec) -> pd.Da
     return pd.DataFrame(rows, columns=cols).drop_duplicates(["row", "seed", "run_id"])
 
 
+_GRID_CSS = (
+    "<style>"
+    "table.study-grid{border-collapse:collapse;border:none}"
+    "table.study-grid th{padding:2px 6px;font-weight:500}"
+    "table.study-grid td{padding:2px 6px}"
+    "table.study-grid td.row{padding:2px 8px;text-align:right}"
+    "a.study-run{display:inline-block;min-width:3.2em;padding:4px 6px;margin:1px;"
+    "border-radius:4px;color:white;font-size:0.8em;text-align:center;text-decoration:none}"
+    + "".join(f"a.study-run.{s}{{background:{c}}}" for s, c in STATUS_COLOUR.items())
+    + "</style>")
+
+
 def grid_html(frame: pd.DataFrame) -> str:
     """Cells × seeds as coloured squares (one per run, a link to it on the Train page),
-    the baselines in the last row; squares carry their status for tests and tooltips."""
+    the baselines in their own row; squares carry their status for tests and tooltips.
+    Built in one pass over plain records: it is redrawn twice a second."""
     if frame.empty:
         return ""
-    seeds = sorted(frame["seed"].unique())
-    rows = list(dict.fromkeys(frame["row"]))
-    head = "".join(f"<th style='padding:2px 6px;font-weight:500'>seed {s}</th>" for s in seeds)
-    body = []
-    for r in rows:
-        cells = []
-        for s in seeds:
-            runs = frame[(frame["row"] == r) & (frame["seed"] == s)]
-            squares = "".join(_square(x) for _, x in runs.iterrows())
-            cells.append(f"<td style='padding:2px 6px'>{squares}</td>")
-        body.append(f"<tr><td style='padding:2px 8px;text-align:right'>{html.escape(r)}</td>"
-                    + "".join(cells) + "</tr>")
+    records = frame.to_dict("records")
+    seeds = sorted({int(x["seed"]) for x in records})
+    by_place: dict[tuple[str, int], list[str]] = {}
+    for x in records:
+        by_place.setdefault((str(x["row"]), int(x["seed"])), []).append(_square(x))
+    rows = list(dict.fromkeys(str(x["row"]) for x in records))
+    head = "".join(f"<th>seed {s}</th>" for s in seeds)
+    body = "".join(
+        f"<tr><td class='row'>{html.escape(r)}</td>"
+        + "".join(f"<td>{''.join(by_place.get((r, s), []))}</td>" for s in seeds) + "</tr>"
+        for r in rows)
     legend = " ".join(
         f"<span style='white-space:nowrap'><span style='display:inline-block;width:0.8em;"
         f"height:0.8em;border-radius:2px;background:{c}'></span> {STATUS_WORD[s]}</span>"
         for s, c in STATUS_COLOUR.items())
-    return (f"<table class='study-grid' style='border-collapse:collapse;border:none'>"
-            f"<tr><th></th>{head}</tr>{''.join(body)}</table>"
+    return (f"{_GRID_CSS}<table class='study-grid'><tr><th></th>{head}</tr>{body}</table>"
             f"<div style='font-size:0.8em;color:#666;margin-top:4px'>{legend}</div>")
 
 
-def _square(x: pd.Series) -> str:
+def _square(x: dict[str, Any]) -> str:
     status = str(x["status"])
-    colour = STATUS_COLOUR.get(status, "#999")
     word = STATUS_WORD.get(status, status)
     if status == "running":
-        word += f" {x['progress']:.0%}"
-    title = html.escape(f"{x['row']}, seed {x['seed']}: run #{x['run_id']} {word}")
-    return (f"<a href='./?run={int(x['run_id'])}' title='{title}' data-status='{status}' "
-            f"class='study-run' style='display:inline-block;min-width:3.2em;padding:4px 6px;"
-            f"margin:1px;border-radius:4px;background:{colour};color:white;font-size:0.8em;"
-            f"text-align:center;text-decoration:none'>#{int(x['run_id'])}</a>")
+        word += f" {float(x['progress']):.0%}"
+    run_id = int(x["run_id"])
+    title = html.escape(f"{x['row']}, seed {x['seed']}: run #{run_id} {word}", quote=True)
+    return (f"<a href='./?run={run_id}' title='{title}' data-status='{html.escape(status)}' "
+            f"class='study-run {html.escape(status)}'>#{run_id}</a>")
 
 
 def progress_words(frame: pd.DataFrame) -> str:
@@ -150,7 +163,53 @@ def _open_run(frame: pd.DataFrame, study_id: int) -> None:
     run_id = c1.selectbox("Open a run of this study", list(labels),
                           format_func=lambda i: labels[i],
                           key=f"studies.open.{study_id}")
-    c2.page_link("pages/train.py", label="Open on Train", icon=":material/open_in_new:",
-                 query_params={"run": str(run_id)})
+    if c2.button("Open on Train", icon=":material/open_in_new:", key=f"studies.go.{study_id}"):
+        links.show_run(int(run_id))  # the run the Train page shows in this tab
+        st.switch_page("pages/train.py")
 
 
+# ---- picking a study ---------------------------------------------------------------------------------
+
+
+def show_study(study_id: int) -> None:
+    st.query_params[STUDY_PARAM] = str(study_id)
+
+
+def pick_study(store: RunStore) -> int | None:
+    """A selectbox over the stored studies, newest first, following ``?study=ID``."""
+    items = sorted(store.studies(), key=lambda s: s.id, reverse=True)
+    if not items:
+        return None
+    ids = [s.id for s in items]
+    names = {s.id: s.name for s in items}
+    wanted = st.query_params.get(STUDY_PARAM)
+    index = 0
+    if wanted is not None and wanted.isdigit() and int(wanted) in ids:
+        index = ids.index(int(wanted))
+    # keyed on the list, so a new study (or ?study=) starts a fresh selection
+    chosen = st.selectbox("Study", ids, index=index, format_func=lambda i: f"#{i} {names[i]}",
+                          key=f"studies.pick.{ids[0]}.{wanted}")
+    if str(chosen) != wanted:
+        show_study(int(chosen))
+    return int(chosen)
+
+
+# ---- one study ----------------------------------------------------------------------------------------
+
+
+def study_view(store: RunStore, study_id: int) -> None:
+    """A study's heading, progress grid, results so far and spec."""
+    study = store.get_study(study_id)
+    if study is None:
+        st.warning(f"There is no study #{study_id} (it may have been deleted).")
+        return
+    spec = spec_of(study)
+    st.subheader(f"#{study.id} {md(study.name)}")
+    seeds = ", ".join(map(str, spec.seeds))
+    varied = ", ".join(f"{p} over {len(v)} values" for p, v in spec.axes.items()) or "nothing"
+    summary = studies.summarize(store, study_id)
+    st.caption(f"{len(spec.cells())} cell(s) × {len(spec.seeds)} seed(s) ({seeds}); varies "
+               f"{varied}. Seeds: " + "; ".join(summary.notes[:1]) + ".")
+    progress_section(store, study_id, spec)
+    results_section(store, summary, studies.axis_fields(spec.base))
+    spec_download(spec, key=f"studies.spec.{study_id}")

@@ -10,6 +10,7 @@ pure and tested on their own).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -191,6 +192,14 @@ def pareto_points(summary: Any, task_a: str, task_b: str,
         rows.append((cell_name(cell.settings), family_of.get(cell.index, "cells"), _num(a.get("mean")),
                      _num(a.get("std")), _num(b.get("mean")), _num(b.get("std"))))
     return pd.DataFrame(rows, columns=["label", "family", "x", "x_std", "y", "y_std"])
+
+
+def spec_download(spec: Any, key: str) -> None:
+    """The spec as the JSON ``mtae study`` reads unchanged."""
+    text = json.dumps(spec.to_dict(), indent=2)
+    st.download_button("Download the study's spec (JSON)", text, file_name="study.json",
+                       mime="application/json", key=key, icon=":material/download:",
+                       help="run the same study from a terminal: mtae study study.json")
 
 
 # ---- drawing -----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -71,10 +72,17 @@ class MultiTaskData:
 class RawData:
     """What a data set generates before splitting and scaling."""
 
-    x: np.ndarray  # (n, d)
-    targets: dict[str, np.ndarray]  # supervised tasks only; reconstruction is implied
-    specs: dict[str, TaskSpec]  # supervised tasks only
+    x: np.ndarray  # (n, d); NaN marks a missing input value (tables only)
+    # supervised tasks only; reconstruction is implied. A missing target is NaN
+    # (regression) or -1 (classification): load() drops those rows for the chosen tasks.
+    # (tables compute a column's targets only when a task asks for it: Mapping)
+    targets: Mapping[str, np.ndarray]
+    specs: Mapping[str, TaskSpec]  # supervised tasks only
     extras: dict[str, Any] = field(default_factory=dict)
+    # tables: the source column of each input column (a text column one-hot encoded
+    # spans several); a chosen task named like a column is removed from the inputs
+    columns: list[str] | None = None
+    missing: Literal["drop", "impute"] = "impute"  # what load() does with missing inputs
 
 
 class Dataset(Entry):
@@ -102,7 +110,48 @@ class Dataset(Entry):
         return len(cls.generate(options, 0).x)
 
 
-datasets: Registry[type[Dataset]] = Registry("data set")
+class DatasetRegistry(Registry[type[Dataset]]):
+    """The built-in data sets plus the tables users stored in the run store
+    (``mtae_core.data.user``): a config names either the same way, and the Train form,
+    which lists ``names()``, offers both. ``builtin_names()`` is the fixed part, for
+    tests parametrised at collection time."""
+
+    def builtin_names(self) -> list[str]:
+        return list(self._entries)
+
+    def names(self) -> list[str]:
+        from . import user
+
+        return [*self._entries, *user.stored_names()]
+
+    def get(self, name: str) -> type[Dataset]:
+        if name in self._entries:
+            return self._entries[name]  # type: ignore[no-any-return]
+        from . import user
+
+        cls = user.lookup(name) if isinstance(name, str) else None
+        if cls is None:
+            raise KeyError(f"unknown {self.kind} {name!r}; allowed: {', '.join(self.names())}")
+        return cls
+
+    def __contains__(self, name: object) -> bool:
+        if name in self._entries:
+            return True
+        from . import user
+
+        return isinstance(name, str) and user.lookup(name) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def items(self) -> list[tuple[str, type[Dataset]]]:
+        return [(n, self.get(n)) for n in self.names()]
+
+    def describe(self) -> list[tuple[str, str]]:
+        return [(n, c.summary()) for n, c in self.items()]
+
+
+datasets = DatasetRegistry("data set")
 
 
 def split_sizes(n: int, val: float, test: float) -> tuple[int, int, int]:
@@ -127,21 +176,18 @@ def data_sizes(cfg: DataConfig) -> dict[str, int]:
 
 
 def load(cfg: DataConfig, seed: int | None = None) -> MultiTaskData:
-    """Build the data set of ``cfg``: generate, split, scale (fitted on train), select tasks.
+    """Build the data set of ``cfg``: generate, drop the inputs that became tasks and the
+    rows whose chosen targets are missing, split, impute and scale (fitted on the
+    training split only), select tasks.
 
     The data seed ``cfg.seed`` draws the data and the split (the run's seed does not);
     ``seed`` overrides it, for a caller that wants another draw of the same settings."""
-    from sklearn.preprocessing import MinMaxScaler, StandardScaler
-
     seed = cfg.seed if seed is None else seed
     ds = datasets.get(cfg.dataset)
     raw = ds.generate(ds.Options.model_validate(cfg.options), seed)
-    idx = _split_indices(len(raw.x), cfg.val_fraction, cfg.test_fraction, seed)
-    x = raw.x.astype(np.float64)
-    if cfg.scaling != "none":
-        scaler = StandardScaler() if cfg.scaling == "standard" else MinMaxScaler()
-        scaler.fit(x[idx[0]])
-        x = scaler.transform(x)
+    x, targets, kept = _select(raw, cfg.tasks)
+    idx = _split_indices(len(x), cfg.val_fraction, cfg.test_fraction, seed)
+    x = _impute_and_scale(x, idx[0], cfg.scaling)
     specs: list[TaskSpec] = []
     ys: dict[str, np.ndarray] = {}
     for name in cfg.tasks:
@@ -150,7 +196,7 @@ def load(cfg: DataConfig, seed: int | None = None) -> MultiTaskData:
                                   description="rebuild the (scaled) input from the latent code"))
             continue
         spec = raw.specs[name]
-        y = raw.targets[name]
+        y = targets[name]
         if spec.kind == "regression":
             # standardise targets on train statistics so task losses are on one scale
             mu, sd = y[idx[0]].mean(), y[idx[0]].std() or 1.0
@@ -171,4 +217,46 @@ def load(cfg: DataConfig, seed: int | None = None) -> MultiTaskData:
         return Split(xs, y)
 
     return MultiTaskData(make(idx[0]), make(idx[1]), make(idx[2]), specs, x.shape[1],
-                         extras={**raw.extras, "split_indices": idx})
+                         extras={**raw.extras, "split_indices": idx, "rows_kept": kept})
+
+
+def _select(raw: RawData, tasks: tuple[str, ...]) -> tuple[np.ndarray, Mapping[str, np.ndarray], np.ndarray]:
+    """Inputs without the columns chosen as tasks, and the rows that have every chosen
+    target (and, with the "drop" policy, every input). Returns (x, targets, kept rows)."""
+    x = raw.x
+    if raw.columns is not None:
+        keep_cols = np.array([c not in tasks for c in raw.columns], dtype=bool)
+        if not keep_cols.any():
+            raise ValueError("every column of the table is a task: keep at least one column "
+                             "as an input")
+        x = x[:, keep_cols]
+    rows = np.ones(len(x), dtype=bool)
+    for name in tasks:
+        if name in raw.targets:
+            y = raw.targets[name]
+            rows &= (y >= 0) if raw.specs[name].kind == "classification" else ~np.isnan(y)
+    if raw.missing == "drop" and np.issubdtype(x.dtype, np.floating):
+        rows &= ~np.isnan(x).any(axis=1)
+    if rows.sum() < 3:
+        raise ValueError(f"only {int(rows.sum())} row(s) have every chosen task's value"
+                         + (" and every input" if raw.missing == "drop" else "")
+                         + ": at least 3 are needed to split into train, validation and test")
+    kept = np.flatnonzero(rows)
+    if rows.all():
+        return x, raw.targets, kept
+    return x[rows], {t: raw.targets[t][rows] for t in tasks if t in raw.targets}, kept
+
+
+def _impute_and_scale(x: np.ndarray, train: np.ndarray, scaling: str) -> np.ndarray:
+    """Fill missing inputs with the training split's column means, then scale with
+    statistics of the training split only."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    x = x.astype(np.float64)
+    if np.isnan(x).any():
+        x = SimpleImputer(strategy="mean", keep_empty_features=True).fit(x[train]).transform(x)
+    if scaling != "none":
+        scaler = StandardScaler() if scaling == "standard" else MinMaxScaler()
+        x = scaler.fit(x[train]).transform(x)
+    return x

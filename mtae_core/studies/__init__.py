@@ -2,6 +2,7 @@
 paths, seeds) expands into cells × seeds plus matched single-task baselines; ``start``
 queues them, ``summarize`` aggregates them over seeds (scipy for the statistics)."""
 
+from .fields import AxisField, axis_fields
 from .planning import (
     PlannedRun,
     cancel,
@@ -11,7 +12,7 @@ from .planning import (
     retry,
     start,
 )
-from .spec import MAX_RUNS, AxisField, Cell, StudySpec, apply_setting, axis_fields, max_runs
+from .spec import MAX_RUNS, Cell, StudySpec, apply_setting, max_runs
 from .summary import CellSummary, StudySummary, describe, overlap, paired_p, summarize
 
 __all__ = [

@@ -82,6 +82,8 @@ def cmd_study(args: argparse.Namespace) -> int:
         text = Path(args.target).read_text() if args.target != "-" else sys.stdin.read()
     except OSError as e:
         return _fail(f"cannot read {args.target}: {e.strerror}")
+    except UnicodeDecodeError:
+        return _fail(f"cannot read {args.target}: it is not UTF-8 text (a study spec is JSON)")
     try:
         spec = StudySpec.from_json(text)
     except ConfigError as e:

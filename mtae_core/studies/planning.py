@@ -21,9 +21,16 @@ if TYPE_CHECKING:
 
 Role = Literal["cell", "baseline"]
 # a rough cost per epoch when the store has no finished run to learn from: seconds for
-# one epoch of the default model on digits on one CPU core (measured on this project's
-# 2-core machine, bench_study.py)
-ROUGH_EPOCH_SECONDS = 0.12
+# one epoch of the default model on digits (1,797 samples) at one torch thread, as
+# bench_study.py measured it on this project's 2-core machine (about 0.2 s for 4 epochs);
+# other data sets scale it by their sample count
+ROUGH_EPOCH_SECONDS = 0.05
+DIGITS_SAMPLES = 1797
+
+
+def _rough_epoch_seconds(cfg: ExperimentConfig) -> float:
+    n = cfg.data.options.get("n", DIGITS_SAMPLES)
+    return ROUGH_EPOCH_SECONDS * max(0.1, float(n) / DIGITS_SAMPLES)
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,7 @@ def estimate_seconds(spec: StudySpec, store: RunStore | None = None,
     for p in planned:
         costs = (per_epoch.get((p.config.data.dataset, p.config.model.sharing))
                  or per_epoch.get((p.config.data.dataset, "*")))
-        cost = statistics.median(costs) if costs else ROUGH_EPOCH_SECONDS
+        cost = statistics.median(costs) if costs else _rough_epoch_seconds(p.config)
         total += cost * p.config.training.epochs
     workers = max(1, n_workers or default_workers())
     # runs are whole units of work: with fewer runs than workers some workers idle

@@ -10,6 +10,7 @@ out of every mean, with their count said.
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -164,14 +165,11 @@ class StudySummary:
 
 @functools.lru_cache(maxsize=32)
 def _spec(text: str) -> StudySpec:
-    import json
-
     return StudySpec.parse(json.loads(text), check_size=False)
 
 
 def summarize(store: RunStore, study_id: int) -> StudySummary:
-    import json
-
+    """Aggregate a stored study as it stands now (running studies too)."""
     study = store.get_study(study_id)
     if study is None:
         raise KeyError(f"no study with id {study_id}")
@@ -197,7 +195,7 @@ def summarize(store: RunStore, study_id: int) -> StudySummary:
             seed = runs[b].config.seed
             if b not in all_b.setdefault(seed, []):
                 all_b[seed].append(b)
-    statuses = [runs[int(i)].status for i in df.run_id if int(i) in runs]
+    statuses = [r.status for r in runs.values()]  # each run once, even if two cells share it
     counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
     return StudySummary(study_id, study.name, _status(study.cancelled, statuses), spec, cells,
                         {s: min(ids) for s, ids in sorted(all_b.items())}, tasks, metric_of, counts,
@@ -205,8 +203,8 @@ def summarize(store: RunStore, study_id: int) -> StudySummary:
 
 
 def _status(cancelled: bool, statuses: list[str]) -> str:
-    if cancelled:
-        return "cancelled"
+    if cancelled and any(s in ("cancelled", "queued", "running") for s in statuses):
+        return "cancelled"  # (a study cancelled after every run ended stays as it ended)
     if "running" in statuses or ("queued" in statuses and any(s in ENDED for s in statuses)):
         return "running"
     if "queued" in statuses:

@@ -6,6 +6,7 @@ hooks on the Train and Compare pages."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -42,7 +44,8 @@ def open_studies(at: AppTest, study: int | None = None) -> AppTest:
 
 
 def texts(elements: Any) -> list[str]:
-    return [str(e.value) for e in elements]
+    """Elements' text with Markdown's escapes removed (user text is shown escaped)."""
+    return [re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements]
 
 
 def button(at: AppTest, label: str) -> Any:
@@ -61,6 +64,13 @@ def squares(at: AppTest) -> list[tuple[int, str]]:
     """(run id, status) of every square of the progress grid."""
     return [(int(r), s) for r, s in
             re.findall(r"href='\./\?run=(\d+)'[^>]*data-status='(\w+)'", grid(at))]
+
+
+def plotted(values: Any) -> list[float]:
+    """A figure's numbers as plotly's JSON holds them (a list, or a base64 typed array)."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), values["dtype"]).tolist()
+    return list(values)
 
 
 def spec_dict(**changes: Any) -> dict[str, Any]:
@@ -122,6 +132,17 @@ def test_bad_axis_values_are_named_in_plain_words_and_start_is_off(app, home, te
     errors = texts(at.error)
     assert len(errors) == 1 and message in errors[0], errors
     assert not any(w in errors[0] for w in ("Input should", "Traceback", "pydantic"))
+    assert button(at, "Start study").disabled
+    assert RunStore(home / "runs.db").runs() == []
+
+
+def test_a_study_above_the_size_cap_says_how_to_raise_it(app, home):
+    at = open_studies(app())
+    at.number_input(key="studies.seeds").set_value(50).run()
+    at = _axis(at, "optimizer.lr", ", ".join(f"0.00{i}" for i in range(1, 10)) + ", 0.01, 0.02")
+    errors = texts(at.error)
+    assert len(errors) == 1 and "11 cells × 50 seeds = 550 runs" in errors[0], errors
+    assert "MTAE_MAX_STUDY_RUNS" in errors[0]
     assert button(at, "Start study").disabled
     assert RunStore(home / "runs.db").runs() == []
 
@@ -199,13 +220,24 @@ def test_running_study_grid_and_cancel(app, home):
     assert sorted(r for r, _ in squares(at)) == sorted(ids)
     assert "0 of 6 runs done, 6 waiting" in " ".join(texts(at.markdown))
     assert "Results appear here as the study's runs finish." in texts(at.info)
-    opened = [p for p in at.get("page_link") if p.proto.page == "train"]
-    assert opened and "run=" in opened[0].proto.query_string
     button(at, "Cancel study").click().run()
     assert not at.exception
     assert {r.status for r in store.runs()} == {"cancelled"}
     assert {s for _, s in squares(at)} == {"cancelled"}
     assert not [b for b in at.button if b.label == "Cancel study"]
+
+
+def test_open_a_run_of_the_study_on_train(app, home):
+    store = RunStore(home / "runs.db")
+    study_id = studies.start(store, studies.StudySpec.parse(spec_dict()))
+    at = open_studies(app(), study_id)
+    run_id = max(r.id for r in store.runs())
+    at.selectbox(key=f"studies.open.{study_id}").set_value(run_id).run()
+    button(at, "Open on Train").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Train"
+    assert at.query_params["run"] == str(run_id)
+    assert f"Run #{run_id}" in " ".join(texts(at.markdown))
 
 
 # ---- a finished study, trained for real ------------------------------------------------------------
@@ -266,6 +298,56 @@ def test_finished_study_tables_figures_and_downloads(app, finished):
     downloads = {d.label for d in at.get("download_button")}
     assert {f"Download the {t} table (CSV)" for t in summary.tasks} <= downloads
     assert "Download the study's spec (JSON)" in downloads
+
+
+def test_a_numeric_axis_draws_each_tasks_metric_against_it(app, home):
+    store = RunStore(home / "runs.db")
+    spec = studies.StudySpec.parse(spec_dict(axes={"optimizer.lr": [0.001, 0.01]}, seeds=1))
+    study_id = studies.start(store, spec)
+    for run in sorted(store.runs(), key=lambda r: r.id):  # 2 cells + their 2 baselines
+        execute(store, run.id, run.config)
+    at = open_studies(app(), study_id)
+    figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    (fig,) = [f for f in figs if f["layout"].get("title", {}).get("text") == "Against Learning rate"]
+    panels = [a["text"] for a in fig["layout"]["annotations"]]
+    assert panels == ["digit · accuracy", "parity · accuracy", "reconstruction · mse"]
+    lines = [t for t in fig["data"] if t.get("mode") == "lines+markers"]
+    summary = studies.summarize(store, study_id)
+    assert plotted(lines[0]["x"]) == [0.001, 0.01]  # hard sharing's line on digit
+    assert plotted(lines[0]["y"]) == pytest.approx(
+        [c.metrics["digit"]["accuracy"]["mean"] for c in summary.cells])
+
+
+def test_pareto_view_of_a_lambda_sweep_draws_the_scalarisation_front(app, home):
+    store = RunStore(home / "runs.db")
+    sweep = [{"strategy": "fixed", "options": {"weights": {"digit": lam, "parity": 1 - lam}}}
+             for lam in (0.2, 0.8)]
+    spec = studies.StudySpec.parse(spec_dict(axes={"weighting": [*sweep, {"strategy": "pcgrad"}]},
+                                             seeds=1))
+    study_id = studies.start(store, spec)
+    for run in sorted(store.runs(), key=lambda r: r.id):  # 3 cells and one baseline
+        execute(store, run.id, run.config)
+    at = open_studies(app(), study_id)
+    figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    (pareto,) = [f for f in figs if any(t.get("name") == "non-dominated front" for t in f["data"])]
+    names = [t.get("name") for t in pareto["data"]]
+    assert "front of fixed weights (λ)" in names
+    fixed = next(t for t in pareto["data"] if t.get("name") == "fixed λ")
+    assert len(plotted(fixed["x"])) == 2 and "pcgrad" in names  # on the same axes
+
+
+def test_a_failed_run_is_shown_and_left_out_with_its_count(app, finished):
+    store = RunStore(finished.path)
+    links = store.study_runs(finished.study_id)
+    failed = int(links[(links.role == "cell") & (links.cell == 0)].run_id.iloc[0])
+    store.finish(failed, "failed", "RuntimeError: worker lost its GPU")
+    at = open_studies(app(), finished.study_id)
+    assert (failed, "failed") in squares(at)
+    assert "5 of 6 runs done, 1 failed" in " ".join(texts(at.markdown))
+    digit = at.dataframe[0].value
+    assert list(digit["n"]) == [1, 2] and list(digit["failed"]) == [1, 0]
+    assert "1 run failed or diverged and is left out" in digit["in words"].iloc[0]
+    assert "±" not in digit["accuracy"].iloc[0]  # one run left: no spread to show
 
 
 @pytest.fixture

@@ -34,11 +34,11 @@ def test_build_a_study_watch_the_grid_fill_read_the_results(app_url: str) -> Non
             Path(shots).mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(Path(shots) / f"study-{name}.png"))
 
-    # the page starts a new study from the settings in its link (?cfg=, as Train writes it)
+    # a new study starts from the tab's Train settings, here those of the link (?cfg=)
     url = f"{app_url}/studies?cfg={encode_config(TINY)}"
     with _open_app(url, heading="Studies") as (page, main, expect):
         expect(main.get_by_text("No studies yet")).to_be_visible()
-        expect(main.get_by_text("the settings in this page's link")).to_be_visible()
+        expect(main.get_by_text("Starts from the Train page's settings")).to_be_visible()
 
         seeds = main.get_by_role("spinbutton", name="Seeds")
         seeds.fill("2")
@@ -66,8 +66,6 @@ def test_build_a_study_watch_the_grid_fill_read_the_results(app_url: str) -> Non
         expect(main.locator("a.study-run[data-status='done']")).to_have_count(
             6, timeout=FINISH_MS)
         expect(main.get_by_text("6 of 6 runs done")).to_be_visible()
-        href = squares.first.get_attribute("href") or ""
-        assert re.fullmatch(r"\./\?run=\d+", href), href  # a square opens its run on Train
 
         # results: a mean ± std cell of the first task's table (the grid keeps an
         # accessible copy of its cells)
@@ -79,3 +77,13 @@ def test_build_a_study_watch_the_grid_fill_read_the_results(app_url: str) -> Non
         assert 0.0 <= mean <= 1.0 and std >= 0.0  # digit accuracy over two seeds
         expect(main.get_by_text("The best cell is chosen on the validation set")).to_be_visible()
         snap(page, "3-done")
+
+        # a square opens its run on the Train page, in a tab of its own (the grid stays)
+        href = squares.first.get_attribute("href") or ""
+        run_id = re.fullmatch(r"\./\?run=(\d+)", href)
+        assert run_id, href
+        with page.context.expect_page() as opened:
+            squares.first.click()
+        tab = opened.value
+        expect(tab.get_by_test_id("stMain").get_by_text(f"Run #{run_id.group(1)}").first
+               ).to_be_visible()

@@ -16,6 +16,7 @@ def test_train_json_stores_the_run(tmp_path, store, tiny_cfg, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "done" and out["train_seconds"] > 0
     assert set(out["test_metrics"]) == {"digit", "parity", "reconstruction"}
+    assert set(out["val_metrics"]) == set(out["test_metrics"]) and out["kept_epoch"] == 1
     run = store.get_run(out["run_id"])
     assert run.config == tiny_cfg and run.status == "done"
     assert main(["--db", str(store.path), "runs"]) == 0

@@ -107,6 +107,15 @@ def test_usage_errors(tmp_path, store, capsys):
     assert "no study with id 7" in capsys.readouterr().err
     assert main([*db, "study", str(tmp_path / "missing.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe{")
+    assert main([*db, "study", str(binary)]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100000 + "]" * 100000)
+    assert main([*db, "study", str(deep)]) == 2
+    err = capsys.readouterr().err
+    assert "nested too deeply" in err and "Traceback" not in err
     assert main([*db, "study", _write(tmp_path, SPEC), "3"]) == 2
     assert main([*db, "study", _write(tmp_path, SPEC), "--workers", "0"]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err

@@ -77,27 +77,28 @@ PYDANTIC_WORDS = ("Input should", "should have", "Value error", "pydantic", "aft
 
 
 @pytest.mark.parametrize("bad, field, message", [
-    ({"training": {"epochs": 0}}, "training.epochs", "Epochs must be at least 1 (got 0)"),
-    ({"optimizer": {"lr": 0}}, "optimizer.lr", "Learning rate must be greater than 0 (got 0)"),
-    ({"model": {"hidden": []}}, "model.hidden", "Hidden layer sizes must have at least 1 item (got [])"),
-    ({"model": {"latent_dim": 0}}, "model.latent_dim", "Latent size must be at least 1 (got 0)"),
-    ({"training": {"epochs": True}}, "training.epochs", "Epochs must be a whole number (got true)"),
-    ({"training": {"epochs": "1"}}, "training.epochs", 'Epochs must be a whole number (got "1")'),
-    ({"training": {"epochs": 1.0}}, "training.epochs", "Epochs must be a whole number (got 1.0)"),
-    ({"optimizer": {"lr": "0.1"}}, "optimizer.lr", 'Learning rate must be a number (got "0.1")'),
-    ({"model": {"batch_norm": 1}}, "model.batch_norm", "Batch normalisation must be true or false (got 1)"),
-    ({"seed": False}, "seed", "Seed must be a whole number (got false)"),
+    ({"training": {"epochs": 0}}, "training.epochs", "Epochs must be at least 1"),
+    ({"optimizer": {"lr": 0}}, "optimizer.lr", "Learning rate must be greater than 0"),
+    ({"model": {"hidden": []}}, "model.hidden", "Hidden layer sizes must have at least 1 item"),
+    ({"model": {"latent_dim": 0}}, "model.latent_dim", "Latent size must be at least 1"),
+    ({"training": {"epochs": True}}, "training.epochs", "Epochs must be a whole number"),
+    ({"training": {"epochs": "1"}}, "training.epochs", "Epochs must be a whole number"),
+    ({"training": {"epochs": 1.0}}, "training.epochs", "Epochs must be a whole number"),
+    ({"optimizer": {"lr": "0.1"}}, "optimizer.lr", "Learning rate must be a number"),
+    ({"model": {"batch_norm": 1}}, "model.batch_norm", "Batch normalisation must be true or false"),
+    ({"seed": False}, "seed", "Seed must be a whole number"),
     ({"data": {"dataset": "synthetic_correlated", "options": {"n": True}}}, "data.options.n",
-     "Samples n must be a whole number (got true)"),
+     "Samples n must be a whole number"),
     ({"data": {"tasks": []}}, "data.tasks", "Tasks: choose at least one task"),
     ({"data": {"tasks": None}}, "data.tasks", "Tasks: choose at least one task"),
-    ({"data": 5}, "data", "Data must be an object of setting names to values"),
+    ({"data": 5}, "data", "Data must be an object of setting names to values (got 5)"),
     ({"name": ""}, "name", "Run name must not be empty"),
 ])
 def test_messages_are_plain_words_with_the_fields_label(bad, field, message):
     with pytest.raises(ConfigError) as e:
         ExperimentConfig.parse(bad)
-    assert e.value.by_field[field].startswith(message), e.value.problems
+    assert e.value.by_field[field] == message or (
+        "Tasks" in message and e.value.by_field[field].startswith(message)), e.value.problems
     for word in PYDANTIC_WORDS:
         assert word not in str(e.value)
 
@@ -108,8 +109,14 @@ def test_config_error_is_structured_for_the_form():
     err = e.value
     assert [(p.path, p.label) for p in err.problems] == [("optimizer.lr", "Learning rate"),
                                                           ("training.epochs", "Epochs")]
-    assert err.errors == [(p.path, p.message) for p in err.problems]  # the old form stays
-    assert err.by_field["training.epochs"].startswith("Epochs must be at least 1")
+    assert err.errors == [("optimizer.lr", "Learning rate must be greater than 0"),
+                          ("training.epochs", "Epochs must be at least 1")]
+    # what follows the label, for a form that names its fields its own way
+    assert [p.detail for p in err.problems] == ["must be greater than 0", "must be at least 1"]
+    assert err.by_field == {"optimizer.lr": "Learning rate must be greater than 0",
+                            "training.epochs": "Epochs must be at least 1"}
+    assert str(err) == ("optimizer.lr: Learning rate must be greater than 0\n"
+                        "training.epochs: Epochs must be at least 1")
     # a problem made from a (path, message) pair gets its label from the schema
     assert ConfigError([("training.batch_size", "x")]).problems[0].label == "Batch size"
     assert ConfigError([("data.val_fraction", "x")]).problems[0].label == "Validation share"
@@ -133,7 +140,7 @@ def test_missing_tasks_mean_the_defaults_and_an_explicit_empty_list_does_not():
     {"x" * 10_000: 1},
     {"data": {"dataset": "synthetic_correlated", "options": {"x" * 10_000: 1}}},
     {"weighting": {"strategy": "fixed", "options": {"weights": {"x" * 10_000: 1.0}}}},
-    {"training": {"epochs": "9" * 10_000}},
+    {"training": {"device": "9" * 10_000}},
 ])
 def test_long_values_are_cut_in_messages(bad):
     with pytest.raises(ConfigError) as e:

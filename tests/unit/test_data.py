@@ -21,7 +21,7 @@ def test_digits_shapes_and_tasks():
     assert abs(float(d.train.x.mean())) < 1e-5  # standardised on train
 
 
-@pytest.mark.parametrize("dataset", datasets.names())
+@pytest.mark.parametrize("dataset", datasets.builtin_names())
 def test_seeded_determinism(dataset):
     cfg = ExperimentConfig().replace(data={"dataset": dataset})
     opts = {"n": 300} if dataset == "synthetic_correlated" else {}

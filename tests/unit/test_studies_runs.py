@@ -90,6 +90,19 @@ def test_plan_has_one_matched_baseline_per_distinct_setting_and_seed(store):
     assert [r.role for r in plan(s, store)] == ["cell"] * 4
 
 
+def test_the_data_seed_follows_the_run_seed_only_when_asked(store):
+    fixed = _spec(axes={"model.sharing": ["hard"]}, seeds=[1, 2])
+    assert {p.config.data.seed for p in plan(fixed, store)} == {0}
+    assert {(p.config.seed, p.role) for p in plan(fixed, store)} == {
+        (1, "cell"), (2, "cell"), (1, "baseline"), (2, "baseline")}
+    vary = StudySpec.parse({**fixed.to_dict(), "vary_data_seed": True})
+    assert all(p.config.data.seed == p.seed for p in plan(vary, store))
+    sid = start(store, vary)
+    assert any("each seed draws its own data" in n for n in summarize(store, sid).notes)
+    sid = start(store, fixed)
+    assert any("the same for every seed" in n for n in summarize(store, sid).notes)
+
+
 def test_baselines_follow_the_data_options(store):
     s = StudySpec.parse({"base": {**TINY, "data": {"dataset": "synthetic_correlated",
                                                    "options": {"n": 200, "d": 4}}},
@@ -231,3 +244,19 @@ def test_a_study_survives_a_restart_of_the_runner(store):
         runner.stop()
     assert not runner.alive
     assert summarize(reopened, sid).counts == {"done": 3}
+
+
+def test_identical_cells_share_one_run(store):
+    # 1 and 1.0 are two values to the spec, one setting to the config
+    s = _spec(axes={"weighting.options.weights": [{"digit": 1}, {"digit": 1.0}]}, seeds=1)
+    a, b = s.cells()
+    assert a.config == b.config
+    sid = start(store, s)
+    df = store.study_runs(sid)
+    cell_runs = df[df.role == "cell"].run_id.tolist()
+    assert cell_runs[0] == cell_runs[1] and len(store.runs()) == 2  # + the baseline
+    summ = summarize(store, sid)
+    assert summ.counts == {"queued": 2}
+    assert summ.cells[0].runs == summ.cells[1].runs
+    cancel(store, sid)
+    assert summarize(store, sid).status == "cancelled"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -200,7 +202,7 @@ def test_display_table_formats_mean_std_interval_and_marks() -> None:
     t = display_table(_summary(), "a", best=[True, False])
     row = t.iloc[0]
     assert row["accuracy"] == f"{0.91:.4g} ± {0.01:.2g}"
-    lo, hi = _stats([0.9, 0.92, 0.91])["ci95"]  # type: ignore[misc]
+    lo, hi = cast(list[float], _stats([0.9, 0.92, 0.91])["ci95"])
     assert row["95% interval"] == f"[{lo:.4g}, {hi:.4g}]"
     assert row["n"] == 3 and row["failed"] == 0 and t.iloc[1]["failed"] == 1
     assert row["change on a (%)"] == "+2 ± 1"
@@ -246,3 +248,44 @@ def test_a_single_task_cell_is_its_own_baseline() -> None:
     assert list(t["Δm, all tasks (%)"])[1] == "baseline"
     assert set(gains_frame(s)["cell"]) == {"sharing=hard, correlation=0.5"}
     assert cell_name({}) == "base"
+
+
+def test_style_table_highlights_the_chosen_cells_headline_only() -> None:
+    from ui.compare import BEST_STYLE
+    from ui.study_results import TIE_STYLE, display_table, style_table
+
+    def styled(best: list[object]) -> dict[tuple[int, str], str]:
+        table = display_table(_summary(), "a", best=best)
+        html = style_table(table, "accuracy").to_html()
+        out: dict[tuple[int, str], str] = {}  # (row, column) -> its CSS, from the <style> rules
+        for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", html.split("</style>")[0]):
+            for r, c in re.findall(r"_row(\d+)_col(\d+)", selectors):
+                out[(int(r), str(table.columns[int(c)]))] = " ".join(body.split())
+        return out
+
+    best = styled([True, False])
+    assert set(best) == {(0, "accuracy"), (0, "best (validation)")}
+    assert all(BEST_STYLE.split(";")[0] in v for v in best.values())
+    ties = styled(["tie", "tie"])
+    assert set(ties) == {(r, c) for r in (0, 1) for c in ("accuracy", "best (validation)")}
+    assert all(TIE_STYLE.split(";")[0] in v for v in ties.values())
+
+
+def test_repeat_spec_over_seeds_from_ticked_runs() -> None:
+    from mtae_core.config import ConfigError, ExperimentConfig
+    from ui.studies import repeat_spec
+
+    base = ExperimentConfig().replace(seed=4, training={"epochs": 2})
+    soft = base.replace(model={"sharing": "soft"})
+    spec = repeat_spec([base, soft])
+    assert spec.seeds == (4, 5, 6)  # from the first run's seed: that run is reused
+    (axis,) = spec.axes
+    assert axis == "model.sharing"
+    assert [v["sharing"] for v in spec.axes[axis]] == ["hard", "soft"]
+    # each value carries its scheme's options as the run had them
+    assert spec.axes[axis][1]["options"] == soft.model.options["sharing"]
+    assert [c.config.model.options for c in spec.cells()] == [base.model.options, soft.model.options]
+    same = repeat_spec([base, base.replace(seed=9)])  # only the seed differs: no axis
+    assert same.axes == {} and same.seeds == (4, 5, 6)
+    with pytest.raises(ConfigError, match="differ in more than one setting"):
+        repeat_spec([base, soft.replace(optimizer={"lr": 0.01})])

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -295,3 +296,15 @@ def test_a_store_made_before_val_metrics_gains_the_column(tmp_path, tiny_cfg):
     store.finish(old.id, "done", val_metrics={"digit": {"accuracy": 0.5}})
     assert store.get_run(old.id).val_metrics == {"digit": {"accuracy": 0.5}}
     RunStore(path)  # opening it again changes nothing
+
+
+def test_a_run_stored_before_the_data_seed_keeps_the_data_it_trained_on(store, tiny_cfg):
+    # before data.seed existed, the run's seed drew the data and the split
+    old = tiny_cfg.replace(seed=3).to_dict()
+    del old["data"]["seed"]
+    with store._tx() as c:
+        c.execute("INSERT INTO runs (name, status, config, created) VALUES ('old', 'done', ?, 0)",
+                  (json.dumps(old),))
+    [run] = store.runs()
+    assert run.config.seed == 3 and run.config.data.seed == 3
+    assert ExperimentConfig.parse(old).data.seed == 0  # a new partial config: the default

@@ -265,3 +265,29 @@ def test_parent_death_signal_is_armed_on_linux():
         assert got.value == signal.SIGTERM
     finally:
         set_parent_death_signal(0)  # this test process must not keep it
+
+
+def test_one_worker_starts_at_once_and_more_when_runs_wait(store, tiny_cfg):
+    runner = JobRunner(store, n_workers=2).start()
+    try:
+        assert runner.wait_ready()
+        assert len(runner.pids) == 1  # one warm worker for the next Train press
+        for _ in range(2):
+            runner.submit(tiny_cfg)
+        assert _wait(lambda: len(runner.pids) == 2, 5)
+        pids = runner.pids
+    finally:
+        runner.stop()
+    assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]  # stop() reaps them
+
+
+def test_the_app_shows_detecting_until_the_device_is_known(monkeypatch):
+    """Without workers (as in the app tests) the server detects the device itself, in a
+    background thread: the sidebar never waits for it."""
+    monkeypatch.setenv("MTAE_NO_WORKERS", "1")
+    from ui.state import DETECTING, device_label
+
+    first = device_label()
+    assert first in (DETECTING, describe_device(resolve_device("auto")))
+    assert _wait(lambda: device_label() != DETECTING, 10)
+    assert device_label() == describe_device(resolve_device("auto"))

@@ -1,0 +1,215 @@
+"""Waiting times a person sees, measured in a real browser (headless Chromium).
+
+Starts the dashboard the way ``make run`` does (``streamlit run app.py`` from the
+repository root, so ``.streamlit/config.toml`` applies) on a free port with a fresh,
+temporary ``$MTAE_HOME``, drives ``/usr/bin/chromium`` with Playwright and prints:
+
+- first view: a fresh server's first page load, until the Train button is visible;
+- reload: a browser reload of the Train page until the Train button is visible again
+  (median of ``--reloads``);
+- Train → first point: from the click on Train until the live chart holds the new
+  run's first epoch (median of ``--trains``; worst case printed too).
+
+It stops everything it started: the server runs in its own process group, which is
+ended as a whole (so a training worker that outlived its app would be caught and
+reported, then ended).
+
+    .venv/bin/python bench/bench_browser.py [--reloads 5] [--trains 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 60_000
+TARGETS = {"first view": 2.0, "reload": 0.5, "Train -> first point": 1.0}
+
+# The Train button is on screen (the form has rendered).
+_TRAIN_VISIBLE = """() => [...document.querySelectorAll('[data-testid="stMain"] button')]
+    .some(b => b.innerText.trim().endsWith('Train') && b.offsetParent !== null)"""
+# The panel of run ``n`` shows at least one finished epoch (the chart then holds a point).
+_FIRST_POINT = """(n) => {
+    const main = document.querySelector('[data-testid="stMain"]');
+    if (!main || !main.innerText.includes('Run #' + n)) return false;
+    return [...main.querySelectorAll('[data-testid="stProgress"]')].some(
+        p => /epoch [1-9]\\d* of|Finished \\d+ epochs/.test(p.innerText))
+        && main.querySelector('.js-plotly-plot') !== null;
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_server(home: Path, log: Any) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {**os.environ, "MTAE_HOME": str(home)}
+    env.pop("MTAE_NO_WORKERS", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://localhost:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("streamlit exited at start; see its log")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError("streamlit did not answer within 60 s")
+
+
+def _stop_server(proc: subprocess.Popen[bytes]) -> list[int]:
+    """End the server, then its whole process group; return pids that were still alive
+    10 s after the server ended (workers that outlived their app)."""
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    left: list[int] = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = _group_members(proc.pid)
+        if not left:
+            return []
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    return left
+
+
+def _group_members(pgid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
+            out.append(int(d.name))
+    return out
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process ``pid`` has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _visible_train(page: Any) -> None:
+    page.wait_for_function(_TRAIN_VISIBLE, polling="raf", timeout=TIMEOUT_MS)
+
+
+def measure(url: str, reloads: int, trains: int, server: int) -> dict[str, list[float]]:
+    """Wall-clock times of each phase, and the server's CPU time for the first view and
+    each reload (less sensitive to other load on the machine than wall-clock time)."""
+    from playwright.sync_api import sync_playwright
+
+    res: dict[str, list[float]] = {"first view": [], "reload": [], "Train -> first point": [],
+                                   "server CPU, first view": [], "server CPU, reload": []}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
+            t0, c0 = time.perf_counter(), _cpu_seconds(server)
+            page.goto(url, wait_until="commit")
+            _visible_train(page)
+            res["first view"].append(time.perf_counter() - t0)
+            res["server CPU, first view"].append(_cpu_seconds(server) - c0)
+
+            for _ in range(reloads):
+                time.sleep(1.0)  # let the last view's leftover work (polls, charts) settle
+                t0, c0 = time.perf_counter(), _cpu_seconds(server)
+                page.reload(wait_until="commit")
+                _visible_train(page)
+                res["reload"].append(time.perf_counter() - t0)
+                res["server CPU, reload"].append(_cpu_seconds(server) - c0)
+
+            main = page.get_by_test_id("stMain")
+            main.get_by_role("tab", name="Training").click()
+            epochs = main.get_by_label("Epochs")
+            epochs.fill("300")  # long enough to be training when the first point shows
+            epochs.press("Enter")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('input')].some(i => i.value === '300')")
+            for n in range(1, trains + 1):
+                button = main.get_by_role("button", name="Train", exact=True)
+                button.wait_for(state="visible")
+                t0 = time.perf_counter()
+                button.click()
+                page.wait_for_function(_FIRST_POINT, arg=n, polling="raf", timeout=TIMEOUT_MS)
+                res["Train -> first point"].append(time.perf_counter() - t0)
+                # end this run before the next, so each press finds an idle worker
+                cancel = main.get_by_role("button", name="Cancel")
+                cancel.first.click()
+                page.wait_for_function(
+                    "() => !document.querySelector('[data-testid=\"stMain\"]')"
+                    ".innerText.includes('Training —')", timeout=TIMEOUT_MS)
+                main.get_by_text("cancelled", exact=False).first.wait_for(timeout=TIMEOUT_MS)
+        finally:
+            browser.close()
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reloads", type=int, default=5)
+    ap.add_argument("--trains", type=int, default=3)
+    args = ap.parse_args()
+    if not Path(CHROMIUM).exists():
+        sys.exit(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with tempfile.TemporaryDirectory(prefix="mtae-bench-") as tmp:
+        log_path = Path(tmp) / "streamlit.log"
+        with open(log_path, "wb") as log:
+            proc, url = _start_server(Path(tmp) / "home", log)
+            try:
+                res = measure(url, args.reloads, args.trains, proc.pid)
+            finally:
+                left = _stop_server(proc)
+        log_text = log_path.read_text(errors="replace")
+    print(f"dashboard: streamlit run app.py (as make run), {os.cpu_count()} CPU(s), "
+          f"MTAE_WORKERS={os.environ.get('MTAE_WORKERS', 'default')}")
+    for name, xs in res.items():
+        if not xs:
+            continue
+        extra = (f" (median of {len(xs)}, min {min(xs):.2f}, max {max(xs):.2f})"
+                 if len(xs) > 1 else "")
+        target = f"; target <= {TARGETS[name]} s" if name in TARGETS else ""
+        print(f"{name:22s} {statistics.median(xs):6.2f} s{extra}{target}")
+    print(f"inotify overflow warnings in the server log: {log_text.count('Inotify queue overflow')}")
+    if left:
+        print(f"processes still alive 10 s after the server ended (killed now): {left}")
+
+
+if __name__ == "__main__":
+    main()

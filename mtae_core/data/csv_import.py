@@ -1,0 +1,312 @@
+"""Reading a user's CSV file into a table data set, with a plain-words message for every
+way a file can be unusable.
+
+``read_table`` turns bytes into a typed frame (encoding and delimiter detected);
+``describe_columns`` infers each column's role and task kind; ``prepare`` checks the
+chosen roles and returns what the store keeps (``StoredTable``). Nothing here touches the
+store: ``user.add`` does, after every check has passed, so a bad file stores nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .tabular import ColumnKind, infer_kind
+
+MAX_BYTES = 100 * 1024 * 1024  # the upload cap the Data page states (50k × 100 fits)
+MAX_COLUMNS = 1000
+MIN_ROWS = 5  # enough for a training, a validation and a test row or two
+MAX_TEXT_VALUES = 50  # a text input column is one-hot encoded: at most this many values
+NA_VALUES = ["", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "?", "-"]
+# tried in order; latin-1 decodes any bytes, so it is the last resort
+ENCODINGS = (("utf-8-sig", "UTF-8"), ("cp1252", "Windows-1252"), ("latin-1", "Latin-1"))
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")
+
+Role = Literal["input", "task", "ignore"]
+MissingPolicy = Literal["drop", "impute"]
+
+
+class CsvError(ValueError):
+    """A file or a choice that cannot be used; the message is for the user as it is."""
+
+
+@dataclass
+class ParsedTable:
+    frame: pd.DataFrame
+    encoding: str  # the name shown to the user ("UTF-8", "Windows-1252"…)
+    delimiter: str
+    sha256: str
+    notes: list[str] = field(default_factory=list)  # what was detected, in plain words
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    name: str
+    dtype: Literal["numeric", "text"]
+    role: Role
+    kind: ColumnKind  # the kind it has as a task
+    missing: int  # missing values
+    distinct: int  # distinct values (missing excluded)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "role": self.role, "kind": self.kind,
+                "missing": self.missing, "distinct": self.distinct}
+
+
+# ---- bytes → frame ------------------------------------------------------------------------
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} kB"
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """(text, encoding name); UTF-16 only with its byte-order mark."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16"), "UTF-16"
+        except UnicodeDecodeError:
+            pass
+    if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise CsvError("This is an Excel workbook (or another zipped or Office file), not a CSV "
+                       "file. In Excel, use File › Save As › CSV, then upload that file.")
+    if b"\x00" in data[:65536]:
+        raise CsvError("This file is not text (it holds binary data), so it cannot be a CSV "
+                       "file. Save the table as CSV and upload that.")
+    for codec, label in ENCODINGS:
+        try:
+            return data.decode(codec), label
+        except UnicodeDecodeError:
+            continue
+    raise CsvError("The file's text encoding could not be read.")  # pragma: no cover - latin-1
+
+
+def _delimiter(text: str) -> str:
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _check_shape(text: str, delim: str) -> list[str]:
+    """The header, after checking every row has as many values as it (plain-words
+    message naming the line otherwise)."""
+    reader = csv.reader(io.StringIO(text), delimiter=delim)
+    header: list[str] | None = None
+    rows = 0
+    for row in reader:
+        if not row or all(not v.strip() for v in row):
+            continue  # blank lines are skipped, as pandas does
+        if header is None:
+            header = row
+            if len(header) > MAX_COLUMNS:
+                raise CsvError(f"The file has {len(header):,} columns; at most {MAX_COLUMNS:,} "
+                               "are supported. Keep the columns you need and upload again.")
+            continue
+        rows += 1
+        if len(row) != len(header):
+            raise CsvError(f"Line {reader.line_num} has {len(row)} values but the header has "
+                           f"{len(header)} columns. Every row needs one value per column "
+                           "(leave a value empty between two delimiters when it is missing).")
+    if header is None:
+        raise CsvError("The file is empty.")
+    if rows == 0:
+        raise CsvError("The file has a header but no rows of data.")
+    if rows < MIN_ROWS:
+        raise CsvError(f"The file has {rows} row{'s' if rows > 1 else ''} of data; at least "
+                       f"{MIN_ROWS} are needed to train, validate and test.")
+    names = [h.strip() for h in header]
+    for i, n in enumerate(names):
+        if not n:
+            raise CsvError(f"Column {i + 1} has no name in the header row: name every column.")
+        if names.index(n) != i:
+            raise CsvError(f"The column name {n!r} appears twice (columns {names.index(n) + 1} "
+                           f"and {i + 1}): give each column its own name.")
+    return names
+
+
+def read_table(data: bytes, checked: bool = False) -> ParsedTable:
+    """Bytes of a CSV file → a typed frame, or ``CsvError`` saying what is wrong.
+    ``checked``: the file passed these checks before (it is in the store), so the row by
+    row pass over it is skipped."""
+    if len(data) > MAX_BYTES:
+        raise CsvError(f"The file is {_size(len(data))}; the limit is {_size(MAX_BYTES)}.")
+    if not data.strip():
+        raise CsvError("The file is empty.")
+    text, encoding = _decode(data)
+    delim = _delimiter(text)
+    if checked:
+        names = [str(n).strip() for n in next(csv.reader(io.StringIO(text), delimiter=delim))]
+    else:
+        names = _check_shape(text, delim)
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=delim, na_values=NA_VALUES,
+                            keep_default_na=True, skip_blank_lines=True, skipinitialspace=True)
+    except (pd.errors.ParserError, ValueError) as e:  # pragma: no cover - caught above
+        raise CsvError(f"The file could not be read as a table: {e}") from None
+    frame.columns = names
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            if checked:
+                continue
+            values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            bad = np.flatnonzero(np.isinf(values))
+            if len(bad):
+                raise CsvError(f"Column {name!r} has an infinite value on line {bad[0] + 2}: "
+                               "replace it with a number or leave it empty.")
+        elif not pd.api.types.is_bool_dtype(col):
+            frame[name] = col.astype("string").str.strip().astype(object).where(col.notna())
+    notes = []
+    if encoding != "UTF-8":
+        notes.append(f"The file is not UTF-8; it was read as {encoding}.")
+    if delim != ",":
+        notes.append("Values are separated by " + {";": "semicolons", "\t": "tabs",
+                                                    "|": "vertical bars"}[delim] + ".")
+    return ParsedTable(frame, encoding, delim, hashlib.sha256(data).hexdigest(), notes)
+
+
+# ---- columns: roles and kinds -------------------------------------------------------------
+
+
+def describe_columns(frame: pd.DataFrame, tasks: Iterable[str] | None = None,
+                     inputs: Iterable[str] | None = None) -> list[ColumnInfo]:
+    """Each column's type, missing count, and role: the given tasks and inputs; when no
+    task is given, the last column is the task (the usual layout of a data file; a last
+    column of names or ids is passed over); when no input is given, every other column
+    is an input except text with many values (names, ids), which is ignored."""
+    tasks = list(tasks or [])
+    inputs = list(inputs) if inputs else None
+    if not tasks:  # the last column that is not a name or an id
+        usable = [str(c) for c in frame.columns
+                  if pd.api.types.is_numeric_dtype(frame[c])
+                  or frame[c].nunique(dropna=True) <= MAX_TEXT_VALUES]
+        tasks = usable[-1:] or [str(frame.columns[-1])]
+    out = []
+    for name in map(str, frame.columns):
+        col = frame[name]
+        numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+        distinct = int(col.nunique(dropna=True))
+        if name in tasks:
+            role: Role = "task"
+        elif inputs is not None:
+            role = "input" if name in inputs else "ignore"
+        else:
+            role = "input" if numeric or distinct <= MAX_TEXT_VALUES else "ignore"
+        out.append(ColumnInfo(name, "numeric" if numeric else "text", role, infer_kind(col),
+                              int(col.isna().sum()), distinct))
+    return out
+
+
+def _check_task(frame: pd.DataFrame, c: ColumnInfo) -> None:
+    col = frame[c.name]
+    if c.missing == len(col):
+        raise CsvError(f"Task column {c.name!r} is empty: every value is missing.")
+    if c.distinct == 1:
+        raise CsvError(f"Task column {c.name!r} has the same value in every row, so there is "
+                       "nothing to learn: choose another task column.")
+    if c.kind == "regression" and c.dtype == "text":
+        raise CsvError(f"Task column {c.name!r} holds text, so it can only be a "
+                       "classification task.")
+    if c.kind == "classification":
+        counts = col.value_counts(dropna=True)
+        single = counts[counts == 1]
+        if len(single):
+            raise CsvError(f"Task column {c.name!r} has a class ({single.index[0]!s}) with a "
+                           "single row: every class needs at least 2 rows, to appear in "
+                           "training and test. Merge rare classes or make it a regression "
+                           "task.")
+
+
+def check_columns(frame: pd.DataFrame, columns: list[ColumnInfo]) -> None:
+    """Every chosen role and kind is usable, or ``CsvError`` naming the column."""
+    names = {c.name for c in columns}
+    tasks = [c for c in columns if c.role == "task"]
+    if not tasks:
+        raise CsvError("Choose at least one task column.")
+    if not any(c.role == "input" for c in columns):
+        raise CsvError("Choose at least one input column (a column that is not a task).")
+    for c in columns:
+        if c.name not in names:  # pragma: no cover - built from the frame
+            raise CsvError(f"No column {c.name!r} in the file.")
+        if c.role == "task":
+            _check_task(frame, c)
+        elif c.role == "input" and c.dtype == "text" and c.distinct > MAX_TEXT_VALUES:
+            raise CsvError(f"Input column {c.name!r} has {c.distinct:,} different text values: "
+                           f"too many to encode (at most {MAX_TEXT_VALUES}). Leave it out of "
+                           "the inputs, or make it a task.")
+
+
+def parse_roles(frame: pd.DataFrame, tasks: Iterable[str] = (), inputs: Iterable[str] = (),
+                kinds: Mapping[str, ColumnKind] | None = None) -> list[ColumnInfo]:
+    """Roles from the CLI's ``--task COLUMN[:kind]`` and ``--input COLUMN`` (or the
+    page's choices), checked against the file's columns."""
+    known = [str(c) for c in frame.columns]
+    kinds = dict(kinds or {})
+    task_names = []
+    for t in tasks:
+        name, _, kind = t.partition(":") if t not in known else (t, "", "")
+        if kind:
+            if kind not in ("classification", "regression"):
+                raise CsvError(f"Unknown task kind {kind!r} for column {name!r}: use "
+                               "classification or regression.")
+            kinds[name] = kind  # type: ignore[assignment]
+        task_names.append(name)
+    input_names = list(inputs)
+    for name in [*task_names, *input_names, *kinds]:
+        if name not in known:
+            raise CsvError(f"No column {name!r} in the file; its columns are: "
+                           f"{', '.join(known)}.")
+    both = set(task_names) & set(input_names)
+    if both:
+        raise CsvError(f"Column {sorted(both)[0]!r} is listed as both a task and an input.")
+    cols = describe_columns(frame, task_names, input_names)
+    return [ColumnInfo(c.name, c.dtype, c.role, kinds.get(c.name, c.kind), c.missing, c.distinct)
+            for c in cols]
+
+
+@dataclass
+class StoredTable:
+    """What the store keeps of a user's table: the file's bytes and how to read them."""
+
+    name: str
+    csv: bytes
+    sha256: str
+    meta: dict[str, Any]
+
+
+def check_name(name: str) -> None:
+    from .base import datasets
+
+    if not name or not name.strip():
+        raise CsvError("Give the data set a name.")
+    if name in datasets.builtin_names():
+        raise CsvError(f"{name!r} is the name of a built-in data set: choose another name.")
+    if not NAME_RE.match(name):
+        raise CsvError(f"The name {name!r} cannot be used: use up to 60 letters, digits, "
+                       "'_', '-' or '.', starting with a letter or digit.")
+
+
+def prepare(name: str, data: bytes, columns: list[ColumnInfo] | None = None,
+            missing: MissingPolicy = "impute", parsed: ParsedTable | None = None,
+            ) -> StoredTable:
+    """Check a file and its column roles; ``columns`` None infers them."""
+    check_name(name)
+    parsed = parsed or read_table(data)
+    columns = columns if columns is not None else describe_columns(parsed.frame)
+    check_columns(parsed.frame, columns)
+    meta = {
+        "rows": len(parsed.frame), "encoding": parsed.encoding, "delimiter": parsed.delimiter,
+        "columns": [c.to_json() for c in columns], "missing": missing, "notes": parsed.notes,
+    }
+    return StoredTable(name, data, parsed.sha256, meta)

@@ -1,0 +1,113 @@
+"""The study tables of the run store: ``studies`` (name, spec JSON, cancelled) and
+``study_runs`` (which runs belong to a study, in which role, cell and seed, and whether the
+study queued them itself). A study is only these rows over ordinary runs, so it survives
+any restart. ``RunStore`` inherits these methods."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+STUDY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS studies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    created REAL NOT NULL,
+    spec TEXT NOT NULL,
+    cancelled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS study_runs (
+    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('cell','baseline')),
+    cell INTEGER,
+    seed INTEGER NOT NULL,
+    owned INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS study_runs_study ON study_runs(study_id);
+CREATE INDEX IF NOT EXISTS study_runs_run ON study_runs(run_id);
+"""
+
+
+@dataclass(frozen=True)
+class Study:
+    id: int
+    name: str
+    created: float
+    spec: dict[str, Any]
+    cancelled: bool
+
+
+class StudyTables:
+    if TYPE_CHECKING:
+        def _conn(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def create_study(self, name: str, spec_json: str) -> int:
+        with self._tx() as c:
+            cur = c.execute("INSERT INTO studies (name, created, spec) VALUES (?,?,?)",
+                            (name, time.time(), spec_json))
+            return int(cur.lastrowid or 0)
+
+    def add_study_run(self, study_id: int, run_id: int, role: str, cell: int | None, seed: int,
+                      owned: bool = True) -> None:
+        """Record a run of a study. ``owned``: the study queued it (a reused run belongs to
+        whoever queued it, so cancelling the study leaves it alone)."""
+        self.add_study_runs(study_id, [(run_id, role, cell, seed, owned)])
+
+    def add_study_runs(self, study_id: int,
+                       rows: Sequence[tuple[int, str, int | None, int, bool]]) -> None:
+        with self._tx() as c:
+            c.executemany("INSERT INTO study_runs VALUES (?,?,?,?,?,?)",
+                          [(study_id, r, role, cell, seed, int(owned))
+                           for r, role, cell, seed, owned in rows])
+
+    def studies(self) -> list[Study]:
+        """Every study, newest first."""
+        with self._conn() as c:
+            rows = c.execute("SELECT * FROM studies ORDER BY id DESC").fetchall()
+        return [_study(r) for r in rows]
+
+    def get_study(self, study_id: int) -> Study | None:
+        with self._conn() as c:
+            row = c.execute("SELECT * FROM studies WHERE id=?", (study_id,)).fetchone()
+        return _study(row) if row else None
+
+    def study_runs(self, study_id: int) -> pd.DataFrame:
+        """study_id, run_id, role ('cell'|'baseline'), cell (None for baselines), seed, owned."""
+        cols = ["study_id", "run_id", "role", "cell", "seed", "owned"]
+        with self._conn() as c:
+            rows = c.execute(f"SELECT {', '.join(cols)} FROM study_runs WHERE study_id=?"
+                             " ORDER BY rowid", (study_id,)).fetchall()
+        df = pd.DataFrame([tuple(r) for r in rows], columns=cols)
+        df["owned"] = df["owned"].astype(bool)
+        df["cell"] = df["cell"].astype("Int64")  # None stays missing for baselines
+        return df
+
+    def mark_study_cancelled(self, study_id: int, cancelled: bool = True) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE studies SET cancelled=? WHERE id=?", (int(cancelled), study_id))
+
+    def replace_study_run(self, study_id: int, old_run_id: int, new_run_id: int) -> None:
+        """Point the study at a new run in place of an old one (a retry); the study owns it."""
+        with self._tx() as c:
+            c.execute("UPDATE study_runs SET run_id=?, owned=1 WHERE study_id=? AND run_id=?",
+                      (new_run_id, study_id, old_run_id))
+
+    def delete_study(self, study_id: int) -> None:
+        """Forget the study; its runs stay in the store."""
+        with self._tx() as c:
+            c.execute("DELETE FROM study_runs WHERE study_id=?", (study_id,))
+            c.execute("DELETE FROM studies WHERE id=?", (study_id,))
+
+
+def _study(row: sqlite3.Row) -> Study:
+    return Study(id=row["id"], name=row["name"], created=row["created"],
+                 spec=json.loads(row["spec"]), cancelled=bool(row["cancelled"]))
