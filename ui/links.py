@@ -76,7 +76,10 @@ def carry(labels: dict[str, str] | None = None) -> None:
         if want is None:
             if param in st.query_params:
                 del st.query_params[param]
-        elif st.query_params.get(param) != want:
+        else:
+            # written on every full run, even when Streamlit believes the URL has it: on a
+            # busy machine the browser may apply a page switch's bare URL after this
+            # write; the next run of the page then puts the parameters back
             st.query_params[param] = want
 
 
