@@ -153,10 +153,9 @@ def test_invalid_setting_is_explained_next_to_its_field_and_disables_train(
         # the last valid value (epochs 0 → a run of the old 20 epochs)
         proto = at.number_input(key=widget).proto
         assert not proto.has_min and not proto.has_max
-    at.get_by_key(widget).set_value(at.get_by_key(widget).value if False else
-                                    {"training.epochs": 2, "optimizer.lr": 0.01,
-                                     "model.latent_dim": 3, "model.hidden": "8",
-                                     TASKS_KEY: ["digit"]}[widget]).run()
+    fixed = {"training.epochs": 2, "optimizer.lr": 0.01, "model.latent_dim": 3,
+             "model.hidden": "8", TASKS_KEY: ["digit"]}
+    at.get_by_key(widget).set_value(fixed[widget]).run()
     assert not at.error and not button(at, "Train").disabled  # fixed: Train again
 
 
