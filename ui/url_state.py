@@ -108,8 +108,8 @@ def config_from_delta(delta: Any) -> ExperimentConfig:
                                   if isinstance(opts, dict) else opts)
         elif "options" in full[key]:
             section["options"] = value.get("options", {})
-        if key == "data":
-            section["tasks"] = value.get("tasks", [])
+        if key == "data" and "tasks" not in value:
+            section.pop("tasks")  # the data set's own default tasks, not digits'
         full[key] = section
     return ExperimentConfig.parse(full)
 

@@ -113,3 +113,13 @@ def test_oversized_input_is_refused_unread():
     assert len(bomb) < MAX_CHARS
     with pytest.raises(ConfigError, match="too much"):
         decode_config("z" + bomb)
+
+
+@pytest.mark.parametrize("data", [
+    {"dataset": "synthetic_correlated", "options": {"correlation": 0.2}},  # its default tasks
+    {"seed": 3},  # a data setting other than the tasks, on the default data set
+])
+def test_a_link_changing_data_but_not_its_tasks_opens(data):
+    cfg = ExperimentConfig().replace(data=data)
+    assert "tasks" not in config_delta(cfg).get("data", {})
+    assert decode_config(encode_config(cfg)) == cfg
