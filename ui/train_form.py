@@ -135,7 +135,7 @@ def experiment_form(start: ExperimentConfig | None = None
         with tabs[4]:
             training = model_form(TrainingConfig, "training", values=begin["training"])
             seed = field_widget("seed", ExperimentConfig.model_fields["seed"], "seed",
-                                label="Seed (same seed, same result)", value=begin["seed"])
+                                label="Run seed (initialisation and batch order)", value=begin["seed"])
     for path, tab in _TAB_OF.items():  # say where a field is, as its problem may be
         for key in fields.labels:  # shown on another tab than the one open
             if key.startswith(path):
@@ -175,9 +175,9 @@ def _data_section(begin: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]
             help="the tasks the network learns together; 'reconstruction' rebuilds the input",
         )
         register("data.tasks", "Tasks")
-    with st.expander("Split and scaling"):
-        split = model_form(DataConfig, "data", only=["val_fraction", "test_fraction", "scaling"],
-                           values=begin)
+    with st.expander("Split, scaling and data seed"):
+        split = model_form(DataConfig, "data",
+                           only=["val_fraction", "test_fraction", "scaling", "seed"], values=begin)
     return dataset, options, tasks, split
 
 

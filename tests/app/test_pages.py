@@ -789,3 +789,17 @@ def test_progress_bar_and_text_agree_while_training(app, home):
     [bar] = at.get("progress")
     assert bar.proto.text.startswith("Training — epoch 1 of 30 done")
     assert bar.proto.value == 3  # 1/30 of the bar, in percent
+
+
+def test_the_data_seed_and_the_run_seed_are_separate_fields(app):
+    """The data seed (data and split) and the run seed (initialisation, batch order) each
+    have a labelled field, and each reaches its own place in the config."""
+    at = open_page(app(), "pages/train.py")
+    data_seed = next(w for w in at.number_input if w.label == "Data seed")
+    run_seed = next(w for w in at.number_input if w.label.startswith("Run seed"))
+    data_seed.set_value(5)
+    run_seed.set_value(2)
+    at.run()
+    cfg = exported_config(at)
+    assert (cfg.data.seed, cfg.seed) == (5, 2)
+
