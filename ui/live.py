@@ -25,6 +25,7 @@ from .text import md
 from .train_form import auto_name
 
 POLL_SECONDS = 0.5
+FIRST_POLL_SECONDS = 0.2  # until a run's first epoch is in: the first point shows sooner
 
 STATUS_TEXT = {
     "queued": "Waiting for a worker to start it…",
@@ -64,10 +65,24 @@ def run_panel(run_id: int) -> None:
         if run is None:
             st.warning(f"There is no run #{run_id} (it may have been deleted).")
             return
-        if run.active:
+        if run.active and get_store().metrics(run_id).empty:
+            _poll_first(run_id)
+        elif run.active:
             _poll(run_id)
         else:
             _draw(run)
+
+
+@st.fragment(run_every=FIRST_POLL_SECONDS)
+def _poll_first(run_id: int) -> None:
+    """Poll often until the first epoch is stored, then hand over to ``_poll``: Train to
+    first point stays under a second without polling fast for the whole run."""
+    run = get_store().get_run(run_id)
+    if run is None:
+        return
+    _draw(run)
+    if not run.active or not get_store().metrics(run_id).empty:
+        st.rerun()  # the whole page, which polls at the usual pace from now on
 
 
 @st.fragment(run_every=POLL_SECONDS)
