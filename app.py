@@ -10,13 +10,18 @@ st.set_page_config(page_title="MTAE Studio", page_icon=":material/hub:", layout=
 # Navigation first, before the engine (torch) is imported: until a server's first script
 # run reaches st.navigation, Streamlit treats pages/ as an old-style page folder, and a
 # browser opening /compare meanwhile would get that page without this frame.
-page = st.navigation([
+PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
     st.Page("pages/studies.py", title="Studies", icon=":material/science:"),
     st.Page("pages/data.py", title="Data", icon=":material/table:"),
-])
+]
+# The page links are our own (ui.links.nav_links): each carries the tab's settings and run
+# in its URL, so a page switch never shows a bare URL that a refresh or a copied link
+# would lose (Streamlit's own menu drops the query string).
+page = st.navigation(PAGES, position="hidden")
+nav = st.sidebar.empty()
 
 # The frame's static part, before the engine is imported: on a fresh server the page and
 # sidebar show at once, and the engine's imports (torch & co., seconds) follow.
@@ -31,6 +36,7 @@ with st.sidebar:
 if "torch" not in sys.modules:  # only the first visit after the server started
     with st.spinner("Starting the training engine…"):
         import ui.state  # noqa: F401
+from ui.links import nav_links  # noqa: E402  (see above)
 from ui.state import (  # noqa: E402  (see above)
     device_label,
     get_runner,
@@ -49,4 +55,5 @@ with status_line.container():
     active = sum(r.active for r in runs)
     st.caption(f"{len(runs)} run(s) stored" + (f", {active} training now" if active else ""))
 
+nav_links(PAGES, nav)  # drawn again whenever the page changes the tab's settings or run
 run_in_frame(page)

@@ -12,9 +12,12 @@ bad one is dropped with a plain notice, never trusted.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mtae_core.config import ConfigError
 
@@ -31,6 +34,7 @@ NOTICES_KEY = "links.notices"  # session: {param: why its value was ignored}
 STARTED_KEY = "links.started"
 MAX_RUN_ID = 2**63 - 1  # SQLite's largest integer
 SHOWN_CHARS = 30  # of a bad value, in a notice
+_nav = threading.local()  # this script run's menu: (pages, slot); each session runs in its thread
 
 
 def parse_run_id(raw: str) -> int:
@@ -83,6 +87,36 @@ def carry(labels: dict[str, str] | None = None) -> None:
             st.query_params[param] = want
 
 
+def params() -> dict[str, str]:
+    """The tab's state as query parameters, for links to other pages."""
+    out = {CFG: settings()}
+    run = shown_run_id()
+    if run is not None:
+        out[RUN] = str(run)
+    return {k: v for k, v in out.items() if v}
+
+
+def nav_links(pages: list[Any], slot: DeltaGenerator) -> None:
+    """The app's menu in ``slot``: a link per page that carries the tab's settings and
+    run. Drawn before the page runs, and again (``_redraw_nav``) when the page changes
+    the settings or the run, so the links never carry a stale state."""
+    _nav.pages, _nav.slot = pages, slot
+    _redraw_nav()
+
+
+def _redraw_nav() -> None:
+    slot = getattr(_nav, "slot", None)
+    ctx = get_script_run_ctx()
+    if slot is None or ctx is None or ctx.fragment_ids_this_run:
+        return  # a fragment may not write outside itself; the next full run draws the menu
+    here = params()
+    with slot.container():
+        for page in _nav.pages:
+            st.page_link(page, label=page.title, icon=page.icon, query_params=here,
+                         width="stretch")
+        st.divider()
+
+
 def notice(param: str) -> str | None:
     """Why the link's ``param`` was ignored (None if it was fine), once."""
     notices: dict[str, str] = st.session_state.get(NOTICES_KEY, {})
@@ -106,11 +140,14 @@ def settings() -> str:
 
 
 def set_settings(text: str) -> None:
+    changed = text != settings()
     st.session_state[SETTINGS_KEY] = text
     if text:
         st.query_params[CFG] = text
     elif CFG in st.query_params:
         del st.query_params[CFG]
+    if changed:
+        _redraw_nav()
 
 
 def shown_run_id() -> int | None:
@@ -121,7 +158,10 @@ def shown_run_id() -> int | None:
 
 
 def show_run(run_id: int | None) -> None:
+    changed = run_id != shown_run_id()
     st.session_state[RUN_KEY] = run_id
+    if changed:
+        _redraw_nav()
     if run_id is None:
         if RUN in st.query_params:
             del st.query_params[RUN]

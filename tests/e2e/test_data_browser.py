@@ -31,7 +31,7 @@ def _go(page, main, expect, link: str) -> None:  # type: ignore[no-untyped-def]
     "(before training)" heading must not pass for the Train page's)."""
     title = main.get_by_role("heading", name=link, exact=True)
     for _ in range(3):  # a click landing during a redraw can be lost: click again
-        page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
+        page.get_by_test_id("stSidebar").get_by_role("link", name=link, exact=True).click()
         try:
             expect(title).to_be_visible(timeout=10_000)
             return
