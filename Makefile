@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/streamlit run app.py
+	$(PY) -m ui.serve  # streamlit run app.py, the engine imported while the server starts
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,7 @@
 """Waiting times a person sees, measured in a real browser (headless Chromium).
 
-Starts the dashboard the way ``make run`` does (``streamlit run app.py`` from the
+Starts the dashboard the way ``make run`` does (``python -m ui.serve``: ``streamlit run
+app.py`` with the engine imported as the server starts, from the
 repository root, so ``.streamlit/config.toml`` applies) on a free port with a fresh,
 temporary ``$MTAE_HOME``, drives ``/usr/bin/chromium`` with Playwright and prints:
 
@@ -64,7 +65,7 @@ def _start_server(home: Path, log: Any) -> tuple[subprocess.Popen[bytes], str]:
     env = {**os.environ, "MTAE_HOME": str(home)}
     env.pop("MTAE_NO_WORKERS", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "ui.serve", "--server.headless", "true",
          "--server.port", str(port)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
@@ -208,7 +209,7 @@ def main() -> None:
             finally:
                 left = _stop_server(proc)
         log_text = log_path.read_text(errors="replace")
-    print(f"dashboard: streamlit run app.py (as make run), {os.cpu_count()} CPU(s), "
+    print(f"dashboard: python -m ui.serve (as make run), {os.cpu_count()} CPU(s), "
           f"MTAE_WORKERS={os.environ.get('MTAE_WORKERS', 'default')}")
     for name, xs in res.items():
         if not xs:
