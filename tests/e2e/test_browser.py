@@ -1,5 +1,5 @@
-"""The app in a real browser: ``streamlit run app.py`` with real training workers, driven
-by Playwright with Debian's Chromium. Train a 3-epoch digits run, watch its curves
+"""The app in a real browser, started as ``make run`` starts it (``python -m ui.serve``:
+``streamlit run app.py``) with real training workers, driven by Playwright with Debian's Chromium. Train a 3-epoch digits run, watch its curves
 appear, find it on the Compare page.
 
 Skipped when /usr/bin/chromium (or Playwright) is missing — but fails instead when the
@@ -51,7 +51,7 @@ def app_url(tmp_path: Path) -> Iterator[str]:
     env.pop("MTAE_NO_WORKERS", None)  # this test trains for real
     log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "ui.serve", "--server.headless", "true",  # as `make run`
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
