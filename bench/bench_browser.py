@@ -34,6 +34,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from mtae_core.jobs import process_group
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -96,26 +98,12 @@ def _stop_server(proc: subprocess.Popen[bytes]) -> list[int]:
     left: list[int] = []
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        left = _group_members(proc.pid)
+        left = process_group(proc.pid)
         if not left:
             return []
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     return left
-
-
-def _group_members(pgid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
-            out.append(int(d.name))
-    return out
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -38,6 +38,24 @@ SUPERVISE_SECONDS = 0.25  # how often the runner looks for workers that died
 APP_STOPPED = "the app stopped during training"
 
 
+def process_group(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``, from Linux's /proc ([]
+    elsewhere): how a test or a benchmark that started an app in its own group checks that
+    no worker outlived it."""
+    out = []
+    proc = Path("/proc")
+    for d in proc.iterdir() if proc.is_dir() else ():
+        if not d.name.isdigit():
+            continue
+        try:  # after "(comm)", which may hold spaces: state, ppid, pgrp, ...
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(d.name))
+    return out
+
+
 def default_workers() -> int:
     """``$MTAE_WORKERS`` when set to a whole number ≥ 1, else one worker per CPU core this
     process may use (each worker trains with one torch thread)."""

@@ -11,18 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from page_helpers import tiny
 from streamlit.testing.v1 import AppTest
 
-from mtae_core import ExperimentConfig
 from mtae_core.jobs import execute
 from mtae_core.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
 TIMEOUT = 60  # seconds per script run; the first run of a session imports torch & co.
-
-TINY = {"training": {"epochs": 2, "batch_size": 128, "device": "cpu"},
-        "model": {"hidden": [16], "latent_dim": 4, "head_hidden": 8}}
 
 # name -> changes to the tiny config; each is trained for real into the store
 FINISHED: dict[str, dict[str, Any]] = {
@@ -38,11 +35,6 @@ FINISHED: dict[str, dict[str, Any]] = {
     "diverge": {"optimizer": {"kind": "sgd", "lr": 10.0, "momentum": 0.99}},
 }
 FAIL_REASON = "RuntimeError: worker lost its GPU"
-
-
-def tiny(name: str, **changes: Any) -> ExperimentConfig:
-    cfg = ExperimentConfig().replace(name=name, **TINY)
-    return cfg.replace(**changes) if changes else cfg
 
 
 @dataclass(frozen=True)

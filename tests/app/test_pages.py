@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from page_helpers import button, texts
 from streamlit.testing.v1 import AppTest
 
 from mtae_core.config import ExperimentConfig
@@ -34,17 +35,6 @@ def open_page(at: AppTest, page: str) -> AppTest:
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def texts(elements: Any) -> list[str]:
-    """The elements' text as a reader sees it (Markdown's backslash escapes removed)."""
-    return [re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements]
-
-
-def button(at: AppTest, label: str) -> Any:
-    found = [b for b in at.button if b.label == label]
-    assert len(found) == 1, texts(at.button)
-    return found[0]
 
 
 def selectbox(at: AppTest, label: str) -> Any:

@@ -16,21 +16,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from page_helpers import TINY, button, texts, tiny
 from streamlit.testing.v1 import AppTest
 
-from mtae_core import ExperimentConfig, studies
+from mtae_core import studies
 from mtae_core.jobs import execute
 from mtae_core.store import RunStore
 
 PAGE = "pages/studies.py"
-# as tests/app/conftest.py's TINY: a run trains in a fraction of a second
-TINY = {"training": {"epochs": 2, "batch_size": 128, "device": "cpu"},
-        "model": {"hidden": [16], "latent_dim": 4, "head_hidden": 8}}
-
-
-def tiny(name: str, **changes: Any) -> ExperimentConfig:
-    cfg = ExperimentConfig().replace(name=name, **TINY)
-    return cfg.replace(**changes) if changes else cfg
 
 
 def open_studies(at: AppTest, study: int | None = None) -> AppTest:
@@ -41,17 +34,6 @@ def open_studies(at: AppTest, study: int | None = None) -> AppTest:
     at.switch_page(PAGE).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def texts(elements: Any) -> list[str]:
-    """Elements' text with Markdown's escapes removed (user text is shown escaped)."""
-    return [re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements]
-
-
-def button(at: AppTest, label: str) -> Any:
-    found = [b for b in at.button if b.label == label]
-    assert len(found) == 1, [b.label for b in at.button]
-    return found[0]
 
 
 def grid(at: AppTest) -> str:

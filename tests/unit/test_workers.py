@@ -17,7 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from mtae_core.jobs import APP_STOPPED, JobRunner, default_workers, usable_cores
+from mtae_core.jobs import (
+    APP_STOPPED,
+    JobRunner,
+    default_workers,
+    process_group,
+    usable_cores,
+)
 from mtae_core.store import RunStore
 from mtae_core.training import describe_device, resolve_device
 from mtae_core.worker import set_parent_death_signal
@@ -32,21 +38,6 @@ def _wait(pred, timeout: float = 30.0, every: float = 0.05) -> bool:
             return True
         time.sleep(every)
     return bool(pred())
-
-
-def _group(pgid: int) -> list[int]:
-    """Live (not zombie) processes of process group ``pgid``."""
-    out = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            out.append(int(d.name))
-    return out
 
 
 # An app in miniature: a process that starts a JobRunner over the store, submits a long
@@ -88,7 +79,7 @@ def app_process(store: RunStore):
 
     yield start
     for p in procs:
-        for pid in _group(p.pid):
+        for pid in process_group(p.pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -108,12 +99,12 @@ def test_killing_the_app_mid_run_ends_its_worker_and_the_run(store, app_process)
     assert _wait(lambda: _running(store) or app.poll() is not None, 60), store.runs()
     assert app.poll() is None, "the app script failed"
     run = store.runs()[0]
-    workers = [pid for pid in _group(app.pid) if pid != app.pid]
+    workers = [pid for pid in process_group(app.pid) if pid != app.pid]
     assert run.worker_pid in workers
     os.kill(app.pid, signal.SIGKILL)
     app.wait()
     # the worker notices in the middle of training, records why its run ended, and exits
-    assert _wait(lambda: not _group(app.pid), 5), f"still alive: {_group(app.pid)}"
+    assert _wait(lambda: not process_group(app.pid), 5), f"still alive: {process_group(app.pid)}"
     assert _wait(lambda: store.get_run(run.id).status == "failed", 5)
     assert store.get_run(run.id).error == APP_STOPPED
     # a new app's runner starts cleanly and leaves no run 'running'
@@ -127,18 +118,18 @@ def test_killing_the_app_mid_run_ends_its_worker_and_the_run(store, app_process)
 @pytest.mark.slow
 def test_killing_the_app_while_its_worker_starts_ends_the_worker(store, app_process):
     app = app_process("none")  # no run: the worker is importing torch or warming up
-    assert _wait(lambda: len(_group(app.pid)) >= 2 or app.poll() is not None, 30)
+    assert _wait(lambda: len(process_group(app.pid)) >= 2 or app.poll() is not None, 30)
     assert app.poll() is None, "the app script failed"
     os.kill(app.pid, signal.SIGKILL)
     app.wait()
-    assert _wait(lambda: not _group(app.pid), 10), f"still alive: {_group(app.pid)}"
+    assert _wait(lambda: not process_group(app.pid), 10), f"still alive: {process_group(app.pid)}"
 
 
 @pytest.mark.slow
 def test_an_app_that_exits_without_stopping_its_runner_leaves_no_worker(store, app_process):
     app = app_process("exit")
     assert app.wait(60) == 0
-    assert _wait(lambda: not _group(app.pid), 5), f"still alive: {_group(app.pid)}"
+    assert _wait(lambda: not process_group(app.pid), 5), f"still alive: {process_group(app.pid)}"
     (run,) = store.runs()
     assert run.status == "failed" and run.error == APP_STOPPED
 
