@@ -12,12 +12,11 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from mtae_core.baselines import differences, is_matched_baseline
+from mtae_core.baselines import BASELINE, differences, is_matched_baseline
 from mtae_core.config import ExperimentConfig
 from mtae_core.metrics import METRIC_DIRECTION, delta_m, task_deltas
 
 SEP = " · "  # runs_table names metric columns "<task> · <metric>"
-BASELINE = "single_task"
 DELTA_M = "Δm vs single-task (%)"
 BEST_STYLE = "background-color: rgba(33, 195, 84, 0.25); font-weight: 600"
 

@@ -32,7 +32,7 @@ from mtae_core.relatedness import dataset_report, loaded
 from mtae_core.store import RunStore
 
 from . import charts
-from .compare import task_delta_frame
+from .compare import baselines_of, task_delta_frame
 
 UPLOAD_KEY = "data.upload"  # session state: (file id, ParsedTable | error message)
 VIEW_KEY = "data.view"  # the data set shown under "Look before you train"
@@ -212,9 +212,13 @@ def measured_gains(store: RunStore, dataset: str) -> pd.DataFrame:
     runs = store.runs_table()
     if runs.empty:
         return pd.DataFrame(columns=["run", "task", "metric", "delta"])
-    mine = runs[(runs["dataset"] == dataset) & (runs["status"] == "done")
-                & (runs["sharing"] != "single_task")]
-    return task_delta_frame(mine, runs)
+    configs = {r.id: r.config for r in store.runs()}
+    mine = runs[runs["dataset"] == dataset]
+    # only runs with a matched baseline (same data, budget, optimizer, seeds): a gain
+    # against a baseline trained otherwise would not measure transfer
+    matched = [int(row["id"]) for row, base in baselines_of(mine, runs, configs)
+               if base is not None and base.matched]
+    return task_delta_frame(mine[mine["id"].isin(matched)], runs, configs)
 
 
 def _view_config(dataset: str) -> tuple[str, list[str]] | None:
@@ -301,15 +305,17 @@ def _relatedness(store: RunStore, dataset: str, report: dict[str, Any]) -> None:
     gains = measured_gains(store, dataset)
     st.subheader("Did relatedness predict transfer?")
     if gains.empty:
-        st.info("No measured gains yet: train a sharing run and its single_task baseline on "
-                "this data set (Train page), then come back to see which tasks gained.",
+        st.info("No measured gains yet: train a sharing run and its matched single_task "
+                "baseline on this data set (Compare offers to queue it), then come back to "
+                "see which tasks gained.",
                 icon=":material/lightbulb:")
         return
     fig = charts.task_delta_figure(gains, title="Measured change per task from sharing")
     if fig is not None:
         st.plotly_chart(fig, config={"displaylogo": False}, key="rel.gains")
-    st.caption("Each finished sharing run on this data set against its single-task baseline "
-               "(Compare shows the same bars). Tasks read as related above should gain.")
+    st.caption("Each finished sharing run on this data set against its matched single-task "
+               "baseline (same data, budget, optimizer and seeds; runs without one are left "
+               "out). Compare shows the same bars. Tasks read as related above should gain.")
 
 
 def stored_tables(store: RunStore) -> None:

@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from mtae_core import studies
-from mtae_core.baselines import differences
+from mtae_core.baselines import BASELINE, differences
 from mtae_core.config import ConfigError, ExperimentConfig
 from mtae_core.store import RunStore
 from mtae_core.studies.spec import data_seed_supported
@@ -296,7 +296,7 @@ def study_size(spec: Any, store: RunStore) -> tuple[str, int]:
     n_cells = len(spec.cells())
     text = (f"**{len(planned)} runs**: {n_cells} cell(s) × {len(spec.seeds)} seed(s) = "
             f"{len(cells)}, plus {len(bases)} matched single-task baseline(s)")
-    if any(c.config.model.sharing == "single_task" for c in spec.cells()):
+    if any(c.config.model.sharing == BASELINE for c in spec.cells()):
         text += " (a single_task cell is its own baseline)"
     if reused:
         text += f"; {len(reused)} identical run(s) already in the store are reused, not retrained"

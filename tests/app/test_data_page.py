@@ -119,3 +119,20 @@ def test_a_stored_table_is_deletable_while_no_run_uses_it(app, home):
     assert not at.exception
     assert [d.name for d in store.stored_datasets()] == ["used"]
     assert "used by 1 run(s)" in _md(at)
+
+
+def test_measured_gains_use_matched_baselines_only(filled):
+    """A sharing run whose only single-task run was trained with another budget is left
+    out of 'Did relatedness predict transfer?' (its gain would not measure transfer)."""
+    from page_helpers import tiny
+
+    from mtae_core.jobs import execute
+    from ui.data_page import measured_gains
+
+    store = RunStore(filled.path)
+    before = set(measured_gains(store, "digits")["run_id"])
+    assert filled.ids["hard"] in before  # matched by the fixture's single-task run
+    other = tiny("longer", training={"epochs": 3})  # no single-task run with 3 epochs
+    run_id = store.create_run(other)
+    execute(store, run_id, other)
+    assert run_id not in set(measured_gains(store, "digits")["run_id"])
