@@ -130,11 +130,13 @@ def train_replicas(
     should_stop: Callable[[], bool] | None = None,
     poll_seconds: float = 0.2,
     on_result: Callable[[int, TrainResult], None] | None = None,
+    stop_replica: Callable[[int], bool] | None = None,
 ) -> list[TrainResult]:
     """Train configs that differ only in their seed as one batched model; one result per
     config, in order, each as ``training.train`` would return it for that config alone.
     ``on_result(k, result)`` hears of a replica as soon as it ends (diverged, stopped
-    early, or the end). Raises ``NotBatchable`` (before anything is written to a sink) when
+    early, or the end). ``should_stop`` cancels them all; ``stop_replica(k)`` only replica
+    ``k`` (its run was cancelled). Raises ``NotBatchable`` (before anything is written to a sink) when
     the configs cannot train together."""
     t0 = time.perf_counter()
     cfgs = list(cfgs)
@@ -162,7 +164,8 @@ def train_replicas(
         r.sink.started({"device": describe_device(device), "n_params": models.n_params(m),
                         "n_shared_params": models.n_params(m, m.shared_parameters()),
                         "tasks": r.run.names, "seeds_path": "together", "seeds_together": k})
-    _loop(reps, stack, should_stop or (lambda: False), _Poll(poll_seconds), t0, on_result)
+    stops = _Stops(should_stop or (lambda: False), stop_replica or (lambda k: False))
+    _loop(reps, stack, stops, _Poll(poll_seconds), t0, on_result)
     return [r.result for r in reps if r.result is not None]
 
 
@@ -247,6 +250,12 @@ def _give_side_state(m: nn.Module, acc: Any, k: int, steps: int) -> None:
 
 
 @dataclass
+class _Stops:
+    every: Callable[[], bool]  # stop them all (the user, or the app went away)
+    one: Callable[[int], bool]  # stop replica k (its run was cancelled)
+
+
+@dataclass
 class _EpochState:
     sums: torch.Tensor  # (K, n_tasks) summed step losses
     aux_sums: dict[str, torch.Tensor] = field(default_factory=dict)  # name -> (K,)
@@ -254,7 +263,7 @@ class _EpochState:
     steps_done: int = 0
 
 
-def _loop(reps: list[_Replica], stack: _Stack, stop: Callable[[], bool], poll: _Poll,
+def _loop(reps: list[_Replica], stack: _Stack, stops: _Stops, poll: _Poll,
           t0: float, on_result: Callable[[int, TrainResult], None] | None) -> None:
     run0 = reps[0].run
     epochs, steps = run0.cfg.training.epochs, run0.steps
@@ -289,9 +298,12 @@ def _loop(reps: list[_Replica], stack: _Stack, stop: Callable[[], bool], poll: _
                         diverged_epoch=epoch, diverged_task=task)
                 else:
                     reps[i].good = (st.sums[i].clone(), step + 1)
-            if stop():
+            if stops.every():
                 cancelled = True
                 break
+            for i in [i for i in alive if stops.one(i)]:
+                alive.remove(i)
+                end(i, "cancelled", "cancelled by the user")
             for i in alive:
                 reps[i].sink.progress((epoch * steps + step + 1) / total_steps)
         if cancelled:
@@ -302,11 +314,10 @@ def _loop(reps: list[_Replica], stack: _Stack, stop: Callable[[], bool], poll: _
             stack.lr_sched.step()
         for i in alive:
             _end_epoch(reps[i], stack, i, epoch, st, end)
-        if any(r.result is None for r in reps) and stop():
-            for i, r in enumerate(reps):
-                if r.result is None:
-                    end(i, "cancelled", "cancelled by the user")
-            break
+        # the stop checks after an epoch, as a run alone makes them
+        for i, r in enumerate(reps):
+            if r.result is None and (stops.every() or stops.one(i)):
+                end(i, "cancelled", "cancelled by the user")
     for i, r in enumerate(reps):
         if r.result is None:
             end(i, "done", None)

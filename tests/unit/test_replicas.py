@@ -195,3 +195,107 @@ def test_cancel_stops_every_replica():
     rs = train_replicas(_seeds(_cfg(training={"epochs": 5})), should_stop=stop, poll_seconds=0.0)
     assert [r.status for r in rs] == ["cancelled"] * len(SEEDS)
     assert all(r.epochs_run < 5 for r in rs)
+
+
+# ---- the store and studies: a cell's seeds are claimed and trained together --------------
+
+STUDY_BASE = {"data": {"dataset": "synthetic_correlated", "options": {"n": 240}},
+              "training": {"epochs": 2, "batch_size": 48, "device": "cpu"},
+              "model": {"hidden": [16], "latent_dim": 4, "head_hidden": 8}}
+
+
+def _study(store, **kw) -> int:
+    from mtae_core.studies import StudySpec, start
+
+    spec = StudySpec.parse({"name": "seeds", "base": STUDY_BASE, "seeds": [0, 1, 2],
+                            "axes": {"weighting.strategy": ["equal", "mgda"]}, **kw})
+    return start(store, spec)
+
+
+def _serve(store) -> list[list[int]]:
+    """Train every queued run here as a worker does; the groups it claimed."""
+    import os
+
+    from mtae_core.jobs import execute_group
+
+    claimed = []
+    while runs := store.claim_group(os.getpid()):
+        claimed.append([r.id for r in runs])
+        execute_group(store, runs)
+    return claimed
+
+
+@pytest.mark.slow
+def test_a_study_cell_s_seeds_are_claimed_and_trained_together(store):
+    study_id = _study(store)
+    claimed = _serve(store)
+    df = store.study_runs(study_id)
+    runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
+    assert all(r.status == "done" for r in runs.values())
+    by_cell = {}
+    for row in df.itertuples():
+        by_cell.setdefault((row.role, row.cell), set()).add(int(row.run_id))
+    equal_cell = next(ids for (role, cell), ids in by_cell.items()
+                      if role == "cell" and runs[next(iter(ids))].config.weighting.strategy == "equal")
+    mgda_cell = next(ids for (role, cell), ids in by_cell.items()
+                     if role == "cell" and runs[next(iter(ids))].config.weighting.strategy == "mgda")
+    # the equal cell's three seeds: one claim, trained together, one run per seed
+    assert sorted(equal_cell) in [sorted(c) for c in claimed]
+    assert sorted(runs[i].config.seed for i in equal_cell) == [0, 1, 2]
+    for i in equal_cell:
+        assert runs[i].info["seeds_path"] == "together" and runs[i].info["seeds_together"] == 3
+        assert store.load_weights(i) is not None
+    curves = [store.metrics(i).query("split == 'train'").value.tolist() for i in sorted(equal_cell)]
+    assert len({tuple(c) for c in curves}) == 3 and all(len(c) == 4 for c in curves)  # 2 tasks x 2 epochs
+    # MGDA solves a problem per step on each seed's gradients: separate runs, with the reason
+    for i in mgda_cell:
+        assert [i] in claimed
+        assert runs[i].info["seeds_path"] == "separately"
+        assert "mgda" in runs[i].info["seeds_reason"]
+
+
+@pytest.mark.slow
+def test_a_study_gives_the_same_summary_batched_as_with_separate_runs(tmp_path):
+    from mtae_core.store import RunStore
+    from mtae_core.studies import summarize
+
+    together, apart = RunStore(tmp_path / "a.db"), RunStore(tmp_path / "b.db")
+    a, b = _study(together), _study(apart, separate_seeds=True)
+    assert max(len(c) for c in _serve(together)) == 3
+    assert max(len(c) for c in _serve(apart)) == 1  # no groups: one run per claim
+    sa, sb = summarize(together, a).to_json(), summarize(apart, b).to_json()
+    for ca, cb in zip(sa["cells"], sb["cells"], strict=True):
+        assert ca["settings"] == cb["settings"] and ca["n"] == cb["n"] == 3
+        assert _close(ca["metrics"], cb["metrics"]) and _close(ca["delta_m"], cb["delta_m"])
+    df = apart.study_runs(b)
+    infos = [r.info for r in apart.runs_by_id([int(i) for i in df.run_id]).values()]
+    assert all(i["seeds_path"] == "separately" and "separate" in i["seeds_reason"] for i in infos)
+
+
+def test_claim_group_takes_only_the_queued_runs_of_the_oldest_run_s_group(store):
+    cfg = _cfg()
+    ids = store.create_runs([cfg.replace(seed=s) for s in range(4)] + [cfg.replace(seed=9)],
+                            groups=["g", "g", "h", "g", None])
+    store.request_cancel(ids[1])  # cancelled while queued: not claimed
+    first = store.claim_group(1)
+    assert [r.id for r in first] == [ids[0], ids[3]]
+    assert all(store.get_run(i).status == "running" for i in (ids[0], ids[3]))
+    assert [r.id for r in store.claim_group(1)] == [ids[2]]
+    assert [r.id for r in store.claim_group(1)] == [ids[4]]
+    assert store.claim_group(1) == []
+
+
+def test_cancelling_one_run_of_a_group_stops_that_replica_only(store):
+
+    from mtae_core.jobs import StoreSink
+
+    cfgs = _seeds(_cfg(training={"epochs": 8}))
+    ids = store.create_runs(cfgs, groups=["g"] * len(cfgs))
+    runs = store.claim_group(1)
+    store.request_cancel(ids[1])  # before training starts: replica 1 stops at its first poll
+    results = train_replicas(cfgs, sinks=[StoreSink(store, i) for i in ids],
+                             stop_replica=lambda k: store.cancel_requested(ids[k]),
+                             poll_seconds=0.0)
+    assert [r.status for r in results] == ["done", "cancelled", "done"]
+    assert results[1].epochs_run == 0 and results[0].epochs_run == 8
+    assert len(runs) == 3
