@@ -120,6 +120,7 @@ class _Stack:
     strategy_params: list[list[nn.Parameter]]  # per replica
     test: Split  # the test split, on the training device
     draws: dict[int, list[Draw]] = field(default_factory=dict)  # batch size -> the forward's draws
+    strategy_draws: bool = True  # the strategy draws random numbers (random loss weighting)
     feed: Feed = field(default_factory=Feed)
 
 
@@ -158,6 +159,7 @@ def train_replicas(
         reps.append(_Replica(run, sink, ReplicaRng(device), _EarlyStopping(cfg.training.early_stopping)))
     stack = _stack(reps, device, data.test.to(device))
     _probe(stack, reps[0].run, reps[0].run.bs)
+    stack.strategy_draws = _strategy_draws(reps[0].run)
     k = len(reps)
     for r in reps:
         m = r.run.model
@@ -210,6 +212,16 @@ def _probe(stack: _Stack, run: _Run, batch: int) -> list[Draw]:
                            f"reproduce ({', '.join(sorted(set(probe.unknown)))})")
     stack.draws[batch] = probe.draws
     return probe.draws
+
+
+def _strategy_draws(run: _Run) -> bool:
+    """Whether the strategy's ``combine`` draws random numbers (tried on a copy, which
+    is then dropped: some strategies change their state as they combine)."""
+    strategy = copy.deepcopy(run.strategy)
+    probe = Probe()
+    with probe, torch.no_grad():
+        strategy.combine(torch.ones(len(run.names), device=run.device), None)
+    return bool(probe.unknown or probe.draws)
 
 
 # ---- side state of a forward pass (mixture-of-experts gate statistics) --------------------
@@ -370,8 +382,10 @@ def _step(reps: list[_Replica], stack: _Stack, alive: list[int], epoch: int, ste
         r = reps[i]
         active = r.run.schedule.active(epoch, step)
         actives.append(active)
-        # the strategy draws (if at all) from the replica's own generator state
-        total = total + r.rng.use(r.run.strategy.combine, losses[i], active) + extra[i]
+        # a strategy that draws does so from the replica's own generator state
+        combined = (r.rng.use(r.run.strategy.combine, losses[i], active) if stack.strategy_draws
+                    else r.run.strategy.combine(losses[i], active))
+        total = total + combined + extra[i]
     total.backward()
     if cfg.optimizer.clip_norm:
         _clip(stack, cfg.optimizer.clip_norm)

@@ -307,3 +307,17 @@ def test_cancelling_one_run_of_a_group_stops_that_replica_only(store):
     assert [r.status for r in results] == ["done", "cancelled", "done"]
     assert results[1].epochs_run == 0 and results[0].epochs_run == 8
     assert len(runs) == 3
+
+
+def test_only_a_strategy_that_draws_gets_the_replica_s_generator():
+    from mtae_core.replicas import _strategy_draws
+
+    data = load(_cfg().data)
+    run = {}
+    for w in ("rlw", "equal", "famo"):
+        cfg = _cfg(weighting={"strategy": w})
+        _, model = training.build(cfg, data)
+        run[w] = training._setup(cfg, data, model, torch.device("cpu"))
+    assert _strategy_draws(run["rlw"])
+    assert not _strategy_draws(run["equal"]) and not _strategy_draws(run["famo"])
+    assert run["famo"].strategy.prev is None  # the probe used a copy
