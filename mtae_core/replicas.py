@@ -31,14 +31,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from . import data as data_mod
 from . import models
 from .config import ConfigError, ExperimentConfig
-from .data import MultiTaskData, Split
-from .metrics import task_loss
+from .data import MultiTaskData, Split, TaskSpec
 from .preflight import preflight
 from .replica_noise import Draw, Feed, Probe, ReplicaRng, stack_draws
 from .training import (
@@ -199,14 +199,16 @@ def _stack(reps: list[_Replica], device: torch.device, test: Split) -> _Stack:
 
 
 def _probe(stack: _Stack, run: _Run, batch: int) -> list[Draw]:
-    """The random draws of one training forward pass at this batch size (cached)."""
+    """The random draws of one training forward pass at this batch size (cached). Made on
+    a copy of replica 0's model (its batch-norm statistics untouched) with the generator
+    state put back, so nothing a replica sees changes."""
     if batch in stack.draws:
         return stack.draws[batch]
-    x = torch.empty(batch, run.train.x.shape[1], device="meta")
+    model = copy.deepcopy(run.model).train()
     probe = Probe()
-    with probe:
-        stack.template(x)
-    _reset_side_state(stack.template)
+    devices = [run.device] if run.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad(), probe:
+        model(run.train.x[:batch])
     if probe.unknown:
         raise NotBatchable(f"the model draws random numbers in a way batched seeds cannot "
                            f"reproduce ({', '.join(sorted(set(probe.unknown)))})")
@@ -353,18 +355,21 @@ def _step(reps: list[_Replica], stack: _Stack, alive: list[int], epoch: int, ste
     template, feed = stack.template, stack.feed
 
     def forward(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], x: torch.Tensor,
-                y: dict[str, torch.Tensor], eps: list[torch.Tensor]) -> Any:
+                eps: list[torch.Tensor]) -> Any:
         feed.queue = list(eps)
+        # no weight tying to untie (each scheme's parameters are its own): skip that pass
         if eps:
             with feed:
-                out = functional_call(template, (p, b), (x,))
+                out = functional_call(template, (p, b), (x,), tie_weights=False)
         else:
-            out = functional_call(template, (p, b), (x,))
-        losses = torch.stack([task_loss(s, out.outputs[s.name], x if s.kind == "reconstruction"
-                                        else y[s.name]) for s in specs])  # (n_tasks,)
-        return losses, out.aux_losses, _take_side_state(template)
+            out = functional_call(template, (p, b), (x,), tie_weights=False)
+        return out.outputs, out.aux_losses, _take_side_state(template)
 
-    losses, aux, side = vmap(forward, randomness="error")(stack.params, stack.buffers, xb, ys, noise)
+    outputs, aux, side = vmap(forward, randomness="error")(stack.params, stack.buffers, xb, noise)
+    # the task losses outside vmap, where cross-entropy has its fused kernel (under vmap it
+    # runs as a Python decomposition): (K, n_tasks)
+    losses = torch.stack([_batched_loss(s, outputs[s.name], xb if s.kind == "reconstruction"
+                                        else ys[s.name]) for s in specs], dim=1)
     # losses: (K, n_tasks); aux: name -> (K,)
     extra = torch.zeros(len(reps), device=run0.device)
     for name, v in aux.items():  # the single run's order: aux losses, then the penalty
@@ -394,6 +399,19 @@ def _step(reps: list[_Replica], stack: _Stack, alive: list[int], epoch: int, ste
     for i in alive:
         reps[i].run.schedule.feedback(detached[i])
     st.sums += detached
+
+
+def _batched_loss(spec: TaskSpec, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``metrics.task_loss`` of every replica at once: out (K, batch, ...) → (K,). The same
+    losses, each the mean over its replica's batch (the equivalence tests hold them equal)."""
+    k = out.shape[0]
+    if spec.kind == "classification":
+        per = F.cross_entropy(out.flatten(0, 1), y.flatten(0, 1), reduction="none")
+    elif spec.kind == "regression":
+        per = F.mse_loss(out.squeeze(-1), y, reduction="none")
+    else:
+        per = F.mse_loss(out, y, reduction="none")
+    return per.reshape(k, -1).mean(dim=1)
 
 
 def _penalty(stack: _Stack, l1: float, l2: float) -> torch.Tensor | None:
