@@ -107,28 +107,31 @@ _TABLES_DIR: Path | None = None
 
 def _install_table(table: tuple[str, bytes, str, dict[str, Any]] | None) -> None:
     """Make a user's table known to this worker process: kept in a private store in a
-    temporary folder of the worker (never the driver's store), which the data-set
-    registry then reads."""
+    temporary folder of the worker, which the data-set registry then reads — never the
+    driver's store, not even to list tables (so also not without a table)."""
     global _TABLES_DIR
-    if table is None:
-        return
     from ..data import user
     from ..store import RunStore
 
-    name, csv, sha256, meta = table
     if _TABLES_DIR is None:
         _TABLES_DIR = Path(tempfile.mkdtemp(prefix="mtae-ray-tables-"))
         import shutil
 
         atexit.register(shutil.rmtree, _TABLES_DIR, True)
-    private = RunStore(_TABLES_DIR / "tables.db")
-    held = private.stored_dataset(name)
-    if held is None or held.sha256 != sha256:
-        if held is not None:
-            private.delete_dataset(name)  # (no runs in this store use it)
-        if private.stored_dataset(sha256) is None:
-            private.add_dataset(name, csv, sha256, meta)
-    user.use_store(private.path)
+    path = _TABLES_DIR / "tables.db"
+    if table is None:
+        if user.store_override() != path:
+            user.use_store(path)  # (no file yet: the registry lists no tables)
+        return
+    name, csv, sha256, meta = table
+    private = RunStore(path)
+    for key in (name, sha256):  # another file under this name, or this file named otherwise
+        held = private.stored_dataset(key)
+        if held is not None and (held.name, held.sha256) != (name, sha256):
+            private.delete_dataset(held.name)  # (no runs in this store use it)
+    if private.stored_dataset(name) is None:
+        private.add_dataset(name, csv, sha256, meta)
+    user.use_store(path)
 
 
 def run_task(run_id: int, cfg_json: str, table: Any, reporter: Any) -> dict[str, Any]:
