@@ -134,14 +134,35 @@ def _install_table(table: tuple[str, bytes, str, dict[str, Any]] | None) -> None
     user.use_store(path)
 
 
+_SETTLED = False
+
+
+def _settle() -> None:
+    """Once per Ray worker process: train as a local worker does (one torch thread, one
+    CPU per task; the same lower priority, so the app's server on the same machine stays
+    responsive and the two backends compete on equal terms)."""
+    global _SETTLED
+    if _SETTLED:
+        return
+    import torch
+
+    from ..worker import NICE
+
+    torch.set_num_threads(1)
+    try:
+        os.nice(NICE)
+    except (OSError, AttributeError):
+        pass
+    _SETTLED = True
+
+
 def run_task(run_id: int, cfg_json: str, table: Any, reporter: Any) -> dict[str, Any]:
     """Train one run in a Ray worker and return how it ended (status, reason, metrics,
     weights). Failures of the run itself (a bad setting, an error in training) come back
     as ``failed`` with the reason; only a lost worker or node raises in the driver."""
     import ray
-    import torch
 
-    torch.set_num_threads(1)  # one CPU per task, as a local worker trains
+    _settle()
     ray.get(reporter.put.remote(("begin", run_id, os.getpid(), ray.get_runtime_context()
                                  .get_node_id())))
     try:
