@@ -141,6 +141,18 @@ class Reconstructions:
     mse: dict[int, float] = field(default_factory=dict)  # run id -> mean squared pixel error
     notes: dict[int, str] = field(default_factory=dict)  # run id -> why it is left out
     caveats: dict[int, str] = field(default_factory=dict)  # run id -> what to keep in mind
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # the data set's rows shown
+
+
+def _varied(labels: np.ndarray | None, n: int, size: int) -> list[int]:
+    """``n`` of ``size`` test positions: with labels, the first of each label before any
+    repeat, so the grid shows several classes (the first test images may all be one
+    digit); without, the first ``n``."""
+    if labels is None:
+        return list(range(min(n, size)))
+    first = [int(np.flatnonzero(labels == lab)[0]) for lab in dict.fromkeys(labels.tolist())][:n]
+    taken = set(first)
+    return sorted(first) + [i for i in range(size) if i not in taken][: n - len(first)]
 
 
 def _scaler(cfg: ExperimentConfig, raw_x: np.ndarray, train: np.ndarray) -> Any:
@@ -202,13 +214,15 @@ def reconstructions(store: RunStore, run_ids: Sequence[int], n: int = 8) -> Reco
         raw_x, kept, split = _raw_inputs(cfg, data)
         scaler = _scaler(cfg, raw_x, split[0])
         if ref is None:
-            rows = np.asarray(split[2])[:n]  # the first test images of this run
+            labels = [s.name for s in data.tasks if s.kind == "classification"]
+            picked = _varied(data.test.y[labels[0]].numpy() if labels else None, n, len(data.test))
+            rows = np.asarray(split[2])[picked]  # test images of this run
             out.dataset, out.shape = cfg.data.dataset, IMAGE_SHAPES[cfg.data.dataset]
             images = raw_x[rows]
             out.originals = images.reshape(len(rows), *out.shape)
-            labels = [s.name for s in data.tasks if s.kind == "classification"]
             out.captions = [", ".join(f"{t} {int(data.test.y[t][i])}" for t in labels)
-                            for i in range(len(rows))]
+                            for i in picked]
+            out.rows = kept[rows]
             ref = (cfg, images, rows)
         else:
             if cfg.data != ref[0].data:

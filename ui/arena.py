@@ -72,7 +72,7 @@ def parameter_figure(trajs: Sequence[Trajectory], methods: Sequence[str], xs: np
             line={"width": 1}, opacity=0.55, showlegend=True,
             hovertemplate=f"{TASKS[t]} loss %{{z:.2f}}<br>x %{{x:.2f}}, y %{{y:.2f}}<extra></extra>"))
     fig.add_trace(go.Scatter(x=pareto[:, 0], y=pareto[:, 1], mode="markers", name="Pareto set",
-                             marker={"color": "black", "size": 3}, hoverinfo="skip"))
+                             marker={"color": "black", "size": 2}, hoverinfo="skip"))
     _paths(fig, trajs, methods, lambda tr: (tr.points[:, 0], tr.points[:, 1]))
     fig.update_xaxes(title_text="x (θ₁)", range=list(BOUNDS), constrain="domain")
     fig.update_yaxes(title_text="y (θ₂)", range=list(BOUNDS), scaleanchor="x", scaleratio=1)

@@ -43,13 +43,16 @@ def test_reconstructions_side_by_side_across_runs(store, tiny_cfg):
     # the originals are scikit-learn's images of the run's first test rows
     from sklearn.datasets import load_digits
     cfg, data, model = analysis.load_trained(store, a)
-    test_rows = data.extras["split_indices"][2][:5]
-    np.testing.assert_allclose(r.originals, load_digits().images[test_rows])
-    assert r.captions[0] == f"digit {int(data.test.y['digit'][0])}, parity {int(data.test.y['parity'][0])}"
+    test = data.extras["split_indices"][2]
+    np.testing.assert_allclose(r.originals, load_digits().images[r.rows])
+    where = [int(np.flatnonzero(test == row)[0]) for row in r.rows]  # all from the test split
+    shown = [int(data.test.y["digit"][i]) for i in where]
+    assert len(set(shown)) == 5  # five different digits, not the first five test images
+    assert r.captions == [f"digit {d}, parity {d % 2}" for d in shown]
     assert set(r.runs) == {a, b} and not r.notes and not r.caveats
     # run a's reconstructions: its own model on its own scaled test inputs, scaled back
     with torch.no_grad():
-        own = model(data.test.x[:5]).outputs["reconstruction"].numpy()
+        own = model(data.test.x[where]).outputs["reconstruction"].numpy()
     raw, _, split = analysis._raw_inputs(cfg, data)
     back = analysis._scaler(cfg, raw, split[0]).inverse_transform(own)
     np.testing.assert_allclose(r.runs[a].reshape(5, -1), back, rtol=1e-4, atol=1e-4)
