@@ -185,3 +185,15 @@ def test_compare_every_chart_offers_png_and_csv_and_the_weights(app, filled, fil
     stored = RunStore(filled.path).load_weights(int(inside))
     assert stored is not None and state.keys() == stored.keys()
     assert all(torch.equal(state[k], stored[k]) for k in stored)
+
+
+@pytest.mark.parametrize("page", ["pages/data.py", "pages/latent.py", "pages/compare.py"])
+def test_every_chart_of_a_page_has_its_png_and_csv(app, filled, page):
+    at = open_page(app(), page)
+    if page == "pages/compare.py":
+        at = select_runs(at, filled, ["mmoe"])
+    configs = chart_configs(at)
+    assert configs, "no chart drawn"
+    assert all(c["toImageButtonOptions"]["format"] == "png" for c in configs), configs
+    assert len({c["toImageButtonOptions"]["filename"] for c in configs}) == len(configs)
+    assert download_labels(at).count("Download data (CSV)") == len(configs)
