@@ -158,6 +158,9 @@ def _draw(run: Run) -> None:
     downloads.chart(charts.loss_curves(metrics, log_y=log_y), f"run-{run.id}-losses",
                     data=charts.task_losses(metrics), key=f"loss-{run.id}")
     run_insights(run, metrics, store.extras(run.id))
+    if run.status == "done":
+        from .pictures import weights_download  # (the pictures module loads the analysis engine)
+        weights_download(store, run)
 
 
 def insight_figures(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]]

@@ -158,7 +158,7 @@ def side_by_side_section(store: RunStore, done: Sequence[Run], label: Any) -> No
     method = c3.radio("Projection", list(methods), format_func=methods.get, horizontal=True,
                       key="pictures.pair.method")
     if method == "umap" and not umap_available():
-        st.info(text.md(UMAP_MISSING))
+        st.info(UMAP_MISSING)
         return
     frames, keys = [], []
     try:

@@ -197,3 +197,15 @@ def test_every_chart_of_a_page_has_its_png_and_csv(app, filled, page):
     assert all(c["toImageButtonOptions"]["format"] == "png" for c in configs), configs
     assert len({c["toImageButtonOptions"]["filename"] for c in configs}) == len(configs)
     assert download_labels(at).count("Download data (CSV)") == len(configs)
+
+
+@pytest.mark.parametrize(("name", "offered"), [("hard", True), ("diverge", False)])
+def test_train_run_view_offers_the_weights_of_a_finished_run(app, filled, files, name, offered):
+    at = app()
+    at.query_params["run"] = str(filled.ids[name])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert ("Download trained weights (.pt)" in download_labels(at)) is offered
+    if offered:
+        state = torch.load(io.BytesIO(files[f"run-{filled.ids[name]}-weights.pt"]), weights_only=True)
+        assert state.keys() == RunStore(filled.path).load_weights(filled.ids[name]).keys()
