@@ -20,7 +20,8 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from .config import OptimizerConfig
+from .config import OptimizerConfig, WeightingConfig
+from .config import _errors as config_problems  # pydantic's errors in plain words
 from .models.base import ModelOutput, SharingScheme
 from .training import build_optimizer
 from .weighting import GradientWeighting, weightings
@@ -104,18 +105,21 @@ class Trajectory:
 
 
 def _strategy(method: str, options: Mapping[str, Any] | None) -> Any:
+    """The registry's strategy with ``options`` validated as a config's weighting is:
+    problems come back in the config's plain words ("Alpha must be at least 0")."""
     if method not in weightings:
         raise ArenaError(f"Method {method!r} is not a weighting strategy; the choices are "
                          + ", ".join(weightings.names()))
     cls = weightings.get(method)
     try:
-        opts = cls.Options.model_validate(dict(options or {}))
+        checked = WeightingConfig.model_validate({"strategy": method, "options": dict(options or {})})
+        opts = cls.Options.model_validate(checked.options)
         cls.check(opts, TASKS)
     except ValidationError as e:
-        where = ", ".join(".".join(map(str, err["loc"])) for err in e.errors())
-        raise ArenaError(f"The options of {method} are out of range ({where})") from None
-    except ValueError as e:
-        raise ArenaError(f"The options of {method}: {e}") from None
+        problems = "; ".join(p.message for p in config_problems(e))
+        raise ArenaError(f"{method}: {problems}") from None
+    except ValueError as e:  # the strategy's own cross-checks speak plain words already
+        raise ArenaError(f"{method}: {e}") from None
     return cls(TASKS, opts)
 
 

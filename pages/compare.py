@@ -15,7 +15,7 @@ from ui.compare import (
 )
 from ui.compare_views import baseline_notes
 from ui.live import run_insights, tab_runs
-from ui.pictures import mixing_section, weights_download
+from ui.pictures import weights_download
 from ui.runs_view import delete_control, runs_table, selected_metrics
 from ui.state import ensure_app_frame, get_store
 from ui.train_form import LABELS
@@ -91,9 +91,7 @@ st.caption("Task weights, gradient conflict between tasks, auxiliary losses and 
 run = store.get_run(int(st.selectbox("Run", list(labels), key="compare.inside",
                                      format_func=labels.get)))
 if run is not None:
-    extras = store.extras(run.id)
-    run_insights(run, metrics[metrics["run_id"] == run.id], extras, key="compare")
-    mixing_section(run, extras, key="compare")
+    run_insights(run, metrics[metrics["run_id"] == run.id], store.extras(run.id), key="compare")
     weights_download(store, run)
 from ui.studies import repeat_over_seeds_button  # noqa: E402, I001  (the Studies page's hook)
 repeat_over_seeds_button(chosen)

@@ -3,10 +3,11 @@ two runs side by side on the same axes; reconstructions of image data across run
 
 import streamlit as st
 
+from mtae_core.analysis import MissingExtra
 from ui import charts, downloads, links
-from ui.latent import METHODS, projection
+from ui.latent import projection
 from ui.live import run_label
-from ui.pictures import recon_section, side_by_side_section
+from ui.pictures import projection_methods, recon_section, side_by_side_section
 from ui.state import ensure_app_frame, get_store
 from ui.train_form import LABELS
 
@@ -32,11 +33,16 @@ if view == "recon":
     recon_section(store, done, run_label)
     st.stop()
 
+METHODS = projection_methods()
 c1, c2 = st.columns([3, 2])
 run = c1.selectbox("Run", done, format_func=run_label)
 method = c2.radio("Projection", list(METHODS), format_func=METHODS.get, horizontal=True)
-with st.spinner("Projecting the test set…"):
-    frame, keys = projection(str(store.path), run.id, None, method)
+try:
+    with st.spinner("Projecting the test set…"):
+        frame, keys = projection(str(store.path), run.id, None, method)
+except MissingExtra as e:  # UMAP chosen without the extra: say how to get it
+    st.info(str(e))
+    st.stop()
 c3, c4 = st.columns([3, 2])
 latent = c4.selectbox("Latent code", keys, help="per-task networks have one code per task") \
     if len(keys) > 1 else keys[0]

@@ -5,6 +5,7 @@ set, and the same paths in loss space against the Pareto front. The engine is
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ from mtae_core.weighting import weightings
 
 from . import downloads, text
 from .charts import PALETTE
+from .forms import model_form
 
 # a first visit runs these at once: 9 paths of 300 steps, a few seconds on a busy CPU
 DEFAULT_METHODS = ["equal", "pcgrad", "mgda"]
@@ -50,8 +52,9 @@ def method_label(name: str) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _trajectory(method: str, start: tuple[float, float], steps: int, lr: float, optimizer: str,
-                scales: tuple[float, float]) -> Trajectory:
-    return run_method(method, start, steps, lr, optimizer, toy=Toy(scales))  # type: ignore[arg-type]
+                scales: tuple[float, float], options_json: str) -> Trajectory:
+    return run_method(method, start, steps, lr, optimizer,  # type: ignore[arg-type]
+                      options=json.loads(options_json), toy=Toy(scales))
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -144,6 +147,7 @@ def _settings() -> dict[str, Any] | None:
     with st.form("arena.form", border=True):
         methods = st.multiselect("Methods", names, default=DEFAULT_METHODS, format_func=method_label,
                                  help="the weighting strategies training uses, the same classes")
+        options = _options(methods)
         c1, c2, c3 = st.columns([3, 2, 2])
         starts = c1.multiselect("Start points", list(STARTS), default=DEFAULT_STARTS,
                                 format_func=lambda k: f"{k} {STARTS[k]}")
@@ -165,7 +169,23 @@ def _settings() -> dict[str, Any] | None:
         st.info("Pick at least one method and one start point.")
         return None
     return {"methods": methods, "points": points, "steps": int(steps), "lr": float(lr),
-            "optimizer": optimizer, "scales": NASH_SCALES if nash else (1.0, 1.0)}
+            "optimizer": optimizer, "scales": NASH_SCALES if nash else (1.0, 1.0),
+            "options": options}
+
+
+def _options(methods: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The options of the chosen methods that have any, with the widgets the Train page
+    builds from the same schemas (fixed λ: a slider per task). Inside the form they
+    follow the methods of the last run; a method added just now starts at its defaults."""
+    with_options = [m for m in methods if weightings.get(m).Options.model_fields]
+    if not with_options:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    with st.expander("Options of the chosen methods (" + ", ".join(with_options) + ")"):
+        for m in with_options:
+            st.markdown(f"**{m}**")
+            out[m] = model_form(weightings.get(m).Options, f"arena.options.{m}", TASKS)
+    return out
 
 
 def arena_view() -> None:
@@ -185,7 +205,7 @@ def arena_view() -> None:
         for method in s["methods"]:
             for point in s["points"]:
                 trajs.append(_trajectory(method, tuple(point), s["steps"], s["lr"], s["optimizer"],
-                                         s["scales"]))
+                                         s["scales"], json.dumps(s["options"].get(method, {}))))
                 if progress is not None:
                     progress.progress(len(trajs) / n, text=f"Running the methods… {method}")
     except ArenaError as e:

@@ -20,6 +20,7 @@ from mtae_core.weighting import weightings
 
 from . import charts, downloads, links
 from .model_views import mixing_figures
+from .pictures import mixing_animation, weights_download
 from .state import get_runner, get_store
 from .text import md
 from .train_form import auto_name
@@ -158,6 +159,8 @@ def _draw(run: Run) -> None:
     downloads.chart(charts.loss_curves(metrics, log_y=log_y), f"run-{run.id}-losses",
                     data=charts.task_losses(metrics), key=f"loss-{run.id}")
     run_insights(run, metrics, store.extras(run.id))
+    if run.status == "done":
+        weights_download(store, run)
 
 
 def insight_figures(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]]
@@ -178,7 +181,14 @@ def insight_figures(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]
          "cosine between task gradients on the shared layers, from −1 (red: the tasks pull "
          "the shared layers apart) to +1 (blue: they pull the same way)"),
     ]
-    out += [(f, "what the model learned to mix between tasks") for f in mixing_figures(extras)]
+    # gates and α of every epoch on a slider (it opens on the latest); the rest as before
+    animated = mixing_animation(extras)
+    if animated is not None:
+        out.append((animated, "what the model learned to mix between tasks; drag the slider "
+                    "or press play to see how it changed over the epochs"))
+    others = mixing_figures([{k: v for k, v in e.items() if k not in ("gates", "cross_stitch")}
+                             for e in extras])
+    out += [(f, "what the model learned to mix between tasks") for f in others]
     return [(f, why) for f, why in out if f is not None]
 
 

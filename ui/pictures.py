@@ -158,7 +158,7 @@ def side_by_side_section(store: RunStore, done: Sequence[Run], label: Any) -> No
     method = c3.radio("Projection", list(methods), format_func=methods.get, horizontal=True,
                       key="pictures.pair.method")
     if method == "umap" and not umap_available():
-        st.info(text.md(UMAP_MISSING))
+        st.info(UMAP_MISSING)
         return
     frames, keys = [], []
     try:
@@ -241,7 +241,7 @@ def mixing_animation(extras: Sequence[Mapping[str, Any]]) -> go.Figure | None:
                                   "transition": {"duration": 0}}]} for f in fig.frames]
     fig.update_layout(
         title=("Gate weights per task and expert" if kind == "gates"
-               else "Cross-stitch α[t, s]: the weight task t takes from column s"),
+               else "Cross-stitch units: α[t, s] = weight task t takes from column s"),
         height=380 + 20 * max(len(p["y"]) for p in epochs[-1][1]),
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
         sliders=[{"active": len(steps) - 1, "steps": steps, "currentvalue": {"prefix": "epoch "},
@@ -252,26 +252,6 @@ def mixing_animation(extras: Sequence[Mapping[str, Any]]) -> go.Figure | None:
                                                    "fromcurrent": False,
                                                    "transition": {"duration": 0}}]}]}])
     return fig
-
-
-def mixing_frame(extras: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """Every epoch's mixing as a long table: epoch, panel, row, column, value."""
-    _, epochs = _panels(extras)
-    rows = [(ep + 1, p["title"], y, x, float(p["z"][i][j])) for ep, panels in epochs
-            for p in panels for i, y in enumerate(p["y"]) for j, x in enumerate(p["x"])]
-    return pd.DataFrame(rows, columns=["epoch", "panel", "row", "column", "value"])
-
-
-def mixing_section(run: Run, extras: Sequence[Mapping[str, Any]], key: str) -> None:
-    """The learned mixing over the epochs, when the run's scheme learns any."""
-    fig = mixing_animation(extras)
-    if fig is None:
-        return
-    st.markdown("**Learned mixing over the epochs**")
-    downloads.chart(fig, f"mixing-run-{run.id}", data=mixing_frame(extras), key=f"{key}.mixing")
-    st.caption("Drag the slider (or press play) to see how the mixing changed while the "
-               "run trained: a gate that stays near equal weights is not choosing experts; "
-               "α that moves away from the identity means the tasks borrowed from each other.")
 
 
 def weights_download(store: RunStore, run: Run) -> None:

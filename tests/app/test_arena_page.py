@@ -103,3 +103,27 @@ def test_nothing_picked_is_explained(small):
     submit(at)
     assert any("Pick at least one method" in t for t in texts(at.info))
     assert not at.get("plotly_chart")
+
+
+def test_method_options_use_the_schema_widgets_and_bad_ones_are_explained(small):
+    at = small
+    widget(at.multiselect, "Methods").set_value(["fixed"])
+    widget(at.multiselect, "Start points").set_value(["top right"])
+    submit(at)
+    # fixed λ: one slider per toy task, as on the Train page
+    widget(at.slider, "task 1").set_value(1.0)
+    widget(at.slider, "task 2").set_value(0.0)
+    submit(at)
+    params, _ = figures(at)
+    [path] = [t for t in params["data"] if t.get("mode") == "lines"]
+    expected = arena.run_method("fixed", arena.STARTS["top right"], steps=50, lr=DEFAULT_LR,
+                                options={"weights": {"task 1": 1.0, "task 2": 0.0}})
+    np.testing.assert_allclose(array(path["x"]), expected.points[:, 0], rtol=1e-6)
+    equal = arena.run_method("equal", arena.STARTS["top right"], steps=50, lr=DEFAULT_LR)
+    assert not np.allclose(expected.points, equal.points)  # λ changed the path
+
+    widget(at.slider, "task 1").set_value(0.0)
+    submit(at)
+    assert any("fixed: weights: at least one task needs a weight above 0" in t
+               for t in texts(at.error)), texts(at.error)
+    assert not at.get("plotly_chart")

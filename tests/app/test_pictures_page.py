@@ -148,7 +148,7 @@ def select_runs(at: AppTest, filled: Any, names: list[str]) -> AppTest:
 
 @pytest.mark.parametrize(("name", "panels", "prefix"), [
     ("mmoe", 1, "Gate weights per task and expert"),
-    ("cross", 2, "Cross-stitch α"),  # one α matrix after each of the two layers
+    ("cross", 2, "Cross-stitch units"),  # one α matrix after each of the two layers
 ])
 def test_compare_mixing_over_epochs_with_a_slider(app, filled, files, name, panels, prefix):
     at = select_runs(open_page(app(), "pages/compare.py"), filled, [name])
@@ -165,8 +165,13 @@ def test_compare_mixing_over_epochs_with_a_slider(app, filled, files, name, pane
     z = fig["frames"][0]["data"][0]["z"]
     expected = list(first.values()) if name == "mmoe" else first
     np.testing.assert_allclose(np.array(z, dtype=float), np.array(expected, dtype=float), rtol=1e-6)
-    csv = files[f"mixing-run-{filled.ids[name]}.csv"].decode().splitlines()
-    assert csv[0] == "epoch,panel,row,column,value"
+    stem = f"run-{filled.ids[name]}-" + ("gate-weights" if name == "mmoe" else "cross-stitch-units")
+    [csv] = [v.decode().splitlines() for k, v in files.items() if k.startswith(stem)]
+    assert csv[0] == "frame,trace,x,y,z"
+    assert {row.split(",")[0] for row in csv[1:]} >= {str(e["epoch"] + 1) for e in extras}
+    # the latest epoch's static heatmap is gone: the slider opens on it
+    assert sum(str(f["layout"].get("title", {}).get("text", "")).startswith(prefix)
+               for f in figures(at)) == 1
 
 
 def test_compare_every_chart_offers_png_and_csv_and_the_weights(app, filled, files):
@@ -197,3 +202,15 @@ def test_every_chart_of_a_page_has_its_png_and_csv(app, filled, page):
     assert all(c["toImageButtonOptions"]["format"] == "png" for c in configs), configs
     assert len({c["toImageButtonOptions"]["filename"] for c in configs}) == len(configs)
     assert download_labels(at).count("Download data (CSV)") == len(configs)
+
+
+@pytest.mark.parametrize(("name", "offered"), [("hard", True), ("diverge", False)])
+def test_train_run_view_offers_the_weights_of_a_finished_run(app, filled, files, name, offered):
+    at = app()
+    at.query_params["run"] = str(filled.ids[name])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert ("Download trained weights (.pt)" in download_labels(at)) is offered
+    if offered:
+        state = torch.load(io.BytesIO(files[f"run-{filled.ids[name]}-weights.pt"]), weights_only=True)
+        assert state.keys() == RunStore(filled.path).load_weights(filled.ids[name]).keys()

@@ -110,7 +110,9 @@ def test_rlw_is_seeded_and_leaves_the_global_generator_alone():
     ({"steps": 0}, "Steps must be between 1 and"),
     ({"lr": 0.0}, "Learning rate must be above 0"),
     ({"method": "nope"}, "Method 'nope' is not a weighting strategy"),
-    ({"options": {"alpha": -1.0}, "method": "gradnorm"}, "The options of gradnorm are out of range"),
+    ({"options": {"alpha": -1.0}, "method": "gradnorm"}, "gradnorm: Alpha must be at least 0"),
+    ({"options": {"weights": {"task 1": -1.0}}, "method": "fixed"}, "fixed: weights.task 1: must be"),
+    ({"options": {"speed": 2}, "method": "cagrad"}, "cagrad: .*is not an option of cagrad"),
     ({"start": (float("nan"), 0.0)}, "A start point needs two finite numbers"),
 ])
 def test_bad_settings_are_explained(kwargs, says):
