@@ -28,10 +28,7 @@ FALLBACK_URL = "http://localhost:8501/"  # when the server's address is unknown 
 # Presenter mode: larger text for a projector. The only HTML the app writes itself: a
 # fixed style sheet, no user text in it. Streamlit sizes its text in rem, so the root
 # size scales headings, widgets, tables and captions together.
-PRESENTER_CSS = """<style>
-html { font-size: 24px !important; }
-[data-testid="stSidebar"] { min-width: 26rem; }
-</style>"""
+PRESENTER_CSS = "<style>html { font-size: 21px !important; }</style>"  # (default: 16px)
 
 
 # ---- owners ------------------------------------------------------------------------------------

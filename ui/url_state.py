@@ -218,6 +218,7 @@ def hideable() -> dict[str, str]:
         for name, f in model.model_fields.items():
             if name not in ("options", "tasks", "dataset", "autoencoder", "sharing"):
                 out.setdefault(f"{section}.{name}", _field_label(name, f))
+    out["model.options"] = "Autoencoder and parameter sharing options"
     options: dict[str, tuple[str, Registry[Any]]] = {
         "data.options": ("Data set options", datasets),
         "weighting.options": ("Loss weighting options", weightings),
