@@ -163,33 +163,38 @@ def hidden_note() -> None:
 
 @dataclass(frozen=True)
 class Group:
-    """The runs of one browser tab (one student), or of no tab."""
+    """The runs of one student (by the name typed, over all their tabs: a refresh starts a
+    new tab), of one tab with no name given, or of no tab."""
 
     name: str  # the student's name ("" if none given)
-    tab: str | None  # None: runs queued elsewhere (command line, studies, older runs)
+    tabs: tuple[str, ...]  # the browser tabs the runs came from; () = runs queued elsewhere
     runs: pd.DataFrame
 
     @property
     def title(self) -> str:
-        if self.tab is None:
+        if not self.tabs:
             return "Not from a class tab (command line, studies, older runs)"
         return self.name or "No name given"
 
 
 def group_runs(runs: pd.DataFrame) -> list[Group]:
-    """``RunStore.runs_table()`` grouped by owner: students by name (then tab), runs
-    without a tab last; each group's runs newest first."""
-    if runs.empty:
-        return []
-    owners = [parse_owner(o) for o in runs.get("owner", pd.Series([None] * len(runs)))]
-    frame = runs.assign(_tab=[t for t, _ in owners], _name=[n for _, n in owners])
-    # a run without a tab is grouped with the others without one, whatever name it has
-    frame.loc[frame["_tab"].isna(), "_name"] = ""
-    groups = [Group(str(name), tab if isinstance(tab, str) else None,
-                    rows.drop(columns=["_tab", "_name"]).sort_values("id", ascending=False))
-              for (tab, name), rows in frame.groupby(["_tab", "_name"], dropna=False, sort=False)]
-    return sorted(groups, key=lambda g: (g.tab is None, g.name.casefold() or "\uffff",
-                                         g.tab or ""))
+    """``RunStore.runs_table()`` grouped by owner: students by name (A to Z), then tabs
+    without a name, then runs not queued from a tab; each group's runs newest first."""
+    rows: dict[tuple[str, str], list[int]] = {}
+    tabs: dict[tuple[str, str], dict[str, None]] = {}
+    owners = runs["owner"] if "owner" in runs.columns else [None] * len(runs)
+    for i, text in enumerate(owners):
+        tab, name = parse_owner(text)
+        key = ("~none", "") if tab is None else ("name", name) if name else ("tab", tab)
+        rows.setdefault(key, []).append(i)
+        if tab is not None:
+            tabs.setdefault(key, {})[tab] = None
+    groups = [(key, Group(key[1] if key[0] == "name" else "", tuple(tabs.get(key, {})),
+                          runs.iloc[at].sort_values("id", ascending=False)))
+              for key, at in rows.items()]
+    # named students first (A to Z), then tabs without a name, then the rest
+    return [g for _, g in sorted(groups, key=lambda kg: (kg[0][0] != "name", kg[0][0],
+                                                         kg[0][1].casefold(), kg[0][1]))]
 
 
 COLUMNS = ["id", "name", "status"]  # then the group's metrics, then these settings
@@ -215,8 +220,9 @@ def class_tables(runs: pd.DataFrame) -> None:
     """Every group's runs with their status and final test metrics."""
     for group in group_runs(runs):
         st.subheader(md(group.title), divider="gray")
-        st.caption(md(f"{len(group.runs)} run(s): {_status_counts(group.runs)}"
-                      + (f" · browser tab {group.tab}" if group.tab else "")))
+        where = (f" · browser tab {group.tabs[0]}" if len(group.tabs) == 1 else
+                 f" · from {len(group.tabs)} browser tabs" if group.tabs else "")
+        st.caption(md(f"{len(group.runs)} run(s): {_status_counts(group.runs)}{where}"))
         _group_table(group)
 
 

@@ -9,6 +9,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pandas as pd
 import pytest
 from page_helpers import button, texts
 from streamlit.testing.v1 import AppTest
@@ -225,21 +226,23 @@ def test_class_page_lists_every_run_by_student_and_opens_any(app, home):
     assert f"Run #{b1} · ben's run" in " ".join(texts(teacher.markdown))
 
 
-def test_group_runs_keeps_tabs_apart_and_reads_any_owner():
-    import pandas as pd
-
+def test_group_runs_by_student_over_their_tabs_and_reads_any_owner():
     def own(tab: str, name: str) -> str:
         return json.dumps({"tab": tab, "name": name})
 
-    runs = pd.DataFrame({"id": [1, 2, 3, 4, 5, 6], "name": list("abcdef"),
-                         "status": ["done"] * 6,
+    runs = pd.DataFrame({"id": [1, 2, 3, 4, 5, 6, 7], "name": list("abcdefg"),
+                         "status": ["done"] * 7,
                          "owner": [own("t1", "Zoe"), own("t2", ""), own("t1", "Zoe"),
-                                   "bob", None, own("t3", "amy")]})
+                                   "bob", None, own("t3", "amy"), own("t4", "Zoe")]})
     groups = group_runs(runs)
-    assert [(g.title, g.tab, list(g.runs["id"])) for g in groups] == [
-        ("amy", "t3", [6]), ("Zoe", "t1", [3, 1]), ("No name given", "t2", [2]),
-        ("Not from a class tab (command line, studies, older runs)", None, [5, 4])]
+    assert [(g.title, g.tabs, list(g.runs["id"])) for g in groups] == [
+        ("amy", ("t3",), [6]),
+        ("Zoe", ("t1", "t4"), [7, 3, 1]),  # a refreshed page is a new tab, the same student
+        ("No name given", ("t2",), [2]),
+        ("Not from a class tab (command line, studies, older runs)", (), [5, 4])]
+    assert group_runs(runs.iloc[:0]) == []
     assert parse_owner("not json {") == (None, "not json {")
+    assert parse_owner("[1, 2]") == (None, "[1, 2]")
     assert parse_owner(None) == (None, "")
 
 
