@@ -125,6 +125,8 @@ class RunStore(StudyTables):
             c.executescript(STUDY_SCHEMA)
             _migrate_run_keys(c)
             _add_column(c, "val_metrics")  # validation metrics, next to the test metrics
+            # which backend drives a run (NULL: the local workers; 'ray': a Ray driver)
+            _add_column(c, "backend")
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -158,22 +160,27 @@ class RunStore(StudyTables):
             )
             return int(cur.lastrowid or 0)
 
-    def create_runs(self, cfgs: Sequence[ExperimentConfig], owner: str | None = None) -> list[int]:
-        """Queue many runs in one transaction (a study); their ids, in order."""
+    def create_runs(self, cfgs: Sequence[ExperimentConfig], owner: str | None = None,
+                    backend: str | None = None) -> list[int]:
+        """Queue many runs in one transaction (a study); their ids, in order. ``backend``
+        (e.g. 'ray'): the runs are born claimed for that driver, never for local workers."""
         now = time.time()
         ids = []
         with self._tx() as c:
             for cfg in cfgs:
                 cur = c.execute(
-                    "INSERT INTO runs (name, status, config, owner, created, key) VALUES (?,?,?,?,?,?)",
-                    (cfg.name, "queued", cfg.to_json(None), owner, now, run_key(cfg)))
+                    "INSERT INTO runs (name, status, config, owner, created, key, backend)"
+                    " VALUES (?,?,?,?,?,?,?)",
+                    (cfg.name, "queued", cfg.to_json(None), owner, now, run_key(cfg), backend))
                 ids.append(int(cur.lastrowid or 0))
         return ids
 
     def claim_next(self, worker_pid: int) -> Run | None:
         """Atomically move the oldest queued run to running for this worker."""
         with self._tx() as c:
-            row = c.execute("SELECT id FROM runs WHERE status='queued' ORDER BY id LIMIT 1").fetchone()
+            # runs another backend (Ray) drives are not for the local workers
+            row = c.execute("SELECT id FROM runs WHERE status='queued' AND backend IS NULL"
+                            " ORDER BY id LIMIT 1").fetchone()
             if row is None:
                 return None
             c.execute(

@@ -18,7 +18,7 @@ import streamlit as st
 from mtae_core.store import Run
 from mtae_core.weighting import weightings
 
-from . import charts, links
+from . import charts, downloads, links
 from .model_views import mixing_figures
 from .state import get_runner, get_store
 from .text import md
@@ -155,8 +155,8 @@ def _draw(run: Run) -> None:
             st.info("The first epoch's losses appear here as soon as it ends.")
         return
     log_y = st.session_state.get("train.log_y", False)
-    st.plotly_chart(charts.loss_curves(metrics, log_y=log_y), key=f"loss-{run.id}",
-                    config={"displaylogo": False})
+    downloads.chart(charts.loss_curves(metrics, log_y=log_y), f"run-{run.id}-losses",
+                    data=charts.task_losses(metrics), key=f"loss-{run.id}")
     run_insights(run, metrics, store.extras(run.id))
 
 
@@ -193,7 +193,8 @@ def run_insights(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]],
         rows[-1].append((fig, why, wide))
     for r, row in enumerate(rows):
         for i, (col, (fig, why, _)) in enumerate(zip(st.columns(len(row)), row, strict=True)):
-            col.plotly_chart(fig, key=f"{key}-{run.id}-{r}-{i}", config={"displaylogo": False})
+            title = fig.layout.title.text or f"chart {r + 1}-{i + 1}"
+            downloads.chart(fig, f"run-{run.id}-{title}", key=f"{key}-{run.id}-{r}-{i}", where=col)
             col.caption(why)
 
 
