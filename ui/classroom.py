@@ -10,11 +10,15 @@ takes, and what they hide, in ``ui.url_state`` (``hideable``).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pandas as pd
 import streamlit as st
+
+from mtae_core.store import Run
 
 from . import links
 from .compare import metric_columns
@@ -54,21 +58,34 @@ def parse_owner(text: object) -> tuple[str | None, str]:
     return (str(tab) if tab else None), str(data.get("name") or "")
 
 
+def _ranks(ids: Iterable[Any], owners: Iterable[object]) -> list[tuple[int, str]]:
+    """Per run: (0 this tab's, 1 the same name's, 2 anyone's; the owner's name)."""
+    mine, tab, name = set(links.mine()), links.tab_id(), links.who()
+    out = []
+    for i, text in zip(ids, owners, strict=True):
+        t, n = parse_owner(text)
+        out.append((0 if int(i) in mine or t == tab else 1 if name and n == name else 2, n))
+    return out
+
+
 def mine_first(runs: pd.DataFrame) -> pd.DataFrame:
     """``RunStore.runs_table()`` with this tab's runs first, then the runs of the same
     name (the student's, from before a refresh), then everyone's, each newest first; the
     ``owner`` column becomes ``by`` (the name, "this tab" marked)."""
     if runs.empty or "owner" not in runs.columns:
         return runs
-    mine, tab, name = set(links.mine()), links.tab_id(), links.who()
-    parsed = [parse_owner(o) for o in runs["owner"]]
-    rank = [0 if int(i) in mine or t == tab else 1 if name and n == name else 2
-            for i, (t, n) in zip(runs["id"], parsed, strict=True)]
-    by = [(n or "unnamed") + " (this tab)" if r == 0 else n
-          for r, (_, n) in zip(rank, parsed, strict=True)]
-    out = runs.drop(columns="owner").assign(by=by, _rank=rank)
+    ranks = _ranks(runs["id"], runs["owner"])
+    by = [(n or "unnamed") + " (this tab)" if r == 0 else n for r, n in ranks]
+    out = runs.drop(columns="owner").assign(by=by, _rank=[r for r, _ in ranks])
     return out.sort_values(["_rank", "id"], ascending=[True, False],
                            kind="stable").drop(columns="_rank").reset_index(drop=True)
+
+
+def runs_mine_first(runs: Sequence[Run]) -> list[Run]:
+    """Runs (for a picker) in the order of ``mine_first``: this tab's, the same name's,
+    then anyone's, each in the order given."""
+    ranks = _ranks([r.id for r in runs], [r.owner for r in runs])
+    return [run for _, run in sorted(zip(ranks, runs, strict=True), key=lambda x: x[0][0])]
 
 
 # ---- the sidebar and presenter mode -------------------------------------------------------------

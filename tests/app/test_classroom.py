@@ -254,3 +254,29 @@ def test_whole_tabs_hidden_still_train_the_links_setup(app, home, hide):
     button(at, "Train").click().run()
     (run,) = RunStore(home / "runs.db").runs()
     assert run.config == LINKED
+
+
+def test_run_pickers_list_the_students_runs_first(app, filled):
+    """The Latent page's pickers: runs of this student's name first (a refreshed tab is a
+    new tab, the same student), then everyone's, newest first."""
+    import sqlite3
+
+    ada = json.dumps({"tab": "old-tab", "name": "Ada"})
+    with sqlite3.connect(filled.path) as db:  # two older runs, queued from Ada's old tab
+        db.execute("UPDATE runs SET owner=? WHERE id IN (?, ?)",
+                   (ada, filled.ids["single"], filled.ids["hard"]))
+    others = sorted((filled.ids[n] for n in filled.done if n not in ("single", "hard")),
+                    reverse=True)
+    at = opened(app, who="Ada")
+    at.switch_page("pages/latent.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    picker = [s for s in at.selectbox if s.label == "Run"][0]
+    ids = [int(str(o).split()[0][1:]) for o in picker.options]
+    mine = sorted((filled.ids["single"], filled.ids["hard"]), reverse=True)
+    assert ids == mine + others
+
+    nobody = opened(app)  # no name: the store's order, newest first
+    nobody.switch_page("pages/latent.py").run()
+    picker = [s for s in nobody.selectbox if s.label == "Run"][0]
+    assert [int(str(o).split()[0][1:]) for o in picker.options] == sorted(mine + others,
+                                                                          reverse=True)
