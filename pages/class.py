@@ -15,25 +15,25 @@ st.title("Class")
 links.show_notices()
 st.caption("Every run on this server, by student: each browser tab's runs under the name "
            "its student typed in the sidebar (*Your name*).")
-store = get_store()
-runs = store.runs_table()
-if runs.empty:
-    st.info("No runs yet — when students press **Train**, their runs appear here by name.")
-    st.stop()
-
-rows = {int(r["id"]): run_choice_label(r) for _, r in runs.iterrows()}
-pick, go = st.columns([4, 1], vertical_alignment="bottom")
-chosen = pick.selectbox("Open a run", list(rows), format_func=rows.get, key="class.open")
-if go.button("Open on Train", icon=":material/open_in_new:", width="stretch",
-             key="class.open-button"):
-    links.show_run(int(chosen))
-    st.switch_page("pages/train.py", query_params=links.page_params())
+REFRESH_SECONDS = 3.0
 
 
-@st.fragment(run_every=2.0 if runs["status"].isin(["queued", "running"]).any() else None)
-def _tables() -> None:
-    """The tables, refreshed every 2 s while any run is queued or training."""
-    class_tables(get_store().runs_table())
+@st.fragment(run_every=REFRESH_SECONDS)
+def _class() -> None:
+    """Redrawn every few seconds: runs appear as students press Train, and their status
+    and metrics follow (one query of the store each time)."""
+    runs = get_store().runs_table()
+    if runs.empty:
+        st.info("No runs yet — when students press **Train**, their runs appear here by name.")
+        return
+    rows = {int(r["id"]): run_choice_label(r) for _, r in runs.iterrows()}
+    pick, go = st.columns([4, 1], vertical_alignment="bottom")
+    chosen = pick.selectbox("Open a run", list(rows), format_func=rows.get, key="class.open")
+    if go.button("Open on Train", icon=":material/open_in_new:", width="stretch",
+                 key="class.open-button"):
+        links.show_run(int(chosen))
+        st.switch_page("pages/train.py", query_params=links.page_params())
+    class_tables(runs)
 
 
-_tables()
+_class()

@@ -280,3 +280,10 @@ def test_run_pickers_list_the_students_runs_first(app, filled):
     picker = [s for s in nobody.selectbox if s.label == "Run"][0]
     assert [int(str(o).split()[0][1:]) for o in picker.options] == sorted(mine + others,
                                                                           reverse=True)
+
+
+def test_class_page_on_an_empty_store_says_what_will_appear(app, home):
+    at = opened(app)
+    at.switch_page("pages/class.py").run()
+    assert not at.exception
+    assert any("their runs appear here by name" in t for t in texts(at.info))

@@ -1,6 +1,7 @@
 """A class link in a real browser: it opens the Train page with parts of the form hidden
 and in presenter mode; the student types a name, trains, and the run trains the link's
-settings (hidden ones included) under that name. Page switches keep the flags.
+settings (hidden ones included) under that name. Page switches keep the flags, and the
+Class page lists the run under the name and opens it.
 
 Uses the server and browser of ``test_browser.py``; screenshots go to
 ``$MTAE_SCREENSHOTS`` when it is set."""
@@ -67,6 +68,15 @@ def test_class_link_hides_controls_and_trains_the_kept_values(app_url: str,  # n
         expect(main.get_by_role("tab", name="Model")).to_be_visible()
         expect(main.get_by_role("tab", name="Optimizer")).to_have_count(0)
         page.wait_for_function(LARGE_TEXT)
+
+        # the teacher's view lists the run under the student's name and opens it
+        _open_page(page, main, expect, "Class", "Class")
+        expect(main.get_by_role("heading", name="Ada")).to_be_visible()
+        expect(main.get_by_text("1 run(s): 1 done")).to_be_visible()
+        main.get_by_role("button", name="Open on Train").click()
+        expect(main.get_by_role("heading", name="Train", exact=True)).to_be_visible()
+        expect(main.get_by_text("Finished 2 epochs").first).to_be_visible()
+        expect(page).to_have_url(re.compile(r"[?&]run=1(&|$)"))
 
     (run,) = RunStore(tmp_path / "home" / "runs.db").runs()
     assert run.status == "done"
