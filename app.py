@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/studies.py", title="Studies", icon=":material/science:"),
     st.Page("pages/data.py", title="Data", icon=":material/table:"),
     st.Page("pages/arena.py", title="Method arena", icon=":material/stadia_controller:"),
+    st.Page("pages/class.py", title="Class", icon=":material/groups:"),
 ]
 # The page links are our own (ui.links.nav_links): each carries the tab's settings and run
 # in its URL, so a page switch never shows a bare URL that a refresh or a copied link
@@ -37,6 +38,7 @@ with st.sidebar:
 if "torch" not in sys.modules:  # only the first visit after the server started
     with st.spinner("Starting the training engine…"):
         import ui.state  # noqa: F401
+from ui.classroom import frame as classroom_frame  # noqa: E402  (see above)
 from ui.links import nav_links  # noqa: E402  (see above)
 from ui.state import (  # noqa: E402  (see above)
     device_label,
@@ -56,5 +58,6 @@ with status_line.container():
     active = sum(r.active for r in runs)
     st.caption(f"{len(runs)} run(s) stored" + (f", {active} training now" if active else ""))
 
+classroom_frame()  # the link's ?hide=/?present=/?who=, "Your name", presenter mode
 nav_links(PAGES, nav)  # drawn again whenever the page changes the tab's settings or run
 run_in_frame(page)

@@ -108,6 +108,7 @@ class Run:
     train_seconds: float | None
     test_metrics: dict[str, dict[str, float]]
     val_metrics: dict[str, dict[str, float]]  # same shape, on the validation split
+    owner: str | None = None  # who queued it (the UI: the browser tab and its user's name)
 
     @property
     def active(self) -> bool:
@@ -425,6 +426,7 @@ class RunStore(StudyTables):
                 "sharing": cfg.model.sharing, "weighting": cfg.weighting.strategy,
                 "epochs": cfg.training.epochs, "seed": cfg.seed, "device": r.device,
                 "seconds": r.train_seconds, "created": pd.Timestamp(r.created, unit="s"),
+                "owner": r.owner,
             }
             for task, ms in r.test_metrics.items():
                 for m, v in ms.items():
@@ -477,6 +479,7 @@ def _run(row: sqlite3.Row) -> Run:
         worker_pid=row["worker_pid"], train_seconds=row["train_seconds"],
         test_metrics=json.loads(row["test_metrics"] or "{}"),
         val_metrics=json.loads(row["val_metrics"] or "{}"),
+        owner=row["owner"],
     )
 
 

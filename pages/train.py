@@ -5,7 +5,7 @@ link all keep them; the run shown beside them is one this tab started or opened.
 import streamlit as st
 
 from mtae_core.config import ConfigError, ExperimentConfig
-from ui import links, live
+from ui import classroom, links, live
 from ui.state import ensure_app_frame, get_store, submit
 from ui.text import md
 from ui.train_form import (
@@ -20,6 +20,7 @@ from ui.train_form import (
     preflight_problems,
     show_problems,
 )
+from ui.url_state import hidden_paths
 
 PENDING = "train.pending"  # session: the config JSON waiting for "queue it after?"
 
@@ -31,7 +32,7 @@ form_col, run_col = st.columns([2, 3], gap="large")
 
 def start(cfg: ExperimentConfig) -> None:
     """Queue ``cfg``: show it unless the run shown is still training (both stay listed)."""
-    run_id = submit(cfg)
+    run_id = submit(cfg, owner=classroom.owner())
     links.remember(run_id)
     shown = links.shown_run_id()
     current = get_store().get_run(shown) if shown is not None else None
@@ -41,11 +42,17 @@ def start(cfg: ExperimentConfig) -> None:
 
 
 with form_col:
+    links.show_flag_notices()
     link = open_link()  # the settings this visit starts from: the tab's, the link's, or defaults
-    raw, diagram, fields = experiment_form(link.config)
-    name = st.text_input("Run name", value=link.name, placeholder=auto_name(raw), key="name",
-                         help="empty = named after the data set, sharing and weighting")
-    fields.labels["name"], fields.slots["name"] = "Run name", st.empty()
+    hidden = hidden_paths(links.hidden())  # a class link's ?hide=: those keep the link's values
+    raw, diagram, fields = experiment_form(link.config, hidden)
+    if "name" in hidden:
+        name = link.name
+    else:
+        name = st.text_input("Run name", value=link.name, placeholder=auto_name(raw), key="name",
+                             help="empty = named after the data set, sharing and weighting")
+        fields.labels["name"], fields.slots["name"] = "Run name", st.empty()
+    classroom.hidden_note()
     cfg: ExperimentConfig | None = None
     errors = []
     try:
@@ -58,7 +65,7 @@ with form_col:
     summary = st.empty()
     show_problems(errors, fields, summary)
     ready = cfg if not errors else None
-    if ready is not None:
+    if ready is not None and diagram is not None:
         with diagram:
             architecture(ready)
     busy = live.active_run_of_tab()
@@ -90,6 +97,7 @@ with form_col:
             st.download_button("Download config.json", ready.to_json(), file_name="config.json",
                                mime="application/json")
             st.code(ready.to_json(), language="json")
+    classroom.class_link_button(links.settings())
 
 with run_col:
     notice = links.notice(links.RUN)
