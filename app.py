@@ -16,6 +16,7 @@ PAGES = [
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
     st.Page("pages/studies.py", title="Studies", icon=":material/science:"),
     st.Page("pages/data.py", title="Data", icon=":material/table:"),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
 ]
 # The page links are our own (ui.links.nav_links): each carries the tab's settings and run
 # in its URL, so a page switch never shows a bare URL that a refresh or a copied link
