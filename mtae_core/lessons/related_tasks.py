@@ -88,7 +88,8 @@ class RelatedTasks(Lesson):
             vals = dm_values(cell(summary, **{"data.options.correlation": p, "model": HARD}))
             ps += [p] * len(vals)
             dms += vals
-        rho, pval = stats.spearmanr(ps, dms)
+        # (no spread at all: no trend to measure, and scipy would warn and return nan)
+        rho, pval = stats.spearmanr(ps, dms) if len(set(dms)) > 1 else (0.0, 1.0)
         hard = {p: cell(summary, **{"data.options.correlation": p, "model": HARD})
                 for p in P_VALUES}
         mmoe = {p: cell(summary, **{"data.options.correlation": p, "model": MMOE})
