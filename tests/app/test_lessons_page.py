@@ -166,3 +166,10 @@ def test_verdict_words() -> None:
     assert verdict(lesson, held, wrong).endswith(f"The study supports “{right}” instead.")
     assert "did not hold on this study" in verdict(lesson, failed, lesson.answer)
     assert verdict(lesson, held, None).startswith("You made no prediction.")
+
+
+def test_the_empty_train_page_points_to_the_lessons(app: Any, home: Any) -> None:
+    at = app()
+    at.run()
+    info = " ".join(texts(at.info))
+    assert "A first lesson in three runs" in info and "the **Lessons** page has five lessons" in info
