@@ -16,6 +16,7 @@ PAGES = [
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
     st.Page("pages/studies.py", title="Studies", icon=":material/science:"),
     st.Page("pages/data.py", title="Data", icon=":material/table:"),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
     st.Page("pages/arena.py", title="Method arena", icon=":material/stadia_controller:"),
     st.Page("pages/class.py", title="Class", icon=":material/groups:"),
 ]

@@ -116,7 +116,10 @@ with run_col:
             "2. In **Model**, set *Parameter sharing* to `single_task` and train again: one "
             "separate network per task, the baseline.\n"
             "3. Open **Compare**: the bars show which tasks gained from sharing and which "
-            "lost.", icon=":material/school:")
+            "lost.\n\n"
+            "One run against one run can mislead: the **Lessons** page has five lessons, "
+            "each a study over several seeds whose claim is checked on its results.",
+            icon=":material/school:")
     else:
         st.toggle("Log scale", key="train.log_y")
         live.run_panel(shown)
