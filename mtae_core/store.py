@@ -9,19 +9,22 @@ import io
 import json
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import torch
 
 from .baselines import run_key
 from .config import ExperimentConfig
 from .study_store import STUDY_SCHEMA, Study, StudyTables
+
+if TYPE_CHECKING:  # torch is imported to save or load weights, not to read runs
+    import torch
 
 __all__ = ["ACTIVE", "STATUSES", "Run", "RunStore", "Study", "default_path"]
 
@@ -376,6 +379,8 @@ class RunStore(StudyTables):
 
     # ---- artifacts ------------------------------------------------------------------------
     def save_weights(self, run_id: int, state_dict: dict[str, torch.Tensor]) -> None:
+        import torch
+
         buf = io.BytesIO()
         torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, buf)
         with self._tx() as c:
@@ -388,6 +393,8 @@ class RunStore(StudyTables):
                             (run_id,)).fetchone()
         if row is None:
             return None
+        import torch
+
         return torch.load(io.BytesIO(row[0]), map_location="cpu", weights_only=True)  # type: ignore[no-any-return]
 
     # ---- users' tables (see mtae_core.data.user) -------------------------------------------
@@ -559,7 +566,8 @@ def _finite(v: float) -> float | None:
 
 
 def _jsonable(o: Any) -> Any:
-    if isinstance(o, torch.Tensor):
+    torch = sys.modules.get("torch")  # a tensor exists only once torch is imported
+    if torch is not None and isinstance(o, torch.Tensor):
         return o.detach().cpu().tolist()
     if hasattr(o, "tolist"):
         return o.tolist()

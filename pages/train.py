@@ -31,14 +31,15 @@ form_col, run_col = st.columns([2, 3], gap="large")
 
 
 def start(cfg: ExperimentConfig) -> None:
-    """Queue ``cfg``: show it unless the run shown is still training (both stay listed)."""
+    """Queue ``cfg``: show it unless the run shown is still training (both stay listed).
+    No rerun: the rest of this script run draws the run beside the form, and app.py
+    counts it in the sidebar after the page (a rerun would delay its first point)."""
     run_id = submit(cfg, owner=classroom.owner())
     links.remember(run_id)
     shown = links.shown_run_id()
     current = get_store().get_run(shown) if shown is not None else None
     if current is None or not current.active:
         live.show(run_id)
-    st.rerun()  # the whole app again: the sidebar counts the new run too
 
 
 with form_col:
@@ -65,9 +66,6 @@ with form_col:
     summary = st.empty()
     show_problems(errors, fields, summary)
     ready = cfg if not errors else None
-    if ready is not None and diagram is not None:
-        with diagram:
-            architecture(ready)
     busy = live.active_run_of_tab()
     pending = st.session_state.get(PENDING)
     if pending is not None and (ready is None or pending != ready.to_json()):
@@ -82,6 +80,7 @@ with form_col:
             if yes.button("Queue it", type="primary", width="stretch", key="train.queue"):
                 st.session_state.pop(PENDING)
                 start(ready)
+                st.rerun()  # without the question drawn above
             if no.button("Not now", width="stretch", key="train.not-now"):
                 st.session_state.pop(PENDING)
                 st.rerun()
@@ -97,6 +96,8 @@ with form_col:
             st.download_button("Download config.json", ready.to_json(), file_name="config.json",
                                mime="application/json")
             st.code(ready.to_json(), language="json")
+        with diagram:  # (in the Model tab) after the Train button: it imports torch
+            architecture(ready)
     classroom.class_link_button(links.settings())
 
 with run_col:

@@ -319,7 +319,7 @@ def entry_picker(label: str, registry: Registry[Any], key: str, default: str | N
         return names[index]
     name: str = st.selectbox(label, names, index=index, key=key, help=help,
                              format_func=lambda n: n.replace("_", " "))
-    summary = registry.get(name).summary()
+    summary = registry.spec(name).summary()
     if summary:
         st.caption(summary)
     register(path, label)
@@ -336,7 +336,7 @@ def entry_form(label: str, registry: Registry[Any], prefix: str, tasks: Sequence
     own defaults. ``choice_path`` and ``path`` are where the choice and its options sit
     in the config."""
     name = entry_picker(label, registry, f"{prefix}.name", default, help, path=choice_path)
-    opts_model = registry.get(name).Options
+    opts_model = registry.spec(name).Options
     if not opts_model.model_fields:
         return name, {}
     start = values if name == default else None

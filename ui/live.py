@@ -26,7 +26,7 @@ from .text import md
 from .train_form import auto_name
 
 POLL_SECONDS = 0.5
-FIRST_POLL_SECONDS = 0.2  # until a run's first epoch is in: the first point shows sooner
+FIRST_POLL_SECONDS = 0.1  # until a run's first epoch is in: the first point shows sooner
 
 STATUS_TEXT = {
     "queued": "Waiting for a worker to start it…",
@@ -169,7 +169,7 @@ def insight_figures(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]
     task weights, auxiliary losses, gradient conflict, learned mixing (gates, α, soft
     distance). Only the figures that apply to the run's scheme and strategy."""
     tasks = list(run.config.data.tasks)
-    gradient_based = weightings.get(run.config.weighting.strategy).needs_task_grads
+    gradient_based = weightings.spec(run.config.weighting.strategy).needs_task_grads
     out: list[tuple[go.Figure | None, str]] = [
         (charts.weights_figure(charts.weights_frame(extras),
                                "Task weights" + (" (effective)" if gradient_based else "")),

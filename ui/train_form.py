@@ -43,7 +43,7 @@ from .forms import (
     register,
 )
 from .messages import Problem, problems
-from .model_views import architecture_figure
+from .model_views import architecture_figure  # (light: it imports torch when it draws)
 from .text import md
 from .url_state import DEFAULT_NAME, decode_config, encode_config
 
@@ -295,7 +295,9 @@ def show_problems(errors: list[Problem], fields: Fields, summary: DeltaGenerator
                       icon=":material/block:")
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+# a resource, not data: every rerun would unpickle (and so re-validate) the figure; it is
+# only read (st.plotly_chart copies it), so all sessions may share it
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _architecture(key: str) -> tuple[go.Figure, dict[str, int]]:
     return architecture_figure(ExperimentConfig.from_json(key))
 

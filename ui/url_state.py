@@ -47,7 +47,7 @@ _MODEL_ENTRIES: dict[str, Registry[Any]] = {"autoencoder": autoencoders, "sharin
 
 def _option_defaults(registry: Registry[Any], name: str) -> dict[str, Any]:
     try:
-        return dict(registry.get(name).Options().model_dump(mode="json"))
+        return dict(registry.spec(name).Options().model_dump(mode="json"))
     except Exception:  # an entry whose options have no defaults: keep them all
         return {}
 
