@@ -225,7 +225,7 @@ def result_view(store: RunStore, lesson: type[Lesson], ran: Mapping[str, Any]) -
                 icon=":material/hourglass_top:")
         return
     summary = studies.summarize(store, study_id)
-    result = lesson.check(summary, quick=bool(ran["quick"]))
+    result = lesson.verdict(summary, quick=bool(ran["quick"]))
     head = "The claim held." if result.held else "The claim did not hold."
     body = f"**{head}** {md(result.text)}"
     if result.held:

@@ -104,5 +104,5 @@ def check(name: str, store: RunStore, quick: bool = False, workers: int | None =
     else:
         train_on_workers(store, study_id, workers, on_run)
     summary = summarize(store, study_id)
-    return Checked(lesson, quick, study_id, summary, lesson.check(summary, quick),
+    return Checked(lesson, quick, study_id, summary, lesson.verdict(summary, quick),
                    time.monotonic() - t0)
