@@ -333,3 +333,20 @@ def test_a_group_that_fails_its_preflight_records_every_run_failed(store):
     for r in runs:
         after = store.get_run(r.id)
         assert after.status == "failed" and "batch" in (after.error or "").lower(), after.error
+
+
+def test_a_resumed_study_queues_a_cell_s_seeds_together_again(store):
+    import os
+
+    from mtae_core.studies import cancel, retry
+
+    study_id = _study(store)
+    cancel(store, study_id)  # every run was still queued: all cancelled
+    again = retry(store, study_id)
+    assert len(again) == 9  # 3 baselines, 3 equal, 3 mgda
+    sizes = []
+    while runs := store.claim_group(os.getpid()):
+        sizes.append(len(runs))
+        for r in runs:
+            store.finish(r.id, "cancelled")
+    assert sorted(sizes) == [1, 1, 1, 3, 3]  # mgda's seeds apart, the others together
