@@ -126,6 +126,9 @@ def recon_section(store: RunStore, done: Sequence[Run], label: Any) -> None:
 # ---- two latent projections side by side ----------------------------------------------------
 
 
+UMAP_FIRST = " (UMAP's first use on a server compiles its code: about half a minute)"
+
+
 def projection_methods() -> dict[str, str]:
     """The projections offered: UMAP always listed, so that choosing it can say how to
     install it when it is missing."""
@@ -162,7 +165,7 @@ def side_by_side_section(store: RunStore, done: Sequence[Run], label: Any) -> No
         return
     frames, keys = [], []
     try:
-        with st.spinner("Projecting both test sets…"):
+        with st.spinner("Projecting both test sets…" + (UMAP_FIRST if method == "umap" else "")):
             for run in (a, b):
                 frame, k = projection(str(store.path), run.id, None, method)
                 frames.append(frame)
