@@ -30,7 +30,7 @@ from mtae_core.models import autoencoders, sharing
 from mtae_core.schedules import schedules
 from mtae_core.weighting import weightings
 
-from . import links
+from . import charts, links
 from .forms import Fields, collect, entry_form, entry_picker, field_widget, model_form, register
 from .messages import Problem, problems
 from .model_views import architecture_figure
@@ -281,4 +281,7 @@ def architecture(cfg: ExperimentConfig) -> None:
     c2.metric("Shared", f"{counts['shared']:,}",
               help="parameters that more than one task's loss trains")
     c3.metric("Task-specific", f"{counts['task_specific']:,}")
-    st.plotly_chart(fig, config={"displaylogo": False, "staticPlot": True})
+    # a picture, not a plot: no zoom or pan, only the camera (a PNG for slides)
+    fig.update_layout(dragmode=False)
+    st.plotly_chart(fig, config={**charts.chart_config(f"network-{cfg.model.sharing}"),
+                                 "modeBarButtons": [["toImage"]], "scrollZoom": False})

@@ -214,3 +214,15 @@ def test_train_run_view_offers_the_weights_of_a_finished_run(app, filled, files,
     if offered:
         state = torch.load(io.BytesIO(files[f"run-{filled.ids[name]}-weights.pt"]), weights_only=True)
         assert state.keys() == RunStore(filled.path).load_weights(filled.ids[name]).keys()
+
+
+def test_the_network_diagram_saves_as_png_and_stays_still(app):
+    at = app()
+    at.run()
+    assert not at.exception
+    [diagram] = [c for c in at.get("plotly_chart")
+                 if "parameters" in json.loads(c.proto.spec)["layout"]["title"]["text"]]
+    config = json.loads(diagram.proto.config)
+    assert config["toImageButtonOptions"]["filename"] == "network-hard"
+    assert config["modeBarButtons"] == [["toImage"]]
+    assert json.loads(diagram.proto.spec)["layout"]["dragmode"] is False
