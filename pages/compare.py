@@ -3,7 +3,7 @@ test metrics side by side, with Δm against a single-task baseline said and chec
 
 import streamlit as st
 
-from ui import charts, downloads, links
+from ui import charts, classroom, downloads, links
 from ui.compare import (
     BASELINE,
     baselines_of,
@@ -26,14 +26,14 @@ st.title("Compare runs")
 links.show_notices()
 tab_runs("compare.tab", on_train_page=False)
 store = get_store()
-runs = store.runs_table()
+runs = classroom.mine_first(store.runs_table())  # this tab's runs first, then the class's
 if runs.empty:
     st.info("No runs yet — train one on the Train page.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:",
                  query_params=links.page_params())
     st.stop()
 
-st.caption("Tick runs in the table to compare them.")
+st.caption("Tick runs in the table to compare them. This tab's runs come first.")
 chosen = runs_table(runs)
 if chosen.empty:
     st.stop()

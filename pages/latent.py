@@ -4,7 +4,7 @@ two runs side by side on the same axes; reconstructions of image data across run
 import streamlit as st
 
 from mtae_core.analysis import MissingExtra
-from ui import charts, downloads, links
+from ui import charts, classroom, downloads, links
 from ui.latent import projection
 from ui.live import run_label
 from ui.pictures import UMAP_FIRST, projection_methods, recon_section, side_by_side_section
@@ -16,7 +16,7 @@ links.carry(LABELS)  # the tab's Train settings and run stay in the URL
 st.title("Latent space")
 links.show_notices()
 store = get_store()
-done = store.runs(["done"])
+done = classroom.runs_mine_first(store.runs(["done"]))  # this tab's runs first in every picker
 if not done:
     st.info("No finished runs yet — train one on the Train page, then look at its latent space here.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:",

@@ -154,14 +154,12 @@ def test_chart_config_keeps_the_png_camera_and_names_the_file():
 
 
 def test_mixing_animation_has_a_frame_per_epoch_and_a_panel_per_level():
-    from ui.pictures import mixing_animation
-
     def gates(epoch: int) -> dict:
         w = [0.5 + 0.1 * epoch, 0.5 - 0.1 * epoch]
         level = {"experts": ["shared 1", "a 1"], "rows": {"a": w, "b": w[::-1]}}
         return {"epoch": epoch, "gates": {"level 1": level, "level 2": level}}
 
-    fig = mixing_animation([gates(e) for e in range(3)])
+    fig = charts.mixing_animation([gates(e) for e in range(3)])
     assert fig is not None
     assert [f.name for f in fig.frames] == ["1", "2", "3"]
     assert all(len(f.data) == 2 for f in fig.frames)  # one heatmap per level
@@ -169,4 +167,4 @@ def test_mixing_animation_has_a_frame_per_epoch_and_a_panel_per_level():
     np.testing.assert_allclose(fig.data[0].z, [[0.7, 0.3], [0.3, 0.7]])  # opens on the last
     assert fig.layout.sliders[0].active == 2
     assert [a.text for a in fig.layout.annotations] == ["level 1", "level 2"]
-    assert mixing_animation([{"epoch": 0, "weights": {"a": 1.0}}]) is None  # nothing mixed
+    assert charts.mixing_animation([{"epoch": 0, "weights": {"a": 1.0}}]) is None  # nothing mixed
