@@ -99,8 +99,9 @@ def recon_section(store: RunStore, done: Sequence[Run], label: Any) -> None:
                 + " or ".join(IMAGE_SHAPES) + ") with the reconstruction task. Train one on "
                 "the Train page (digits has the task by default).")
         return
-    with_task = [r for r in images if "reconstruction" in r.config.data.tasks]
-    default = [r.id for r in (with_task or images)[:2]]
+    with_task = [r for r in images if "reconstruction" in r.config.data.tasks] or images
+    # two runs whose images can stand side by side: the first run's data set
+    default = [r.id for r in with_task if r.config.data.dataset == with_task[0].config.data.dataset][:2]
     ids = st.multiselect("Runs", [r.id for r in images], default=default, key="pictures.recon.runs",
                          max_selections=MAX_RECON_RUNS,
                          format_func=lambda i: label(next(r for r in images if r.id == i)))

@@ -226,3 +226,19 @@ def test_the_network_diagram_saves_as_png_and_stays_still(app):
     assert config["toImageButtonOptions"]["filename"] == "network-hard"
     assert config["modeBarButtons"] == [["toImage"]]
     assert json.loads(diagram.proto.spec)["layout"]["dragmode"] is False
+
+
+def test_reconstructions_start_with_runs_on_one_data_set(app, home):
+    from page_helpers import tiny
+
+    from mtae_core.jobs import execute
+    store = RunStore(home / "runs.db")
+    ids = []
+    for name, data in [("a", {}), ("md", {"dataset": "multi_digits", "options": {"n": 200},
+                                          "tasks": ["left", "reconstruction"]}), ("b", {})]:
+        cfg = tiny(name, data=data) if data else tiny(name)
+        ids.append(store.create_run(cfg))
+        execute(store, ids[-1], cfg)
+    at = show(open_page(app(), "pages/latent.py"), "recon")
+    assert by_label(at.multiselect, "Runs").value == [ids[2], ids[0]]  # newest first, digits
+    assert not at.warning
