@@ -52,12 +52,13 @@ def recon_figure(rec: Reconstructions, names: Mapping[int, str]) -> go.Figure:
     for r, (label, images) in enumerate(rows):
         for c in range(n):
             fig.add_trace(go.Heatmap(
-                z=images[c][::-1], zmin=0, zmax=top, colorscale="Greys", showscale=False,
+                z=images[c], zmin=0, zmax=top, colorscale="Greys", showscale=False,
                 name=label, hovertemplate=f"{text.plotly(label)}<br>row %{{y}}, column "
                 "%{x}<br>pixel %{z:.1f}<extra></extra>"), row=r + 1, col=c + 1)
         fig.update_yaxes(title_text=_short(label), title_font={"size": 11}, row=r + 1, col=1)
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    # row 0 on top, as images are read (hover shows the same row as the CSV)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed")
     for k in range(len(rows) * n):  # square pixels in every cell
         axis = "" if k == 0 else str(k + 1)
         fig.layout[f"yaxis{axis}"].update(scaleanchor=f"x{axis}", scaleratio=1)
