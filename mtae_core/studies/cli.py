@@ -1,10 +1,12 @@
-"""``mtae study SPEC.json [--workers N] [--json] [--no-wait] [--backend ray [--address A]]``, ``mtae study show ID``,
+"""``mtae study SPEC.json [--workers N] [--json] [--no-wait] [--separate-seeds]
+[--backend ray [--address A]]``, ``mtae study show ID``,
 ``mtae study export ID``, ``mtae study resume ID``, ``mtae study cancel ID`` and
 ``mtae studies``. Registered by ``mtae_core.cli``."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -43,6 +45,9 @@ def add_parsers(sub: Any) -> None:
                    help="with --backend ray: the cluster's address (ray start --head prints it); "
                    "without it a local Ray instance starts (--workers CPUs)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--separate-seeds", action="store_true",
+                   help="train each seed as its own run (by default a cell's seeds train "
+                   "together as one batched model where they can; for comparison and debugging)")
     s.set_defaults(fn=cmd_study)
     sub.add_parser("studies", help="list stored studies").set_defaults(fn=cmd_studies)
 
@@ -114,6 +119,8 @@ def _study(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"invalid study spec {args.target}:\n{e}", file=sys.stderr)
         return 2
+    if args.separate_seeds:
+        spec = dataclasses.replace(spec, separate_seeds=True)
     store = _store(args)
     study_id = start(store, spec, backend=backend)
     if args.no_wait:

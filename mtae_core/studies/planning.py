@@ -8,9 +8,10 @@ survives an app restart: queued runs stay queued for the next worker pool.
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..baselines import BASELINE, baseline_config, run_key
 from ..config import ExperimentConfig
@@ -123,13 +124,52 @@ def start(store: RunStore, spec: StudySpec,
         if p.reuse is None:
             new.setdefault(p.key, p.config)
     if submit is None:  # one transaction for all: a 500-run study queues at once
-        made = dict(zip(new, store.create_runs(list(new.values()), backend=backend), strict=True))
+        # a cell's seeds train together on the local workers; Ray runs one task per run
+        cfgs = list(new.values())
+        groups: list[str | None]
+        infos: list[dict[str, Any] | None]
+        if backend is None:
+            groups, infos = seed_groups(cfgs, spec.separate_seeds)
+        else:
+            groups = [None] * len(cfgs)
+            infos = [{"seeds_path": "separately", "seeds_reason": f"{backend}: one task per run"}
+                     for _ in cfgs]
+        made = dict(zip(new, store.create_runs(cfgs, backend=backend, groups=groups,
+                                               infos=infos), strict=True))
     else:
         made = {key: submit(cfg) for key, cfg in new.items()}
     store.add_study_runs(study_id, [
         (p.reuse, p.role, p.cell, p.seed, False) if p.reuse is not None
         else (made[p.key], p.role, p.cell, p.seed, True) for p in planned])
     return study_id
+
+
+SEPARATE_BY_REQUEST = "the study asks for separate runs (--separate-seeds)"
+
+
+def seed_groups(cfgs: list[ExperimentConfig], separate: bool = False
+                ) -> tuple[list[str | None], list[dict[str, Any] | None]]:
+    """Each new run's seed group (runs that differ only in their seed train together as
+    one batched model) and the info it starts with: why its seeds train separately, when
+    they do. A run alone in its group needs no group."""
+    from ..replicas import batch_reason, group_key
+
+    keys = [group_key(c) for c in cfgs]
+    size = Counter(keys)
+    groups: list[str | None] = []
+    infos: list[dict[str, Any] | None] = []
+    for cfg, key in zip(cfgs, keys, strict=True):
+        reason = SEPARATE_BY_REQUEST if separate else batch_reason(cfg)
+        if size[key] < 2:
+            groups.append(None)
+            infos.append(None)
+        elif reason is not None:
+            groups.append(None)
+            infos.append({"seeds_path": "separately", "seeds_reason": reason})
+        else:
+            groups.append(key)
+            infos.append(None)
+    return groups, infos
 
 
 def cancel(store: RunStore, study_id: int) -> list[int]:
