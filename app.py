@@ -14,6 +14,9 @@ PAGES = [
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
     st.Page("pages/studies.py", title="Studies", icon=":material/science:"),
     st.Page("pages/data.py", title="Data", icon=":material/table:"),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
+    st.Page("pages/arena.py", title="Method arena", icon=":material/stadia_controller:"),
+    st.Page("pages/class.py", title="Class", icon=":material/groups:"),
 ]
 # The page links are our own (ui.links.nav_links): each carries the tab's settings and run
 # in its URL, so a page switch never shows a bare URL that a refresh or a copied link
@@ -32,6 +35,7 @@ with st.sidebar:
     )
     status_line = st.empty()
 
+from ui.classroom import frame as classroom_frame  # noqa: E402  (see above)
 from ui.links import nav_links  # noqa: E402  (see above)
 from ui.state import (  # noqa: E402  (see above)
     device_label,
@@ -41,6 +45,7 @@ from ui.state import (  # noqa: E402  (see above)
     run_in_frame,
 )
 
+classroom_frame()  # the link's ?hide=/?present=/?who=, "Your name", presenter mode
 nav_links(PAGES, nav)  # drawn again whenever the page changes the tab's settings or run
 run_in_frame(page)
 

@@ -1,7 +1,7 @@
 """``mtae``: the engine headless. ``mtae train CONFIG.json [--json]``, ``mtae runs``,
 ``mtae list``, ``mtae config``, ``mtae export RUN_ID``, ``mtae study SPEC.json`` (and
 ``mtae study show|export|resume|cancel ID``), ``mtae studies``,
-``mtae data add|list|show|delete``."""
+``mtae data add|list|show|delete``, ``mtae lessons``, ``mtae lesson check NAME``."""
 
 from __future__ import annotations
 
@@ -251,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
 
     add_study_parsers(sub)
     _data_parser(sub)
+    from .lessons.cli import add_parsers as add_lesson_parsers
+
+    add_lesson_parsers(sub)
     args = p.parse_args(argv)
     from .data import user
 

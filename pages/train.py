@@ -5,7 +5,7 @@ link all keep them; the run shown beside them is one this tab started or opened.
 import streamlit as st
 
 from mtae_core.config import ConfigError, ExperimentConfig
-from ui import links, live
+from ui import classroom, links, live
 from ui.state import ensure_app_frame, get_store, submit
 from ui.text import md
 from ui.train_form import (
@@ -20,6 +20,7 @@ from ui.train_form import (
     preflight_problems,
     show_problems,
 )
+from ui.url_state import hidden_paths
 
 PENDING = "train.pending"  # session: the config JSON waiting for "queue it after?"
 
@@ -33,7 +34,7 @@ def start(cfg: ExperimentConfig) -> None:
     """Queue ``cfg``: show it unless the run shown is still training (both stay listed).
     No rerun: the rest of this script run draws the run beside the form, and app.py
     counts it in the sidebar after the page (a rerun would delay its first point)."""
-    run_id = submit(cfg)
+    run_id = submit(cfg, owner=classroom.owner())
     links.remember(run_id)
     shown = links.shown_run_id()
     current = get_store().get_run(shown) if shown is not None else None
@@ -42,11 +43,17 @@ def start(cfg: ExperimentConfig) -> None:
 
 
 with form_col:
+    links.show_flag_notices()
     link = open_link()  # the settings this visit starts from: the tab's, the link's, or defaults
-    raw, diagram, fields = experiment_form(link.config)
-    name = st.text_input("Run name", value=link.name, placeholder=auto_name(raw), key="name",
-                         help="empty = named after the data set, sharing and weighting")
-    fields.labels["name"], fields.slots["name"] = "Run name", st.empty()
+    hidden = hidden_paths(links.hidden())  # a class link's ?hide=: those keep the link's values
+    raw, diagram, fields = experiment_form(link.config, hidden)
+    if "name" in hidden:
+        name = link.name
+    else:
+        name = st.text_input("Run name", value=link.name, placeholder=auto_name(raw), key="name",
+                             help="empty = named after the data set, sharing and weighting")
+        fields.labels["name"], fields.slots["name"] = "Run name", st.empty()
+    classroom.hidden_note()
     cfg: ExperimentConfig | None = None
     errors = []
     try:
@@ -93,6 +100,7 @@ with form_col:
             st.code(ready.to_json(), language="json")
         with diagram:  # (in the Model tab) after the Train button: it imports torch
             architecture(ready)
+    classroom.class_link_button(links.settings())
 
 with run_col:
     notice = links.notice(links.RUN)
@@ -111,7 +119,10 @@ with run_col:
             "2. In **Model**, set *Parameter sharing* to `single_task` and train again: one "
             "separate network per task, the baseline.\n"
             "3. Open **Compare**: the bars show which tasks gained from sharing and which "
-            "lost.", icon=":material/school:")
+            "lost.\n\n"
+            "One run against one run can mislead: the **Lessons** page has five lessons, "
+            "each a study over several seeds whose claim is checked on its results.",
+            icon=":material/school:")
     else:
         st.toggle("Log scale", key="train.log_y")
         live.run_panel(shown)
