@@ -98,8 +98,9 @@ with form_col:
             st.download_button("Download config.json", ready.to_json(), file_name="config.json",
                                mime="application/json")
             st.code(ready.to_json(), language="json")
-        with diagram:  # (in the Model tab) after the Train button: it imports torch
-            architecture(ready)
+        if diagram is not None:  # (None when a class link hides the Model tab)
+            with diagram:  # (in the Model tab) after the Train button: it imports torch
+                architecture(ready)
     classroom.class_link_button(links.settings())
 
 with run_col:
