@@ -56,6 +56,9 @@ class Stack:
     draws: dict[int, list[Draw]] = field(default_factory=dict)  # batch size -> the forward's draws
     strategy_draws: bool = True  # the strategy draws random numbers (random loss weighting)
     feed: Feed = field(default_factory=Feed)
+    # the forward pass as explicit batched matmuls, when the model is one that
+    # ``explicit_plan`` knows (None: vmap over the template)
+    plan: Plan | None = None
 
 
 
@@ -87,7 +90,87 @@ def make_stack(runs: list[_Run], test: Split) -> Stack:
     opt, lr_sched = build_optimizer(cfg.optimizer, opt_params, cfg.training.epochs)  # type: ignore[arg-type]
     penalised = [s for s in layout if len(s.shape) > 1]
     return Stack(template, flat, layout, buffers, [full for _, _, full in named], opt, lr_sched,
-                  penalised, strategy_params, test)
+                  penalised, strategy_params, test, plan=explicit_plan(template, layout))
+
+
+# ---- the forward pass without vmap ---------------------------------------------------------
+# vmap runs each op of the model through functorch's batching rules: at these sizes that
+# costs about as much per step as a single run's whole forward and backward (profiled in
+# the README). For the default model (hard sharing of the whole encoder, plain
+# autoencoder, MLPs of linear layers and activations) the forward pass is written out as
+# what vmap computes: one baddbmm per linear layer over the replicas' stacked weights.
+
+# one MLP layer: a linear layer (indices of its weight and bias slots) or an activation
+Layer = tuple[int, int | None] | nn.Module
+
+
+@dataclass(frozen=True)
+class Plan:
+    sizes: list[int]  # the slots' sizes in a row of ``Stack.flat`` (one split per step)
+    shapes: list[tuple[int, ...]]
+    encoder: list[Layer]
+    heads: dict[str, list[Layer]]
+
+
+def explicit_plan(template: nn.Module, layout: list[Slot]) -> Plan | None:
+    """The model's forward pass as a list of batched layers, or None when it does more
+    than ``HardSharing.forward`` with a plain autoencoder and MLPs of linear layers and
+    elementwise activations (no dropout, batch norm or noise)."""
+    from .models.base import ACTIVATIONS
+    from .models.hard import HardSharing
+    from .models.plain import Plain
+
+    if (type(template) is not HardSharing or type(template.ae) is not Plain
+            or template.encoder is None or template.encoders is not None):
+        return None
+    index = {slot.name: i for i, slot in enumerate(layout)}
+    acts = tuple(ACTIVATIONS.values())
+
+    def layers(prefix: str, seq: nn.Module) -> list[Layer] | None:
+        if type(seq) is not nn.Sequential:
+            return None
+        out: list[Layer] = []
+        for name, mod in seq.named_children():
+            if type(mod) is nn.Linear:
+                bias = index.get(f"{prefix}.{name}.bias")
+                out.append((index[f"{prefix}.{name}.weight"], bias))
+            elif type(mod) in acts:
+                out.append(mod)  # holds no tensors: runs on the stacked activations as is
+            else:
+                return None
+        return out
+
+    encoder = layers("encoder", template.encoder)
+    heads = {name: layers(f"heads.{name}", h) for name, h in template.heads.items()}
+    if encoder is None or any(h is None for h in heads.values()):
+        return None
+    return Plan([s.numel for s in layout], [s.shape for s in layout], encoder,
+                {n: h for n, h in heads.items() if h is not None})
+
+
+def explicit_forward(plan: Plan, flat: torch.Tensor, x: torch.Tensor,
+                     names: list[str]) -> dict[str, torch.Tensor]:
+    """Every replica's task outputs, (K, batch, out) each, from x: (K, batch, input)."""
+    k = flat.shape[0]
+    # one split, so the backward writes the row's gradient in one copy (slices would each
+    # add a zero-filled (K, n_params) gradient)
+    views = torch.split(flat, plan.sizes, dim=1)
+
+    def run(layers: list[Layer], h: torch.Tensor) -> torch.Tensor:
+        for layer in layers:
+            if isinstance(layer, nn.Module):
+                h = layer(h)
+                continue
+            w_i, b_i = layer
+            w = views[w_i].view(k, *plan.shapes[w_i]).transpose(1, 2)  # (K, in, out)
+            if b_i is None:
+                h = torch.bmm(h, w)
+            else:
+                h = torch.baddbmm(views[b_i].view(k, 1, -1), h, w)
+        return h
+
+    z = run(plan.encoder, x)  # (K, batch, code): the plain autoencoder's z is its code
+    return {name: run(plan.heads[name], z) for name in names}
 
 
 def probe_draws(stack: Stack, run: _Run, batch: int) -> list[Draw]:

@@ -1,9 +1,13 @@
 """K seeds of one config trained as one batched model ("replicas").
 
-The models here are tiny, so a run's time is Python and kernel-launch overhead, not
-arithmetic: K seeds trained side by side cost little more than one. Each replica's
+The models here are small: much of a step is per-op overhead, paid once for K replicas
+trained side by side (on the CPU each further replica still costs about a third of a run's
+step in matmul and elementwise arithmetic; see the README's seeds benchmark). Each replica's
 parameters are stacked along a leading axis (``torch.func.stack_module_state``) and one
-forward pass serves all of them (``vmap`` over ``functional_call``). Everything that makes
+forward pass serves all of them: for the default model (hard sharing, plain autoencoder,
+MLPs) one ``baddbmm`` per linear layer over the stacked weights
+(``replica_stack.explicit_forward``), for every other model ``vmap`` over the template
+(vmap's per-op cost is as large as a small model's whole step). Everything that makes
 a seed a seed stays per replica, so each replica's curves, metrics and kept model equal
 those of the same seed trained alone (``training.train``), to float tolerance:
 
@@ -44,6 +48,7 @@ from .replica_stack import (
     add_side_state,
     batched_loss,
     clip,
+    explicit_forward,
     give_side_state,
     load_replica,
     make_stack,
@@ -302,11 +307,16 @@ def _step(reps: list[_Replica], stack: Stack, alive: list[int], epoch: int, step
         return (*(out.outputs[n] for n in names), *out.aux_losses.values(), *side_leaves)
 
     side_keys: list[list[str]] = []
-    res = vmap(forward, randomness="error")(stack.flat, xb, *(b for _, _, b in buffers), *noise)
-    outputs = dict(zip(names, res[:len(names)], strict=True))
-    aux = dict(zip(aux_names, res[len(names):len(names) + len(aux_names)], strict=True))
-    rest = iter(res[len(names) + len(aux_names):])
-    side = [{key: next(rest) for key in keys} for keys in side_keys]
+    if stack.plan is not None and not noise:  # the default model: batched matmuls, no vmap
+        outputs = explicit_forward(stack.plan, stack.flat, xb, names)
+        aux: dict[str, torch.Tensor] = {}
+        side: list[dict[str, torch.Tensor]] = []
+    else:
+        res = vmap(forward, randomness="error")(stack.flat, xb, *(b for _, _, b in buffers), *noise)
+        outputs = dict(zip(names, res[:len(names)], strict=True))
+        aux = dict(zip(aux_names, res[len(names):len(names) + len(aux_names)], strict=True))
+        rest = iter(res[len(names) + len(aux_names):])
+        side = [{key: next(rest) for key in keys} for keys in side_keys]
     # the task losses outside vmap, where cross-entropy has its fused kernel (under vmap it
     # runs as a Python decomposition): (K, n_tasks)
     losses = torch.stack([batched_loss(s, outputs[s.name], xb if s.kind == "reconstruction"

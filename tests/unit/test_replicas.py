@@ -86,6 +86,33 @@ def test_dropout_and_batch_norm_match_their_seeds_trained_alone():
                            optimizer={"kind": "sgd", "lr": 0.05, "momentum": 0.9}))
 
 
+def _plan(cfg: ExperimentConfig) -> Any:
+    from mtae_core.replica_stack import make_stack
+
+    data = load(cfg.data)
+    runs = [training._setup(c, data, training.build(c, data)[1], torch.device("cpu"))
+            for c in _seeds(cfg, (0, 1))]
+    return make_stack(runs, data.test).plan
+
+
+def test_the_default_model_runs_without_vmap_and_others_with_it():
+    # the explicit batched matmuls serve hard sharing of the whole encoder with a plain
+    # autoencoder and no dropout or batch norm; anything else goes through vmap
+    assert _plan(_cfg()) is not None
+    assert _plan(_cfg(model={"sharing": "mmoe"})) is None
+    assert _plan(_cfg(model={"dropout": 0.2})) is None
+    assert _plan(_cfg(model={"batch_norm": True})) is None
+    assert _plan(_cfg(model={"autoencoder": "variational"})) is None
+
+
+@pytest.mark.parametrize("activation", ["tanh", "gelu"])
+def test_the_explicit_path_matches_alone_with_every_activation(activation):
+    # relu is the default every other test trains (hard sharing runs the explicit path)
+    cfg = _cfg(model={"activation": activation, "hidden": [16, 8]})
+    assert _plan(cfg) is not None
+    assert_equivalent(cfg)
+
+
 LOSS_BASED = [w for w in weightings.names() if batch_reason(_cfg(weighting={"strategy": w})) is None]
 
 
