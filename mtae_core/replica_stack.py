@@ -173,6 +173,30 @@ def explicit_forward(plan: Plan, flat: torch.Tensor, x: torch.Tensor,
     return {name: run(plan.heads[name], z) for name in names}
 
 
+def grad_cosines(stack: Stack, split: Split, specs: list[TaskSpec],
+                 batch: int) -> list[list[list[float]]]:
+    """``diagnostics.epoch_grad_cosine`` of every replica in one pass (explicit-plan models,
+    which have no dropout, noise or batch norm, so training mode is evaluation mode): the
+    cosines of the task gradients on the shared encoder, on the first ``batch`` rows of
+    ``split``; (K, n_tasks, n_tasks) as nested lists. Each replica's losses reach only its
+    own row of ``Stack.flat``, so one backward per task gives every replica's gradient."""
+    from .weighting.gradient_base import jacobian
+
+    assert stack.plan is not None
+    k, n = stack.flat.shape
+    x = split.x[:batch].unsqueeze(0).expand(k, -1, -1)
+    out = explicit_forward(stack.plan, stack.flat, x, [s.name for s in specs])
+    losses = torch.stack([
+        batched_loss(s, out[s.name], x if s.kind == "reconstruction"
+                     else split.y[s.name][:batch].unsqueeze(0).expand(k, *split.y[s.name][:batch].shape))
+        for s in specs], dim=1)  # (K, n_tasks)
+    grads = jacobian(losses.sum(0), [stack.flat]).view(len(specs), k, n)
+    shared = torch.cat([grads[:, :, s.offset:s.offset + s.numel] for s in stack.layout
+                        if s.name.startswith("encoder.")], dim=2).transpose(0, 1)  # (K, T, P)
+    unit = shared / shared.norm(dim=2, keepdim=True).clamp(min=1e-12)
+    return (unit @ unit.transpose(1, 2)).clamp(-1.0, 1.0).tolist()
+
+
 def probe_draws(stack: Stack, run: _Run, batch: int) -> list[Draw]:
     """The random draws of one training forward pass at this batch size (cached). Made on
     a copy of replica 0's model (its batch-norm statistics untouched) with the generator

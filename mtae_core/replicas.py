@@ -50,6 +50,7 @@ from .replica_stack import (
     clip,
     explicit_forward,
     give_side_state,
+    grad_cosines,
     load_replica,
     make_stack,
     penalty,
@@ -59,6 +60,7 @@ from .replica_stack import (
 )
 from .training import (
     NullSink,
+    Row,
     Sink,
     Status,
     TrainResult,
@@ -68,6 +70,7 @@ from .training import (
     _EarlyStopping,
     _Epoch,
     _epoch_losses,
+    _epoch_rows,
     _Poll,
     _Run,
     _setup,
@@ -250,8 +253,12 @@ def _loop(reps: list[_Replica], stack: Stack, stops: _Stops, poll: _Poll,
             break
         if stack.lr_sched is not None:  # where a run alone steps it: in its bookkeeping
             stack.lr_sched.step()
+        # the explicit-plan models' gradient cosines of every replica in one pass
+        cosines = (grad_cosines(stack, run0.train, run0.specs, run0.bs)
+                   if stack.plan is not None and alive else None)
         for i in alive:
-            _end_epoch(reps[i], stack, i, epoch, st, end)
+            _end_epoch(reps[i], stack, i, epoch, st, end,
+                       cosines[i] if cosines is not None else None)
         # the stop checks after an epoch, as a run alone makes them
         for i, r in enumerate(reps):
             if r.result is None and (stops.every() or stops.one(i)):
@@ -368,7 +375,7 @@ def _freeze_diverged(rep: _Replica, epoch: int, st: _EpochState, k: int, task: s
 
 
 def _end_epoch(rep: _Replica, stack: Stack, k: int, epoch: int, st: _EpochState,
-               end: Callable[..., None]) -> None:
+               end: Callable[..., None], cosine: list[list[float]] | None) -> None:
     """A finished epoch of replica ``k``: its own model evaluated and bookkept as alone."""
     run = rep.run
     load_replica(rep.run.model, stack, k)
@@ -386,7 +393,11 @@ def _end_epoch(rep: _Replica, stack: Stack, k: int, epoch: int, st: _EpochState,
         end(k, "diverged", ep.reason, **diverged)
         return
     train_losses, val_losses = losses
-    rows, extras = _bookkeeping(run, epoch, train_losses, val_losses, ep.aux_sums)
+    if cosine is None:
+        rows, extras = _bookkeeping(run, epoch, train_losses, val_losses, ep.aux_sums)
+    else:
+        rows, extras = _bookkeeping_with(run, epoch, train_losses, val_losses, ep.aux_sums,
+                                         cosine)
     rep.epochs_run = epoch + 1
     rep.history.append({"epoch": epoch, "rows": rows, "extras": extras})
     rep.sink.epoch(epoch, rows, extras)
@@ -394,6 +405,22 @@ def _end_epoch(rep: _Replica, stack: Stack, k: int, epoch: int, st: _EpochState,
     reason = rep.early.should_stop(run.model, epoch, val_losses)
     if reason is not None:
         end(k, "done", reason)
+
+
+def _bookkeeping_with(run: _Run, epoch: int, train_losses: torch.Tensor,
+                      val_losses: torch.Tensor, aux_sums: dict[str, torch.Tensor],
+                      cosine: list[list[float]]) -> tuple[list[Row], dict[str, Any]]:
+    """``training._bookkeeping`` with the gradient cosines computed beforehand for all
+    replicas at once (the equivalence tests compare the extras with a run's alone). The
+    learning-rate schedule is the stack's, stepped by the loop."""
+    run.strategy.on_epoch_end(epoch, train_losses)
+    rows = _epoch_rows(run.names, train_losses, val_losses, aux_sums, run.steps)
+    extras: dict[str, Any] = {"weights": dict(zip(run.names, run.strategy.epoch_weights(), strict=True)),
+                              "lr": run.opt.param_groups[0]["lr"]}
+    extras.update(run.strategy.epoch_extras())
+    extras.update(run.model.epoch_extras())
+    extras["grad_cosine"] = cosine
+    return rows, extras
 
 
 def _finish(rep: _Replica, stack: Stack, k: int, status: Status, reason: str | None,
