@@ -315,3 +315,15 @@ def load_replica(model: nn.Module, stack: Stack, k: int) -> None:
         own = dict(model.named_buffers())
         for (_, _, b), full in zip(stack.buffers, stack.buffer_names, strict=True):
             own[full].copy_(b[k])
+
+
+@torch.no_grad()
+def split_losses(stack: Stack, split: Split, specs: list[TaskSpec]) -> torch.Tensor:
+    """``training.evaluate``'s losses of every replica on ``split`` in one pass
+    (explicit-plan models, whose evaluation mode is their training mode): (K, n_tasks)."""
+    assert stack.plan is not None
+    k = stack.flat.shape[0]
+    x = split.x.unsqueeze(0).expand(k, -1, -1)
+    out = explicit_forward(stack.plan, stack.flat, x, [s.name for s in specs])
+    return torch.stack([batched_loss(s, out[s.name], split.y[s.name].unsqueeze(0).expand(
+        k, *split.y[s.name].shape)) for s in specs], dim=1)

@@ -55,6 +55,7 @@ from .replica_stack import (
     make_stack,
     penalty,
     probe_draws,
+    split_losses,
     strategy_draws,
     take_side_state,
 )
@@ -71,6 +72,7 @@ from .training import (
     _Epoch,
     _epoch_losses,
     _epoch_rows,
+    _non_finite,
     _Poll,
     _Run,
     _setup,
@@ -253,12 +255,15 @@ def _loop(reps: list[_Replica], stack: Stack, stops: _Stops, poll: _Poll,
             break
         if stack.lr_sched is not None:  # where a run alone steps it: in its bookkeeping
             stack.lr_sched.step()
-        # the explicit-plan models' gradient cosines of every replica in one pass
-        cosines = (grad_cosines(stack, run0.train, run0.specs, run0.bs)
-                   if stack.plan is not None and alive else None)
+        # explicit-plan models: every replica's validation losses and gradient cosines in
+        # one pass each
+        pre = None
+        if stack.plan is not None and alive:
+            pre = (split_losses(stack, run0.val, run0.specs),
+                   grad_cosines(stack, run0.train, run0.specs, run0.bs))
         for i in alive:
             _end_epoch(reps[i], stack, i, epoch, st, end,
-                       cosines[i] if cosines is not None else None)
+                       (pre[0][i], pre[1][i]) if pre is not None else None)
         # the stop checks after an epoch, as a run alone makes them
         for i, r in enumerate(reps):
             if r.result is None and (stops.every() or stops.one(i)):
@@ -375,14 +380,18 @@ def _freeze_diverged(rep: _Replica, epoch: int, st: _EpochState, k: int, task: s
 
 
 def _end_epoch(rep: _Replica, stack: Stack, k: int, epoch: int, st: _EpochState,
-               end: Callable[..., None], cosine: list[list[float]] | None) -> None:
-    """A finished epoch of replica ``k``: its own model evaluated and bookkept as alone."""
+               end: Callable[..., None],
+               pre: tuple[torch.Tensor, list[list[float]]] | None) -> None:
+    """A finished epoch of replica ``k``: its own model evaluated and bookkept as alone.
+    ``pre``: its validation losses and gradient cosines, computed for all replicas at once
+    (then its model is loaded only when early stopping may keep it)."""
     run = rep.run
-    load_replica(rep.run.model, stack, k)
+    if pre is None or rep.early.patience:
+        load_replica(rep.run.model, stack, k)
     give_side_state(run.model, st.side, k, st.steps_done)
     ep = _replica_epoch(st, k)
     ep.good = rep.good
-    losses = _epoch_losses(run, ep, epoch)
+    losses = _epoch_losses(run, ep, epoch) if pre is None else _epoch_losses_with(run, ep, epoch, pre[0])
     if losses is None:  # diverged after the last poll, or on validation
         rows = _diverged_rows(run, ep)
         diverged = {"diverged_epoch": epoch, "diverged_task": ep.task}
@@ -393,11 +402,11 @@ def _end_epoch(rep: _Replica, stack: Stack, k: int, epoch: int, st: _EpochState,
         end(k, "diverged", ep.reason, **diverged)
         return
     train_losses, val_losses = losses
-    if cosine is None:
+    if pre is None:
         rows, extras = _bookkeeping(run, epoch, train_losses, val_losses, ep.aux_sums)
     else:
         rows, extras = _bookkeeping_with(run, epoch, train_losses, val_losses, ep.aux_sums,
-                                         cosine)
+                                         pre[1])
     rep.epochs_run = epoch + 1
     rep.history.append({"epoch": epoch, "rows": rows, "extras": extras})
     rep.sink.epoch(epoch, rows, extras)
@@ -405,6 +414,24 @@ def _end_epoch(rep: _Replica, stack: Stack, k: int, epoch: int, st: _EpochState,
     reason = rep.early.should_stop(run.model, epoch, val_losses)
     if reason is not None:
         end(k, "done", reason)
+
+
+def _epoch_losses_with(run: _Run, ep: _Epoch, epoch: int,
+                       val_losses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``training._epoch_losses`` with the validation losses computed beforehand."""
+    train_losses = ep.sums / run.steps
+    bad = _non_finite(train_losses, run.names)
+    if bad is not None:  # the steps diverged after the last poll
+        ep.status, ep.task, ep.reason = "diverged", bad, _diverged(bad, epoch, None)
+        return None
+    bad = _non_finite(val_losses, run.names)
+    if bad is not None:
+        ep.status, ep.task = "diverged", bad
+        ep.reason = _diverged(bad, epoch, None, "validation")
+        ep.good = (ep.sums, run.steps)  # the whole epoch trained with finite losses
+        ep.val = val_losses
+        return None
+    return train_losses, val_losses
 
 
 def _bookkeeping_with(run: _Run, epoch: int, train_losses: torch.Tensor,
