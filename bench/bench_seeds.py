@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
+from typing import Any
 
 import torch
 
@@ -27,7 +29,7 @@ REPEAT = 2
 # does not count what other processes on a busy machine take (``--wall`` for wall time)
 CLOCK = time.process_time
 
-SETTINGS = {
+SETTINGS: dict[str, dict[str, Any]] = {
     "digits (hard, equal)": {"data": {"dataset": "digits"}, "model": {"sharing": "hard"}},
     "synthetic_correlated (mmoe, equal)": {"data": {"dataset": "synthetic_correlated"},
                                            "model": {"sharing": "mmoe"}},
@@ -75,7 +77,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     clock = "CPU time" if CLOCK is time.process_time else "wall time"
     print(f"torch {torch.__version__}, {a.threads} thread(s), device {a.device}, {a.epochs} epochs, "
-          f"{clock}, best of {REPEAT}")
+          f"{clock}, best of {REPEAT}; load average {_load()}")
     for name, over in SETTINGS.items():
         cfg = ExperimentConfig().replace(training={"epochs": a.epochs, "device": a.device}, **over)
         measure(cfg.replace(training={"epochs": 1}), 2)  # warm up both paths
@@ -89,6 +91,12 @@ def main() -> None:
             rel = f"{batched / one:.2f}× of K=1" if one else ""
             print(f"  {k:>3} {batched:>10.2f} {sequential:>10.2f} {sequential / batched:>6.2f}× "
                   f"{batched / k / (sequential / k):>27.2f}  {same}  {rel}")
+    # a shared machine: CPU time ignores other processes, but they still share caches and cores
+    print(f"\nload average at the end {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 if __name__ == "__main__":
