@@ -96,55 +96,65 @@ def make_stack(runs: list[_Run], test: Split) -> Stack:
 # ---- the forward pass without vmap ---------------------------------------------------------
 # vmap runs each op of the model through functorch's batching rules: at these sizes that
 # costs about as much per step as a single run's whole forward and backward (profiled in
-# the README). For the default model (hard sharing of the whole encoder, plain
-# autoencoder, MLPs of linear layers and activations) the forward pass is written out as
-# what vmap computes: one baddbmm per linear layer over the replicas' stacked weights.
+# the README). For hard sharing (any depth) and the single-task baselines, with a plain
+# autoencoder and MLPs of linear layers and activations, the forward pass is written out
+# as what vmap computes: one batched matmul per layer over the replicas' stacked weights.
 
-# one MLP layer: a linear layer (indices of its weight and bias slots) or an activation
-Layer = tuple[int, int | None] | nn.Module
+# one MLP layer: a linear layer (indices of its weight and bias slots; the bias None when it
+# has none), a layer of per-task networks (``BatchedLinear``: "tasks", weight, bias), or an
+# activation
+Layer = tuple[int, int | None] | tuple[str, int, int] | nn.Module
 
 
 @dataclass(frozen=True)
 class Plan:
     sizes: list[int]  # the slots' sizes in a row of ``Stack.flat`` (one split per step)
     shapes: list[tuple[int, ...]]
-    encoder: list[Layer]
+    encoder: list[Layer] | None  # the shared encoder, if any: (K, batch, ·)
+    encoders: list[Layer] | None  # the per-task encoders, if any: (K, n_tasks, batch, ·)
     heads: dict[str, list[Layer]]
 
 
 def explicit_plan(template: nn.Module, layout: list[Slot]) -> Plan | None:
-    """The model's forward pass as a list of batched layers, or None when it does more
-    than ``HardSharing.forward`` with a plain autoencoder and MLPs of linear layers and
-    elementwise activations (no dropout, batch norm or noise)."""
-    from .models.base import ACTIVATIONS
+    """The model's forward pass as lists of batched layers, or None when it does more than
+    ``HardSharing.forward`` / ``SingleTask.forward`` with a plain autoencoder and MLPs of
+    linear layers and elementwise activations (no dropout, batch norm or noise)."""
+    from .models.base import ACTIVATIONS, BatchedLinear
     from .models.hard import HardSharing
     from .models.plain import Plain
+    from .models.single_task import SingleTask
 
-    if (type(template) is not HardSharing or type(template.ae) is not Plain
-            or template.encoder is None or template.encoders is not None):
+    if type(template) not in (HardSharing, SingleTask) or type(template.ae) is not Plain:
         return None
     index = {slot.name: i for i, slot in enumerate(layout)}
     acts = tuple(ACTIVATIONS.values())
 
-    def layers(prefix: str, seq: nn.Module) -> list[Layer] | None:
+    def layers(prefix: str, seq: nn.Module | None) -> list[Layer] | None:
         if type(seq) is not nn.Sequential:
             return None
         out: list[Layer] = []
         for name, mod in seq.named_children():
             if type(mod) is nn.Linear:
-                bias = index.get(f"{prefix}.{name}.bias")
-                out.append((index[f"{prefix}.{name}.weight"], bias))
+                out.append((index[f"{prefix}.{name}.weight"], index.get(f"{prefix}.{name}.bias")))
+            elif type(mod) is BatchedLinear:
+                out.append(("tasks", index[f"{prefix}.{name}.weight"], index[f"{prefix}.{name}.bias"]))
             elif type(mod) in acts:
                 out.append(mod)  # holds no tensors: runs on the stacked activations as is
             else:
                 return None
         return out
 
-    encoder = layers("encoder", template.encoder)
-    heads = {name: layers(f"heads.{name}", h) for name, h in template.heads.items()}
-    if encoder is None or any(h is None for h in heads.values()):
+    encoder = getattr(template, "encoder", None)
+    encoders = getattr(template, "encoders", None)
+    enc = layers("encoder", encoder) if encoder is not None else None
+    encs = layers("encoders", encoders) if encoders is not None else None
+    head_dict = template.heads
+    assert isinstance(head_dict, nn.ModuleDict)
+    heads = {name: layers(f"heads.{name}", h) for name, h in head_dict.items()}
+    if ((encoder is not None and enc is None) or (encoders is not None and encs is None)
+            or (enc is None and encs is None) or any(h is None for h in heads.values())):
         return None
-    return Plan([s.numel for s in layout], [s.shape for s in layout], encoder,
+    return Plan([s.numel for s in layout], [s.shape for s in layout], enc, encs,
                 {n: h for n, h in heads.items() if h is not None})
 
 
@@ -160,17 +170,25 @@ def explicit_forward(plan: Plan, flat: torch.Tensor, x: torch.Tensor,
         for layer in layers:
             if isinstance(layer, nn.Module):
                 h = layer(h)
-                continue
-            w_i, b_i = layer
-            w = views[w_i].view(k, *plan.shapes[w_i]).transpose(1, 2)  # (K, in, out)
-            if b_i is None:
-                h = torch.bmm(h, w)
+            elif len(layer) == 3:  # per-task networks: h (K, n_tasks, batch, in)
+                _, tw, tb = layer
+                w = views[tw].view(k, *plan.shapes[tw])  # (K, n_tasks, in, out)
+                h = torch.matmul(h, w) + views[tb].view(k, *plan.shapes[tb])
             else:
-                h = torch.baddbmm(views[b_i].view(k, 1, -1), h, w)
+                w_i, b_i = layer
+                w = views[w_i].view(k, *plan.shapes[w_i]).transpose(1, 2)  # (K, in, out)
+                if b_i is None:
+                    h = torch.bmm(h, w)
+                else:
+                    h = torch.baddbmm(views[b_i].view(k, 1, -1), h, w)
         return h
 
-    z = run(plan.encoder, x)  # (K, batch, code): the plain autoencoder's z is its code
-    return {name: run(plan.heads[name], z) for name in names}
+    h = run(plan.encoder, x) if plan.encoder is not None else x  # (K, batch, width)
+    if plan.encoders is None:  # the plain autoencoder's z is its code, read by every head
+        return {name: run(plan.heads[name], h) for name in names}
+    n = len(names)
+    codes = run(plan.encoders, h.unsqueeze(1).expand(k, n, *h.shape[1:]))  # (K, n, batch, code)
+    return {name: run(plan.heads[name], codes[:, i]) for i, name in enumerate(names)}
 
 
 def grad_cosines(stack: Stack, split: Split, specs: list[TaskSpec],
@@ -182,7 +200,7 @@ def grad_cosines(stack: Stack, split: Split, specs: list[TaskSpec],
     own row of ``Stack.flat``, so one backward per task gives every replica's gradient."""
     from .weighting.gradient_base import jacobian
 
-    assert stack.plan is not None
+    assert stack.plan is not None and stack.plan.encoder is not None
     k, n = stack.flat.shape
     x = split.x[:batch].unsqueeze(0).expand(k, -1, -1)
     out = explicit_forward(stack.plan, stack.flat, x, [s.name for s in specs])

@@ -259,11 +259,14 @@ def _loop(reps: list[_Replica], stack: Stack, stops: _Stops, poll: _Poll,
         # one pass each
         pre = None
         if stack.plan is not None and alive:
+            # a model without a shared encoder has no cosines (as alone)
             pre = (split_losses(stack, run0.val, run0.specs),
-                   grad_cosines(stack, run0.train, run0.specs, run0.bs))
+                   grad_cosines(stack, run0.train, run0.specs, run0.bs)
+                   if stack.plan.encoder is not None else None)
         for i in alive:
             _end_epoch(reps[i], stack, i, epoch, st, end,
-                       (pre[0][i], pre[1][i]) if pre is not None else None)
+                       (pre[0][i], pre[1][i] if pre[1] is not None else None)
+                       if pre is not None else None)
         # the stop checks after an epoch, as a run alone makes them
         for i, r in enumerate(reps):
             if r.result is None and (stops.every() or stops.one(i)):
@@ -381,7 +384,7 @@ def _freeze_diverged(rep: _Replica, epoch: int, st: _EpochState, k: int, task: s
 
 def _end_epoch(rep: _Replica, stack: Stack, k: int, epoch: int, st: _EpochState,
                end: Callable[..., None],
-               pre: tuple[torch.Tensor, list[list[float]]] | None) -> None:
+               pre: tuple[torch.Tensor, list[list[float]] | None] | None) -> None:
     """A finished epoch of replica ``k``: its own model evaluated and bookkept as alone.
     ``pre``: its validation losses and gradient cosines, computed for all replicas at once
     (then its model is loaded only when early stopping may keep it)."""
@@ -436,7 +439,7 @@ def _epoch_losses_with(run: _Run, ep: _Epoch, epoch: int,
 
 def _bookkeeping_with(run: _Run, epoch: int, train_losses: torch.Tensor,
                       val_losses: torch.Tensor, aux_sums: dict[str, torch.Tensor],
-                      cosine: list[list[float]]) -> tuple[list[Row], dict[str, Any]]:
+                      cosine: list[list[float]] | None) -> tuple[list[Row], dict[str, Any]]:
     """``training._bookkeeping`` with the gradient cosines computed beforehand for all
     replicas at once (the equivalence tests compare the extras with a run's alone). The
     learning-rate schedule is the stack's, stepped by the loop."""
@@ -446,7 +449,8 @@ def _bookkeeping_with(run: _Run, epoch: int, train_losses: torch.Tensor,
                               "lr": run.opt.param_groups[0]["lr"]}
     extras.update(run.strategy.epoch_extras())
     extras.update(run.model.epoch_extras())
-    extras["grad_cosine"] = cosine
+    if cosine is not None:
+        extras["grad_cosine"] = cosine
     return rows, extras
 
 

@@ -96,13 +96,24 @@ def _plan(cfg: ExperimentConfig) -> Any:
 
 
 def test_the_default_model_runs_without_vmap_and_others_with_it():
-    # the explicit batched matmuls serve hard sharing of the whole encoder with a plain
-    # autoencoder and no dropout or batch norm; anything else goes through vmap
+    # the explicit batched matmuls serve hard sharing (any depth) and the single-task
+    # baselines with a plain autoencoder and no dropout or batch norm; the rest uses vmap
     assert _plan(_cfg()) is not None
+    assert _plan(_cfg(model={"sharing": "single_task"})) is not None
     assert _plan(_cfg(model={"sharing": "mmoe"})) is None
     assert _plan(_cfg(model={"dropout": 0.2})) is None
     assert _plan(_cfg(model={"batch_norm": True})) is None
     assert _plan(_cfg(model={"autoencoder": "variational"})) is None
+
+
+@pytest.mark.parametrize("depth", [0, 1])
+def test_the_explicit_path_matches_alone_at_every_shared_depth(depth):
+    # depth 0: per-task encoders only (no gradient cosines); 1: a shared layer, then theirs
+    cfg = _cfg(model={"hidden": [16, 8], "options": {"sharing": {"shared_depth": depth}}})
+    plan = _plan(cfg)
+    assert plan is not None and plan.encoders is not None
+    assert (plan.encoder is not None) == (depth > 0)
+    assert_equivalent(cfg)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "gelu"])
