@@ -172,8 +172,10 @@ def explicit_forward(plan: Plan, flat: torch.Tensor, x: torch.Tensor,
                 h = layer(h)
             elif len(layer) == 3:  # per-task networks: h (K, n_tasks, batch, in)
                 _, tw, tb = layer
-                w = views[tw].view(k, *plan.shapes[tw])  # (K, n_tasks, in, out)
-                h = torch.matmul(h, w) + views[tb].view(k, *plan.shapes[tb])
+                n, d_in, d_out = plan.shapes[tw]  # one baddbmm over K × n_tasks networks
+                w = views[tw].reshape(k * n, d_in, d_out)
+                h = torch.baddbmm(views[tb].reshape(k * n, 1, d_out),
+                                  h.reshape(k * n, -1, d_in), w).view(k, n, -1, d_out)
             else:
                 w_i, b_i = layer
                 w = views[w_i].view(k, *plan.shapes[w_i]).transpose(1, 2)  # (K, in, out)
