@@ -2,6 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# the optional extras the test suite covers (Ray studies, UMAP); `make run` stays lean
+EXTRAS_STAMP := $(VENV)/.installed-extras
 
 .PHONY: run test lint bench clean
 
@@ -13,10 +15,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+$(EXTRAS_STAMP): $(STAMP)
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,ray,umap]'
+	touch $(EXTRAS_STAMP)
+
 run: $(STAMP)
 	$(PY) -m ui.serve  # streamlit run app.py, the engine imported while the server starts
 
-test: $(STAMP)
+test: $(EXTRAS_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q

@@ -1,15 +1,13 @@
 """MTAE Studio: the Streamlit entry point. Page config, navigation over pages/, and the
 sidebar every page shares. Run it with ``streamlit run app.py`` (or ``make run``)."""
 
-import sys
-
 import streamlit as st
 
 st.set_page_config(page_title="MTAE Studio", page_icon=":material/hub:", layout="wide")
 
-# Navigation first, before the engine (torch) is imported: until a server's first script
-# run reaches st.navigation, Streamlit treats pages/ as an old-style page folder, and a
-# browser opening /compare meanwhile would get that page without this frame.
+# Navigation first: until a server's first script run reaches st.navigation, Streamlit
+# treats pages/ as an old-style page folder, and a browser opening /compare meanwhile
+# would get that page without this frame.
 PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
@@ -17,6 +15,8 @@ PAGES = [
     st.Page("pages/studies.py", title="Studies", icon=":material/science:"),
     st.Page("pages/data.py", title="Data", icon=":material/table:"),
     st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
+    st.Page("pages/arena.py", title="Method arena", icon=":material/stadia_controller:"),
+    st.Page("pages/class.py", title="Class", icon=":material/groups:"),
 ]
 # The page links are our own (ui.links.nav_links): each carries the tab's settings and run
 # in its URL, so a page switch never shows a bare URL that a refresh or a copied link
@@ -24,8 +24,9 @@ PAGES = [
 page = st.navigation(PAGES, position="hidden")
 nav = st.sidebar.empty()
 
-# The frame's static part, before the engine is imported: on a fresh server the page and
-# sidebar show at once, and the engine's imports (torch & co., seconds) follow.
+# The frame's static part. Nothing before the page imports torch (the Train form needs
+# only the registries' light entries), so a fresh server shows the form at once; the
+# engine's imports run in the background (ui.serve) and where a page draws a model.
 with st.sidebar:
     st.markdown("### :material/hub: MTAE Studio")
     st.caption(
@@ -34,9 +35,7 @@ with st.sidebar:
     )
     status_line = st.empty()
 
-if "torch" not in sys.modules:  # only the first visit after the server started
-    with st.spinner("Starting the training engine…"):
-        import ui.state  # noqa: F401
+from ui.classroom import frame as classroom_frame  # noqa: E402  (see above)
 from ui.links import nav_links  # noqa: E402  (see above)
 from ui.state import (  # noqa: E402  (see above)
     device_label,
@@ -45,9 +44,15 @@ from ui.state import (  # noqa: E402  (see above)
     run_in_frame,
 )
 
+classroom_frame()  # the link's ?hide=/?present=/?who=, "Your name", presenter mode
+nav_links(PAGES, nav)  # drawn again whenever the page changes the tab's settings or run
+run_in_frame(page)
+
+# After the page: the workers (each imports torch, seconds of CPU) start once the first
+# page is on screen, and the counts include a run the page has just queued (Train needs
+# no second full rerun to show it). A page that reruns or switches skips this; the next
+# run draws it.
 get_runner()  # one store and one pool of training workers per server, started once
-
-
 with status_line.container():
     # "detecting…" until a worker is warm (seconds after the server starts); the next
     # rerun (any click) shows it. No timer: a poll per browser tab would cost more.
@@ -55,6 +60,3 @@ with status_line.container():
     runs = get_store().runs()
     active = sum(r.active for r in runs)
     st.caption(f"{len(runs)} run(s) stored" + (f", {active} training now" if active else ""))
-
-nav_links(PAGES, nav)  # drawn again whenever the page changes the tab's settings or run
-run_in_frame(page)

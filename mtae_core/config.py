@@ -162,7 +162,7 @@ def _options(registry: Registry[Any], name: Any, options: Any, path: str,
         options = {}
     if not isinstance(options, dict):
         raise _fail(path, "must be an object of option names to values")
-    opts_model = registry.get(name).Options
+    opts_model = registry.spec(name).Options
     try:
         # strict: true is not 1 and "1" is not 1 (tuples become lists, as in JSON)
         return opts_model.model_validate(_as_json(options), strict=True).model_dump(mode="json")
@@ -371,7 +371,7 @@ class ExperimentConfig(Section):
             (weightings, self.weighting.strategy, self.weighting.options, "weighting.options"),
             (schedules, self.schedule.kind, self.schedule.options, "schedule.options"),
         ):
-            cls = registry.get(name)
+            cls = registry.spec(name)
             try:
                 cls.check(cls.Options.model_validate(options), tasks)
             except ValueError as e:

@@ -122,15 +122,61 @@ def execute(store: RunStore, run_id: int, cfg: ExperimentConfig,
         traceback.print_exc()
         store.finish(run_id, "failed", f"{type(e).__name__}: {e}")
         return None
+    _record(store, run_id, result, abort)
+    return result
+
+
+def _record(store: RunStore, run_id: int, result: Any, abort: threading.Event | None) -> None:
+    """Store how a run ended: its status, metrics, info and (when done) its weights."""
     if result.status == "cancelled" and abort is not None and abort.is_set() \
             and not store.cancel_requested(run_id):
         store.finish(run_id, "failed", APP_STOPPED)
-        return result
+        return
     if result.status == "done" and result.model is not None:
         store.save_weights(run_id, result.model.state_dict())
     store.finish(run_id, result.status, result.reason, result.test_metrics, result.seconds,
                  val_metrics=result.val_metrics, info=result.info)
-    return result
+
+
+def execute_group(store: RunStore, runs: Sequence[Run],
+                  abort: threading.Event | None = None) -> list[Any]:
+    """Train runs claimed together (``RunStore.claim_group``: a study cell's seeds) and
+    record each as it ends. Two or more train as one batched model
+    (``replicas.train_replicas``), each run still with its own curves, metrics and
+    weights; when they cannot (``NotBatchable``) they train one after another, and each
+    run's info says why (``seeds_path``, ``seeds_reason``)."""
+    from .replicas import NotBatchable, train_replicas
+
+    if len(runs) == 1:
+        return [execute(store, runs[0].id, runs[0].config, abort=abort)]
+    ids = [r.id for r in runs]
+
+    def cancelled(k: int) -> bool:
+        return store.cancel_requested(ids[k])
+
+    def should_stop() -> bool:
+        return abort is not None and abort.is_set()
+
+    def done(k: int, result: Any) -> None:  # each run is recorded as soon as it ends
+        _record(store, ids[k], result, abort)
+
+    try:
+        return train_replicas([r.config for r in runs], sinks=[StoreSink(store, i) for i in ids],
+                              should_stop=should_stop, stop_replica=cancelled, on_result=done)
+    except NotBatchable as e:
+        reason = str(e)
+    except Exception as e:  # every failure is reported on the runs that have not ended
+        traceback.print_exc()
+        for i in ids:
+            run = store.get_run(i)
+            if run is not None and run.status == "running":
+                store.finish(i, "failed", f"{type(e).__name__}: {e}")
+        return [None] * len(ids)
+    out = []
+    for r in runs:
+        store.mark_started(r.id, {"seeds_path": "separately", "seeds_reason": reason})
+        out.append(execute(store, r.id, r.config, abort=abort))
+    return out
 
 
 class JobRunner:

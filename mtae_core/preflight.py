@@ -8,8 +8,6 @@ form may call ``preflight`` on every change and show each message next to its fi
 
 from __future__ import annotations
 
-import torch
-
 from . import data as data_mod
 from .config import ConfigError, ExperimentConfig
 from .data import MultiTaskData
@@ -18,8 +16,16 @@ __all__ = ["mps_available", "preflight"]
 
 
 def mps_available() -> bool:
+    import torch
+
     mps = getattr(torch.backends, "mps", None)
     return bool(mps is not None and mps.is_available())
+
+
+def _cuda_available() -> bool:
+    import torch  # only for a config that asks for CUDA: the form's default needs no torch
+
+    return bool(torch.cuda.is_available())
 
 
 def preflight(cfg: ExperimentConfig, data: MultiTaskData | None = None) -> None:
@@ -29,7 +35,7 @@ def preflight(cfg: ExperimentConfig, data: MultiTaskData | None = None) -> None:
     generating it (``data_sizes``), so a form may call it on every change."""
     problems: list[tuple[str, str]] = []
     device = cfg.training.device
-    if device == "cuda" and not torch.cuda.is_available():
+    if device == "cuda" and not _cuda_available():
         problems.append(("training.device", "this machine has no CUDA GPU; choose device auto or cpu"))
     if device == "mps" and not mps_available():
         problems.append(("training.device", "this machine has no Apple MPS GPU; choose device auto or cpu"))

@@ -9,19 +9,22 @@ import io
 import json
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import torch
 
 from .baselines import run_key
 from .config import ExperimentConfig
 from .study_store import STUDY_SCHEMA, Study, StudyTables
+
+if TYPE_CHECKING:  # torch is imported to save or load weights, not to read runs
+    import torch
 
 __all__ = ["ACTIVE", "STATUSES", "Run", "RunStore", "Study", "default_path"]
 
@@ -108,6 +111,7 @@ class Run:
     train_seconds: float | None
     test_metrics: dict[str, dict[str, float]]
     val_metrics: dict[str, dict[str, float]]  # same shape, on the validation split
+    owner: str | None = None  # who queued it (the UI: the browser tab and its user's name)
 
     @property
     def active(self) -> bool:
@@ -124,6 +128,11 @@ class RunStore(StudyTables):
             c.executescript(STUDY_SCHEMA)
             _migrate_run_keys(c)
             _add_column(c, "val_metrics")  # validation metrics, next to the test metrics
+            # which backend drives a run (NULL: the local workers; 'ray': a Ray driver)
+            _add_column(c, "backend")
+            # runs that differ only in their seed (a study cell's seeds): a worker claims
+            # the queued ones together and trains them as one batched model (replicas)
+            _add_column(c, "seed_group")
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -157,34 +166,64 @@ class RunStore(StudyTables):
             )
             return int(cur.lastrowid or 0)
 
-    def create_runs(self, cfgs: Sequence[ExperimentConfig], owner: str | None = None) -> list[int]:
-        """Queue many runs in one transaction (a study); their ids, in order."""
+    def create_runs(self, cfgs: Sequence[ExperimentConfig], owner: str | None = None,
+                    backend: str | None = None,
+                    groups: Sequence[str | None] | None = None,
+                    infos: Sequence[dict[str, Any] | None] | None = None) -> list[int]:
+        """Queue many runs in one transaction (a study); their ids, in order. ``backend``
+        (e.g. 'ray'): the runs are born claimed for that driver, never for local workers.
+        ``groups``: each run's seed group (``claim_group`` claims a group's queued runs
+        together); ``infos``: what each run's info starts with (e.g. why its seeds train
+        apart)."""
         now = time.time()
         ids = []
+        groups = groups or [None] * len(cfgs)
+        infos = infos or [None] * len(cfgs)
         with self._tx() as c:
-            for cfg in cfgs:
+            for cfg, group, info in zip(cfgs, groups, infos, strict=True):
                 cur = c.execute(
-                    "INSERT INTO runs (name, status, config, owner, created, key) VALUES (?,?,?,?,?,?)",
-                    (cfg.name, "queued", cfg.to_json(None), owner, now, run_key(cfg)))
+                    "INSERT INTO runs (name, status, config, owner, created, key, backend,"
+                    " seed_group, info) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (cfg.name, "queued", cfg.to_json(None), owner, now, run_key(cfg), backend,
+                     group, json.dumps(info) if info else None))
                 ids.append(int(cur.lastrowid or 0))
         return ids
 
     def claim_next(self, worker_pid: int) -> Run | None:
         """Atomically move the oldest queued run to running for this worker."""
+        runs = self.claim_group(worker_pid, limit=1)
+        return runs[0] if runs else None
+
+    def claim_group(self, worker_pid: int, limit: int = 64) -> list[Run]:
+        """Atomically move the oldest queued run to running for this worker, with (up to
+        ``limit`` runs in all) the other queued runs of its seed group, oldest first: the
+        worker trains them together. [] when nothing is queued."""
         with self._tx() as c:
-            row = c.execute("SELECT id FROM runs WHERE status='queued' ORDER BY id LIMIT 1").fetchone()
+            # runs another backend (Ray) drives are not for the local workers
+            row = c.execute("SELECT id, seed_group FROM runs WHERE status='queued'"
+                            " AND backend IS NULL"
+                            " ORDER BY id LIMIT 1").fetchone()
             if row is None:
-                return None
-            c.execute(
-                "UPDATE runs SET status='running', started=?, worker_pid=? WHERE id=?",
-                (time.time(), worker_pid, row["id"]),
-            )
-        return self.get_run(row["id"])
+                return []
+            ids = [row["id"]]
+            if row["seed_group"] is not None and limit > 1:
+                ids += [r["id"] for r in c.execute(
+                    "SELECT id FROM runs WHERE status='queued' AND seed_group=? AND id<>?"
+                    " ORDER BY id LIMIT ?", (row["seed_group"], row["id"], limit - 1))]
+            now = time.time()
+            c.executemany("UPDATE runs SET status='running', started=?, worker_pid=? WHERE id=?",
+                          [(now, worker_pid, i) for i in ids])
+        runs = self.runs_by_id(ids)
+        return [runs[i] for i in ids if i in runs]
 
     def mark_started(self, run_id: int, info: dict[str, Any]) -> None:
+        """Record what training reports at its start, over what the run's info had when
+        it was queued (why a study's seeds train apart)."""
         with self._tx() as c:
+            row = c.execute("SELECT info FROM runs WHERE id=?", (run_id,)).fetchone()
+            merged = {**json.loads((row and row["info"]) or "{}"), **info}
             c.execute("UPDATE runs SET device=?, info=? WHERE id=?",
-                      (info.get("device"), json.dumps(info), run_id))
+                      (info.get("device"), json.dumps(merged), run_id))
 
     def set_progress(self, run_id: int, fraction: float) -> None:
         with self._tx() as c:
@@ -340,6 +379,8 @@ class RunStore(StudyTables):
 
     # ---- artifacts ------------------------------------------------------------------------
     def save_weights(self, run_id: int, state_dict: dict[str, torch.Tensor]) -> None:
+        import torch
+
         buf = io.BytesIO()
         torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, buf)
         with self._tx() as c:
@@ -352,6 +393,8 @@ class RunStore(StudyTables):
                             (run_id,)).fetchone()
         if row is None:
             return None
+        import torch
+
         return torch.load(io.BytesIO(row[0]), map_location="cpu", weights_only=True)  # type: ignore[no-any-return]
 
     # ---- users' tables (see mtae_core.data.user) -------------------------------------------
@@ -418,6 +461,7 @@ class RunStore(StudyTables):
                 "sharing": cfg.model.sharing, "weighting": cfg.weighting.strategy,
                 "epochs": cfg.training.epochs, "seed": cfg.seed, "device": r.device,
                 "seconds": r.train_seconds, "created": pd.Timestamp(r.created, unit="s"),
+                "owner": r.owner,
             }
             for task, ms in r.test_metrics.items():
                 for m, v in ms.items():
@@ -470,6 +514,7 @@ def _run(row: sqlite3.Row) -> Run:
         worker_pid=row["worker_pid"], train_seconds=row["train_seconds"],
         test_metrics=json.loads(row["test_metrics"] or "{}"),
         val_metrics=json.loads(row["val_metrics"] or "{}"),
+        owner=row["owner"],
     )
 
 
@@ -521,7 +566,8 @@ def _finite(v: float) -> float | None:
 
 
 def _jsonable(o: Any) -> Any:
-    if isinstance(o, torch.Tensor):
+    torch = sys.modules.get("torch")  # a tensor exists only once torch is imported
+    if torch is not None and isinstance(o, torch.Tensor):
         return o.detach().cpu().tolist()
     if hasattr(o, "tolist"):
         return o.tolist()

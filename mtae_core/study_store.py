@@ -101,6 +101,33 @@ class StudyTables:
             c.execute("UPDATE study_runs SET run_id=?, owned=1 WHERE study_id=? AND run_id=?",
                       (new_run_id, study_id, old_run_id))
 
+    # ---- runs a study backend other than the local workers drives (Ray) -------------------
+    def claim_for_backend(self, run_ids: Sequence[int], backend: str | None,
+                          pid: int | None = None) -> list[int]:
+        """Tag the queued runs among ``run_ids`` as driven by ``backend`` (None: give them
+        back to the local workers) from process ``pid``; local workers only take untagged
+        queued runs. Returns the ids tagged (runs no longer queued are left alone)."""
+        ids = [int(i) for i in dict.fromkeys(run_ids)]
+        done: list[int] = []
+        with self._tx() as c:
+            for i in range(0, len(ids), 500):  # SQLite caps the number of parameters
+                chunk = ids[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = c.execute(f"SELECT id FROM runs WHERE status='queued' AND id IN ({marks})",
+                                 chunk).fetchall()
+                c.execute(f"UPDATE runs SET backend=?, worker_pid=? WHERE status='queued' "
+                          f"AND id IN ({marks})", (backend, pid, *chunk))
+                done.extend(int(r[0]) for r in rows)
+        return done
+
+    def mark_backend_running(self, run_id: int, pid: int) -> bool:
+        """A backend's task began training this queued run: it is now ``running``, held by
+        the driver process ``pid`` (so ``fail_orphans`` fails it if that driver dies)."""
+        with self._tx() as c:
+            cur = c.execute("UPDATE runs SET status='running', started=?, worker_pid=? "
+                            "WHERE id=? AND status='queued'", (time.time(), pid, run_id))
+            return cur.rowcount > 0
+
     def delete_study(self, study_id: int) -> None:
         """Forget the study; its runs stay in the store."""
         with self._tx() as c:

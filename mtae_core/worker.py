@@ -27,7 +27,7 @@ import threading
 import traceback
 from types import FrameType
 
-from .jobs import APP_STOPPED, POLL_SECONDS, execute
+from .jobs import APP_STOPPED, POLL_SECONDS, execute_group
 from .store import RunStore
 
 GRACE_SECONDS = 2.0  # how long a worker whose app is gone may take to end its run cleanly
@@ -46,7 +46,7 @@ class ParentWatch:
         self.gone = threading.Event()
         self.finished = threading.Event()  # the main loop has ended its work
         self.store: RunStore | None = None
-        self.run_id: int | None = None  # the run being trained now
+        self.run_ids: list[int] = []  # the runs being trained now (a study cell's seeds)
 
     def start(self) -> ParentWatch:
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -79,8 +79,11 @@ class ParentWatch:
             return
         # training did not reach a poll in time (a long import or step): end it here
         try:
-            if self.store is not None and self.run_id is not None:
-                self.store.finish(self.run_id, "failed", APP_STOPPED)
+            if self.store is not None:
+                for run_id in self.run_ids:
+                    run = self.store.get_run(run_id)
+                    if run is not None and run.status == "running":  # not those that ended
+                        self.store.finish(run_id, "failed", APP_STOPPED)
         finally:
             os._exit(1)
 
@@ -98,7 +101,8 @@ def set_parent_death_signal(sig: int) -> bool:
 
 def worker_main(db: str, parent_pid: int | None = None, parent_fd: int | None = None,
                 report_fd: int | None = None) -> None:
-    """Loop of a worker process: claim the oldest queued run, train it, repeat, until the
+    """Loop of a worker process: claim the oldest queued run (with the queued runs of its
+    seed group), train it (them), repeat, until the
     parent goes away. ``report_fd``: where to say which device "auto" trains on."""
     watch = ParentWatch(parent_pid, parent_fd).start()
     try:
@@ -110,13 +114,14 @@ def worker_main(db: str, parent_pid: int | None = None, parent_fd: int | None = 
         store = RunStore(db)
         watch.store = store
         while not watch.gone.is_set():
-            run = store.claim_next(os.getpid())
-            if run is None:
+            # the oldest queued run, with the queued runs of its seed group: trained together
+            runs = store.claim_group(os.getpid())
+            if not runs:
                 watch.gone.wait(POLL_SECONDS)
                 continue
-            watch.run_id = run.id
-            execute(store, run.id, run.config, abort=watch.gone)
-            watch.run_id = None
+            watch.run_ids = [r.id for r in runs]
+            execute_group(store, runs, abort=watch.gone)
+            watch.run_ids = []
     finally:
         watch.finished.set()
 

@@ -3,17 +3,19 @@ test metrics side by side, with Δm against a single-task baseline said and chec
 
 import streamlit as st
 
-from ui import charts, links
+from ui import charts, classroom, downloads, links
 from ui.compare import (
     BASELINE,
     baselines_of,
     comparison_table,
+    curve_rows,
     style_best,
     task_delta_frame,
     validation_table,
 )
 from ui.compare_views import baseline_notes
 from ui.live import run_insights, tab_runs
+from ui.pictures import weights_download
 from ui.runs_view import delete_control, runs_table, selected_metrics
 from ui.state import ensure_app_frame, get_store
 from ui.train_form import LABELS
@@ -24,14 +26,14 @@ st.title("Compare runs")
 links.show_notices()
 tab_runs("compare.tab", on_train_page=False)
 store = get_store()
-runs = store.runs_table()
+runs = classroom.mine_first(store.runs_table())  # this tab's runs first, then the class's
 if runs.empty:
     st.info("No runs yet — train one on the Train page.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:",
                  query_params=links.page_params())
     st.stop()
 
-st.caption("Tick runs in the table to compare them.")
+st.caption("Tick runs in the table to compare them. This tab's runs come first.")
 chosen = runs_table(runs)
 if chosen.empty:
     st.stop()
@@ -49,8 +51,9 @@ smoothing = c3.slider("Smoothing", 0.0, 0.95, 0.0, 0.05,
                       help="exponential moving average; the raw curve stays faint behind it")
 cols = st.columns(2)
 for i, task in enumerate(tasks):
-    cols[i % 2].plotly_chart(charts.compare_curves(metrics, task, labels, split, log_y, smoothing),
-                             config={"displaylogo": False})
+    downloads.chart(charts.compare_curves(metrics, task, labels, split, log_y, smoothing),
+                    f"loss-{task}-{split}", data=curve_rows(metrics, labels, task, split),
+                    key=f"compare.curve.{task}", where=cols[i % 2])
 
 st.subheader("Test metrics")
 table = comparison_table(chosen, runs, configs)
@@ -72,9 +75,10 @@ else:
                        mime="text/csv")
     notes = baselines_of(chosen, runs, configs)
     baseline_notes(notes, configs)
-    gains = charts.task_delta_figure(task_delta_frame(chosen, runs, configs))
+    deltas = task_delta_frame(chosen, runs, configs)
+    gains = charts.task_delta_figure(deltas)
     if gains is not None:
-        st.plotly_chart(gains, config={"displaylogo": False})
+        downloads.chart(gains, "task-gains-vs-single-task", data=deltas, key="compare.gains")
         st.caption("Which tasks help or hurt each other: each task's headline metric in a "
                    "shared model against the single-task run named above.")
     elif BASELINE not in set(runs["sharing"]):
@@ -88,5 +92,6 @@ run = store.get_run(int(st.selectbox("Run", list(labels), key="compare.inside",
                                      format_func=labels.get)))
 if run is not None:
     run_insights(run, metrics[metrics["run_id"] == run.id], store.extras(run.id), key="compare")
+    weights_download(store, run)
 from ui.studies import repeat_over_seeds_button  # noqa: E402, I001  (the Studies page's hook)
 repeat_over_seeds_button(chosen)

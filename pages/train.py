@@ -5,7 +5,7 @@ link all keep them; the run shown beside them is one this tab started or opened.
 import streamlit as st
 
 from mtae_core.config import ConfigError, ExperimentConfig
-from ui import links, live
+from ui import classroom, links, live
 from ui.state import ensure_app_frame, get_store, submit
 from ui.text import md
 from ui.train_form import (
@@ -20,6 +20,7 @@ from ui.train_form import (
     preflight_problems,
     show_problems,
 )
+from ui.url_state import hidden_paths
 
 PENDING = "train.pending"  # session: the config JSON waiting for "queue it after?"
 
@@ -30,22 +31,29 @@ form_col, run_col = st.columns([2, 3], gap="large")
 
 
 def start(cfg: ExperimentConfig) -> None:
-    """Queue ``cfg``: show it unless the run shown is still training (both stay listed)."""
-    run_id = submit(cfg)
+    """Queue ``cfg``: show it unless the run shown is still training (both stay listed).
+    No rerun: the rest of this script run draws the run beside the form, and app.py
+    counts it in the sidebar after the page (a rerun would delay its first point)."""
+    run_id = submit(cfg, owner=classroom.owner())
     links.remember(run_id)
     shown = links.shown_run_id()
     current = get_store().get_run(shown) if shown is not None else None
     if current is None or not current.active:
         live.show(run_id)
-    st.rerun()  # the whole app again: the sidebar counts the new run too
 
 
 with form_col:
+    links.show_flag_notices()
     link = open_link()  # the settings this visit starts from: the tab's, the link's, or defaults
-    raw, diagram, fields = experiment_form(link.config)
-    name = st.text_input("Run name", value=link.name, placeholder=auto_name(raw), key="name",
-                         help="empty = named after the data set, sharing and weighting")
-    fields.labels["name"], fields.slots["name"] = "Run name", st.empty()
+    hidden = hidden_paths(links.hidden())  # a class link's ?hide=: those keep the link's values
+    raw, diagram, fields = experiment_form(link.config, hidden)
+    if "name" in hidden:
+        name = link.name
+    else:
+        name = st.text_input("Run name", value=link.name, placeholder=auto_name(raw), key="name",
+                             help="empty = named after the data set, sharing and weighting")
+        fields.labels["name"], fields.slots["name"] = "Run name", st.empty()
+    classroom.hidden_note()
     cfg: ExperimentConfig | None = None
     errors = []
     try:
@@ -58,9 +66,6 @@ with form_col:
     summary = st.empty()
     show_problems(errors, fields, summary)
     ready = cfg if not errors else None
-    if ready is not None:
-        with diagram:
-            architecture(ready)
     busy = live.active_run_of_tab()
     pending = st.session_state.get(PENDING)
     if pending is not None and (ready is None or pending != ready.to_json()):
@@ -75,6 +80,7 @@ with form_col:
             if yes.button("Queue it", type="primary", width="stretch", key="train.queue"):
                 st.session_state.pop(PENDING)
                 start(ready)
+                st.rerun()  # without the question drawn above
             if no.button("Not now", width="stretch", key="train.not-now"):
                 st.session_state.pop(PENDING)
                 st.rerun()
@@ -90,6 +96,9 @@ with form_col:
             st.download_button("Download config.json", ready.to_json(), file_name="config.json",
                                mime="application/json")
             st.code(ready.to_json(), language="json")
+        with diagram:  # (in the Model tab) after the Train button: it imports torch
+            architecture(ready)
+    classroom.class_link_button(links.settings())
 
 with run_col:
     notice = links.notice(links.RUN)

@@ -7,6 +7,7 @@ the Train and Compare pages draw the same curves the same way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -259,3 +260,55 @@ def task_delta_figure(deltas: pd.DataFrame,
     fig.update_layout(barmode="group", hovermode="closest", showlegend=True)
     fig.update_yaxes(type="category", autorange="reversed")  # _layout made it linear
     return fig
+
+
+# ---- downloads: every chart as PNG (plotly's modebar camera) and its data as CSV ----------
+
+
+def file_stem(name: str) -> str:
+    """A file name from a chart's name: letters, digits, '-' and '_' only."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", name.strip()).strip("-").lower()
+    return stem or "chart"
+
+
+def chart_config(name: str) -> dict[str, Any]:
+    """Plotly's config for ``st.plotly_chart``: the modebar's camera saves a PNG (drawn in
+    the browser, no server round trip) named after the chart, at twice the screen size
+    for slides."""
+    return {"displaylogo": False,
+            "toImageButtonOptions": {"format": "png", "filename": file_stem(name), "scale": 2}}
+
+
+def figure_data(fig: go.Figure) -> pd.DataFrame:
+    """What a figure draws, as one long table: a row per point (trace, x, y) or per cell of
+    a heatmap or contour (trace, x, y, z); animation frames add a ``frame`` column. The
+    fallback CSV of charts that have no tidier table of their own."""
+    def rows(traces: Any, frame: str | None) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for i, t in enumerate(traces):
+            name = getattr(t, "name", None) or f"trace {i + 1}"
+            z = getattr(t, "z", None)
+            x, y = getattr(t, "x", None), getattr(t, "y", None)
+            if z is not None:
+                zz = np.asarray(z, dtype=object)
+                if zz.ndim != 2:
+                    continue
+                xs = list(x) if x is not None else list(range(zz.shape[1]))
+                ys = list(y) if y is not None else list(range(zz.shape[0]))
+                out += [{"trace": name, "x": xs[c], "y": ys[r], "z": zz[r, c]}
+                        for r in range(min(len(ys), zz.shape[0]))
+                        for c in range(min(len(xs), zz.shape[1]))]
+            elif x is not None or y is not None:
+                n = len(x) if x is not None else len(y)  # type: ignore[arg-type]
+                xs = list(x) if x is not None else [None] * n
+                ys = list(y) if y is not None else [None] * n
+                out += [{"trace": name, "x": a, "y": b} for a, b in zip(xs, ys, strict=False)
+                        if a is not None or b is not None]
+        return out if frame is None else [{"frame": frame, **r} for r in out]
+
+    data = rows(fig.data, None)
+    for fr in fig.frames or ():
+        data += rows(fr.data, str(fr.name))
+    frame = pd.DataFrame(data)
+    cols = [c for c in ("frame", "trace", "x", "y", "z") if c in frame.columns]
+    return frame[cols] if cols else frame

@@ -21,6 +21,18 @@ DELTA_M = "Δm vs single-task (%)"
 BEST_STYLE = "background-color: rgba(33, 195, 84, 0.25); font-weight: 600"
 
 
+def curve_rows(metrics: pd.DataFrame, labels: Mapping[int, str], task: str,
+               split: str) -> pd.DataFrame:
+    """The numbers of one loss chart (``charts.compare_curves``): run, epoch (from 1), loss."""
+    if metrics.empty:
+        return pd.DataFrame(columns=["run_id", "run", "epoch", "loss"])
+    d = metrics[(metrics["metric"] == "loss") & (metrics["task"] == task)
+                & (metrics["split"] == split) & metrics["run_id"].isin(list(labels))]
+    d = d.sort_values(["run_id", "epoch"])
+    return pd.DataFrame({"run_id": d["run_id"], "run": d["run_id"].map(labels),
+                         "epoch": d["epoch"] + 1, "loss": d["value"]})
+
+
 def metric_columns(runs: pd.DataFrame) -> list[str]:
     return [c for c in runs.columns if SEP in c]
 

@@ -14,6 +14,7 @@ from mtae_core.baselines import baseline_config, run_key
 from mtae_core.config import ExperimentConfig
 
 from . import links
+from .classroom import owner
 from .compare import Baseline, flatten
 from .messages import label_of
 from .state import get_store, submit
@@ -91,7 +92,7 @@ def _queue_button(cfg: ExperimentConfig, offered: set[str]) -> None:
                  icon=":material/add_task:",
                  help="a single_task run with exactly this run's data, split, model size, "
                       "training budget, optimizer and seed"):
-        run_id = submit(base)
+        run_id = submit(base, owner=owner())  # the Class page lists it with this tab's runs
         links.remember(run_id)
         st.toast(f"Queued the matched baseline as run #{run_id}.")
         st.rerun()

@@ -31,7 +31,7 @@ from mtae_core.data.tabular import ColumnKind
 from mtae_core.relatedness import dataset_report, loaded
 from mtae_core.store import RunStore
 
-from . import charts
+from . import charts, downloads
 from .compare import baselines_of, task_delta_frame
 
 UPLOAD_KEY = "data.upload"  # session state: (file id, ParsedTable | error message)
@@ -270,11 +270,12 @@ def look(store: RunStore) -> None:
         st.subheader("Labels")
         cols = st.columns(min(len(supervised), 3))
         for i, t in enumerate(supervised):
-            cols[i % len(cols)].plotly_chart(_distribution(labels, t, kinds[t]),
-                                             config={"displaylogo": False}, key=f"dist.{t}")
+            downloads.chart(_distribution(labels, t, kinds[t]), f"{dataset}-labels-{t}",
+                            key=f"dist.{t}", where=cols[i % len(cols)])
         st.subheader("The inputs in 2-D (PCA)")
         colour = st.selectbox("Colour by", supervised, key=f"data.pca.{dataset}")
-        st.plotly_chart(charts.latent_scatter(pca, colour), config={"displaylogo": False})
+        downloads.chart(charts.latent_scatter(pca, colour), f"{dataset}-inputs-pca", data=pca,
+                        key="data.pca")
         st.caption(f"{len(pca):,} rows projected onto the inputs' two main directions. Colours "
                    "that sit apart mean the inputs alone already tell that task's labels apart.")
     _relatedness(store, dataset, report)
@@ -287,14 +288,14 @@ def _relatedness(store: RunStore, dataset: str, report: dict[str, Any]) -> None:
     left, right = st.columns(2)
     strength = report["relatedness"]["strength"]
     if len(strength["tasks"]) >= 2:
-        left.plotly_chart(_heatmap(strength, "Label relatedness", 0.0),
-                          config={"displaylogo": False}, key="rel.labels")
+        downloads.chart(_heatmap(strength, "Label relatedness", 0.0),
+                        f"{dataset}-label-relatedness", key="rel.labels", where=left)
         left.caption("|Pearson| between numbers, normalised mutual information between "
                      "classes, the correlation ratio between a class and a number: 0 = "
                      "unrelated, 1 = one label fixes the other.")
     cos = report["gradient_cosine"]
-    right.plotly_chart(_heatmap(cos, "Gradient agreement at initialisation", -1.0),
-                       config={"displaylogo": False}, key="rel.grads")
+    downloads.chart(_heatmap(cos, "Gradient agreement at initialisation", -1.0),
+                    f"{dataset}-gradient-agreement", key="rel.grads", where=right)
     right.caption("Cosine between the tasks' gradients on the shared encoder of a freshly "
                   "initialised hard-sharing model (3 seeds × 4 batches): blue = the tasks pull "
                   "the encoder the same way, red = they pull it apart.")
@@ -312,7 +313,7 @@ def _relatedness(store: RunStore, dataset: str, report: dict[str, Any]) -> None:
         return
     fig = charts.task_delta_figure(gains, title="Measured change per task from sharing")
     if fig is not None:
-        st.plotly_chart(fig, config={"displaylogo": False}, key="rel.gains")
+        downloads.chart(fig, f"{dataset}-measured-gains", data=gains, key="rel.gains")
     st.caption("Each finished sharing run on this data set against its matched single-task "
                "baseline (same data, budget, optimizer and seeds; runs without one are left "
                "out). Compare shows the same bars. Tasks read as related above should gain.")

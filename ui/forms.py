@@ -22,6 +22,8 @@ such as a link's settings) draws the same widgets as the default form.
 
 Inside ``collect()``, every field leaves an empty place under its widget, registered by
 its config path with its label, so a config problem can be shown next to its field.
+Inside ``hiding(paths)``, the fields at those config paths draw nothing and keep their
+start values (a class link's ``?hide=``, see ``ui.classroom``).
 """
 
 from __future__ import annotations
@@ -58,6 +60,28 @@ class Fields:
 
 
 _fields: ContextVar[Fields | None] = ContextVar("mtae_form_fields", default=None)
+# config paths (or path prefixes) whose widgets are not drawn: a class link hides them
+_hidden: ContextVar[frozenset[str]] = ContextVar("mtae_form_hidden", default=frozenset())
+
+
+@contextmanager
+def hiding(paths: frozenset[str]) -> Iterator[None]:
+    """Inside the block, a field whose config path is in ``paths`` or under one of them
+    (``model`` hides ``model.latent_dim``) draws no widget and keeps its start value."""
+    token = _hidden.set(paths)
+    try:
+        yield
+    finally:
+        _hidden.reset(token)
+
+
+def is_hidden(path: str | None) -> bool:
+    """Whether the field at ``path`` is hidden (see ``hiding``)."""
+    hidden = _hidden.get()
+    if not hidden or not path:
+        return False
+    parts = path.split(".")
+    return any(".".join(parts[:i]) in hidden for i in range(1, len(parts) + 1))
 
 
 @contextmanager
@@ -132,6 +156,8 @@ def field_widget(name: str, field: FieldInfo, key: str, tasks: Sequence[str] = (
     """Draw the widget of one schema field and return its value. ``value`` overrides
     the field's default as the widget's starting value (``None`` too, for an optional
     field). ``path`` is the field's place in the config (default: ``key``)."""
+    if is_hidden(path or key):  # a hidden setting keeps the value the form starts from
+        return _default(field) if value is UNSET else value
     label = label or field.title or _label(name)  # a field's title reads better than its name
     value = _widget(name, field, key, tasks, label, value)
     register(path or key, label)
@@ -289,9 +315,11 @@ def entry_picker(label: str, registry: Registry[Any], key: str, default: str | N
     where the choice sits in the config."""
     names = registry.names()
     index = names.index(default) if default in names else 0
+    if is_hidden(path):
+        return names[index]
     name: str = st.selectbox(label, names, index=index, key=key, help=help,
                              format_func=lambda n: n.replace("_", " "))
-    summary = registry.get(name).summary()
+    summary = registry.spec(name).summary()
     if summary:
         st.caption(summary)
     register(path, label)
@@ -308,7 +336,7 @@ def entry_form(label: str, registry: Registry[Any], prefix: str, tasks: Sequence
     own defaults. ``choice_path`` and ``path`` are where the choice and its options sit
     in the config."""
     name = entry_picker(label, registry, f"{prefix}.name", default, help, path=choice_path)
-    opts_model = registry.get(name).Options
+    opts_model = registry.spec(name).Options
     if not opts_model.model_fields:
         return name, {}
     start = values if name == default else None

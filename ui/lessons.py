@@ -82,7 +82,7 @@ def parse_link(params: Mapping[str, str]) -> Link:
 # ---- the verdict (pure) ------------------------------------------------------------------------------
 
 
-def verdict(lesson: type[Lesson], result: ClaimResult, prediction: int | None) -> str:
+def prediction_words(lesson: type[Lesson], result: ClaimResult, prediction: int | None) -> str:
     """How the result compares with the student's prediction, in words."""
     expected = lesson.choices[lesson.answer]
     if prediction is None:
@@ -225,14 +225,14 @@ def result_view(store: RunStore, lesson: type[Lesson], ran: Mapping[str, Any]) -
                 icon=":material/hourglass_top:")
         return
     summary = studies.summarize(store, study_id)
-    result = lesson.check(summary, quick=bool(ran["quick"]))
+    result = lesson.verdict(summary, quick=bool(ran["quick"]))
     head = "The claim held." if result.held else "The claim did not hold."
     body = f"**{head}** {md(result.text)}"
     if result.held:
         st.success(body, icon=":material/check_circle:")
     else:
         st.warning(body, icon=":material/help:")
-    st.markdown(md(verdict(lesson, result, ran.get("prediction"))))
+    st.markdown(md(prediction_words(lesson, result, ran.get("prediction"))))
     if lesson.measured:
         st.caption("Measured on this app's engine when the lesson was written (full form): "
                    + md(lesson.measured))

@@ -1,5 +1,7 @@
 """What a browser tab carries from page to page: the Train settings (``?cfg=``), the run
-shown beside them (``?run=``), and the runs this tab started.
+shown beside them (``?run=``), the runs this tab started, and the classroom flags: the
+parts of the form a class link hides (``?hide=``), presenter mode (``?present=1``) and
+the student's name (``?who=``).
 
 ``st.navigation`` drops the query string on a page switch, and a page's widgets lose
 their state when another page runs. So the tab's state lives in ``st.session_state``
@@ -12,7 +14,9 @@ bad one is dropped with a plain notice, never trusted.
 from __future__ import annotations
 
 import re
+import secrets
 import threading
+import unicodedata
 from typing import Any
 
 import streamlit as st
@@ -23,7 +27,7 @@ from mtae_core.config import ConfigError
 
 from .messages import problems
 from .text import md
-from .url_state import decode_config
+from .url_state import HIDE, PRESENT, decode_config, encode_hide, parse_hide, parse_present
 
 CFG = "cfg"  # query parameter: the Train settings (ui.url_state)
 RUN = "run"  # query parameter: the run shown on the Train page
@@ -32,6 +36,13 @@ RUN_KEY = "links.run"  # session: the id of the run shown on the Train page
 MINE_KEY = "links.mine"  # session: ids of the runs this tab started, oldest first
 NOTICES_KEY = "links.notices"  # session: {param: why its value was ignored}
 STARTED_KEY = "links.started"
+WHO = "who"  # query parameter: the name the student typed ("Your name")
+HIDE_KEY = "links.hide"  # session: the names ?hide= hides (ui.url_state.hideable)
+PRESENT_KEY = "links.present"  # session: presenter mode on
+WHO_KEY = "links.who"  # session: the student's name ("" = none given)
+TAB_KEY = "links.tab"  # session: this tab's random id (its runs' owner, with the name)
+FLAGS_KEY = "links.flags"  # session: the link's classroom flags were read
+MAX_NAME = 40  # characters of a student's name
 MAX_RUN_ID = 2**63 - 1  # SQLite's largest integer
 SHOWN_CHARS = 30  # of a bad value, in a notice
 _nav = threading.local()  # this script run's menu: (pages, slot); each session runs in its thread
@@ -73,7 +84,7 @@ def carry(labels: dict[str, str] | None = None) -> None:
                 ss[SETTINGS_KEY] = raw_cfg
             except ConfigError as e:
                 notices[CFG] = "; ".join(str(p) for p in problems(e.errors, labels or {}))
-        ss[NOTICES_KEY] = notices
+        ss.setdefault(NOTICES_KEY, {}).update(notices)
     for param, key in ((CFG, SETTINGS_KEY), (RUN, RUN_KEY)):
         value = ss.get(key)
         want = None if value in (None, "") else str(value)
@@ -93,7 +104,103 @@ def params() -> dict[str, str]:
     run = shown_run_id()
     if run is not None:
         out[RUN] = str(run)
+    out.update(flag_params())
     return {k: v for k, v in out.items() if v}
+
+
+# ---- the classroom flags ---------------------------------------------------------------------
+
+
+def parse_name(raw: str) -> str:
+    """A student's name as typed: spaces collapsed, control characters dropped; ``""``
+    for none. ``ValueError`` in plain words when it is too long to be a name."""
+    text = "".join(ch for ch in raw if unicodedata.category(ch)[0] != "C")
+    text = " ".join(text.split())
+    if len(text) > MAX_NAME:
+        raise ValueError(f"is longer than {MAX_NAME} characters")
+    return text
+
+
+def adopt_flags() -> None:
+    """Call before the page runs (app.py's frame): on the tab's first run, adopt the
+    link's ``?hide=``, ``?present=`` and ``?who=`` (checked: what cannot be used is
+    ignored with a notice, as ``carry`` does for the settings and the run)."""
+    ss = st.session_state
+    if FLAGS_KEY in ss:
+        return
+    ss[FLAGS_KEY] = True
+    ss.setdefault(TAB_KEY, secrets.token_hex(4))
+    notices: dict[str, str] = {}
+    raw_hide = st.query_params.get(HIDE)
+    if raw_hide is not None:
+        names, unknown = parse_hide(raw_hide)
+        ss[HIDE_KEY] = names
+        if unknown:
+            listed = ", ".join(_shown(u) for u in unknown[:5]) + (" …" if len(unknown) > 5 else "")
+            notices[HIDE] = (f"This link hides {listed}, which "
+                             + ("is not a part" if len(unknown) == 1 else "are not parts")
+                             + " of the Train form: ignored.")
+    raw_present = st.query_params.get(PRESENT)
+    if raw_present is not None:
+        try:
+            ss[PRESENT_KEY] = parse_present(raw_present)
+        except ValueError as e:
+            notices[PRESENT] = (f"The link's presenter mode {_shown(raw_present)} {e}, so "
+                                "presenter mode stays off.")
+    raw_who = st.query_params.get(WHO)
+    if raw_who is not None:
+        try:
+            ss[WHO_KEY] = parse_name(raw_who)
+        except ValueError as e:
+            notices[WHO] = (f"The link's name {_shown(raw_who)} {e}: type your name in "
+                            "the sidebar.")
+    ss.setdefault(NOTICES_KEY, {}).update(notices)
+
+
+def flag_params() -> dict[str, str]:
+    """The classroom flags as query parameters (those not set are left out)."""
+    out = {HIDE: encode_hide(hidden()), PRESENT: "1" if presenting() else "", WHO: who()}
+    return {k: v for k, v in out.items() if v}
+
+
+def write_flags() -> None:
+    """Keep the classroom flags in the URL (on every full run, as ``carry`` does)."""
+    want = flag_params()
+    for param in (HIDE, PRESENT, WHO):
+        if param in want:
+            st.query_params[param] = want[param]
+        elif param in st.query_params:
+            del st.query_params[param]
+
+
+def hidden() -> tuple[str, ...]:
+    """The names of the Train form's parts this tab hides (``?hide=``)."""
+    return tuple(st.session_state.get(HIDE_KEY, ()))
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get(PRESENT_KEY, False))
+
+
+def set_presenting(on: bool) -> None:
+    """(Call before ``nav_links`` draws the menu, as app.py's frame does.)"""
+    st.session_state[PRESENT_KEY] = on
+
+
+def who() -> str:
+    """The name the student gave ("" = none)."""
+    return str(st.session_state.get(WHO_KEY, ""))
+
+
+def set_who(name: str) -> None:
+    """(Call before ``nav_links`` draws the menu, as app.py's frame does.)"""
+    st.session_state[WHO_KEY] = name
+
+
+def tab_id() -> str:
+    """This browser tab's id: random, kept for the session (never in a link, so a
+    copied link never makes two students one)."""
+    return str(st.session_state.setdefault(TAB_KEY, secrets.token_hex(4)))
 
 
 def nav_links(pages: list[Any], slot: DeltaGenerator) -> None:
@@ -123,8 +230,17 @@ def notice(param: str) -> str | None:
     return notices.pop(param, None)
 
 
+def show_flag_notices() -> None:
+    """Warn about the classroom flags the link had that could not be used."""
+    for param in (HIDE, PRESENT, WHO):
+        text = notice(param)
+        if text:
+            st.warning(md(text), icon=":material/link_off:")
+
+
 def show_notices() -> None:
     """Warn about every ignored link parameter (pages without their own place for it)."""
+    show_flag_notices()
     for param in (RUN, CFG):
         text = notice(param)
         if text:
@@ -180,9 +296,4 @@ def remember(run_id: int) -> None:
 
 def page_params() -> dict[str, Any]:
     """The query parameters a link to another page carries."""
-    out: dict[str, Any] = {}
-    if settings():
-        out[CFG] = settings()
-    if shown_run_id() is not None:
-        out[RUN] = str(shown_run_id())
-    return out
+    return dict(params())

@@ -18,14 +18,15 @@ import streamlit as st
 from mtae_core.store import Run
 from mtae_core.weighting import weightings
 
-from . import charts, links
+from . import charts, downloads, links
 from .model_views import mixing_figures
+from .pictures import mixing_animation, weights_download
 from .state import get_runner, get_store
 from .text import md
 from .train_form import auto_name
 
 POLL_SECONDS = 0.5
-FIRST_POLL_SECONDS = 0.2  # until a run's first epoch is in: the first point shows sooner
+FIRST_POLL_SECONDS = 0.1  # until a run's first epoch is in: the first point shows sooner
 
 STATUS_TEXT = {
     "queued": "Waiting for a worker to start it…",
@@ -155,9 +156,11 @@ def _draw(run: Run) -> None:
             st.info("The first epoch's losses appear here as soon as it ends.")
         return
     log_y = st.session_state.get("train.log_y", False)
-    st.plotly_chart(charts.loss_curves(metrics, log_y=log_y), key=f"loss-{run.id}",
-                    config={"displaylogo": False})
+    downloads.chart(charts.loss_curves(metrics, log_y=log_y), f"run-{run.id}-losses",
+                    data=charts.task_losses(metrics), key=f"loss-{run.id}")
     run_insights(run, metrics, store.extras(run.id))
+    if run.status == "done":
+        weights_download(store, run)
 
 
 def insight_figures(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]]
@@ -166,7 +169,7 @@ def insight_figures(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]
     task weights, auxiliary losses, gradient conflict, learned mixing (gates, α, soft
     distance). Only the figures that apply to the run's scheme and strategy."""
     tasks = list(run.config.data.tasks)
-    gradient_based = weightings.get(run.config.weighting.strategy).needs_task_grads
+    gradient_based = weightings.spec(run.config.weighting.strategy).needs_task_grads
     out: list[tuple[go.Figure | None, str]] = [
         (charts.weights_figure(charts.weights_frame(extras),
                                "Task weights" + (" (effective)" if gradient_based else "")),
@@ -178,7 +181,14 @@ def insight_figures(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]
          "cosine between task gradients on the shared layers, from −1 (red: the tasks pull "
          "the shared layers apart) to +1 (blue: they pull the same way)"),
     ]
-    out += [(f, "what the model learned to mix between tasks") for f in mixing_figures(extras)]
+    # gates and α of every epoch on a slider (it opens on the latest); the rest as before
+    animated = mixing_animation(extras)
+    if animated is not None:
+        out.append((animated, "what the model learned to mix between tasks; drag the slider "
+                    "or press play to see how it changed over the epochs"))
+    others = mixing_figures([{k: v for k, v in e.items() if k not in ("gates", "cross_stitch")}
+                             for e in extras])
+    out += [(f, "what the model learned to mix between tasks") for f in others]
     return [(f, why) for f, why in out if f is not None]
 
 
@@ -193,7 +203,8 @@ def run_insights(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]],
         rows[-1].append((fig, why, wide))
     for r, row in enumerate(rows):
         for i, (col, (fig, why, _)) in enumerate(zip(st.columns(len(row)), row, strict=True)):
-            col.plotly_chart(fig, key=f"{key}-{run.id}-{r}-{i}", config={"displaylogo": False})
+            title = fig.layout.title.text or f"chart {r + 1}-{i + 1}"
+            downloads.chart(fig, f"run-{run.id}-{title}", key=f"{key}-{run.id}-{r}-{i}", where=col)
             col.caption(why)
 
 

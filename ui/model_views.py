@@ -19,14 +19,16 @@ Pure functions returning ``plotly.graph_objects.Figure``; no Streamlit here.
 from __future__ import annotations
 
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from mtae_core.config import ExperimentConfig
 from mtae_core.data import MultiTaskData
-from mtae_core.models import Diagram
+
+if TYPE_CHECKING:  # (torch: the models are imported when a figure is drawn)
+    from mtae_core.models import Diagram
 
 __all__ = ["architecture_figure", "diagram_figure", "mixing_figures"]
 

@@ -11,7 +11,8 @@ from mtae_core.store import ACTIVE, RunStore
 from .compare import distinguishing_names, metric_columns
 
 FIRST = ["id", "name", "status"]  # then each task's test metrics, then the settings
-SETTINGS = ["dataset", "tasks", "autoencoder", "sharing", "weighting", "epochs", "seed",
+# (by: who queued the run, see ui.classroom.mine_first)
+SETTINGS = ["by", "dataset", "tasks", "autoencoder", "sharing", "weighting", "epochs", "seed",
             "seconds"]
 DEFAULT_SELECTED = 3  # newest finished runs selected on arrival
 

@@ -1,12 +1,16 @@
-"""``make run``'s entry point: Streamlit's own ``streamlit run app.py``, with the engine's
-imports (torch, the registries, the Train form's schemas: about 2 s) started in a
-background thread as the server starts, instead of when the first browser connects.
+"""``make run``'s entry point: Streamlit's own ``streamlit run app.py``, with the app's
+imports started in a background thread as the server starts, instead of when the first
+browser connects: first the modules of the first page (light: the Train form imports no
+torch), then the engine (torch, the registries' models and strategies, scikit-learn,
+SciPy: about 2 s), which a page needs only once its form is on screen (the model
+diagram, the study button, training).
 
     python -m ui.serve [streamlit options, e.g. --server.port 8502]
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 import time
@@ -14,16 +18,23 @@ from pathlib import Path
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 READY = "MTAE Studio: engine imported"  # printed when the warm-up is done
+# in this order: the first page's modules (no torch), then the engine
+WARM = ["ui.links", "ui.state", "ui.train_form", "ui.live",
+        "mtae_core.training", "ui.model_views", "ui.studies"]
 
 
 def _warm_imports() -> None:
-    # the modules the first page run needs; Python's import locks make a page run that
-    # asks for one of them meanwhile wait for this import instead of starting its own
+    # Python's import locks make a page run that asks for one of these meanwhile wait
+    # for this import instead of starting its own
     t0 = time.perf_counter()
     try:
-        import ui.links  # noqa: F401
-        import ui.state  # noqa: F401
-        import ui.train_form  # noqa: F401
+        for module in WARM:
+            importlib.import_module(module)
+        from mtae_core.models import autoencoders, sharing
+        from mtae_core.weighting import weightings
+
+        for registry in (autoencoders, sharing, weightings):
+            registry.items()  # each entry's working class, imported on first use
     except Exception:  # noqa: BLE001  (the page run imports them again and reports)
         return
     print(f"{READY} in {time.perf_counter() - t0:.1f} s", flush=True)

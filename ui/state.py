@@ -71,11 +71,12 @@ def get_runner() -> JobRunner:
     return _runner(str(default_path()), workers_enabled())
 
 
-def submit(cfg: ExperimentConfig) -> int:
-    """Queue a run; with workers enabled, make sure they are running."""
+def submit(cfg: ExperimentConfig, owner: str | None = None) -> int:
+    """Queue a run (``owner``: who queued it, see ``ui.classroom.owner``); with workers
+    enabled, make sure they are running."""
     if workers_enabled():
-        return get_runner().submit(cfg)
-    return get_store().create_run(cfg)
+        return get_runner().submit(cfg, owner=owner)
+    return get_store().create_run(cfg, owner=owner)
 
 
 DETECTING = "detecting…"

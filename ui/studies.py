@@ -313,13 +313,68 @@ def _runner_or_none() -> Any:
     return get_runner() if workers_enabled() else None
 
 
-def start_study(store: RunStore, spec: Any) -> int:
+def start_study(store: RunStore, spec: Any, on_ray: bool = False,
+                address: str | None = None) -> int:
     """Queue the study's runs in the store (one transaction for all of them) and make
-    sure the app's workers are running to take them; returns the study id."""
+    sure the app's workers are running to take them; returns the study id. ``on_ray``:
+    the runs are queued for the app's Ray driver instead (local workers leave them), which
+    joins the cluster at ``address`` (None: a Ray instance on this computer). Raises
+    ``RayUnreachable`` (plain words) when the cluster cannot be joined; nothing is queued
+    then."""
+    if on_ray:
+        backend = _ray_backend(str(store.path), address) if workers_enabled() else None
+        study_id = int(studies.start(store, spec, backend=RAY))
+        if backend is not None:
+            backend.drive(study_id)
+        return study_id
     study_id = int(studies.start(store, spec))
     if workers_enabled():
         get_runner().start()  # (already started with the app: then nothing to do)
     return study_id
+
+
+RAY = "ray"
+RUN_ON = {"local": "This computer's workers", RAY: "Ray (this computer or a cluster)"}
+
+
+@st.cache_resource(show_spinner="Starting Ray…")
+def _ray_backend_for(path: str) -> Any:
+    from mtae_core.studies.ray_backend import RayBackend
+
+    return RayBackend(RunStore(path))
+
+
+def _ray_backend(path: str, address: str | None) -> Any:
+    """The app's one Ray driver (a thread of the server, ended with it): Ray joins one
+    cluster per process, the first one asked for."""
+    backend = _ray_backend_for(path)
+    if not backend.connected:
+        backend.address = address
+    elif address != backend.address:
+        st.warning(f"This app already runs studies on Ray at "
+                   f"{backend.address or 'this computer'}; the study runs there (restart the "
+                   "app to use another cluster).", icon=":material/info:")
+    return backend.start()
+
+
+def run_on_choice() -> tuple[bool, str | None]:
+    """Where a new study runs: the app's workers, or Ray when it is installed (the choice
+    is absent otherwise). Returns (on Ray, the cluster's address or None)."""
+    from mtae_core.studies.ray_backend import available
+
+    if not available():
+        return False, None
+    c1, c2 = st.columns([1, 1])
+    where = c1.radio("Run on", list(RUN_ON), format_func=RUN_ON.__getitem__, horizontal=True,
+                     key="studies.backend",
+                     help="Ray runs each of the study's runs as a task on a Ray cluster; "
+                          "without an address a Ray instance starts on this computer")
+    if where != RAY:
+        return False, None
+    address = c2.text_input("Ray cluster address", key="studies.ray_address",
+                            placeholder="blank: start Ray on this computer",
+                            help="what `ray start --head` printed, e.g. 192.168.1.10:6379")
+    return True, address.strip() or None
 
 
 def start_section(store: RunStore) -> int | None:
@@ -331,10 +386,17 @@ def start_section(store: RunStore) -> int | None:
         st.info(text, icon=":material/calculate:")
     elif draft.problems:
         st.caption("Start is off until the problem above is fixed.")
+    on_ray, address = run_on_choice()
     started = st.button("Start study", type="primary", disabled=draft.spec is None,
                         icon=":material/play_arrow:", key="studies.start")
     if started and draft.spec is not None:
-        return int(start_study(store, draft.spec))
+        from mtae_core.studies.ray_backend import RayUnreachable
+
+        try:
+            return int(start_study(store, draft.spec, on_ray, address))
+        except RayUnreachable as e:
+            st.error(str(e), icon=":material/cloud_off:")
+            return None
     if draft.spec is not None:
         spec_download(draft.spec, key="studies.spec.new")
     return None

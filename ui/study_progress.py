@@ -35,9 +35,9 @@ STATUS_WORD = {"queued": "waiting", "running": "training", "done": "done", "fail
 
 def grid_frame(store: RunStore, study_id: int, spec: studies.StudySpec) -> pd.DataFrame:
     """One row per run of the study: row (cell label, or "single-task baseline"), seed,
-    run_id, status, progress."""
+    run_id, status, progress, seeds (how its seeds trained: ``seeds_path``)."""
     links = store.study_runs(study_id)
-    cols = ["row", "seed", "run_id", "status", "progress"]
+    cols = ["row", "seed", "run_id", "status", "progress", "seeds"]
     if links.empty:
         return pd.DataFrame(columns=cols)
     labels = {c.index: cell_name(c.settings) for c in spec.cells()}
@@ -47,7 +47,8 @@ def grid_frame(store: RunStore, study_id: int, spec: studies.StudySpec) -> pd.Da
         run = runs.get(int(link.run_id))
         row = BASELINE_ROW if link.role == "baseline" else labels.get(int(link.cell), "?")
         rows.append((row, int(link.seed), int(link.run_id),
-                     run.status if run else "deleted", run.progress if run else 0.0))
+                     run.status if run else "deleted", run.progress if run else 0.0,
+                     seeds_path(run.info, run.status) if run else ""))
     # a single-task cell is its own baseline: one run, shown once in its cell's row
     return pd.DataFrame(rows, columns=cols).drop_duplicates(["row", "seed", "run_id"])
 
@@ -98,6 +99,29 @@ def _square(x: dict[str, Any]) -> str:
     title = html.escape(f"{x['row']}, seed {x['seed']}: run #{run_id} {word}", quote=True)
     return (f"<a href='./?run={run_id}' title='{title}' data-status='{html.escape(status)}' "
             f"class='study-run {html.escape(status)}'>#{run_id}</a>")
+
+
+def seeds_path(info: dict[str, Any], status: str) -> str:
+    """How a run's seed trained: "together" (with the other seeds of its cell, as one
+    batched model), "separately: <reason>", or "" while that is not known yet."""
+    if info.get("seeds_path") == "together":
+        return "together"
+    if info.get("seeds_path") == "separately":
+        return f"separately: {info.get('seeds_reason') or 'one run per seed'}"
+    return "" if status in ACTIVE else "separately"
+
+
+def seeds_lines(frame: pd.DataFrame) -> list[str]:
+    """One line per row of the grid: how its seeds trained ("seeds trained together", or
+    "separately: <reason>"); rows whose runs have not started yet are left out."""
+    lines = []
+    for row, group in frame.groupby("row", sort=False):
+        paths = [p for p in dict.fromkeys(group["seeds"]) if p]
+        if not paths:
+            continue
+        words = "; ".join("seeds trained together" if p == "together" else p for p in paths)
+        lines.append(f"{row}: {words}")
+    return lines
 
 
 def progress_words(frame: pd.DataFrame) -> str:
@@ -151,6 +175,9 @@ def _draw_grid(store: RunStore, study_id: int, frame: pd.DataFrame) -> None:
         studies.cancel(store, study_id)
         st.rerun()  # the whole page: the grid stops polling, the results redraw
     st.markdown(grid_html(frame), unsafe_allow_html=True)
+    lines = seeds_lines(frame) if not frame.empty else []
+    if lines:  # which path each cell took: one batched model, or a run per seed
+        st.caption("  \n".join(md(line) for line in lines))
     _open_run(frame, study_id)
 
 

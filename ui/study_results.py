@@ -22,12 +22,11 @@ from pandas.io.formats.style import Styler
 from mtae_core.metrics import METRIC_DIRECTION
 from mtae_core.store import RunStore
 
-from . import study_charts
+from . import downloads, study_charts
 from .compare import BEST_STYLE
 
 TIE_STYLE = "background-color: rgba(255, 193, 7, 0.22)"
 BASELINE_ROW = "single-task baseline"
-CHART = {"displaylogo": False}
 
 
 def _short(value: Any) -> str:
@@ -251,22 +250,25 @@ def figures_section(store: RunStore, summary: Any, fields: Mapping[str, Any] | N
     metrics = store.metrics(list(cell_of))
     cols = st.columns(2)
     for i, task in enumerate(summary.tasks):
-        cols[i % 2].plotly_chart(study_charts.cell_curves(metrics, cell_of, task, split),
-                                 config=CHART, key=f"studies.curve.{task}")
+        downloads.chart(study_charts.cell_curves(metrics, cell_of, task, split),
+                        f"study-loss-{task}-{split}", key=f"studies.curve.{task}", where=cols[i % 2])
     st.caption("The line is the mean over the cell's seeds, the band ± one standard deviation.")
-    gains = study_charts.gains_figure(gains_frame(summary))
+    gains_data = gains_frame(summary)
+    gains = study_charts.gains_figure(gains_data)
     if gains is not None:
         st.subheader("Gains against single-task networks")
-        st.plotly_chart(gains, config=CHART, key="studies.gains")
+        downloads.chart(gains, "study-gains", data=gains_data, key="studies.gains")
         st.caption("Each task's headline metric against the single-task baseline of the same "
                    "seed; bars are means over seeds, whiskers ± one standard deviation.")
     for axis in numeric_axes(summary.spec.axes):
         values = [float(v) for v in summary.spec.axes[axis]]
         log_x = min(values) > 0 and max(values) / min(values) >= 100
-        fig = study_charts.axis_figure(axis_frame(summary, axis), _axis_label(axis, fields),
+        axis_data = axis_frame(summary, axis)
+        fig = study_charts.axis_figure(axis_data, _axis_label(axis, fields),
                                        log_x=log_x, title=f"Against {_axis_label(axis, fields)}")
         if fig is not None:
-            st.plotly_chart(fig, config=CHART, key=f"studies.axis.{axis}")
+            downloads.chart(fig, f"study-against-{axis}", data=axis_data,
+                            key=f"studies.axis.{axis}")
             st.caption("Mean of each task's headline metric, with its 95% interval as a band.")
     pareto_section(summary)
 
@@ -294,7 +296,7 @@ def pareto_section(summary: Any) -> None:
                                      METRIC_DIRECTION.get(mb, True), sweep=sweep, title=None)
     if fig is None:
         return
-    st.plotly_chart(fig, config=CHART, key="studies.pareto")
+    downloads.chart(fig, f"study-pareto-{task_a}-{task_b}", data=points, key="studies.pareto")
     st.caption("Each cell is a point (mean over seeds, whiskers ± one standard deviation); "
                "the dashed line joins the cells no other cell beats on both tasks."
                + (" The grey line is the front of the fixed weights λ: a cell above it does "

@@ -31,9 +31,19 @@ from mtae_core.schedules import schedules
 from mtae_core.weighting import weightings
 
 from . import links
-from .forms import Fields, collect, entry_form, entry_picker, field_widget, model_form, register
+from .forms import (
+    Fields,
+    collect,
+    entry_form,
+    entry_picker,
+    field_widget,
+    hiding,
+    is_hidden,
+    model_form,
+    register,
+)
 from .messages import Problem, problems
-from .model_views import architecture_figure
+from .model_views import architecture_figure  # (light: it imports torch when it draws)
 from .text import md
 from .url_state import DEFAULT_NAME, decode_config, encode_config
 
@@ -106,33 +116,42 @@ def _tasks_of(dataset: str, options: dict[str, Any]) -> list[str]:
         return list(ds.task_names(ds.Options()))
 
 
-def experiment_form(start: ExperimentConfig | None = None
-                    ) -> tuple[dict[str, Any], DeltaGenerator, Fields]:
+def experiment_form(start: ExperimentConfig | None = None, hidden: frozenset[str] = frozenset()
+                    ) -> tuple[dict[str, Any], DeltaGenerator | None, Fields]:
     """Draw the form, its widgets starting from ``start`` (default: the defaults); return
     the raw config dict it describes (not yet validated), the place in the Model tab,
-    under the sharing scheme, for ``architecture`` once the config is valid, and where
-    each field is (for ``show_problems``)."""
+    under the sharing scheme, for ``architecture`` once the config is valid (None when
+    the Model tab is hidden), and where each field is (for ``show_problems``). The
+    config paths in ``hidden`` (a class link's ``?hide=``) draw no widget and keep their
+    start values; a tab whose every part is hidden is left out."""
     begin = (start or ExperimentConfig()).to_dict()
-    with collect() as fields:
-        tabs = st.tabs(SECTIONS)
-        with tabs[0]:
+    with collect() as fields, hiding(hidden):
+        shown = [s for s in SECTIONS if not all(is_hidden(p) for p in _TAB_PARTS[s])]
+        tabs = dict(zip(shown, st.tabs(shown), strict=True)) if shown else {}
+
+        def place(section: str) -> DeltaGenerator:
+            # a hidden tab's code still runs (its settings keep their values), drawing nothing
+            return tabs[section] if section in tabs else st.empty()
+
+        with place("Data"):
             dataset, ds_options, tasks, split = _data_section(begin["data"])
-        with tabs[1]:
+        with place("Model"):
             model, diagram = _model_section(tasks, begin["model"])
-        with tabs[2]:
+        with place("Weighting"):
             w, s = begin["weighting"], begin["schedule"]
             strategy, w_options = entry_form(
                 "Loss weighting", weightings, "weighting", tasks, default=w["strategy"],
                 values=w["options"], help="how the task losses are combined into one",
                 path="weighting.options", choice_path="weighting.strategy")
-            st.divider()
+            if not is_hidden("weighting") and not is_hidden("schedule"):
+                st.divider()
             kind, s_options = entry_form(
                 "Task schedule", schedules, "schedule", tasks, default=s["kind"],
                 values=s["options"], help="which task(s) each training step trains",
                 path="schedule.options", choice_path="schedule.kind")
-        with tabs[3]:
+        with place("Optimizer"):
             optimizer = model_form(OptimizerConfig, "optimizer", values=begin["optimizer"])
-        with tabs[4]:
+        with place("Training"):
             training = model_form(TrainingConfig, "training", values=begin["training"])
             seed = field_widget("seed", ExperimentConfig.model_fields["seed"], "seed",
                                 label="Run seed (initialisation and batch order)", value=begin["seed"])
@@ -152,6 +171,9 @@ def experiment_form(start: ExperimentConfig | None = None
     }, diagram, fields
 
 
+# the config paths each tab holds: a tab is left out when all of them are hidden
+_TAB_PARTS = {"Data": ("data",), "Model": ("model",), "Weighting": ("weighting", "schedule"),
+              "Optimizer": ("optimizer",), "Training": ("training", "seed")}
 _TAB_OF = {"data": "Data", "model": "Model", "weighting": "Weighting",
            "schedule": "Weighting", "optimizer": "Optimizer", "training": "Training",
            "seed": "Training"}
@@ -167,22 +189,28 @@ def _data_section(begin: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]
                           values=begin["options"] if same else None, path="data.options")
                if ds.Options.model_fields else {})
     allowed = _tasks_of(dataset, options)
-    with tasks_box:
-        tasks: list[str] = st.multiselect(
-            "Tasks", allowed,
-            default=[t for t in (begin["tasks"] if same else ds.default_tasks) if t in allowed],
-            key=f"data.tasks.{dataset}[{','.join(allowed)}]",
-            help="the tasks the network learns together; 'reconstruction' rebuilds the input",
-        )
-        register("data.tasks", "Tasks")
-    with st.expander("Split, scaling and data seed"):
-        split = model_form(DataConfig, "data",
-                           only=["val_fraction", "test_fraction", "scaling", "seed"], values=begin)
+    start = [t for t in (begin["tasks"] if same else ds.default_tasks) if t in allowed]
+    if is_hidden("data.tasks"):
+        tasks = start
+    else:
+        with tasks_box:
+            tasks = st.multiselect(
+                "Tasks", allowed, default=start,
+                key=f"data.tasks.{dataset}[{','.join(allowed)}]",
+                help="the tasks the network learns together; 'reconstruction' rebuilds the input",
+            )
+            register("data.tasks", "Tasks")
+    split_fields = ["val_fraction", "test_fraction", "scaling", "seed"]
+    # (a hidden expander would still show its title: leave it out when all of it is hidden)
+    box = (st.empty() if all(is_hidden(f"data.{f}") for f in split_fields)
+           else st.expander("Split, scaling and data seed"))
+    with box:
+        split = model_form(DataConfig, "data", only=split_fields, values=begin)
     return dataset, options, tasks, split
 
 
 def _model_section(tasks: list[str], begin: dict[str, Any]
-                   ) -> tuple[dict[str, Any], DeltaGenerator]:
+                   ) -> tuple[dict[str, Any], DeltaGenerator | None]:
     ae, ae_options = entry_form("Autoencoder", autoencoders, "model.autoencoder", tasks,
                                 default=begin["autoencoder"],
                                 values=begin["options"]["autoencoder"],
@@ -193,8 +221,10 @@ def _model_section(tasks: list[str], begin: dict[str, Any]
                                 default=begin["sharing"], values=begin["options"]["sharing"],
                                 help="which parameters the tasks share",
                                 path="model.options.sharing", choice_path="model.sharing")
-    diagram = st.container()  # the network, right under the choices that shape it most
-    st.divider()
+    # the network, right under the choices that shape it most (not when the tab is hidden)
+    diagram = None if is_hidden("model") else st.container()
+    if diagram is not None:
+        st.divider()
     rest = model_form(ModelConfig, "model", tasks, exclude=["autoencoder", "sharing", "options"],
                       values=begin)
     return {"autoencoder": ae, "sharing": sh, **rest,
@@ -265,7 +295,9 @@ def show_problems(errors: list[Problem], fields: Fields, summary: DeltaGenerator
                       icon=":material/block:")
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+# a resource, not data: every rerun would unpickle (and so re-validate) the figure; it is
+# only read (st.plotly_chart copies it), so all sessions may share it
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _architecture(key: str) -> tuple[go.Figure, dict[str, int]]:
     return architecture_figure(ExperimentConfig.from_json(key))
 

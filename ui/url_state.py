@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import zlib
+from collections.abc import Iterable
 from typing import Any
 
 from mtae_core.config import ConfigError, ExperimentConfig
@@ -45,7 +47,7 @@ _MODEL_ENTRIES: dict[str, Registry[Any]] = {"autoencoder": autoencoders, "sharin
 
 def _option_defaults(registry: Registry[Any], name: str) -> dict[str, Any]:
     try:
-        return dict(registry.get(name).Options().model_dump(mode="json"))
+        return dict(registry.spec(name).Options().model_dump(mode="json"))
     except Exception:  # an entry whose options have no defaults: keep them all
         return {}
 
@@ -164,3 +166,111 @@ def decode_config(text: str) -> ExperimentConfig:
     except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError, RecursionError):
         raise bad from None
     return config_from_delta(delta)
+
+
+# ---- classroom flags: ?hide=…&present=1 (as TensorFlow Playground's) -------------------------
+
+HIDE = "hide"  # query parameter: the parts of the Train form a link hides, comma-separated
+PRESENT = "present"  # query parameter: "1" = presenter mode (large text for a projector)
+MAX_HIDE_CHARS = 2000  # more than every name together; longer text is refused unread
+
+# the form's sections, as its tabs and pickers group them: name -> label
+SECTIONS: dict[str, str] = {
+    "data": "Data (the whole tab)",
+    "model": "Model (the whole tab)",
+    "weighting": "Loss weighting",
+    "schedule": "Task schedule",
+    "optimizer": "Optimizer (the whole tab)",
+}
+# names for a few controls that belong together: name -> (label, the config paths)
+GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "training": ("Training (the whole tab)", ("training", "seed")),
+    "split": ("Split, scaling and data seed",
+              ("data.val_fraction", "data.test_fraction", "data.scaling", "data.seed")),
+    "autoencoder": ("Autoencoder and its options",
+                    ("model.autoencoder", "model.options.autoencoder")),
+    "sharing": ("Parameter sharing and its options", ("model.sharing", "model.options.sharing")),
+    "name": ("Run name", ("name",)),
+}
+
+
+def _field_label(name: str, field: Any) -> str:
+    return str(field.title or name.replace("_", " ").capitalize())
+
+
+@functools.cache
+def hideable() -> dict[str, str]:
+    """Every name ``?hide=`` takes, with what it hides: the sections, a few groups, and
+    each setting by its place in the config (``training.epochs``, ``optimizer.lr``, an
+    entry's option such as ``model.options.sharing.n_experts``). Hiding a name hides
+    everything under it (``model`` hides ``model.latent_dim``)."""
+    from mtae_core.config import DataConfig, ModelConfig, OptimizerConfig, TrainingConfig
+
+    out: dict[str, str] = dict(SECTIONS)
+    out.update({name: label for name, (label, _) in GROUPS.items()})
+    out["seed"] = "Run seed"
+    out.update({"data.dataset": "Data set", "data.tasks": "Tasks",
+                "model.autoencoder": "Autoencoder", "model.sharing": "Parameter sharing",
+                "weighting.strategy": "Loss weighting (the choice)",
+                "schedule.kind": "Task schedule (the choice)"})
+    for section, model in (("data", DataConfig), ("model", ModelConfig),
+                           ("optimizer", OptimizerConfig), ("training", TrainingConfig)):
+        for name, f in model.model_fields.items():
+            if name not in ("options", "tasks", "dataset", "autoencoder", "sharing"):
+                out.setdefault(f"{section}.{name}", _field_label(name, f))
+    out["model.options"] = "Autoencoder and parameter sharing options"
+    options: dict[str, tuple[str, Registry[Any]]] = {
+        "data.options": ("Data set options", datasets),
+        "weighting.options": ("Loss weighting options", weightings),
+        "schedule.options": ("Task schedule options", schedules),
+        "model.options.autoencoder": ("Autoencoder options", autoencoders),
+        "model.options.sharing": ("Parameter sharing options", sharing)}
+    for path, (label, registry) in options.items():
+        out.setdefault(path, label)
+        for entry in registry.names():
+            for name, f in registry.get(entry).Options.model_fields.items():
+                out.setdefault(f"{path}.{name}", _field_label(name, f))
+    return out
+
+
+def parse_hide(text: str) -> tuple[tuple[str, ...], list[str]]:
+    """``?hide=`` text → (the known names, in order, once each; the unknown ones, as
+    given). Names are matched without regard to case and spaces."""
+    if len(text) > MAX_HIDE_CHARS:
+        return (), [text[:30] + "…"]
+    known = hideable()
+    names: list[str] = []
+    unknown: list[str] = []
+    for raw in text.split(","):
+        name = raw.strip().lower()
+        if not name:
+            continue
+        if name in known:
+            if name not in names:
+                names.append(name)
+        else:
+            unknown.append(raw.strip())
+    return tuple(names), unknown
+
+
+def encode_hide(names: Iterable[str]) -> str:
+    """The ``?hide=`` text of ``names`` ("" = nothing hidden)."""
+    return ",".join(dict.fromkeys(names))
+
+
+def hidden_paths(names: Iterable[str]) -> frozenset[str]:
+    """The config paths (and path prefixes) the names hide: groups become their paths."""
+    out: set[str] = set()
+    for name in names:
+        out.update(GROUPS[name][1] if name in GROUPS else (name,))
+    return frozenset(out)
+
+
+def parse_present(text: str) -> bool:
+    """``?present=`` text → on or off; ``ValueError`` for anything but 1/0/true/false."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("is not 1 (on) or 0 (off)")

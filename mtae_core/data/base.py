@@ -7,11 +7,12 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import torch
 
 from ..registry import Entry, Options, Registry
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch is imported when tensors are made, not when the form lists data sets
+    import torch
+
     from ..config import DataConfig
 
 TaskKind = Literal["classification", "regression", "reconstruction"]
@@ -134,6 +135,9 @@ class DatasetRegistry(Registry[type[Dataset]]):
             raise KeyError(f"unknown {self.kind} {name!r}; allowed: {', '.join(self.names())}")
         return cls
 
+    def spec(self, name: str) -> type[Dataset]:
+        return self.get(name)  # data sets need no torch: their classes are light already
+
     def __contains__(self, name: object) -> bool:
         if name in self._entries:
             return True
@@ -182,6 +186,8 @@ def load(cfg: DataConfig, seed: int | None = None) -> MultiTaskData:
 
     The data seed ``cfg.seed`` draws the data and the split (the run's seed does not);
     ``seed`` overrides it, for a caller that wants another draw of the same settings."""
+    import torch
+
     seed = cfg.seed if seed is None else seed
     ds = datasets.get(cfg.dataset)
     raw = ds.generate(ds.Options.model_validate(cfg.options), seed)

@@ -66,7 +66,7 @@ class Lesson(Entry):
         return cls.claim(summary)
 
     @classmethod
-    def check(cls, summary: StudySummary, quick: bool = False) -> ClaimResult:
+    def verdict(cls, summary: StudySummary, quick: bool = False) -> ClaimResult:
         """The claim on ``summary``; a study with missing cells or runs does not hold."""
         missing = [c.label for c in summary.cells if c.n == 0]
         if missing:

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from ..data.base import TaskSpec
-from ..registry import Entry, NoOptions, Options, Registry
+from ..registry import NoOptions, Options
+from .catalog import AutoencoderEntry, SharingEntry, autoencoders, sharing
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 
@@ -51,7 +52,7 @@ class ModelSpec:
 # ---- autoencoder variants -----------------------------------------------------------
 
 
-class Autoencoder(Entry, nn.Module):
+class Autoencoder(AutoencoderEntry, nn.Module):
     """Base of the autoencoder variants. A variant decides what happens to the input on
     the way in (``corrupt``, training only) and at the bottleneck (``bottleneck``); the
     sharing scheme decides how many encoders there are and who reads them."""
@@ -78,7 +79,6 @@ class Autoencoder(Entry, nn.Module):
         return code, code, {}
 
 
-autoencoders: Registry[type[Autoencoder]] = Registry("autoencoder")
 
 
 # ---- sharing schemes -----------------------------------------------------------------
@@ -119,7 +119,7 @@ class Diagram:
 
 
 
-class SharingScheme(Entry, nn.Module):
+class SharingScheme(SharingEntry, nn.Module):
     """Base of the sharing schemes: ``forward(x) -> ModelOutput``."""
 
     heads: nn.ModuleDict  # one head per task, by name (set by each scheme)
@@ -187,7 +187,6 @@ class SharingScheme(Entry, nn.Module):
         return self.forward(x).latents
 
 
-sharing: Registry[type[SharingScheme]] = Registry("sharing scheme")
 
 
 def build(cfg: Any, tasks: list[TaskSpec], input_dim: int) -> SharingScheme:

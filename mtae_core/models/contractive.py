@@ -1,15 +1,9 @@
 from __future__ import annotations
 
 import torch
-from pydantic import Field
 
-from ..registry import Options
-from .base import Autoencoder, autoencoders
-
-
-class ContractiveOptions(Options):
-    lam: float = Field(1e-3, ge=0.0, le=10.0, title="Penalty weight λ",
-                       description="weight λ of the encoder's squared Jacobian (Frobenius) norm")
+from .base import Autoencoder
+from .catalog import ContractiveEntry
 
 
 def jacobian_frobenius(code: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -25,11 +19,7 @@ def jacobian_frobenius(code: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return total / flat.shape[0]
 
 
-@autoencoders.register("contractive")
-class Contractive(Autoencoder):
-    """Contractive autoencoder (Rifai et al. 2011): penalise the encoder's Jacobian norm."""
-
-    Options = ContractiveOptions
+class Contractive(ContractiveEntry, Autoencoder):
     needs_input_grad = True  # schemes hand the bottleneck an input that requires grad
 
     def bottleneck(

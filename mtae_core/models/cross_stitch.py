@@ -3,10 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from ..registry import Options
 from .base import (
     Diagram,
     ModelOutput,
@@ -15,16 +13,8 @@ from .base import (
     batched_mlp,
     make_heads,
     mid_lane,
-    sharing,
 )
-
-
-class CrossStitchOptions(Options):
-    off_diagonal: float = Field(
-        0.1, ge=0.0, le=1.0,
-        description="initial weight each task column takes from the others, in total "
-                    "(α = 1 − this on the diagonal); 0 = identity, independent networks",
-    )
+from .catalog import CrossStitchEntry
 
 
 def init_alpha(n: int, off: float) -> torch.Tensor:
@@ -36,12 +26,7 @@ def init_alpha(n: int, off: float) -> torch.Tensor:
     return a
 
 
-@sharing.register("cross_stitch")
-class CrossStitch(SharingScheme):
-    """Cross-stitch networks (Misra et al. 2016): task columns mixed after every layer by learned α."""
-
-    Options = CrossStitchOptions
-
+class CrossStitch(CrossStitchEntry, SharingScheme):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
         n = len(spec.tasks)

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import torch
-from pydantic import Field
 
-from ..registry import Options
 from .base import (
     Diagram,
     ModelOutput,
@@ -13,25 +11,11 @@ from .base import (
     make_heads,
     mid_lane,
     mlp,
-    sharing,
 )
+from .catalog import HardSharingEntry
 
 
-class HardOptions(Options):
-    shared_depth: int | None = Field(
-        None, ge=0, le=7,
-        description="encoder layers shared before the task branches start; "
-                    "empty = all (plain hard sharing), 0 = no sharing (single-task); "
-                    "values above the encoder's depth mean all",
-    )
-
-
-@sharing.register("hard")
-class HardSharing(SharingScheme):
-    """Hard parameter sharing (Caruana 1997): a shared encoder trunk, then task branches and heads."""
-
-    Options = HardOptions
-
+class HardSharing(HardSharingEntry, SharingScheme):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
         sizes = self.encoder_sizes()

@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-from ..registry import NoOptions
-from .base import Autoencoder, autoencoders
+from .base import Autoencoder
+from .catalog import PlainEntry
 
 
-@autoencoders.register("plain")
-class Plain(Autoencoder):
-    """Plain autoencoder: the latent code is the encoder's output, nothing added."""
-
-    Options = NoOptions
+class Plain(PlainEntry, Autoencoder):
+    pass  # the base's identity corrupt() and bottleneck()

@@ -2,16 +2,11 @@ from __future__ import annotations
 
 import torch
 
-from ..registry import NoOptions
-from .base import Diagram, ModelOutput, ModelSpec, SharingScheme, batched_mlp, make_heads, sharing
+from .base import Diagram, ModelOutput, ModelSpec, SharingScheme, batched_mlp, make_heads
+from .catalog import SingleTaskEntry
 
 
-@sharing.register("single_task")
-class SingleTask(SharingScheme):
-    """Single-task baselines (Caruana 1997's STL): one independent network per task, side by side."""
-
-    Options = NoOptions
-
+class SingleTask(SingleTaskEntry, SharingScheme):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
         # all task encoders in one batched MLP: (n_tasks, batch, ·)

@@ -3,9 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pydantic import Field
 
-from ..registry import Options
 from .base import (
     BatchedLinear,
     Diagram,
@@ -15,14 +13,9 @@ from .base import (
     batched_mlp,
     make_heads,
     mid_lane,
-    sharing,
 )
+from .catalog import SoftSharingEntry
 from .single_task import per_task_diagram
-
-
-class SoftOptions(Options):
-    lam: float = Field(1e-3, ge=0.0, le=10.0, title="Penalty weight λ",
-                       description="weight λ of Σ over task pairs of ‖θ_t − θ_s‖² (encoder layers)")
 
 
 def pairwise_sq_sum(w: torch.Tensor) -> torch.Tensor:
@@ -33,12 +26,7 @@ def pairwise_sq_sum(w: torch.Tensor) -> torch.Tensor:
     return 2 * n * flat.pow(2).sum() - 2 * flat.sum(dim=0).pow(2).sum()
 
 
-@sharing.register("soft")
-class SoftSharing(SharingScheme):
-    """Soft parameter sharing (Duong et al. 2015): one network per task, an L2 penalty pulls their weights together."""
-
-    Options = SoftOptions
-
+class SoftSharing(SoftSharingEntry, SharingScheme):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
         self.encoders = batched_mlp(len(spec.tasks), self.encoder_sizes(), spec)

@@ -1,20 +1,9 @@
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field
 
-from ..registry import Options
-from .base import Autoencoder, autoencoders
-
-
-class SparseOptions(Options):
-    penalty: Literal["l1", "kl"] = Field(
-        "l1", description="l1: mean absolute latent activation; kl: KL(rho ‖ mean sigmoid activation)")
-    weight: float = Field(1e-3, ge=0.0, le=10.0, description="weight of the L1 penalty")
-    rho: float = Field(0.05, gt=0.0, lt=1.0, description="target mean activation (kl)")
-    beta: float = Field(1e-2, ge=0.0, le=10.0, description="weight of the KL sparsity penalty")
+from .base import Autoencoder
+from .catalog import SparseEntry
 
 
 def kl_sparsity(code: torch.Tensor, rho: float) -> torch.Tensor:
@@ -25,12 +14,7 @@ def kl_sparsity(code: torch.Tensor, rho: float) -> torch.Tensor:
     return kl.sum()
 
 
-@autoencoders.register("sparse")
-class Sparse(Autoencoder):
-    """Sparse autoencoder (Ng 2011): an L1 or KL sparsity penalty on the latent activations."""
-
-    Options = SparseOptions
-
+class Sparse(SparseEntry, Autoencoder):
     def bottleneck(
         self, code: torch.Tensor, x: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:

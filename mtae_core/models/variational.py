@@ -1,21 +1,9 @@
 from __future__ import annotations
 
 import torch
-from pydantic import Field
 
-from ..registry import Options
-from .base import Autoencoder, autoencoders
-
-
-class VariationalOptions(Options):
-    # The task losses are means over features while the KL sums over latent units, so
-    # beta = 1 would let the KL drown the tasks (posterior collapse: chance accuracy on
-    # digits). The plain VAE's balance is beta ≈ 1 / input features (Higgins et al.'s
-    # normalised β); 0.02 suits the built-in data sets.
-    beta: float = Field(0.02, ge=0.0, le=100.0,
-                        description="weight of the KL term (β-VAE, Higgins et al. 2017); "
-                        "about 1/number of input features matches the plain VAE, larger "
-                        "pulls codes towards N(0, I) and can erase what the tasks need")
+from .base import Autoencoder
+from .catalog import VariationalEntry
 
 
 def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -25,11 +13,7 @@ def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return kl.mean(dim=-1).sum()
 
 
-@autoencoders.register("variational")
-class Variational(Autoencoder):
-    """Variational autoencoder (Kingma & Welling 2014; β-VAE, Higgins et al. 2017)."""
-
-    Options = VariationalOptions
+class Variational(VariationalEntry, Autoencoder):
     code_multiplier = 2  # the encoder emits (mean, log-variance)
 
     def bottleneck(

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from pydantic import Field
 
 from ..registry import Options
 from .base import Schedule, schedules
+
+if TYPE_CHECKING:  # torch is imported when a schedule runs, not when the form lists it
+    import torch
 
 
 class AdaptiveOptions(Options):
@@ -25,6 +27,8 @@ class Adaptive(Schedule):
     def __init__(self, task_names: list[str], options: Any, steps_per_epoch: int,
                  epochs: int, device: torch.device | str = "cpu") -> None:
         super().__init__(task_names, options, steps_per_epoch, epochs, device)
+        import torch
+
         seed = options.seed if options.seed is not None else torch.initial_seed()
         self.rng = np.random.default_rng(seed)
         self.log_w = np.zeros(len(self.task_names))  # EXP3 log-weights

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ..registry import Entry, Registry
+
+if TYPE_CHECKING:  # torch is imported when a schedule runs, not when the form lists it
+    import torch
 
 
 class Schedule(Entry):
@@ -29,6 +30,8 @@ class Schedule(Entry):
         """A cached bool mask with ``indices`` set (built once per pattern, no per-step copy)."""
         m = self._masks.get(indices)
         if m is None:
+            import torch
+
             m = torch.zeros(len(self.task_names), dtype=torch.bool)
             m[list(indices)] = True
             m = self._masks[indices] = m.to(self.device)

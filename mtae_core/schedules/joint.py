@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from ..registry import NoOptions
 from .base import Schedule, schedules
+
+if TYPE_CHECKING:  # torch is imported when a schedule runs, not when the form lists it
+    import torch
 
 
 @schedules.register("joint")

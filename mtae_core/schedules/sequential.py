@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
 from pydantic import Field
 
 from ..registry import Options
 from ._order import check_order, resolve_order
 from .base import Schedule, schedules
+
+if TYPE_CHECKING:  # torch is imported when a schedule runs, not when the form lists it
+    import torch
 
 
 class SequentialOptions(Options):

@@ -1,10 +1,12 @@
-"""``mtae study SPEC.json [--workers N] [--json] [--no-wait]``, ``mtae study show ID``,
+"""``mtae study SPEC.json [--workers N] [--json] [--no-wait] [--separate-seeds]
+[--backend ray [--address A]]``, ``mtae study show ID``,
 ``mtae study export ID``, ``mtae study resume ID``, ``mtae study cancel ID`` and
 ``mtae studies``. Registered by ``mtae_core.cli``."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -35,7 +37,17 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     s.add_argument("--no-wait", action="store_true",
                    help="queue the runs and return; the app's workers (or `mtae study resume ID`) run them")
+    s.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: worker processes on this machine (default); ray: one Ray task "
+                   "per run, on a local Ray instance or the cluster at --address "
+                   "(pip install '.[ray]')")
+    s.add_argument("--address", default=None, metavar="ADDRESS",
+                   help="with --backend ray: the cluster's address (ray start --head prints it); "
+                   "without it a local Ray instance starts (--workers CPUs)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--separate-seeds", action="store_true",
+                   help="train each seed as its own run (by default a cell's seeds train "
+                   "together as one batched model where they can; for comparison and debugging)")
     s.set_defaults(fn=cmd_study)
     sub.add_parser("studies", help="list stored studies").set_defaults(fn=cmd_studies)
 
@@ -61,6 +73,17 @@ def cmd_study(args: argparse.Namespace) -> int:
 def _study(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         return _fail("--workers must be at least 1")
+    backend = None if args.backend == "local" else args.backend
+    if backend is None and args.address:
+        return _fail("--address is for --backend ray")
+    if backend == "ray":
+        from .ray_backend import INSTALL_HINT, available
+
+        if not available():
+            return _fail(INSTALL_HINT)
+        if args.no_wait:
+            return _fail("--no-wait leaves the runs to the app's local workers; with --backend "
+                         "ray this command drives them (leave out --no-wait)")
     if args.target in WORDS:
         if args.study_id is None or not str(args.study_id).isdigit():
             return _fail(f"give the study id: mtae study {args.target} ID")
@@ -77,7 +100,7 @@ def _study(args: argparse.Namespace) -> int:
             stopped = cancel(store, study_id)
             print(f"study {study_id} cancelled ({len(stopped)} runs asked to stop)")
             return 0
-        again = retry(store, study_id)  # resume: runs that failed or were cancelled
+        again = retry(store, study_id, backend=backend)  # runs that failed or were cancelled
         if again:
             print(f"study {study_id}: {len(again)} failed or cancelled runs queued again",
                   file=sys.stderr)
@@ -96,8 +119,10 @@ def _study(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"invalid study spec {args.target}:\n{e}", file=sys.stderr)
         return 2
+    if args.separate_seeds:
+        spec = dataclasses.replace(spec, separate_seeds=True)
     store = _store(args)
-    study_id = start(store, spec)
+    study_id = start(store, spec, backend=backend)
     if args.no_wait:
         print(f"study {study_id} queued", file=sys.stderr)
         return _print(summarize(store, study_id), args.json)
@@ -107,6 +132,8 @@ def _study(args: argparse.Namespace) -> int:
 def _run(store: Any, study_id: int, args: argparse.Namespace) -> int:
     """Serve the study's queued runs with a worker pool started here, show progress, and
     stop every worker on the way out (Ctrl-C cancels the study's runs first)."""
+    if args.backend == "ray":
+        return _run_ray(store, study_id, args)
     from tqdm import tqdm
 
     from ..jobs import JobRunner
@@ -133,6 +160,55 @@ def _run(store: Any, study_id: int, args: argparse.Namespace) -> int:
     finally:
         bar.close()
         runner.stop()
+    if interrupted:
+        _mark_interrupted(store, study_id)
+        print(f"study {study_id} cancelled: interrupted from the keyboard", file=sys.stderr)
+        _print(summarize(store, study_id), args.json)
+        return 130
+    summary = summarize(store, study_id)
+    _print(summary, args.json)
+    return 0 if summary.status == "done" else 1
+
+
+def _run_ray(store: Any, study_id: int, args: argparse.Namespace) -> int:
+    """As ``_run``, with one Ray task per run: this process drives them and is the only
+    writer of the store; on the way out no task of the study is left running."""
+    from tqdm import tqdm
+
+    from .ray_backend import RayBackend, RayUnreachable
+
+    backend = RayBackend(store, address=args.address, num_cpus=args.workers)
+    bar = tqdm(total=0, desc=f"study {study_id} (ray)", unit="run", file=sys.stderr,
+               disable=args.quiet, leave=False)
+
+    def ended() -> bool:  # the study's current runs (a retry replaces a lost one)
+        runs = store.runs_by_id([int(i) for i in store.study_runs(study_id).run_id.unique()])
+        n = sum(r.status in ENDED for r in runs.values())
+        bar.total = len(runs)
+        bar.update(n - bar.n)
+        return n >= len(runs)
+
+    interrupted = False
+    try:
+        if not ended():
+            backend.connect()
+            backend.drive(study_id)
+            backend.run_until(ended)
+    except RayUnreachable as e:
+        bar.close()
+        backend.shutdown()
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        interrupted = True
+        cancel(store, study_id)
+        end = time.monotonic() + 5.0  # tasks stop at their next poll
+        try:
+            backend.run_until(lambda: not backend.active or time.monotonic() > end)
+        except KeyboardInterrupt:
+            pass
+    finally:
+        bar.close()
+        backend.shutdown()
     if interrupted:
         _mark_interrupted(store, study_id)
         print(f"study {study_id} cancelled: interrupted from the keyboard", file=sys.stderr)

@@ -8,9 +8,10 @@ survives an app restart: queued runs stay queued for the next worker pool.
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..baselines import BASELINE, baseline_config, run_key
 from ..config import ExperimentConfig
@@ -110,9 +111,11 @@ def estimate_seconds(spec: StudySpec, store: RunStore | None = None,
 
 
 def start(store: RunStore, spec: StudySpec,
-          submit: Callable[[ExperimentConfig], int] | None = None) -> int:
+          submit: Callable[[ExperimentConfig], int] | None = None,
+          backend: str | None = None) -> int:
     """Record the study and queue its runs (``submit``, e.g. ``JobRunner.submit``; by
-    default they are only queued in the store for whichever worker pool serves it).
+    default they are only queued in the store for whichever worker pool serves it;
+    ``backend='ray'``: queued for a Ray driver, which local workers leave alone).
     Returns the study id."""
     planned = plan(spec, store)
     study_id = store.create_study(spec.name, spec.to_json(None))
@@ -121,13 +124,52 @@ def start(store: RunStore, spec: StudySpec,
         if p.reuse is None:
             new.setdefault(p.key, p.config)
     if submit is None:  # one transaction for all: a 500-run study queues at once
-        made = dict(zip(new, store.create_runs(list(new.values())), strict=True))
+        # a cell's seeds train together on the local workers; Ray runs one task per run
+        cfgs = list(new.values())
+        groups: list[str | None]
+        infos: list[dict[str, Any] | None]
+        if backend is None:
+            groups, infos = seed_groups(cfgs, spec.separate_seeds)
+        else:
+            groups = [None] * len(cfgs)
+            infos = [{"seeds_path": "separately", "seeds_reason": f"{backend}: one task per run"}
+                     for _ in cfgs]
+        made = dict(zip(new, store.create_runs(cfgs, backend=backend, groups=groups,
+                                               infos=infos), strict=True))
     else:
         made = {key: submit(cfg) for key, cfg in new.items()}
     store.add_study_runs(study_id, [
         (p.reuse, p.role, p.cell, p.seed, False) if p.reuse is not None
         else (made[p.key], p.role, p.cell, p.seed, True) for p in planned])
     return study_id
+
+
+SEPARATE_BY_REQUEST = "the study asks for separate runs (--separate-seeds)"
+
+
+def seed_groups(cfgs: list[ExperimentConfig], separate: bool = False
+                ) -> tuple[list[str | None], list[dict[str, Any] | None]]:
+    """Each new run's seed group (runs that differ only in their seed train together as
+    one batched model) and the info it starts with: why its seeds train separately, when
+    they do. A run alone in its group needs no group."""
+    from ..replicas import batch_reason, group_key
+
+    keys = [group_key(c) for c in cfgs]
+    size = Counter(keys)
+    groups: list[str | None] = []
+    infos: list[dict[str, Any] | None] = []
+    for cfg, key in zip(cfgs, keys, strict=True):
+        reason = SEPARATE_BY_REQUEST if separate else batch_reason(cfg)
+        if size[key] < 2:
+            groups.append(None)
+            infos.append(None)
+        elif reason is not None:
+            groups.append(None)
+            infos.append({"seeds_path": "separately", "seeds_reason": reason})
+        else:
+            groups.append(key)
+            infos.append(None)
+    return groups, infos
 
 
 def cancel(store: RunStore, study_id: int) -> list[int]:
@@ -145,14 +187,20 @@ def cancel(store: RunStore, study_id: int) -> list[int]:
 
 
 def retry(store: RunStore, study_id: int,
-          submit: Callable[[ExperimentConfig], int] | None = None) -> list[int]:
+          submit: Callable[[ExperimentConfig], int] | None = None,
+          backend: str | None = None) -> list[int]:
     """Resume a study: queue again its runs that failed (e.g. the app stopped while they
     trained) or were cancelled, and lift the study's cancel. Diverged runs are kept as
-    they are: the same seed diverges again. Returns the new run ids."""
+    they are: the same seed diverges again. ``backend``: as in ``start`` (queued runs a
+    gone driver had tagged are tagged for this one). Returns the new run ids."""
     store.mark_study_cancelled(study_id, cancelled=False)
     df = store.study_runs(study_id)
     runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
-    queue = submit or store.create_run
+    store.claim_for_backend([int(i) for i in df.loc[df.owned, "run_id"]], backend)
+
+    def queue(cfg: ExperimentConfig) -> int:
+        return submit(cfg) if submit else store.create_runs([cfg], backend=backend)[0]
+
     new: list[int] = []
     for r in sorted(runs.values(), key=lambda r: r.id):
         if r.status in ("failed", "cancelled"):

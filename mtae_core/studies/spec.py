@@ -30,7 +30,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
 }
 # whole sections given as one axis, e.g. "weighting": [{"strategy": "cagrad", ...}]
 SECTIONS = {"weighting": "strategy", "schedule": "kind"}
-_SPEC_KEYS = ("name", "base", "axes", "seeds", "vary_data_seed")
+_SPEC_KEYS = ("name", "base", "axes", "seeds", "vary_data_seed", "separate_seeds")
 
 
 def max_runs() -> int:
@@ -163,6 +163,9 @@ class StudySpec:
     axes: dict[str, list[Any]] = field(default_factory=dict)
     seeds: tuple[int, ...] = tuple(range(DEFAULT_SEEDS))
     vary_data_seed: bool = False
+    # False: a cell's seeds train together as one batched model where they can
+    # (``mtae_core.replicas``); True: one run at a time, for comparison and debugging
+    separate_seeds: bool = False
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -194,7 +197,10 @@ class StudySpec:
                        f"{n_cells * len(seeds)} runs, more than the limit of {cap}; use fewer "
                        "values or seeds, or raise the limit with the environment variable "
                        "MTAE_MAX_STUDY_RUNS")
-        spec = cls(name, base, axes, seeds, vary)
+        separate = obj.get("separate_seeds", False)
+        if not isinstance(separate, bool):
+            raise _err("separate_seeds", "must be true or false")
+        spec = cls(name, base, axes, seeds, vary, separate)
         spec.cells()  # every value is checked by building the configs it appears in
         return spec
 
@@ -213,7 +219,8 @@ class StudySpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "base": self.base.to_dict(), "axes": _plain(self.axes),
-                "seeds": list(self.seeds), "vary_data_seed": self.vary_data_seed}
+                "seeds": list(self.seeds), "vary_data_seed": self.vary_data_seed,
+                **({"separate_seeds": True} if self.separate_seeds else {})}
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)

@@ -199,7 +199,7 @@ def summarize(store: RunStore, study_id: int) -> StudySummary:
     counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
     return StudySummary(study_id, study.name, _status(study.cancelled, statuses), spec, cells,
                         {s: min(ids) for s, ids in sorted(all_b.items())}, tasks, metric_of, counts,
-                        _notes(spec), all_b)
+                        _notes(spec) + _failure_notes(runs), all_b)
 
 
 def _status(cancelled: bool, statuses: list[str]) -> str:
@@ -225,6 +225,23 @@ def _notes(spec: StudySpec) -> list[str]:
                  "change the initialisation and batch order")
     return [seeds, "'best' is decided on validation metrics; the test figures are reported, "
             "never used to choose"]
+
+
+MAX_FAILURE_NOTES = 5
+
+
+def _failure_notes(runs: dict[int, Run]) -> list[str]:
+    """What failed, in plain words: each failed run's reason, and each run that is a
+    second attempt of a lost one (a Ray worker or node gone) with the first's reason."""
+    out = [f"run #{r.info['retry_of']} failed ({r.info.get('retry_reason') or 'no reason given'})"
+           f" and was tried again as run #{r.id}"
+           for r in sorted(runs.values(), key=lambda r: r.id) if r.info.get("retry_of")]
+    failed = [r for r in sorted(runs.values(), key=lambda r: r.id) if r.status == "failed"]
+    out += [f"run #{r.id} failed: {r.error or 'no reason given'}"
+            for r in failed[:MAX_FAILURE_NOTES]]
+    if len(failed) > MAX_FAILURE_NOTES:
+        out.append(f"… and {len(failed) - MAX_FAILURE_NOTES} more failed runs")
+    return out
 
 
 def _headlines(runs: Any, tasks: list[str], spec: StudySpec) -> dict[str, str]:

@@ -2,18 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from pydantic import Field
 
 from ..models.base import ModelOutput, SharingScheme
-from ..registry import Options
-from .base import weightings
+from .catalog import AlignedMTLEntry
 from .gradient_base import GradientWeighting, shared_repr_weights
-
-
-class AlignedMTLOptions(Options):
-    upper_bound: bool = Field(
-        False, description="Aligned-MTL-UB: align gradients of the shared representation (faster)",
-    )
 
 
 def alignment(gram: np.ndarray) -> np.ndarray:
@@ -28,12 +20,7 @@ def alignment(gram: np.ndarray) -> np.ndarray:
     return np.sqrt(lam.min()) * (U / np.sqrt(lam)) @ U.T
 
 
-@weightings.register("aligned_mtl")
-class AlignedMTL(GradientWeighting):
-    """Aligned-MTL (Senushkin et al. 2023, Independent Component Alignment): align the principal components of the gradient matrix to one stable scale."""
-
-    Options = AlignedMTLOptions
-
+class AlignedMTL(AlignedMTLEntry, GradientWeighting):
     def weights_from_gram(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:
         # d = Σ_i (BG)_i with unit task weights ⇒ weights = Bᵀ 1
         return alignment(gram).sum(axis=0)

@@ -7,20 +7,19 @@ gradient-based ones (``needs_task_grads``) turn per-task gradients into an updat
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..models.base import ModelOutput, SharingScheme
-from ..registry import Entry, Registry
+from .catalog import WeightingEntry
 
 
-class Weighting(Entry, nn.Module):
+class Weighting(WeightingEntry, nn.Module):
     """Base of every weighting strategy. Learnable state (e.g. uncertainty's s_t) lives
     in parameters, which the trainer hands to the optimizer."""
 
-    needs_task_grads: ClassVar[bool] = False
     last_weights: torch.Tensor  # (n_tasks,) buffer: the weights of the last step
 
     def __init__(self, task_names: list[str], options: Any) -> None:
@@ -30,10 +29,6 @@ class Weighting(Entry, nn.Module):
         n = len(task_names)
         # the weights used by the latest step, for the charts: (n_tasks,)
         self.register_buffer("last_weights", torch.full((n,), 1.0 / n), persistent=False)
-
-    @classmethod
-    def check(cls, options: Any, tasks: list[str]) -> None:
-        """Cross-checks against the chosen tasks; raise ValueError with a plain message."""
 
     def combine(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
         """losses: (n_tasks,) → scalar. ``active``: (n_tasks,) bool mask or None (all)."""
@@ -55,9 +50,6 @@ class Weighting(Entry, nn.Module):
     def epoch_extras(self) -> dict[str, Any]:
         """Anything else worth charting per epoch (e.g. gradient cosine similarities)."""
         return {}
-
-
-weightings: Registry[type[Weighting]] = Registry("weighting strategy")
 
 
 def masked(losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:

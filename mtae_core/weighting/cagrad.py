@@ -1,23 +1,12 @@
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field
 
-from ..registry import Options
-from .base import weightings
+from .catalog import CAGradEntry
 from .gradient_base import GradientWeighting
 
 
-class CAGradOptions(Options):
-    c: float = Field(0.4, ge=0.0, le=10.0, description="c: radius of the ball around the mean gradient; 0 = plain mean")
-    rescale: bool = Field(True, description="divide the update by 1 + c² (the authors' default)")
-
-
-@weightings.register("cagrad")
-class CAGrad(GradientWeighting):
-    """CAGrad (Liu et al. 2021, Conflict-Averse Gradient Descent): the update near the mean gradient g₀ that maximises the worst task's improvement."""
-
-    Options = CAGradOptions
+class CAGrad(CAGradEntry, GradientWeighting):
     _w_prev: np.ndarray | None = None  # the last step's dual solution, where the next starts
 
     def weights_from_gram(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:

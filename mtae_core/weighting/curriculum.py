@@ -3,59 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pydantic import Field
 
-from ..registry import Options
-from .base import Weighting, masked, weightings
-
-
-class CurriculumOptions(Options):
-    order: list[str] = Field(
-        default_factory=list,
-        description="tasks in the order they enter; empty = the data set's order",
-    )
-    start_epochs: list[int] = Field(
-        default_factory=list,
-        description="epoch (from 0) at which each task of `order` enters; empty = every `spacing` epochs",
-    )
-    spacing: int = Field(2, ge=0, le=10000, description="epochs between entries when start_epochs is empty")
-    ramp_epochs: int = Field(
-        2, ge=0, le=10000, description="epochs over which a new task's weight rises linearly to 1; 0 = at once",
-    )
+from .base import Weighting, masked
+from .catalog import CurriculumEntry
 
 
-@weightings.register("curriculum")
-class Curriculum(Weighting):
-    """Curriculum (Bengio et al. 2009, applied to tasks): tasks enter in a chosen order at chosen epochs, each weight ramping up linearly."""
-
-    Options = CurriculumOptions
+class Curriculum(CurriculumEntry, Weighting):
     start: torch.Tensor  # (n_tasks,) buffer: the epoch each task enters
-
-    @classmethod
-    def check(cls, options: Any, tasks: list[str]) -> None:
-        o: CurriculumOptions = options
-        for name in o.order:
-            if name not in tasks:
-                raise ValueError(f"order: {name!r} is not one of the chosen tasks ({', '.join(tasks)})")
-        if len(set(o.order)) != len(o.order):
-            raise ValueError("order: a task is listed twice")
-        if o.start_epochs:
-            if len(o.start_epochs) != len(o.order):
-                raise ValueError("start_epochs: give one epoch per task of `order` "
-                                 f"({len(o.order)}), or none")
-            if any(e < 0 for e in o.start_epochs):
-                raise ValueError("start_epochs: epochs must be ≥ 0")
-        if min(cls.starts(o, tasks).values()) > 0:
-            raise ValueError("start_epochs: the first task must enter at epoch 0")
-
-    @staticmethod
-    def starts(o: CurriculumOptions, tasks: list[str]) -> dict[str, int]:
-        """Entry epoch of every task; tasks left out of `order` are there from the start."""
-        out = dict.fromkeys(tasks, 0)
-        order = o.order or list(tasks)
-        for k, name in enumerate(order):
-            out[name] = o.start_epochs[k] if o.start_epochs else k * o.spacing
-        return out
 
     def __init__(self, task_names: list[str], options: Any) -> None:
         super().__init__(task_names, options)

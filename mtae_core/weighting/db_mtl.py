@@ -3,24 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pydantic import Field
 
-from ..registry import Options
-from .base import weightings
+from .catalog import DBMTLEntry
 from .gradient_base import GradientWeighting
 
 
-class DBMTLOptions(Options):
-    beta: float = Field(0.9, ge=0.0, lt=1.0, description="β: momentum of the gradient moving average")
-    beta_sigma: float = Field(0.5, ge=0.0, le=2.0, description="σ: the momentum decays as β / t^σ")
-
-
-@weightings.register("db_mtl")
-class DBMTL(GradientWeighting):
-    """DB-MTL (Lin et al. 2023, Dual-Balancing MTL): log-losses balance the loss scales; moving-average gradients rescaled to the largest norm balance their magnitudes."""
-
-    Options = DBMTLOptions
-
+class DBMTL(DBMTLEntry, GradientWeighting):
     def __init__(self, task_names: list[str], options: Any) -> None:
         super().__init__(task_names, options)
         self.active_idx = list(range(len(task_names)))

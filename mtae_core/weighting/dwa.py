@@ -3,22 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pydantic import Field
 
-from ..registry import Options
-from .base import Weighting, masked, weightings
-
-
-class DWAOptions(Options):
-    temperature: float = Field(2.0, gt=0.0, le=100.0, description="T: higher gives weights closer to equal")
+from .base import Weighting, masked
+from .catalog import DWAEntry
 
 
-@weightings.register("dwa")
-class DWA(Weighting):
-    """Dynamic Weight Average (Liu et al. 2019, MTAN): weights n·softmax(r_t / T) of each task's loss ratio r_t = L_t(e−1) / L_t(e−2)."""
-
-    Options = DWAOptions
-
+class DWA(DWAEntry, Weighting):
     def __init__(self, task_names: list[str], options: Any) -> None:
         super().__init__(task_names, options)
         self.history: list[torch.Tensor] = []  # the last two epochs' mean training losses

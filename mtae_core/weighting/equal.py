@@ -2,16 +2,11 @@ from __future__ import annotations
 
 import torch
 
-from ..registry import NoOptions
-from .base import Weighting, masked, weightings
+from .base import Weighting, masked
+from .catalog import EqualEntry
 
 
-@weightings.register("equal")
-class Equal(Weighting):
-    """Equal weighting: the mean of the task losses."""
-
-    Options = NoOptions
-
+class Equal(EqualEntry, Weighting):
     def combine(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
         if active is None:
             self.last_weights.fill_(1.0 / losses.numel())

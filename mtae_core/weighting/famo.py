@@ -3,22 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pydantic import Field
 
-from ..registry import Options
-from .base import Weighting, weightings
-
-
-class FAMOOptions(Options):
-    lr: float = Field(0.025, gt=0.0, le=1.0, description="β: learning rate of the task logits ξ")
-    decay: float = Field(0.001, ge=0.0, le=1.0, description="γ: weight decay of ξ")
+from .base import Weighting
+from .catalog import FAMOEntry
 
 
-@weightings.register("famo")
-class FAMO(Weighting):
-    """FAMO (Liu et al. 2023, Fast Adaptive Multitask Optimization): weights softmax(ξ) on log-losses, ξ learned so every log-loss falls at the same rate."""
-
-    Options = FAMOOptions
+class FAMO(FAMOEntry, Weighting):
     xi: torch.Tensor  # (n_tasks,) buffers: logits and their Adam moments
     m: torch.Tensor
     v: torch.Tensor

@@ -2,16 +2,11 @@ from __future__ import annotations
 
 import torch
 
-from ..registry import NoOptions
-from .base import Weighting, weightings
+from .base import Weighting
+from .catalog import GLSEntry
 
 
-@weightings.register("gls")
-class GLS(Weighting):
-    """Geometric Loss Strategy (Chennupati et al. 2019, MultiNet++): the geometric mean (Π L_t)^(1/n) of the task losses."""
-
-    Options = NoOptions
-
+class GLS(GLSEntry, Weighting):
     def combine(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
         logs = torch.log(losses.clamp(min=1e-12))
         if active is None:

@@ -3,24 +3,15 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pydantic import Field
 from torch import nn
 
 from ..models.base import ModelOutput, SharingScheme
-from ..registry import Options
-from .base import Weighting, masked, weightings
+from .base import Weighting, masked
+from .catalog import GradNormEntry
 from .gradient_base import active_indices, jacobian
 
 
-class GradNormOptions(Options):
-    alpha: float = Field(1.5, ge=0.0, le=10.0, description="α: asymmetry; higher pulls slow tasks harder")
-
-
-@weightings.register("gradnorm")
-class GradNorm(Weighting):
-    """GradNorm (Chen et al. 2018): learnable weights whose gradient norms on the last shared layer track each task's relative training rate^α."""
-
-    Options = GradNormOptions
+class GradNorm(GradNormEntry, Weighting):
     initial: torch.Tensor  # (n_tasks,) buffer: each task's first loss
 
     def __init__(self, task_names: list[str], options: Any) -> None:

@@ -4,23 +4,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field
 
-from ..registry import Options
-from .base import weightings
+from .catalog import GradVacEntry
 from .gradient_base import GradientWeighting
 
 
-class GradVacOptions(Options):
-    beta: float = Field(0.01, gt=0.0, le=1.0, description="β: rate of the moving average of each pair's cosine target")
-
-
-@weightings.register("gradvac")
-class GradVac(GradientWeighting):
-    """Gradient Vaccine (Wang et al. 2021): steer each pair of task gradients towards its moving-average cosine similarity target."""
-
-    Options = GradVacOptions
-
+class GradVac(GradVacEntry, GradientWeighting):
     def __init__(self, task_names: list[str], options: Any) -> None:
         super().__init__(task_names, options)
         n = len(task_names)

@@ -2,17 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import NoOptions
-from .base import weightings
+from .catalog import IMTLGEntry
 from .gradient_base import GradientWeighting
 
 
-@weightings.register("imtl_g")
-class IMTLG(GradientWeighting):
-    """IMTL-G (Liu et al. 2021, Towards Impartial MTL): the update whose projections on every task's unit gradient are equal."""
-
-    Options = NoOptions
-
+class IMTLG(IMTLGEntry, GradientWeighting):
     def weights_from_gram(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:
         k = gram.shape[0]
         if k == 1:

@@ -5,16 +5,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..registry import NoOptions
-from .base import Weighting, weightings
+from .base import Weighting
+from .catalog import IMTLLEntry
 
 
-@weightings.register("imtl_l")
-class IMTLL(Weighting):
-    """IMTL-L (Liu et al. 2021, Towards Impartial MTL): Σ exp(s_t)·L_t − s_t, learnable s_t drives every scaled loss towards 1."""
-
-    Options = NoOptions
-
+class IMTLL(IMTLLEntry, Weighting):
     def __init__(self, task_names: list[str], options: Any) -> None:
         super().__init__(task_names, options)
         # d/ds (e^s L - s) = e^s L - 1 = 0  ⇒  e^s = 1 / L: every scaled loss becomes 1

@@ -1,24 +1,11 @@
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 import torch
-from pydantic import Field
 
 from ..models.base import ModelOutput, SharingScheme
-from ..registry import Options
-from .base import weightings
+from .catalog import MGDAEntry
 from .gradient_base import GradientWeighting, shared_repr_weights
-
-
-class MGDAOptions(Options):
-    upper_bound: bool = Field(
-        False, description="MGDA-UB: gradients of the shared representation instead of the shared weights (faster)",
-    )
-    normalization: Literal["none", "l2", "loss", "loss+"] = Field(
-        "none", description="scale each task gradient by 1/‖g‖, 1/L or 1/(L‖g‖) before solving",
-    )
 
 
 def min_norm(gram: np.ndarray, iters: int = 250, tol: float = 1e-9) -> np.ndarray:
@@ -96,12 +83,7 @@ def _min_norm_exact(gram: np.ndarray) -> np.ndarray | None:
     return None
 
 
-@weightings.register("mgda")
-class MGDA(GradientWeighting):
-    """MGDA (Sener & Koltun 2018, MTL as Multi-Objective Optimization): the min-norm convex combination of the task gradients."""
-
-    Options = MGDAOptions
-
+class MGDA(MGDAEntry, GradientWeighting):
     def scales(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:
         norms = np.sqrt(np.maximum(np.diag(gram), 1e-20))
         mode = self.options.normalization

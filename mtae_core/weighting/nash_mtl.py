@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import NoOptions
-from .base import weightings
+from .catalog import NashMTLEntry
 from .gradient_base import GradientWeighting
 
 
@@ -39,11 +38,7 @@ def nash_weights(gram: np.ndarray, iters: int = 50, tol: float = 1e-9,
     return alpha
 
 
-@weightings.register("nash_mtl")
-class NashMTL(GradientWeighting):
-    """Nash-MTL (Navon et al. 2022, MTL as a Bargaining Game): weights α solving GGᵀα = 1/α, the Nash bargaining solution."""
-
-    Options = NoOptions
+class NashMTL(NashMTLEntry, GradientWeighting):
     _alpha: np.ndarray | None = None  # the last step's solution: the next one starts there
 
     def weights_from_gram(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:

@@ -3,17 +3,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..registry import NoOptions
-from .base import weightings
+from .catalog import PCGradEntry
 from .gradient_base import GradientWeighting
 
 
-@weightings.register("pcgrad")
-class PCGrad(GradientWeighting):
-    """PCGrad (Yu et al. 2020, Gradient Surgery): project each task gradient off the others it conflicts with, then sum."""
-
-    Options = NoOptions
-
+class PCGrad(PCGradEntry, GradientWeighting):
     def weights_from_gram(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:
         return self.surgery(gram).sum(axis=0)  # d = Σ_i g'_i
 

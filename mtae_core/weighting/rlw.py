@@ -2,16 +2,11 @@ from __future__ import annotations
 
 import torch
 
-from ..registry import NoOptions
-from .base import Weighting, weightings
+from .base import Weighting
+from .catalog import RLWEntry
 
 
-@weightings.register("rlw")
-class RLW(Weighting):
-    """Random Loss Weighting (Lin et al. 2022, Reasonable Effectiveness of Random Weighting): each step λ = softmax(z), z ~ N(0, I)."""
-
-    Options = NoOptions
-
+class RLW(RLWEntry, Weighting):
     def combine(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
         z = torch.randn(losses.shape, device=losses.device)  # global RNG: seeded with the run
         if active is not None:

@@ -3,23 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from ..registry import Options
-from .base import Weighting, weightings
+from .base import Weighting
+from .catalog import UncertaintyEntry
 
 
-class UncertaintyOptions(Options):
-    init_log_var: float = Field(0.0, ge=-10.0, le=10.0, description="initial s_t = log σ_t² of every task")
-
-
-@weightings.register("uncertainty")
-class Uncertainty(Weighting):
-    """Homoscedastic uncertainty (Kendall et al. 2018): Σ L_t / (2·exp(s_t)) + s_t / 2 with learnable s_t = log σ_t²."""
-
-    Options = UncertaintyOptions
-
+class Uncertainty(UncertaintyEntry, Weighting):
     def __init__(self, task_names: list[str], options: Any) -> None:
         super().__init__(task_names, options)
         # s_t = log σ_t²: the optimum of L/(2e^s) + s/2 is s = log L

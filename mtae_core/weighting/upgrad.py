@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import NoOptions
-from .base import weightings
+from .catalog import UPGradEntry
 from .gradient_base import GradientWeighting
 
 
@@ -26,11 +25,6 @@ def dual_cone_weights(gram: np.ndarray, sweeps: int = 200, tol: float = 1e-12) -
     return W
 
 
-@weightings.register("upgrad")
-class UPGrad(GradientWeighting):
-    """UPGrad (Quinton & Rey 2024, Jacobian Descent): the mean of each task gradient projected onto the dual cone of all of them (never conflicts)."""
-
-    Options = NoOptions
-
+class UPGrad(UPGradEntry, GradientWeighting):
     def weights_from_gram(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:
         return dual_cone_weights(gram).mean(axis=1)

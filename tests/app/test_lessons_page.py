@@ -16,7 +16,7 @@ from mtae_core.lessons import lessons
 from mtae_core.lessons.run import train_here
 from mtae_core.store import RunStore
 from mtae_core.studies import plan
-from ui.lessons import n_steps, parse_link, verdict
+from ui.lessons import n_steps, parse_link, prediction_words
 
 PAGE = "pages/lessons.py"
 
@@ -155,17 +155,17 @@ def test_run_queues_the_study_and_shows_the_verdict_when_it_is_done(app: Any, ho
     assert any("The study supports" in m for m in texts(at.markdown))
 
 
-def test_verdict_words() -> None:
+def test_prediction_words() -> None:
     from mtae_core.lessons import ClaimResult
 
     lesson = lessons.get("weightings")
     held, failed = ClaimResult(True, "x 1"), ClaimResult(False, "x 2")
     right = lesson.choices[lesson.answer]
     wrong = next(i for i in range(len(lesson.choices)) if i != lesson.answer)
-    assert verdict(lesson, held, lesson.answer).endswith("The study agrees: you were right.")
-    assert verdict(lesson, held, wrong).endswith(f"The study supports “{right}” instead.")
-    assert "did not hold on this study" in verdict(lesson, failed, lesson.answer)
-    assert verdict(lesson, held, None).startswith("You made no prediction.")
+    assert prediction_words(lesson, held, lesson.answer).endswith("The study agrees: you were right.")
+    assert prediction_words(lesson, held, wrong).endswith(f"The study supports “{right}” instead.")
+    assert "did not hold on this study" in prediction_words(lesson, failed, lesson.answer)
+    assert prediction_words(lesson, held, None).startswith("You made no prediction.")
 
 
 def test_the_empty_train_page_points_to_the_lessons(app: Any, home: Any) -> None:

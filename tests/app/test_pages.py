@@ -362,7 +362,7 @@ def test_compare_selected_runs_table_and_csv(app, filled):
         assert col in table.columns, list(table.columns)
     synth = table.loc[f"#{filled.ids['synth']} synth"]
     assert math.isnan(synth["digit · accuracy"]) and not math.isnan(synth["task1 · r2"])
-    assert [d.label for d in at.get("download_button")] == ["Download table (CSV)"]
+    assert "Download table (CSV)" in [d.label for d in at.get("download_button")]
     # one loss-curve chart per task of the chosen runs
     titles = " ".join(str(f["layout"].get("title", {}).get("text", "")) for f in figures(at))
     for task in ["digit", "parity", "reconstruction", "task1", "task2"]:

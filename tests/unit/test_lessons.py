@@ -102,7 +102,7 @@ def made_up(lesson: type[Lesson], quick: bool, rng: np.random.Generator | None) 
 def test_every_claim_runs_on_a_made_up_result(name: str, quick: bool) -> None:
     lesson = lessons.get(name)
     for seed in range(3):
-        r = lesson.check(made_up(lesson, quick, np.random.default_rng(seed)), quick=quick)
+        r = lesson.verdict(made_up(lesson, quick, np.random.default_rng(seed)), quick=quick)
         assert isinstance(r, ClaimResult) and isinstance(r.held, bool)
         assert NUMBER.search(r.text), r.text
         assert "cannot be checked" not in r.text, r.text  # every number it needs was found
@@ -114,7 +114,7 @@ def test_no_claim_holds_on_a_result_without_any_effect(name: str, quick: bool) -
     """Every claim says something differs (a trend, a cost, a winner): on a study whose
     cells all came out the same it must not hold."""
     lesson = lessons.get(name)
-    r = lesson.check(made_up(lesson, quick, None), quick=quick)
+    r = lesson.verdict(made_up(lesson, quick, None), quick=quick)
     assert r.held is False, r.text
 
 
@@ -122,7 +122,7 @@ def test_a_claim_is_not_checked_on_a_study_with_unfinished_cells() -> None:
     lesson = lessons.get("curriculum")
     summary = made_up(lesson, True, np.random.default_rng(0))
     summary.cells[0].n = 0
-    r = lesson.check(summary, quick=True)
+    r = lesson.verdict(summary, quick=True)
     assert r.held is False and "no finished runs" in r.text
 
 

@@ -123,3 +123,56 @@ def test_a_link_changing_data_but_not_its_tasks_opens(data):
     cfg = ExperimentConfig().replace(data=data)
     assert "tasks" not in config_delta(cfg).get("data", {})
     assert decode_config(encode_config(cfg)) == cfg
+
+
+# ---- classroom flags (?hide=, ?present=) ------------------------------------------------------
+
+
+def test_every_setting_of_the_train_form_can_be_hidden_by_its_config_path():
+    from mtae_core.data import datasets
+    from mtae_core.models import autoencoders, sharing
+    from mtae_core.schedules import schedules
+    from mtae_core.weighting import weightings
+    from ui.train_form import LABELS
+    from ui.url_state import hideable
+
+    names = hideable()
+    assert set(LABELS) - {"name"} <= set(names)  # every top-level setting, by its path
+    for path, registry in (("data.options", datasets), ("weighting.options", weightings),
+                           ("schedule.options", schedules),
+                           ("model.options.autoencoder", autoencoders),
+                           ("model.options.sharing", sharing)):
+        for entry in registry.names():
+            for field in registry.get(entry).Options.model_fields:
+                assert f"{path}.{field}" in names
+    assert all(URL_SAFE.match(n.replace(".", "")) for n in names)  # no escaping in a link
+    assert all(label for label in names.values())
+
+
+def test_parse_hide_keeps_known_names_once_and_reports_the_rest():
+    from ui.url_state import encode_hide, hidden_paths, parse_hide
+
+    assert parse_hide("") == ((), [])
+    assert parse_hide(" Optimizer ,schedule,,optimizer, nope ,model.bogus") == (
+        ("optimizer", "schedule"), ["nope", "model.bogus"])
+    names, unknown = parse_hide("x" * 5000)
+    assert names == () and len(unknown) == 1  # refused unread
+    assert parse_hide(encode_hide(["split", "training.epochs"]))[0] == ("split", "training.epochs")
+    # groups become their config paths; other names are paths (prefixes) already
+    assert hidden_paths(["split", "optimizer"]) == {
+        "data.val_fraction", "data.test_fraction", "data.scaling", "data.seed", "optimizer"}
+    assert hidden_paths(["training"]) == {"training", "seed"}
+
+
+@pytest.mark.parametrize(("text", "on"), [("1", True), ("true", True), ("0", False), ("", False)])
+def test_parse_present(text, on):
+    from ui.url_state import parse_present
+
+    assert parse_present(text) is on
+
+
+def test_parse_present_refuses_anything_else():
+    from ui.url_state import parse_present
+
+    with pytest.raises(ValueError, match="is not 1 \\(on\\) or 0 \\(off\\)"):
+        parse_present("maybe")

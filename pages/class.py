@@ -1,0 +1,39 @@
+"""Class: the teacher's view of every run on this server, grouped by the browser tab
+(and the name its student typed) that started it, with status and final test metrics;
+any run opens on the Train page."""
+
+import streamlit as st
+
+from ui import links
+from ui.classroom import class_tables, run_choice_label
+from ui.state import ensure_app_frame, get_store
+from ui.train_form import LABELS
+
+ensure_app_frame()
+links.carry(LABELS)  # the tab's Train settings and run stay in the URL
+st.title("Class")
+links.show_notices()
+st.caption("Every run on this server, by student: each browser tab's runs under the name "
+           "its student typed in the sidebar (*Your name*).")
+REFRESH_SECONDS = 3.0
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def _class() -> None:
+    """Redrawn every few seconds: runs appear as students press Train, and their status
+    and metrics follow (one query of the store each time)."""
+    runs = get_store().runs_table()
+    if runs.empty:
+        st.info("No runs yet — when students press **Train**, their runs appear here by name.")
+        return
+    rows = {int(r["id"]): run_choice_label(r) for _, r in runs.iterrows()}
+    pick, go = st.columns([4, 1], vertical_alignment="bottom")
+    chosen = pick.selectbox("Open a run", list(rows), format_func=rows.get, key="class.open")
+    if go.button("Open on Train", icon=":material/open_in_new:", width="stretch",
+                 key="class.open-button"):
+        links.show_run(int(chosen))
+        st.switch_page("pages/train.py", query_params=links.page_params())
+    class_tables(runs)
+
+
+_class()

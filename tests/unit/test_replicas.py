@@ -1,0 +1,323 @@
+"""Seeds trained as one batched model (``mtae_core.replicas``) equal the same seeds
+trained alone, replica by replica; a replica that diverges or stops early ends alone."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+
+from mtae_core import ExperimentConfig, models, training
+from mtae_core.data import load
+from mtae_core.replicas import NotBatchable, batch_reason, group_key, train_replicas
+from mtae_core.weighting import weightings
+
+SEEDS = (0, 1, 2)
+ATOL = 1e-4  # float tolerance: batched kernels sum in another order than per-run ones
+
+
+def _cfg(**over: Any) -> ExperimentConfig:
+    # small and quick: few samples, tiny layers, 3 epochs of 3 steps
+    base = ExperimentConfig().replace(
+        name="replicas", data={"dataset": "synthetic_correlated", "options": {"n": 240}},
+        training={"epochs": 3, "batch_size": 48, "device": "cpu"},
+        model={"hidden": [16], "latent_dim": 4, "head_hidden": 8})
+    return base.replace(**over) if over else base
+
+
+def _seeds(cfg: ExperimentConfig, seeds: tuple[int, ...] = SEEDS) -> list[ExperimentConfig]:
+    return [cfg.replace(seed=s) for s in seeds]
+
+
+def _values(result: training.TrainResult) -> list[float]:
+    return [v for h in result.history for (_, _, _, v) in h["rows"]]
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Nested lists / dicts of floats equal to ``ATOL``."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or abs(a - b) <= ATOL * max(1.0, abs(b))
+    return bool(a == b)
+
+
+def assert_equivalent(cfg: ExperimentConfig, seeds: tuple[int, ...] = SEEDS) -> list[training.TrainResult]:
+    cfgs = _seeds(cfg, seeds)
+    data = load(cfg.data)
+    together = train_replicas(cfgs, data)
+    for c, r in zip(cfgs, together, strict=True):
+        alone = training.train(c, data)
+        assert r.status == alone.status, (c.seed, r.reason, alone.reason)
+        assert r.reason == alone.reason
+        assert [h["epoch"] for h in r.history] == [h["epoch"] for h in alone.history]
+        assert [row[:3] for h in r.history for row in h["rows"]] == \
+            [row[:3] for h in alone.history for row in h["rows"]]
+        assert _close(_values(r), _values(alone)), c.seed
+        assert _close([h["extras"] for h in r.history], [h["extras"] for h in alone.history])
+        assert _close(r.test_metrics, alone.test_metrics)
+        assert _close(r.val_metrics, alone.val_metrics)
+        assert r.kept_epoch == alone.kept_epoch
+    return together
+
+
+@pytest.mark.parametrize("sharing", models.sharing.names())
+def test_every_sharing_scheme_matches_its_seeds_trained_alone(sharing):
+    assert_equivalent(_cfg(model={"sharing": sharing}))
+
+
+@pytest.mark.parametrize("variant", [v for v in models.autoencoders.names()
+                                     if not models.autoencoders.get(v).needs_input_grad])
+def test_every_autoencoder_variant_matches_its_seeds_trained_alone(variant):
+    # the noise of denoising and variational is drawn per replica as the single run draws it
+    assert_equivalent(_cfg(model={"autoencoder": variant}))
+
+
+def test_dropout_and_batch_norm_match_their_seeds_trained_alone():
+    # SGD, not Adam: a bias before batch norm has a zero gradient in exact arithmetic, and
+    # Adam scales its rounding noise up to full steps, so batched and per-run kernels (which
+    # round differently) would part there by chance, not by a difference in training
+    assert_equivalent(_cfg(model={"dropout": 0.3, "batch_norm": True, "sharing": "mmoe"},
+                           optimizer={"kind": "sgd", "lr": 0.05, "momentum": 0.9}))
+
+
+LOSS_BASED = [w for w in weightings.names() if batch_reason(_cfg(weighting={"strategy": w})) is None]
+
+
+@pytest.mark.parametrize("strategy", LOSS_BASED)
+def test_every_loss_based_weighting_matches_its_seeds_trained_alone(strategy):
+    assert_equivalent(_cfg(weighting={"strategy": strategy}))
+
+
+def test_loss_based_weightings_are_batched_and_gradient_ones_are_not():
+    assert {"equal", "uncertainty", "dwa", "rlw", "famo"} <= set(LOSS_BASED)
+    for w in ("mgda", "pcgrad", "gradnorm", "cagrad"):
+        reason = batch_reason(_cfg(weighting={"strategy": w}))
+        assert reason is not None and w in reason
+    assert "contractive" in (batch_reason(_cfg(model={"autoencoder": "contractive"})) or "")
+    with pytest.raises(NotBatchable, match="gradients"):
+        train_replicas(_seeds(_cfg(weighting={"strategy": "mgda"})))
+
+
+def test_schedule_optimizer_penalties_and_lr_schedule_match_alone():
+    assert_equivalent(_cfg(schedule={"kind": "adaptive"},
+                           optimizer={"kind": "sgd", "lr": 0.05, "momentum": 0.9, "l1": 1e-4,
+                                      "l2": 1e-3, "lr_schedule": "step", "step_size": 1}))
+
+
+def test_per_replica_clipping_matches_alone():
+    # SGD, where clipping changes every step (Adam would mostly undo the scale)
+    clipped = _cfg(optimizer={"kind": "sgd", "lr": 0.2, "clip_norm": 0.05})
+    rs = assert_equivalent(clipped)
+    free = train_replicas(_seeds(clipped.replace(optimizer={"clip_norm": None})))
+    assert not _close(_values(rs[0]), _values(free[0]))  # the clip was active
+
+
+def test_clipping_scales_each_replica_by_its_own_norm():
+    from torch.func import stack_module_state
+
+    from mtae_core.replicas import _clip
+
+    ms = [training.build(c)[1] for c in _seeds(_cfg(), (0, 1))]
+    log_vars = [torch.nn.Parameter(torch.zeros(2)) for _ in ms]  # a strategy's parameters
+    for k, m in enumerate(ms):
+        scale = (1e-5, 10.0)[k]  # replica 0: norm below the max (kept), replica 1: above
+        for p in m.parameters():
+            p.grad = scale * (1 + torch.arange(p.numel()).reshape(p.shape) % 3).float()
+        log_vars[k].grad = torch.full((2,), scale)
+    params, _ = stack_module_state(ms)
+    for name, p in params.items():
+        p.grad = torch.stack([dict(m.named_parameters())[name].grad for m in ms])
+    own = [[torch.nn.Parameter(v.detach().clone())] for v in log_vars]
+    for o, v in zip(own, log_vars, strict=True):
+        o[0].grad = v.grad.clone()
+    before = {name: p.grad.clone() for name, p in params.items()}
+    _clip(SimpleNamespace(params=params, strategy_params=own), 1.0)
+    assert all(torch.equal(p.grad[0], before[n][0]) for n, p in params.items())
+    assert all(not torch.equal(p.grad[1], before[n][1]) for n, p in params.items())
+    for k, m in enumerate(ms):  # what clip_grad_norm_ does to each replica alone
+        torch.nn.utils.clip_grad_norm_([*m.parameters(), log_vars[k]], 1.0)
+        for name, p in m.named_parameters():
+            torch.testing.assert_close(params[name].grad[k], p.grad)
+        torch.testing.assert_close(own[k][0].grad, log_vars[k].grad)
+
+
+def test_early_stopping_freezes_a_replica_alone():
+    # patience 1 over 8 epochs with a large step: some seeds stop early, some do not
+    cfg = _cfg(training={"epochs": 8, "early_stopping": 1}, optimizer={"lr": 0.05})
+    rs = assert_equivalent(cfg, (0, 1, 2, 3))
+    assert any(r.kept_epoch is not None and r.kept_epoch < r.epochs_run - 1 for r in rs)
+
+
+def test_a_replica_that_diverges_ends_alone_and_the_others_train_on():
+    # at this learning rate some seeds diverge alone and others do not (checked below)
+    cfg = _cfg(optimizer={"kind": "sgd", "lr": 1.0}, training={"epochs": 4})
+    seeds = (0, 1, 2, 3, 4, 5)
+    alone = [training.train(c) for c in _seeds(cfg, seeds)]
+    statuses = [r.status for r in alone]
+    assert "diverged" in statuses and "done" in statuses, statuses
+    heard: list[int] = []
+    together = train_replicas(_seeds(cfg, seeds), on_result=lambda k, r: heard.append(k))
+    assert [r.status for r in together] == statuses
+    for a, b in zip(alone, together, strict=True):
+        assert b.diverged_epoch == a.diverged_epoch
+        if a.status == "done":
+            assert _close(a.test_metrics, b.test_metrics)
+            assert b.epochs_run == a.epochs_run
+        else:
+            assert b.test_metrics == {} and "NaN or infinite" in (b.reason or "")
+    assert sorted(heard) == list(range(len(seeds)))
+    # a diverged replica is reported when it diverges, before the others end
+    first_done = min(heard.index(i) for i, s in enumerate(statuses) if s == "done")
+    assert any(heard.index(i) < first_done for i, s in enumerate(statuses) if s == "diverged")
+
+
+def test_group_key_ignores_only_the_seed_and_name():
+    cfg = _cfg()
+    assert group_key(cfg) == group_key(cfg.replace(seed=7, name="other"))
+    assert group_key(cfg) != group_key(cfg.replace(training={"epochs": 4}))
+    with pytest.raises(ValueError, match="only in their seed"):
+        train_replicas([cfg, cfg.replace(training={"epochs": 4})])
+
+
+def test_cancel_stops_every_replica():
+    calls = {"n": 0}
+
+    def stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 1
+
+    rs = train_replicas(_seeds(_cfg(training={"epochs": 5})), should_stop=stop, poll_seconds=0.0)
+    assert [r.status for r in rs] == ["cancelled"] * len(SEEDS)
+    assert all(r.epochs_run < 5 for r in rs)
+
+
+# ---- the store and studies: a cell's seeds are claimed and trained together --------------
+
+STUDY_BASE = {"data": {"dataset": "synthetic_correlated", "options": {"n": 240}},
+              "training": {"epochs": 2, "batch_size": 48, "device": "cpu"},
+              "model": {"hidden": [16], "latent_dim": 4, "head_hidden": 8}}
+
+
+def _study(store, **kw) -> int:
+    from mtae_core.studies import StudySpec, start
+
+    spec = StudySpec.parse({"name": "seeds", "base": STUDY_BASE, "seeds": [0, 1, 2],
+                            "axes": {"weighting.strategy": ["equal", "mgda"]}, **kw})
+    return start(store, spec)
+
+
+def _serve(store) -> list[list[int]]:
+    """Train every queued run here as a worker does; the groups it claimed."""
+    import os
+
+    from mtae_core.jobs import execute_group
+
+    claimed = []
+    while runs := store.claim_group(os.getpid()):
+        claimed.append([r.id for r in runs])
+        execute_group(store, runs)
+    return claimed
+
+
+@pytest.mark.slow
+def test_a_study_cell_s_seeds_are_claimed_and_trained_together(store):
+    study_id = _study(store)
+    claimed = _serve(store)
+    df = store.study_runs(study_id)
+    runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
+    assert all(r.status == "done" for r in runs.values())
+    by_cell = {}
+    for row in df.itertuples():
+        by_cell.setdefault((row.role, row.cell), set()).add(int(row.run_id))
+    equal_cell = next(ids for (role, cell), ids in by_cell.items()
+                      if role == "cell" and runs[next(iter(ids))].config.weighting.strategy == "equal")
+    mgda_cell = next(ids for (role, cell), ids in by_cell.items()
+                     if role == "cell" and runs[next(iter(ids))].config.weighting.strategy == "mgda")
+    # the equal cell's three seeds: one claim, trained together, one run per seed
+    assert sorted(equal_cell) in [sorted(c) for c in claimed]
+    assert sorted(runs[i].config.seed for i in equal_cell) == [0, 1, 2]
+    for i in equal_cell:
+        assert runs[i].info["seeds_path"] == "together" and runs[i].info["seeds_together"] == 3
+        assert store.load_weights(i) is not None
+    curves = [store.metrics(i).query("split == 'train'").value.tolist() for i in sorted(equal_cell)]
+    assert len({tuple(c) for c in curves}) == 3 and all(len(c) == 4 for c in curves)  # 2 tasks x 2 epochs
+    # MGDA solves a problem per step on each seed's gradients: separate runs, with the reason
+    for i in mgda_cell:
+        assert [i] in claimed
+        assert runs[i].info["seeds_path"] == "separately"
+        assert "mgda" in runs[i].info["seeds_reason"]
+    # the Studies page says which path each row took
+    from ui.study_progress import grid_frame, seeds_lines, spec_of
+
+    lines = seeds_lines(grid_frame(store, study_id, spec_of(store.get_study(study_id))))
+    assert len(lines) == 3  # the baseline row and the two cells
+    assert sum(line.endswith(": seeds trained together") for line in lines) == 2
+    assert sum("separately: the weighting 'mgda' works on each seed's per-task gradients"
+               in line for line in lines) == 1
+
+
+@pytest.mark.slow
+def test_a_study_gives_the_same_summary_batched_as_with_separate_runs(tmp_path):
+    from mtae_core.store import RunStore
+    from mtae_core.studies import summarize
+
+    together, apart = RunStore(tmp_path / "a.db"), RunStore(tmp_path / "b.db")
+    a, b = _study(together), _study(apart, separate_seeds=True)
+    assert max(len(c) for c in _serve(together)) == 3
+    assert max(len(c) for c in _serve(apart)) == 1  # no groups: one run per claim
+    sa, sb = summarize(together, a).to_json(), summarize(apart, b).to_json()
+    for ca, cb in zip(sa["cells"], sb["cells"], strict=True):
+        assert ca["settings"] == cb["settings"] and ca["n"] == cb["n"] == 3
+        assert _close(ca["metrics"], cb["metrics"]) and _close(ca["delta_m"], cb["delta_m"])
+    df = apart.study_runs(b)
+    infos = [r.info for r in apart.runs_by_id([int(i) for i in df.run_id]).values()]
+    assert all(i["seeds_path"] == "separately" and "separate" in i["seeds_reason"] for i in infos)
+
+
+def test_claim_group_takes_only_the_queued_runs_of_the_oldest_run_s_group(store):
+    cfg = _cfg()
+    ids = store.create_runs([cfg.replace(seed=s) for s in range(4)] + [cfg.replace(seed=9)],
+                            groups=["g", "g", "h", "g", None])
+    store.request_cancel(ids[1])  # cancelled while queued: not claimed
+    first = store.claim_group(1)
+    assert [r.id for r in first] == [ids[0], ids[3]]
+    assert all(store.get_run(i).status == "running" for i in (ids[0], ids[3]))
+    assert [r.id for r in store.claim_group(1)] == [ids[2]]
+    assert [r.id for r in store.claim_group(1)] == [ids[4]]
+    assert store.claim_group(1) == []
+
+
+def test_cancelling_one_run_of_a_group_stops_that_replica_only(store):
+
+    from mtae_core.jobs import StoreSink
+
+    cfgs = _seeds(_cfg(training={"epochs": 8}))
+    ids = store.create_runs(cfgs, groups=["g"] * len(cfgs))
+    runs = store.claim_group(1)
+    store.request_cancel(ids[1])  # before training starts: replica 1 stops at its first poll
+    results = train_replicas(cfgs, sinks=[StoreSink(store, i) for i in ids],
+                             stop_replica=lambda k: store.cancel_requested(ids[k]),
+                             poll_seconds=0.0)
+    assert [r.status for r in results] == ["done", "cancelled", "done"]
+    assert results[1].epochs_run == 0 and results[0].epochs_run == 8
+    assert len(runs) == 3
+
+
+def test_only_a_strategy_that_draws_gets_the_replica_s_generator():
+    from mtae_core.replicas import _strategy_draws
+
+    data = load(_cfg().data)
+    run = {}
+    for w in ("rlw", "equal", "famo"):
+        cfg = _cfg(weighting={"strategy": w})
+        _, model = training.build(cfg, data)
+        run[w] = training._setup(cfg, data, model, torch.device("cpu"))
+    assert _strategy_draws(run["rlw"])
+    assert not _strategy_draws(run["equal"]) and not _strategy_draws(run["famo"])
+    assert run["famo"].strategy.prev is None  # the probe used a copy
