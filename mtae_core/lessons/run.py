@@ -91,7 +91,8 @@ def train_on_workers(store: RunStore, study_id: int, workers: int,
     ids = [int(i) for i in store.study_runs(study_id).run_id.unique()]
     runner = JobRunner(store, n_workers=workers)
     try:
-        runner.start()
+        if any(r.active for r in store.runs_by_id(ids).values()):
+            runner.start()  # (a study of reused finished runs needs no worker)
         while True:
             runs = store.runs_by_id(ids)
             ended = sum(r.status in ENDED for r in runs.values())
