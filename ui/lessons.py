@@ -189,7 +189,7 @@ def predict_and_run(store: RunStore, lesson: type[Lesson]) -> None:
                                            "full": "full (as measured for the lesson)"}[f])
     quick = form == "quick"
     spec = lesson.study(quick)
-    st.caption("Claim: " + (lesson.quick_claim_text if quick else lesson.claim_text))
+    # (the claim itself is shown only with the result: it would answer the question)
     text, _ = study_size(spec, store)
     st.caption(text.replace("**", ""))
     pressed = st.button("Run the study", type="primary", icon=":material/play_arrow:",
@@ -197,6 +197,7 @@ def predict_and_run(store: RunStore, lesson: type[Lesson]) -> None:
                         help="choose a prediction first" if choice is None else None)
     if choice is None:
         st.caption("Run is off until you choose a prediction.")
+    spec_download(spec, key=f"lessons.spec.{lesson.name}.{form}")
     if pressed and choice is not None:
         study_id = find_study(store, spec)
         if study_id is None:
@@ -225,7 +226,10 @@ def result_view(store: RunStore, lesson: type[Lesson], ran: Mapping[str, Any]) -
                 icon=":material/hourglass_top:")
         return
     summary = studies.summarize(store, study_id)
-    result = lesson.verdict(summary, quick=bool(ran["quick"]))
+    quick = bool(ran["quick"])
+    result = lesson.verdict(summary, quick=quick)
+    st.markdown("**The claim** (" + ("quick form" if quick else "full form") + "): "
+                + md(lesson.quick_claim_text if quick else lesson.claim_text))
     head = "The claim held." if result.held else "The claim did not hold."
     body = f"**{head}** {md(result.text)}"
     if result.held:
@@ -238,4 +242,3 @@ def result_view(store: RunStore, lesson: type[Lesson], ran: Mapping[str, Any]) -
                    + md(lesson.measured))
     with st.expander("The study's tables and figures", icon=":material/table:"):
         results_section(store, summary, studies.axis_fields(spec.base))
-        spec_download(spec, key=f"lessons.spec.{study_id}")

@@ -111,6 +111,9 @@ def test_run_is_off_until_a_prediction_is_chosen(app: Any, home: Any) -> None:
     assert predict.value is None
     assert button(at, "Run the study").disabled
     assert "Run is off until you choose a prediction." in texts(at.caption)
+    # the claim would answer the question: it is not shown before the study has run
+    shown = " ".join(texts(at.markdown) + texts(at.caption))
+    assert lesson.quick_claim_text[:40] not in shown and lesson.claim_text[:40] not in shown
     predict.set_value(1).run()
     assert not button(at, "Run the study").disabled
     assert RunStore(home / "runs.db").studies() == []  # nothing runs before Run
@@ -142,6 +145,8 @@ def test_run_queues_the_study_and_shows_the_verdict_when_it_is_done(app: Any, ho
     train_here(store, study.id)  # as the app's workers would
     at.run()
     assert not at.exception
+    assert any(m.startswith("**The claim** (quick form): " + lesson.quick_claim_text[:30])
+               for m in texts(at.markdown)), texts(at.markdown)
     (ok,) = texts(at.success)
     assert ok.startswith("**The claim held.**") and "reconstruction MSE per seed" in ok
     assert any(f"You predicted “{lesson.choices[lesson.answer]}”. The study agrees" in m
