@@ -5,9 +5,10 @@ instance with 2 CPUs (``ray.init(num_cpus=2)``, one task per run).
 
 Both sides are warmed up first (the app's workers are warm when a study starts; Ray's
 workers have imported torch once they ran a task) and train into a fresh store. Printed:
-runs per minute of each, the throughput ratio Ray / local, Ray's overhead per run (the
-extra wall time times the CPUs, shared out over the runs: what each run costs beyond its
-training; aim < 0.5 s) and Ray's one-off start-up (``ray.init`` plus warming its workers),
+runs per minute of each, the throughput ratio Ray / local, Ray's overhead per run (each
+CPU's time not spent inside training, shared out over the runs: handing out tasks,
+sending rows and results; aim < 0.5 s), the wall-clock difference against local, and
+Ray's one-off start-up (``ray.init`` plus warming its workers),
 and from which study size Ray pays off once it adds a second machine like this one.
 
     .venv/bin/python bench/bench_ray.py [--epochs 10] [--seeds 8] [--cpus 2] [--repeats 1]
@@ -119,11 +120,16 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1)
     args = ap.parse_args()
     sp = spec(args.epochs, args.seeds)
-    ratios, overheads, startups, locals_, rays = [], [], [], [], []
+    ratios, overheads, startups, locals_, rays, idle_l, idle_r = [], [], [], [], [], [], []
     n = 0
     for rep in range(args.repeats):
-        t_local, n, train_local = local(sp, args.cpus)
-        t_ray, startup, n_ray, train_ray = on_ray(sp, args.cpus)
+        # the load of a shared machine drifts: alternate which side goes first
+        if rep % 2:
+            t_ray, startup, n_ray, train_ray = on_ray(sp, args.cpus)
+            t_local, n, train_local = local(sp, args.cpus)
+        else:
+            t_local, n, train_local = local(sp, args.cpus)
+            t_ray, startup, n_ray, train_ray = on_ray(sp, args.cpus)
         assert n == n_ray
         ratio = t_local / t_ray  # runs per minute, Ray over local
         overhead = (t_ray - t_local) * args.cpus / n
@@ -132,19 +138,29 @@ def main() -> None:
         startups.append(startup)
         locals_.append(t_local)
         rays.append(t_ray)
+        # each CPU's time per run not spent inside train(): handing out runs, starting
+        # them, sending results (on Ray: tasks, object store, the driver's writes)
+        idle_l.append((t_local * args.cpus - sum(train_local)) / n)
+        idle_r.append((t_ray * args.cpus - sum(train_ray)) / n)
         print(f"  repeat {rep + 1}: local {n} runs in {t_local:.1f} s (each trained "
               f"{statistics.mean(train_local):.2f} s); Ray {t_ray:.1f} s (each trained "
               f"{statistics.mean(train_ray):.2f} s); Ray start-up {startup:.1f} s", flush=True)
     t_local, t_ray = statistics.median(locals_), statistics.median(rays)
     ratio, overhead = statistics.median(ratios), statistics.median(overheads)
     startup = statistics.median(startups)
+
     print(f"study: digits, sharing hard/mmoe, {args.seeds} seeds + baselines = {n} runs, "
           f"{args.epochs} epochs each, cpu; {args.cpus} local workers vs Ray with "
           f"{args.cpus} CPUs; {os.cpu_count()} cores; {args.repeats} repeat(s)")
     print(f"local: {60 * n / t_local:.1f} runs/min; Ray: {60 * n / t_ray:.1f} runs/min")
     print(f"throughput ratio Ray / local: {ratio:.2f}x")
-    print(f"Ray overhead per run: {overhead:.2f} s (aim < {TARGET_OVERHEAD} s); one-off "
-          f"start-up (ray.init + warming its workers): {startup:.1f} s")
+    print(f"Ray overhead per run: {statistics.median(idle_r):.2f} s of a CPU's time outside "
+          f"training (aim < {TARGET_OVERHEAD} s; local workers: "
+          f"{statistics.median(idle_l):.2f} s, and a local worker's training also commits its "
+          "epochs to SQLite, which a Ray task hands to the driver)")
+    print(f"wall-clock cost per run against local, (Ray − local) × CPUs / runs: "
+          f"{overhead:+.2f} s; one-off start-up (ray.init + warming its workers): "
+          f"{startup:.1f} s")
     # On one machine Ray cannot win (same CPUs, plus its overhead). With a second machine
     # like this one it runs 2x the tasks at once: it pays off once the local time, n runs
     # at t_run / cpus each, exceeds Ray's start-up plus n runs at (t_run + o) / (2 cpus).

@@ -2,7 +2,7 @@
 K sequential runs (``training.train``) in one process, on the same work.
 
 Settings: digits (hard sharing, equal weighting) and synthetic_correlated (MMoE, equal),
-the default model; K ∈ {1, 3, 5, 10}. Torch runs at one thread, as in a worker. Prints
+the default model, and digits with a small model; K ∈ {1, 3, 5, 10}. Torch runs at one thread, as in a worker. Prints
 wall seconds of each path and the ratio (sequential / batched: above 1 means the batched
 path is faster), and checks that the two paths gave the same test metrics (to 1e-2).
 
@@ -26,6 +26,10 @@ SETTINGS = {
     "digits (hard, equal)": {"data": {"dataset": "digits"}, "model": {"sharing": "hard"}},
     "synthetic_correlated (mmoe, equal)": {"data": {"dataset": "synthetic_correlated"},
                                            "model": {"sharing": "mmoe"}},
+    # a small model, where a step is mostly overhead rather than arithmetic
+    "digits (hard, equal), small model (hidden 32, latent 8)": {
+        "data": {"dataset": "digits"},
+        "model": {"sharing": "hard", "hidden": [32], "latent_dim": 8, "head_hidden": 16}},
 }
 
 

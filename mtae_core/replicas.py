@@ -31,14 +31,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import stack_module_state, vmap
 
 from . import data as data_mod
 from . import models
 from .config import ConfigError, ExperimentConfig
-from .data import MultiTaskData, Split
-from .metrics import task_loss
+from .data import MultiTaskData, Split, TaskSpec
 from .preflight import preflight
 from .replica_noise import Draw, Feed, Probe, ReplicaRng, stack_draws
 from .training import (
@@ -107,16 +107,33 @@ class _Replica:
     result: TrainResult | None = None  # set when the replica ends (frozen)
 
 
+@dataclass(frozen=True)
+class _Slot:
+    """One parameter: its name, shape and place in a row of ``_Stack.flat``, and the
+    ``_parameters`` dict of the template's module that holds it."""
+
+    name: str
+    shape: tuple[int, ...]
+    offset: int
+    numel: int
+    owner: dict[str, Any]
+    attr: str  # its key in ``owner``
+
+
 @dataclass
 class _Stack:
     """The replicas' parameters stacked (K, ...) and what trains them."""
 
     template: nn.Module  # the architecture on the meta device, in training mode
-    params: dict[str, torch.Tensor]  # name -> (K, ...) leaves
-    buffers: dict[str, torch.Tensor]
+    # every replica's parameters side by side, one row each: (K, n_params), one leaf.
+    # One tensor instead of one per parameter: vmap and the optimizer handle one input
+    flat: torch.Tensor
+    layout: list[_Slot]  # where each parameter lies in a row, and where the template reads it
+    buffers: list[tuple[dict[str, Any], str, torch.Tensor]]  # (owner, name, (K, ...) stacked)
+    buffer_names: list[str]  # their full names, as the replicas' models name them
     opt: torch.optim.Optimizer
     lr_sched: torch.optim.lr_scheduler.LRScheduler | None
-    penalised: list[str]  # weight matrices (L1 / L2 penalties)
+    penalised: list[_Slot]  # weight matrices (L1 / L2 penalties)
     strategy_params: list[list[nn.Parameter]]  # per replica
     test: Split  # the test split, on the training device
     draws: dict[int, list[Draw]] = field(default_factory=dict)  # batch size -> the forward's draws
@@ -184,29 +201,47 @@ def _check_group(cfgs: list[ExperimentConfig]) -> None:
 
 def _stack(reps: list[_Replica], device: torch.device, test: Split) -> _Stack:
     ms = [r.run.model for r in reps]
-    params, buffers = stack_module_state(ms)  # type: ignore[arg-type]
     template = copy.deepcopy(ms[0]).to("meta")
     template.train()
+    layout, offset = [], 0
+    for prefix, mod in template.named_modules():  # named_parameters' order
+        for name, p in mod._parameters.items():
+            if p is not None:
+                full = f"{prefix}.{name}" if prefix else name
+                layout.append(_Slot(full, tuple(p.shape), offset, p.numel(), mod._parameters,
+                                    name))
+                offset += p.numel()
+    with torch.no_grad():
+        rows = [torch.cat([p.detach().reshape(-1) for p in m.parameters()]) for m in ms]
+    flat = torch.stack(rows).requires_grad_(True)  # (K, n_params)
+    _, stacked = stack_module_state(ms)  # type: ignore[arg-type]
+    named = [(mod._buffers, name, f"{prefix}.{name}" if prefix else name)
+             for prefix, mod in template.named_modules()
+             for name, b in mod._buffers.items() if b is not None]
+    buffers = [(owner, name, stacked[full]) for owner, name, full in named]
     strategy_params = [list(r.run.strategy.parameters()) for r in reps]
     cfg = reps[0].run.cfg
     # one optimizer over everything: its updates are element-wise, so replicas stay apart
-    opt_params = list(params.values()) + [p for ps in strategy_params for p in ps]
+    opt_params = [flat, *(p for ps in strategy_params for p in ps)]
     opt, lr_sched = build_optimizer(cfg.optimizer, opt_params, cfg.training.epochs)  # type: ignore[arg-type]
-    penalised = [n for n, p in ms[0].named_parameters() if p.dim() > 1]
+    penalised = [s for s in layout if len(s.shape) > 1]
     for r in reps:  # the replicas' bookkeeping reads the shared optimizer's learning rate
         r.run.opt, r.run.lr_sched = opt, None
-    return _Stack(template, params, buffers, opt, lr_sched, penalised, strategy_params, test)
+    return _Stack(template, flat, layout, buffers, [full for _, _, full in named], opt, lr_sched,
+                  penalised, strategy_params, test)
 
 
 def _probe(stack: _Stack, run: _Run, batch: int) -> list[Draw]:
-    """The random draws of one training forward pass at this batch size (cached)."""
+    """The random draws of one training forward pass at this batch size (cached). Made on
+    a copy of replica 0's model (its batch-norm statistics untouched) with the generator
+    state put back, so nothing a replica sees changes."""
     if batch in stack.draws:
         return stack.draws[batch]
-    x = torch.empty(batch, run.train.x.shape[1], device="meta")
+    model = copy.deepcopy(run.model).train()
     probe = Probe()
-    with probe:
-        stack.template(x)
-    _reset_side_state(stack.template)
+    devices = [run.device] if run.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad(), probe:
+        model(run.train.x[:batch])
     if probe.unknown:
         raise NotBatchable(f"the model draws random numbers in a way batched seeds cannot "
                            f"reproduce ({', '.join(sorted(set(probe.unknown)))})")
@@ -352,19 +387,44 @@ def _step(reps: list[_Replica], stack: _Stack, alive: list[int], epoch: int, ste
     noise = stack_draws([r.rng for r in reps], draws) if draws else []
     template, feed = stack.template, stack.feed
 
-    def forward(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], x: torch.Tensor,
-                y: dict[str, torch.Tensor], eps: list[torch.Tensor]) -> Any:
+    layout, buffers = stack.layout, stack.buffers
+    sizes = [slot.numel for slot in layout]
+
+    n_bufs, names = len(buffers), run0.names
+    aux_names: list[str] = []  # the model's auxiliary losses, in its order (seen in the call)
+
+    def forward(*leaves: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        # flat tuples in and out: vmap's pytree handling is a Python cost on every step
+        flat, x = leaves[0], leaves[1]
+        bufs, eps = leaves[2:2 + n_bufs], leaves[2 + n_bufs:]
+        # the replica's parameters as views of its row, put where the template reads them
+        # (what functional_call does, without its per-call lookups)
+        for slot, v in zip(layout, torch.split(flat, sizes), strict=True):
+            slot.owner[slot.attr] = v.view(slot.shape)
+        for (owner, name, _), b in zip(buffers, bufs, strict=True):
+            owner[name] = b  # batch norm updates its statistics in place: into the stack
         feed.queue = list(eps)
         if eps:
             with feed:
-                out = functional_call(template, (p, b), (x,))
+                out = template(x)
         else:
-            out = functional_call(template, (p, b), (x,))
-        losses = torch.stack([task_loss(s, out.outputs[s.name], x if s.kind == "reconstruction"
-                                        else y[s.name]) for s in specs])  # (n_tasks,)
-        return losses, out.aux_losses, _take_side_state(template)
+            out = template(x)
+        aux_names[:] = list(out.aux_losses)
+        side = _take_side_state(template)
+        side_leaves = [v for level in side for v in level.values()]
+        side_keys[:] = [list(level) for level in side]
+        return (*(out.outputs[n] for n in names), *out.aux_losses.values(), *side_leaves)
 
-    losses, aux, side = vmap(forward, randomness="error")(stack.params, stack.buffers, xb, ys, noise)
+    side_keys: list[list[str]] = []
+    res = vmap(forward, randomness="error")(stack.flat, xb, *(b for _, _, b in buffers), *noise)
+    outputs = dict(zip(names, res[:len(names)], strict=True))
+    aux = dict(zip(aux_names, res[len(names):len(names) + len(aux_names)], strict=True))
+    rest = iter(res[len(names) + len(aux_names):])
+    side = [{key: next(rest) for key in keys} for keys in side_keys]
+    # the task losses outside vmap, where cross-entropy has its fused kernel (under vmap it
+    # runs as a Python decomposition): (K, n_tasks)
+    losses = torch.stack([_batched_loss(s, outputs[s.name], xb if s.kind == "reconstruction"
+                                        else ys[s.name]) for s in specs], dim=1)
     # losses: (K, n_tasks); aux: name -> (K,)
     extra = torch.zeros(len(reps), device=run0.device)
     for name, v in aux.items():  # the single run's order: aux losses, then the penalty
@@ -396,34 +456,47 @@ def _step(reps: list[_Replica], stack: _Stack, alive: list[int], epoch: int, ste
     st.sums += detached
 
 
+def _batched_loss(spec: TaskSpec, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``metrics.task_loss`` of every replica at once: out (K, batch, ...) → (K,). The same
+    losses, each the mean over its replica's batch (the equivalence tests hold them equal)."""
+    k = out.shape[0]
+    if spec.kind == "classification":
+        per = F.cross_entropy(out.flatten(0, 1), y.flatten(0, 1), reduction="none")
+    elif spec.kind == "regression":
+        per = F.mse_loss(out.squeeze(-1), y, reduction="none")
+    else:
+        per = F.mse_loss(out, y, reduction="none")
+    return per.reshape(k, -1).mean(dim=1)
+
+
 def _penalty(stack: _Stack, l1: float, l2: float) -> torch.Tensor | None:
     """Per replica L1 / L2 penalty on the weight matrices: (K,)."""
     if not l1 and not l2:
         return None
-    ws = [stack.params[n] for n in stack.penalised]
+    ws = [stack.flat[:, s.offset:s.offset + s.numel] for s in stack.penalised]  # (K, numel) each
     total = torch.zeros(ws[0].shape[0], device=ws[0].device)
     if l1:
-        total = total + l1 * sum(w.abs().flatten(1).sum(1) for w in ws)
+        total = total + l1 * sum(w.abs().sum(1) for w in ws)
     if l2:
-        total = total + l2 * sum(w.pow(2).flatten(1).sum(1) for w in ws)
+        total = total + l2 * sum(w.pow(2).sum(1) for w in ws)
     return total
 
 
 def _clip(stack: _Stack, max_norm: float) -> None:
     """``clip_grad_norm_`` per replica: each replica's gradients (its slice of every
     stacked parameter and its strategy's parameters) scaled by its own total norm."""
-    grads = [p.grad for p in stack.params.values() if p.grad is not None]
+    grads = [stack.flat.grad] if stack.flat.grad is not None else []  # (K, n_params)
     k = len(stack.strategy_params)
-    norms = [g.flatten(1).norm(dim=1) for g in grads]  # each (K,)
+    norms = [g.norm(dim=1) for g in grads]  # each (K,)
     own = [[p.grad for p in ps if p.grad is not None] for ps in stack.strategy_params]
     if any(own):
         norms.append(torch.stack([
             torch.linalg.vector_norm(torch.stack([g.norm() for g in gs])) if gs
-            else torch.zeros((), device=norms[0].device) for gs in own]))
+            else torch.zeros((), device=stack.flat.device) for gs in own]))
     total = torch.linalg.vector_norm(torch.stack(norms, dim=1), dim=1)  # (K,)
     coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
     for g in grads:
-        g.mul_(coef.view(k, *([1] * (g.dim() - 1))))
+        g.mul_(coef.view(k, 1))
     for i, gs in enumerate(own):
         for g in gs:
             g.mul_(coef[i])
@@ -432,11 +505,12 @@ def _clip(stack: _Stack, max_norm: float) -> None:
 def _load(rep: _Replica, stack: _Stack, k: int) -> None:
     """Copy replica ``k``'s slice of the stacked state into its own model."""
     with torch.no_grad():
-        for name, p in rep.run.model.named_parameters():
-            p.copy_(stack.params[name][k])
-        for name, b in rep.run.model.named_buffers():
-            if name in stack.buffers:
-                b.copy_(stack.buffers[name][k])
+        params = dict(rep.run.model.named_parameters())
+        for slot in stack.layout:
+            params[slot.name].copy_(stack.flat[k, slot.offset:slot.offset + slot.numel].view(slot.shape))
+        own = dict(rep.run.model.named_buffers())
+        for (_, _, b), full in zip(stack.buffers, stack.buffer_names, strict=True):
+            own[full].copy_(b[k])
 
 
 def _replica_epoch(st: _EpochState, k: int) -> _Epoch:

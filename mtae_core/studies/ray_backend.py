@@ -127,7 +127,10 @@ class RayBackend:
     def connect(self) -> RayBackend:
         """Join the cluster (or start a local instance) and start the reporter actor."""
         import logging
+        import sys
 
+        if self.address and "ray" not in sys.modules:
+            _use_cluster_token()  # read when Ray is imported
         import ray
 
         with self._lock:
@@ -141,8 +144,11 @@ class RayBackend:
                              # the worker processes import this package from here
                              runtime_env=None if self.address is None else _runtime_env())
                 except (ConnectionError, ValueError, RuntimeError) as e:
-                    raise RayUnreachable(f"cannot reach the Ray cluster at {self.address}: "
-                                         f"{(str(e).splitlines() or [''])[0]}") from None
+                    raise RayUnreachable(
+                        f"cannot reach the Ray cluster at {self.address}: "
+                        f"{(str(e).splitlines() or [''])[0]} (is `ray start --head` running "
+                        "there, and does this computer hold its token, ~/.ray/auth_token?)"
+                    ) from None
                 self._owns_ray = True
             self._gpus = float(ray.cluster_resources().get("GPU", 0.0))
             self._reporter = ray.remote(num_cpus=0)(Reporter).remote()
@@ -392,12 +398,22 @@ class RayBackend:
             ray.shutdown()
 
 
+def _use_cluster_token() -> None:
+    """Ray clusters check a token (``ray start --head`` keeps it in ~/.ray/auth_token;
+    the other machines need the same file or ``$RAY_AUTH_TOKEN``), but a driver joining
+    one sends it only in token mode: turn that on when a token is at hand."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return  # the user's choice
+    if os.environ.get("RAY_AUTH_TOKEN") or (Path.home() / ".ray" / "auth_token").is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"  # (Ray reads it when imported)
+
+
 def _runtime_env() -> dict[str, Any]:
     """On a remote cluster the workers need this package: ship the project folder
     (mtae_core, ui) as Ray's working directory, without the virtualenv and the store."""
     root = Path(__file__).resolve().parent.parent.parent
     return {"working_dir": str(root),
-            "excludes": [".venv", ".git", "**/__pycache__", "tests", "docs", "*.db"]}
+            "excludes": [".venv", "**/__pycache__", "tests", "docs", "*.db"]}
 
 
 __all__ = ["BACKEND", "INSTALL_HINT", "RayBackend", "RayMissing", "RayUnreachable",
