@@ -64,7 +64,6 @@ class RelatedTasks(Lesson):
     spec = {
         "base": {"data": {"dataset": "synthetic_correlated", "options": {"n": 4000}},
                  "training": {"epochs": 15}},
-        # axes in alphabetical order of their paths (as a stored study reads them back)
         "axes": {"data.options.correlation": P_VALUES, "model": [HARD, MMOE, WIDE]},
         "seeds": 5,
     }
