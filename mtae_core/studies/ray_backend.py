@@ -138,7 +138,10 @@ class RayBackend:
                 return self
             if not ray.is_initialized():
                 try:
-                    ray.init(address=self.address, num_cpus=None if self.address else self.num_cpus,
+                    # no address: a new instance of our own ("local"), never a cluster
+                    # that happens to run on this machine (--address auto joins that)
+                    ray.init(address=self.address or "local",
+                             num_cpus=None if self.address else self.num_cpus,
                              include_dashboard=False, log_to_driver=False,
                              logging_level=logging.WARNING,
                              # the worker processes import this package from here
@@ -361,10 +364,14 @@ class RayBackend:
 
             if ray.is_initialized():
                 with self._lock:
-                    for task in self.tasks.values():
-                        ray.cancel(task.ref, force=True)
                     refs = [t.ref for t in self.tasks.values()]
+                    if refs:  # first ask: a task that stops by itself keeps its worker warm
+                        self._reporter.request_stop.remote(list(self.tasks))
                 if refs:
+                    _, left = ray.wait(refs, num_returns=len(refs),
+                                       timeout=min(timeout, CANCEL_GRACE_SECONDS))
+                    for ref in left:
+                        ray.cancel(ref, force=True)
                     ray.wait(refs, num_returns=len(refs), timeout=timeout)
                     try:
                         self._write(ray.get(self._reporter.drain.remote(), timeout=timeout))
