@@ -132,6 +132,7 @@ class RayBackend:
         if self.address and "ray" not in sys.modules:
             _use_cluster_token()  # read when Ray is imported
         import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         with self._lock:
             if self._reporter is not None:
@@ -154,7 +155,12 @@ class RayBackend:
                     ) from None
                 self._owns_ray = True
             self._gpus = float(ray.cluster_resources().get("GPU", 0.0))
-            self._reporter = ray.remote(num_cpus=0)(Reporter).remote()
+            # the reporter lives on this driver's machine: losing another machine never
+            # loses the rows of the runs that still train
+            here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(),
+                                                  soft=False)
+            self._reporter = ray.remote(num_cpus=0)(Reporter).options(
+                scheduling_strategy=here).remote()
             # retries are ours (once, as a new run), not Ray's: a retried task would mix
             # a second attempt's epochs into the first one's
             self._remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
@@ -240,6 +246,8 @@ class RayBackend:
                     task.began = self.store.mark_backend_running(run_id, self.pid)
                     if not task.began:  # cancelled meanwhile, or taken by someone else
                         self._ask_stop(task)
+            elif task is None or not task.began:
+                continue  # rows of a run this driver does not hold (never expected)
             elif kind == "started":
                 self.store.mark_started(run_id, msg[2])
             elif kind == "epoch":
@@ -274,20 +282,25 @@ class RayBackend:
         run = self.store.get_run(task.run_id)
         if run is None:  # deleted meanwhile
             return
+        # this driver's to end: its task began training it, or it is still queued for it
+        # (a task lost before it began); never a run someone else took or ended meanwhile
+        ours = run.active and (task.began or run.status == "queued")
         try:
             out = ray.get(ref)
         except Exception as e:  # noqa: BLE001  (cancelled, or lost: worker, node, object)
             if isinstance(e, rx.TaskCancelledError) or task.stop_asked is not None:
-                if run.active:
+                if ours:
                     self.store.finish(task.run_id, "cancelled", "cancelled by the user",
                                       info=task.retry_info or None)
                 return
             if isinstance(e, rx.RayTaskError):  # raised in the task outside training
-                self._finish_failed(task, f"{type(e).__name__}: {e}"[:500])
+                if ours:
+                    self._finish_failed(task, f"{type(e).__name__}: {e}"[:500])
                 return
-            self._lost(task, run.active, lost_reason(e) or f"Ray: {type(e).__name__}: {e}"[:500])
+            if ours:
+                self._lost(task, lost_reason(e) or f"Ray: {type(e).__name__}: {e}"[:500])
             return
-        if not run.active:  # cancelled while queued: the store already says so
+        if not ours or not task.began:  # e.g. cancelled while queued: the store says so
             return
         if out.get("weights") is not None:
             self.store.save_weights(task.run_id, out["weights"])
@@ -299,11 +312,10 @@ class RayBackend:
     def _finish_failed(self, task: _Task, reason: str) -> None:
         self.store.finish(task.run_id, "failed", reason, info=task.retry_info or None)
 
-    def _lost(self, task: _Task, active: bool, reason: str) -> None:
+    def _lost(self, task: _Task, reason: str) -> None:
         """The task's worker or node is gone: the run failed for that reason; try it
         once more as a new run of the study (unless it was being cancelled)."""
-        if active:
-            self._finish_failed(task, reason)
+        self._finish_failed(task, reason)
         if task.attempt >= MAX_ATTEMPTS or task.stop_asked is not None:
             return
         study = self.store.get_study(task.study_id)
