@@ -184,7 +184,9 @@ class RayBackend:
     def _submit(self, run_id: int, study_id: int, cfg: ExperimentConfig, attempt: int,
                 retry_info: dict[str, Any]) -> None:
         opts: dict[str, Any] = {"name": f"mtae-run-{run_id}"}
-        if cfg.training.device == "cuda" or (cfg.training.device == "auto" and self._gpus > 0):
+        # a GPU share when the run may use one and the cluster has GPUs (a "cuda" run on a
+        # cluster without any would wait forever: it runs, and says there is no GPU)
+        if cfg.training.device in ("cuda", "auto") and self._gpus > 0:
             opts["num_gpus"] = self.gpu_fraction
         ref = self._remote.options(**opts).remote(run_id, cfg.to_json(None), self._table(cfg),
                                                   self._reporter)

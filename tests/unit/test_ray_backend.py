@@ -158,6 +158,19 @@ def test_a_users_table_travels_by_content(store, backend):
     assert list(backend._tables) == [ds.sha256]  # put in the object store once
 
 
+def test_a_run_that_fails_in_its_task_says_why_and_is_not_retried(store, backend):
+    spec = _spec(axes={"model.sharing": ["single_task"]})
+    spec = StudySpec.parse({**spec.to_dict(), "base": {
+        **spec.to_dict()["base"], "training": {**TINY["training"], "device": "cuda"}}})
+    sid = start(store, spec, backend=rb.BACKEND)
+    (run_id,) = backend.drive(sid)  # (no GPU here: it must not wait for one forever)
+    assert _until(lambda: not backend.active, backend=backend)
+    run = store.get_run(run_id)
+    assert run.status == "failed" and "GPU" in run.error, run.error
+    assert [int(i) for i in store.study_runs(sid).run_id] == [run_id]  # not retried
+    assert any(f"run #{run_id} failed" in n and "GPU" in n for n in summarize(store, sid).notes)
+
+
 def test_cancel_leaves_no_task_running(store, backend, ray_instance):
     sid = start(store, _spec(epochs=2000, axes={"model.sharing": ["hard", "mmoe"]}),
                 backend=rb.BACKEND)
