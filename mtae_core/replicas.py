@@ -24,23 +24,34 @@ batched: ``batch_reason`` says why, and the caller trains those seeds as separat
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import nn
-from torch.func import stack_module_state, vmap
+from torch.func import vmap
 
 from . import data as data_mod
 from . import models
 from .config import ConfigError, ExperimentConfig
-from .data import MultiTaskData, Split, TaskSpec
+from .data import MultiTaskData
 from .preflight import preflight
-from .replica_noise import Draw, Feed, Probe, ReplicaRng, stack_draws
+from .replica_noise import ReplicaRng, stack_draws
+from .replica_stack import (
+    NotBatchable,
+    Stack,
+    add_side_state,
+    batched_loss,
+    clip,
+    give_side_state,
+    load_replica,
+    make_stack,
+    penalty,
+    probe_draws,
+    strategy_draws,
+    take_side_state,
+)
 from .training import (
     NullSink,
     Sink,
@@ -56,16 +67,13 @@ from .training import (
     _Run,
     _setup,
     build,
-    build_optimizer,
     describe_device,
     resolve_device,
     test_report,
 )
 from .weighting import Weighting, weightings
 
-
-class NotBatchable(Exception):
-    """These seeds cannot train as one batched model; the message says why (plain words)."""
+__all__ = ["NotBatchable", "batch_reason", "group_key", "train_replicas"]
 
 
 def batch_reason(cfg: ExperimentConfig) -> str | None:
@@ -107,40 +115,6 @@ class _Replica:
     result: TrainResult | None = None  # set when the replica ends (frozen)
 
 
-@dataclass(frozen=True)
-class _Slot:
-    """One parameter: its name, shape and place in a row of ``_Stack.flat``, and the
-    ``_parameters`` dict of the template's module that holds it."""
-
-    name: str
-    shape: tuple[int, ...]
-    offset: int
-    numel: int
-    owner: dict[str, Any]
-    attr: str  # its key in ``owner``
-
-
-@dataclass
-class _Stack:
-    """The replicas' parameters stacked (K, ...) and what trains them."""
-
-    template: nn.Module  # the architecture on the meta device, in training mode
-    # every replica's parameters side by side, one row each: (K, n_params), one leaf.
-    # One tensor instead of one per parameter: vmap and the optimizer handle one input
-    flat: torch.Tensor
-    layout: list[_Slot]  # where each parameter lies in a row, and where the template reads it
-    buffers: list[tuple[dict[str, Any], str, torch.Tensor]]  # (owner, name, (K, ...) stacked)
-    buffer_names: list[str]  # their full names, as the replicas' models name them
-    opt: torch.optim.Optimizer
-    lr_sched: torch.optim.lr_scheduler.LRScheduler | None
-    penalised: list[_Slot]  # weight matrices (L1 / L2 penalties)
-    strategy_params: list[list[nn.Parameter]]  # per replica
-    test: Split  # the test split, on the training device
-    draws: dict[int, list[Draw]] = field(default_factory=dict)  # batch size -> the forward's draws
-    strategy_draws: bool = True  # the strategy draws random numbers (random loss weighting)
-    feed: Feed = field(default_factory=Feed)
-
-
 def train_replicas(
     cfgs: Sequence[ExperimentConfig],
     data: MultiTaskData | None = None,
@@ -153,9 +127,9 @@ def train_replicas(
     """Train configs that differ only in their seed as one batched model; one result per
     config, in order, each as ``training.train`` would return it for that config alone.
     ``on_result(k, result)`` hears of a replica as soon as it ends (diverged, stopped
-    early, or the end). ``should_stop`` cancels them all; ``stop_replica(k)`` only replica
-    ``k`` (its run was cancelled). Raises ``NotBatchable`` (before anything is written to a sink) when
-    the configs cannot train together."""
+    early, failed its preflight, or the end). ``should_stop`` cancels them all;
+    ``stop_replica(k)`` only replica ``k`` (its run was cancelled). Raises ``NotBatchable``
+    (before anything is written to a sink) when the configs cannot train together."""
     t0 = time.perf_counter()
     cfgs = list(cfgs)
     sinks = list(sinks) if sinks is not None else [NullSink() for _ in cfgs]
@@ -164,8 +138,12 @@ def train_replicas(
         preflight(cfgs[0], data)
     except ConfigError as e:  # the same config: every replica fails the same way
         reason = "; ".join(e.messages)
-        return [TrainResult("failed", reason, 0, {}, time.perf_counter() - t0,
-                            cfg.training.device, None) for cfg in cfgs]
+        failed = [TrainResult("failed", reason, 0, {}, time.perf_counter() - t0,
+                              cfg.training.device, None) for cfg in cfgs]
+        for k, result in enumerate(failed):
+            if on_result is not None:
+                on_result(k, result)
+        return failed
     device = resolve_device(cfgs[0].training.device)
     if data is None:
         data = data_mod.load(cfgs[0].data)
@@ -174,9 +152,11 @@ def train_replicas(
         _, model = build(cfg, data)  # seeds the global generator with the replica's seed
         run = _setup(cfg, data, model, device)
         reps.append(_Replica(run, sink, ReplicaRng(device), _EarlyStopping(cfg.training.early_stopping)))
-    stack = _stack(reps, device, data.test.to(device))
-    _probe(stack, reps[0].run, reps[0].run.bs)
-    stack.strategy_draws = _strategy_draws(reps[0].run)
+    stack = make_stack([r.run for r in reps], data.test.to(device))
+    for r in reps:  # the replicas' bookkeeping reads the shared optimizer's learning rate
+        r.run.opt, r.run.lr_sched = stack.opt, None
+    probe_draws(stack, reps[0].run, reps[0].run.bs)
+    stack.strategy_draws = strategy_draws(reps[0].run)
     k = len(reps)
     for r in reps:
         m = r.run.model
@@ -199,100 +179,6 @@ def _check_group(cfgs: list[ExperimentConfig]) -> None:
         raise NotBatchable(reason)
 
 
-def _stack(reps: list[_Replica], device: torch.device, test: Split) -> _Stack:
-    ms = [r.run.model for r in reps]
-    template = copy.deepcopy(ms[0]).to("meta")
-    template.train()
-    layout, offset = [], 0
-    for prefix, mod in template.named_modules():  # named_parameters' order
-        for name, p in mod._parameters.items():
-            if p is not None:
-                full = f"{prefix}.{name}" if prefix else name
-                layout.append(_Slot(full, tuple(p.shape), offset, p.numel(), mod._parameters,
-                                    name))
-                offset += p.numel()
-    with torch.no_grad():
-        rows = [torch.cat([p.detach().reshape(-1) for p in m.parameters()]) for m in ms]
-    flat = torch.stack(rows).requires_grad_(True)  # (K, n_params)
-    _, stacked = stack_module_state(ms)  # type: ignore[arg-type]
-    named = [(mod._buffers, name, f"{prefix}.{name}" if prefix else name)
-             for prefix, mod in template.named_modules()
-             for name, b in mod._buffers.items() if b is not None]
-    buffers = [(owner, name, stacked[full]) for owner, name, full in named]
-    strategy_params = [list(r.run.strategy.parameters()) for r in reps]
-    cfg = reps[0].run.cfg
-    # one optimizer over everything: its updates are element-wise, so replicas stay apart
-    opt_params = [flat, *(p for ps in strategy_params for p in ps)]
-    opt, lr_sched = build_optimizer(cfg.optimizer, opt_params, cfg.training.epochs)  # type: ignore[arg-type]
-    penalised = [s for s in layout if len(s.shape) > 1]
-    for r in reps:  # the replicas' bookkeeping reads the shared optimizer's learning rate
-        r.run.opt, r.run.lr_sched = opt, None
-    return _Stack(template, flat, layout, buffers, [full for _, _, full in named], opt, lr_sched,
-                  penalised, strategy_params, test)
-
-
-def _probe(stack: _Stack, run: _Run, batch: int) -> list[Draw]:
-    """The random draws of one training forward pass at this batch size (cached). Made on
-    a copy of replica 0's model (its batch-norm statistics untouched) with the generator
-    state put back, so nothing a replica sees changes."""
-    if batch in stack.draws:
-        return stack.draws[batch]
-    model = copy.deepcopy(run.model).train()
-    probe = Probe()
-    devices = [run.device] if run.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices), torch.no_grad(), probe:
-        model(run.train.x[:batch])
-    if probe.unknown:
-        raise NotBatchable(f"the model draws random numbers in a way batched seeds cannot "
-                           f"reproduce ({', '.join(sorted(set(probe.unknown)))})")
-    stack.draws[batch] = probe.draws
-    return probe.draws
-
-
-def _strategy_draws(run: _Run) -> bool:
-    """Whether the strategy's ``combine`` draws random numbers (tried on a copy, which
-    is then dropped: some strategies change their state as they combine)."""
-    strategy = copy.deepcopy(run.strategy)
-    probe = Probe()
-    with probe, torch.no_grad():
-        strategy.combine(torch.ones(len(run.names), device=run.device), None)
-    return bool(probe.unknown or probe.draws)
-
-
-# ---- side state of a forward pass (mixture-of-experts gate statistics) --------------------
-# Expert models sum their gate weights over an epoch's forward passes for the gate charts.
-# Under vmap those sums would be batched tensors left on the template: instead each step's
-# gate means come out of vmap and are summed per replica, then handed to each replica's
-# model at the epoch's end, exactly as its own forward passes would have summed them.
-
-
-def _reset_side_state(m: nn.Module) -> None:
-    if hasattr(m, "_gate_sums"):
-        setattr(m, "_gate_sums", [])  # noqa: B010  (another module's attribute, by duck typing)
-        setattr(m, "_gate_count", 0)  # noqa: B010
-        setattr(m, "last_gates", [])  # noqa: B010
-
-
-def _take_side_state(m: nn.Module) -> Any:
-    sums = getattr(m, "_gate_sums", None) or []  # vmap's outputs hold tensors only
-    _reset_side_state(m)
-    return sums
-
-
-def _add_side_state(acc: Any, new: Any) -> Any:
-    if not new:
-        return acc
-    if acc is None:
-        return new
-    return [{k: a[k] + n[k] for k in n} for a, n in zip(acc, new, strict=True)]
-
-
-def _give_side_state(m: nn.Module, acc: Any, k: int, steps: int) -> None:
-    if acc is not None and hasattr(m, "_gate_sums"):
-        setattr(m, "_gate_sums", [{name: v[k] for name, v in level.items()} for level in acc])  # noqa: B010
-        setattr(m, "_gate_count", steps)  # noqa: B010
-
-
 # ---- the loop ------------------------------------------------------------------------------
 
 
@@ -310,7 +196,7 @@ class _EpochState:
     steps_done: int = 0
 
 
-def _loop(reps: list[_Replica], stack: _Stack, stops: _Stops, poll: _Poll,
+def _loop(reps: list[_Replica], stack: Stack, stops: _Stops, poll: _Poll,
           t0: float, on_result: Callable[[int, TrainResult], None] | None) -> None:
     run0 = reps[0].run
     epochs, steps = run0.cfg.training.epochs, run0.steps
@@ -376,14 +262,14 @@ def _bad_tasks(sums: torch.Tensor, names: list[str]) -> list[str | None]:
     return [next((names[j] for j, ok in enumerate(row) if not ok), None) for row in finite]
 
 
-def _step(reps: list[_Replica], stack: _Stack, alive: list[int], epoch: int, step: int,
+def _step(reps: list[_Replica], stack: Stack, alive: list[int], epoch: int, step: int,
           idx: torch.Tensor, st: _EpochState) -> None:
     """One optimiser step of every replica on its batch; idx: (K, batch)."""
     run0 = reps[0].run
     tr, specs, cfg = run0.train, run0.specs, run0.cfg
     xb = tr.x[idx]  # (K, batch, input)
     ys = {s.name: tr.y[s.name][idx] for s in specs if s.kind != "reconstruction"}
-    draws = _probe(stack, run0, idx.shape[1])
+    draws = probe_draws(stack, run0, idx.shape[1])
     noise = stack_draws([r.rng for r in reps], draws) if draws else []
     template, feed = stack.template, stack.feed
 
@@ -410,7 +296,7 @@ def _step(reps: list[_Replica], stack: _Stack, alive: list[int], epoch: int, ste
         else:
             out = template(x)
         aux_names[:] = list(out.aux_losses)
-        side = _take_side_state(template)
+        side = take_side_state(template)
         side_leaves = [v for level in side for v in level.values()]
         side_keys[:] = [list(level) for level in side]
         return (*(out.outputs[n] for n in names), *out.aux_losses.values(), *side_leaves)
@@ -423,17 +309,17 @@ def _step(reps: list[_Replica], stack: _Stack, alive: list[int], epoch: int, ste
     side = [{key: next(rest) for key in keys} for keys in side_keys]
     # the task losses outside vmap, where cross-entropy has its fused kernel (under vmap it
     # runs as a Python decomposition): (K, n_tasks)
-    losses = torch.stack([_batched_loss(s, outputs[s.name], xb if s.kind == "reconstruction"
+    losses = torch.stack([batched_loss(s, outputs[s.name], xb if s.kind == "reconstruction"
                                         else ys[s.name]) for s in specs], dim=1)
     # losses: (K, n_tasks); aux: name -> (K,)
     extra = torch.zeros(len(reps), device=run0.device)
     for name, v in aux.items():  # the single run's order: aux losses, then the penalty
         extra = extra + v
         st.aux_sums[name] = st.aux_sums.get(name, 0) + v.detach()
-    pen = _penalty(stack, cfg.optimizer.l1, cfg.optimizer.l2)
+    pen = penalty(stack, cfg.optimizer.l1, cfg.optimizer.l2)
     if pen is not None:
         extra = extra + pen
-    st.side = _add_side_state(st.side, side)
+    st.side = add_side_state(st.side, side)
     st.steps_done += 1
     stack.opt.zero_grad(set_to_none=True)
     total = torch.zeros((), device=run0.device)
@@ -448,69 +334,12 @@ def _step(reps: list[_Replica], stack: _Stack, alive: list[int], epoch: int, ste
         total = total + combined + extra[i]
     total.backward()
     if cfg.optimizer.clip_norm:
-        _clip(stack, cfg.optimizer.clip_norm)
+        clip(stack, cfg.optimizer.clip_norm)
     stack.opt.step()
     detached = losses.detach()
     for i in alive:
         reps[i].run.schedule.feedback(detached[i])
     st.sums += detached
-
-
-def _batched_loss(spec: TaskSpec, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``metrics.task_loss`` of every replica at once: out (K, batch, ...) → (K,). The same
-    losses, each the mean over its replica's batch (the equivalence tests hold them equal)."""
-    k = out.shape[0]
-    if spec.kind == "classification":
-        per = F.cross_entropy(out.flatten(0, 1), y.flatten(0, 1), reduction="none")
-    elif spec.kind == "regression":
-        per = F.mse_loss(out.squeeze(-1), y, reduction="none")
-    else:
-        per = F.mse_loss(out, y, reduction="none")
-    return per.reshape(k, -1).mean(dim=1)
-
-
-def _penalty(stack: _Stack, l1: float, l2: float) -> torch.Tensor | None:
-    """Per replica L1 / L2 penalty on the weight matrices: (K,)."""
-    if not l1 and not l2:
-        return None
-    ws = [stack.flat[:, s.offset:s.offset + s.numel] for s in stack.penalised]  # (K, numel) each
-    total = torch.zeros(ws[0].shape[0], device=ws[0].device)
-    if l1:
-        total = total + l1 * sum(w.abs().sum(1) for w in ws)
-    if l2:
-        total = total + l2 * sum(w.pow(2).sum(1) for w in ws)
-    return total
-
-
-def _clip(stack: _Stack, max_norm: float) -> None:
-    """``clip_grad_norm_`` per replica: each replica's gradients (its slice of every
-    stacked parameter and its strategy's parameters) scaled by its own total norm."""
-    grads = [stack.flat.grad] if stack.flat.grad is not None else []  # (K, n_params)
-    k = len(stack.strategy_params)
-    norms = [g.norm(dim=1) for g in grads]  # each (K,)
-    own = [[p.grad for p in ps if p.grad is not None] for ps in stack.strategy_params]
-    if any(own):
-        norms.append(torch.stack([
-            torch.linalg.vector_norm(torch.stack([g.norm() for g in gs])) if gs
-            else torch.zeros((), device=stack.flat.device) for gs in own]))
-    total = torch.linalg.vector_norm(torch.stack(norms, dim=1), dim=1)  # (K,)
-    coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
-    for g in grads:
-        g.mul_(coef.view(k, 1))
-    for i, gs in enumerate(own):
-        for g in gs:
-            g.mul_(coef[i])
-
-
-def _load(rep: _Replica, stack: _Stack, k: int) -> None:
-    """Copy replica ``k``'s slice of the stacked state into its own model."""
-    with torch.no_grad():
-        params = dict(rep.run.model.named_parameters())
-        for slot in stack.layout:
-            params[slot.name].copy_(stack.flat[k, slot.offset:slot.offset + slot.numel].view(slot.shape))
-        own = dict(rep.run.model.named_buffers())
-        for (_, _, b), full in zip(stack.buffers, stack.buffer_names, strict=True):
-            own[full].copy_(b[k])
 
 
 def _replica_epoch(st: _EpochState, k: int) -> _Epoch:
@@ -528,12 +357,12 @@ def _freeze_diverged(rep: _Replica, epoch: int, st: _EpochState, k: int, task: s
         rep.sink.epoch(epoch, rows, extras)
 
 
-def _end_epoch(rep: _Replica, stack: _Stack, k: int, epoch: int, st: _EpochState,
+def _end_epoch(rep: _Replica, stack: Stack, k: int, epoch: int, st: _EpochState,
                end: Callable[..., None]) -> None:
     """A finished epoch of replica ``k``: its own model evaluated and bookkept as alone."""
     run = rep.run
-    _load(rep, stack, k)
-    _give_side_state(run.model, st.side, k, st.steps_done)
+    load_replica(rep.run.model, stack, k)
+    give_side_state(run.model, st.side, k, st.steps_done)
     ep = _replica_epoch(st, k)
     ep.good = rep.good
     losses = _epoch_losses(run, ep, epoch)
@@ -557,12 +386,12 @@ def _end_epoch(rep: _Replica, stack: _Stack, k: int, epoch: int, st: _EpochState
         end(k, "done", reason)
 
 
-def _finish(rep: _Replica, stack: _Stack, k: int, status: Status, reason: str | None,
+def _finish(rep: _Replica, stack: Stack, k: int, status: Status, reason: str | None,
             t0: float, diverged: dict[str, Any]) -> TrainResult:
     """Freeze replica ``k`` and build its result, as ``training.train`` ends a run."""
     run = rep.run
     if status != "diverged":
-        _load(rep, stack, k)
+        load_replica(rep.run.model, stack, k)
     best_epoch = rep.early.restore(run.model)
     result = TrainResult(status, reason, rep.epochs_run, {}, 0.0, describe_device(run.device),
                          run.model, rep.history, **diverged)
