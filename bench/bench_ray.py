@@ -92,7 +92,7 @@ def on_ray(sp: StudySpec, cpus: int) -> tuple[float, float, int, list[float]]:
     with tempfile.TemporaryDirectory() as home:
         store = RunStore(Path(home) / "runs.db")
         t0 = time.perf_counter()
-        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+        ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING)
         backend = RayBackend(store).connect()
         try:

@@ -208,7 +208,8 @@ class RunStore(StudyTables):
             ids = [row["id"]]
             if row["seed_group"] is not None and limit > 1:
                 ids += [r["id"] for r in c.execute(
-                    "SELECT id FROM runs WHERE status='queued' AND seed_group=? AND id<>?"
+                    "SELECT id FROM runs WHERE status='queued' AND backend IS NULL"
+                    " AND seed_group=? AND id<>?"
                     " ORDER BY id LIMIT ?", (row["seed_group"], row["id"], limit - 1))]
             now = time.time()
             c.executemany("UPDATE runs SET status='running', started=?, worker_pid=? WHERE id=?",

@@ -42,8 +42,9 @@ def add_parsers(sub: Any) -> None:
                    "per run, on a local Ray instance or the cluster at --address "
                    "(pip install '.[ray]')")
     s.add_argument("--address", default=None, metavar="ADDRESS",
-                   help="with --backend ray: the cluster's address (ray start --head prints it); "
-                   "without it a local Ray instance starts (--workers CPUs)")
+                   help="with --backend ray: the cluster's address (ray start --head prints it; "
+                   "auto: the cluster running on this machine); without it a Ray instance of "
+                   "its own starts here (--workers CPUs) and stops at the end")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--separate-seeds", action="store_true",
                    help="train each seed as its own run (by default a cell's seeds train "

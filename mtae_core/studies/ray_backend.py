@@ -132,13 +132,17 @@ class RayBackend:
         if self.address and "ray" not in sys.modules:
             _use_cluster_token()  # read when Ray is imported
         import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         with self._lock:
             if self._reporter is not None:
                 return self
             if not ray.is_initialized():
                 try:
-                    ray.init(address=self.address, num_cpus=None if self.address else self.num_cpus,
+                    # no address: a new instance of our own ("local"), never a cluster
+                    # that happens to run on this machine (--address auto joins that)
+                    ray.init(address=self.address or "local",
+                             num_cpus=None if self.address else self.num_cpus,
                              include_dashboard=False, log_to_driver=False,
                              logging_level=logging.WARNING,
                              # the worker processes import this package from here
@@ -151,7 +155,12 @@ class RayBackend:
                     ) from None
                 self._owns_ray = True
             self._gpus = float(ray.cluster_resources().get("GPU", 0.0))
-            self._reporter = ray.remote(num_cpus=0)(Reporter).remote()
+            # the reporter lives on this driver's machine: losing another machine never
+            # loses the rows of the runs that still train
+            here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(),
+                                                  soft=False)
+            self._reporter = ray.remote(num_cpus=0)(Reporter).options(
+                scheduling_strategy=here).remote()
             # retries are ours (once, as a new run), not Ray's: a retried task would mix
             # a second attempt's epochs into the first one's
             self._remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
@@ -175,7 +184,9 @@ class RayBackend:
     def _submit(self, run_id: int, study_id: int, cfg: ExperimentConfig, attempt: int,
                 retry_info: dict[str, Any]) -> None:
         opts: dict[str, Any] = {"name": f"mtae-run-{run_id}"}
-        if cfg.training.device == "cuda" or (cfg.training.device == "auto" and self._gpus > 0):
+        # a GPU share when the run may use one and the cluster has GPUs (a "cuda" run on a
+        # cluster without any would wait forever: it runs, and says there is no GPU)
+        if cfg.training.device in ("cuda", "auto") and self._gpus > 0:
             opts["num_gpus"] = self.gpu_fraction
         ref = self._remote.options(**opts).remote(run_id, cfg.to_json(None), self._table(cfg),
                                                   self._reporter)
@@ -237,6 +248,8 @@ class RayBackend:
                     task.began = self.store.mark_backend_running(run_id, self.pid)
                     if not task.began:  # cancelled meanwhile, or taken by someone else
                         self._ask_stop(task)
+            elif task is None or not task.began:
+                continue  # rows of a run this driver does not hold (never expected)
             elif kind == "started":
                 self.store.mark_started(run_id, msg[2])
             elif kind == "epoch":
@@ -271,20 +284,25 @@ class RayBackend:
         run = self.store.get_run(task.run_id)
         if run is None:  # deleted meanwhile
             return
+        # this driver's to end: its task began training it, or it is still queued for it
+        # (a task lost before it began); never a run someone else took or ended meanwhile
+        ours = run.active and (task.began or run.status == "queued")
         try:
             out = ray.get(ref)
         except Exception as e:  # noqa: BLE001  (cancelled, or lost: worker, node, object)
             if isinstance(e, rx.TaskCancelledError) or task.stop_asked is not None:
-                if run.active:
+                if ours:
                     self.store.finish(task.run_id, "cancelled", "cancelled by the user",
                                       info=task.retry_info or None)
                 return
             if isinstance(e, rx.RayTaskError):  # raised in the task outside training
-                self._finish_failed(task, f"{type(e).__name__}: {e}"[:500])
+                if ours:
+                    self._finish_failed(task, f"{type(e).__name__}: {e}"[:500])
                 return
-            self._lost(task, run.active, lost_reason(e) or f"Ray: {type(e).__name__}: {e}"[:500])
+            if ours:
+                self._lost(task, lost_reason(e) or f"Ray: {type(e).__name__}: {e}"[:500])
             return
-        if not run.active:  # cancelled while queued: the store already says so
+        if not ours or not task.began:  # e.g. cancelled while queued: the store says so
             return
         if out.get("weights") is not None:
             self.store.save_weights(task.run_id, out["weights"])
@@ -296,11 +314,10 @@ class RayBackend:
     def _finish_failed(self, task: _Task, reason: str) -> None:
         self.store.finish(task.run_id, "failed", reason, info=task.retry_info or None)
 
-    def _lost(self, task: _Task, active: bool, reason: str) -> None:
+    def _lost(self, task: _Task, reason: str) -> None:
         """The task's worker or node is gone: the run failed for that reason; try it
         once more as a new run of the study (unless it was being cancelled)."""
-        if active:
-            self._finish_failed(task, reason)
+        self._finish_failed(task, reason)
         if task.attempt >= MAX_ATTEMPTS or task.stop_asked is not None:
             return
         study = self.store.get_study(task.study_id)
@@ -361,10 +378,14 @@ class RayBackend:
 
             if ray.is_initialized():
                 with self._lock:
-                    for task in self.tasks.values():
-                        ray.cancel(task.ref, force=True)
                     refs = [t.ref for t in self.tasks.values()]
+                    if refs:  # first ask: a task that stops by itself keeps its worker warm
+                        self._reporter.request_stop.remote(list(self.tasks))
                 if refs:
+                    _, left = ray.wait(refs, num_returns=len(refs),
+                                       timeout=min(timeout, CANCEL_GRACE_SECONDS))
+                    for ref in left:
+                        ray.cancel(ref, force=True)
                     ray.wait(refs, num_returns=len(refs), timeout=timeout)
                     try:
                         self._write(ray.get(self._reporter.drain.remote(), timeout=timeout))

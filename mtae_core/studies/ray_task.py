@@ -115,8 +115,11 @@ def run_task(run_id: int, cfg_json: str, table: Any, reporter: Any) -> dict[str,
     import ray
 
     _settle()
-    ray.get(reporter.put.remote(("begin", run_id, os.getpid(), ray.get_runtime_context()
-                                 .get_node_id())))
+    # not waited for here (one caller's calls reach an actor in order: "begin" comes
+    # first), but before the task returns, so the driver knows it began before it ends
+    sent = reporter.put.remote(("begin", run_id, os.getpid(),
+                                ray.get_runtime_context().get_node_id()))
+    sink: _ReporterSink | None = None
     try:
         _install_table(table)
         from ..config import ExperimentConfig
@@ -136,9 +139,10 @@ def run_task(run_id: int, cfg_json: str, table: Any, reporter: Any) -> dict[str,
         result = train(cfg, sink=sink, should_stop=should_stop)
     except Exception as e:  # the run's own failure: report it, do not retry it
         traceback.print_exc()
+        ray.get(sink.last_ref if sink is not None and sink.last_ref is not None else sent)
         return {"status": "failed", "reason": f"{type(e).__name__}: {e}"}
-    if sink.last_ref is not None:
-        ray.get(sink.last_ref)  # every row is with the actor before the driver sees the end
+    # every row is with the actor before the driver sees the end
+    ray.get(sink.last_ref if sink.last_ref is not None else sent)
     weights = None
     if result.status == "done" and result.model is not None:
         weights = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}

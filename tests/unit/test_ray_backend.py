@@ -50,7 +50,7 @@ def ray_instance():
     ray = pytest.importorskip("ray")
     import logging
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              logging_level=logging.WARNING)
     yield ray
     ray.shutdown()
@@ -158,28 +158,17 @@ def test_a_users_table_travels_by_content(store, backend):
     assert list(backend._tables) == [ds.sha256]  # put in the object store once
 
 
-def test_a_killed_task_fails_its_run_with_the_reason_and_is_retried(store, backend):
-    sid = start(store, _spec(epochs=2000, axes={"model.sharing": ["single_task"]}),
-                backend=rb.BACKEND)  # one long run: a single-task cell is its own baseline
-    (first,) = backend.drive(sid)
-    assert _until(lambda: backend.tasks[first].pid is not None
-                  and len(store.metrics(first)) > 0, backend=backend)
-    os.kill(backend.tasks[first].pid, signal.SIGKILL)
-    assert _until(lambda: not store.get_run(first).active, backend=backend)
-    failed = store.get_run(first)
-    assert failed.status == "failed"
-    assert "Ray worker process training it stopped unexpectedly" in failed.error
-    (again,) = [int(i) for i in store.study_runs(sid).run_id]
-    assert again != first and again in backend.tasks  # the study now holds the retry
-    assert _until(lambda: len(store.metrics(again)) > 0, backend=backend)  # it trains
-    assert store.get_run(again).status == "running"
-    cancel(store, sid)  # (not to wait for 2,000 epochs)
-    assert _until(lambda: not backend.active, timeout=20, backend=backend)
-    retried = store.get_run(again)
-    assert retried.status == "cancelled" and retried.info["retry_of"] == first
-    summary = summarize(store, sid)
-    assert any(f"run #{first} failed" in n and "stopped unexpectedly" in n
-               and f"run #{again}" in n for n in summary.notes), summary.notes
+def test_a_run_that_fails_in_its_task_says_why_and_is_not_retried(store, backend):
+    spec = _spec(axes={"model.sharing": ["single_task"]})
+    spec = StudySpec.parse({**spec.to_dict(), "base": {
+        **spec.to_dict()["base"], "training": {**TINY["training"], "device": "cuda"}}})
+    sid = start(store, spec, backend=rb.BACKEND)
+    (run_id,) = backend.drive(sid)  # (no GPU here: it must not wait for one forever)
+    assert _until(lambda: not backend.active, backend=backend)
+    run = store.get_run(run_id)
+    assert run.status == "failed" and "GPU" in run.error, run.error
+    assert [int(i) for i in store.study_runs(sid).run_id] == [run_id]  # not retried
+    assert any(f"run #{run_id} failed" in n and "GPU" in n for n in summarize(store, sid).notes)
 
 
 def test_cancel_leaves_no_task_running(store, backend, ray_instance):
@@ -211,3 +200,29 @@ def test_shutdown_cancels_the_drivers_tasks(store, ray_instance):
     run = store.get_run(run_id)
     assert run.status == "failed" and "stopped" in run.error
     assert _until(lambda: _free_cpus(ray_instance), timeout=20)
+
+
+def test_a_killed_task_fails_its_run_with_the_reason_and_is_retried(store, backend):
+    # (last: the killed worker is replaced by a fresh one, whose start-up the tests above
+    # would otherwise wait for)
+    sid = start(store, _spec(epochs=2000, axes={"model.sharing": ["single_task"]}),
+                backend=rb.BACKEND)  # one long run: a single-task cell is its own baseline
+    (first,) = backend.drive(sid)
+    assert _until(lambda: backend.tasks[first].pid is not None
+                  and len(store.metrics(first)) > 0, backend=backend)
+    os.kill(backend.tasks[first].pid, signal.SIGKILL)
+    assert _until(lambda: not store.get_run(first).active, backend=backend)
+    failed = store.get_run(first)
+    assert failed.status == "failed"
+    assert "Ray worker process training it stopped unexpectedly" in failed.error
+    (again,) = [int(i) for i in store.study_runs(sid).run_id]
+    assert again != first and again in backend.tasks  # the study now holds the retry
+    assert _until(lambda: len(store.metrics(again)) > 0, backend=backend)  # it trains
+    assert store.get_run(again).status == "running"
+    cancel(store, sid)  # (not to wait for 2,000 epochs)
+    assert _until(lambda: not backend.active, timeout=20, backend=backend)
+    retried = store.get_run(again)
+    assert retried.status == "cancelled" and retried.info["retry_of"] == first
+    summary = summarize(store, sid)
+    assert any(f"run #{first} failed" in n and "stopped unexpectedly" in n
+               and f"run #{again}" in n for n in summary.notes), summary.notes
