@@ -113,6 +113,10 @@ class Plan:
     encoder: list[Layer] | None  # the shared encoder, if any: (K, batch, ·)
     encoders: list[Layer] | None  # the per-task encoders, if any: (K, n_tasks, batch, ·)
     heads: dict[str, list[Layer]]
+    shared: list[int]  # the slots of the model's shared parameters (gradient cosines)
+    # MMoE: its experts (K, n_experts, batch, ·) and the tasks' gate layer
+    experts: list[Layer] | None = None
+    gate: Layer | None = None
 
 
 def explicit_plan(template: nn.Module, layout: list[Slot]) -> Plan | None:
@@ -121,10 +125,11 @@ def explicit_plan(template: nn.Module, layout: list[Slot]) -> Plan | None:
     linear layers and elementwise activations (no dropout, batch norm or noise)."""
     from .models.base import ACTIVATIONS, BatchedLinear
     from .models.hard import HardSharing
+    from .models.mmoe import MMoE
     from .models.plain import Plain
     from .models.single_task import SingleTask
 
-    if type(template) not in (HardSharing, SingleTask) or type(template.ae) is not Plain:
+    if type(template) not in (HardSharing, SingleTask, MMoE) or type(template.ae) is not Plain:
         return None
     index = {slot.name: i for i, slot in enumerate(layout)}
     acts = tuple(ACTIVATIONS.values())
@@ -144,23 +149,37 @@ def explicit_plan(template: nn.Module, layout: list[Slot]) -> Plan | None:
                 return None
         return out
 
+    head_dict = template.heads
+    assert isinstance(head_dict, nn.ModuleDict)
+    heads = {name: layers(f"heads.{name}", h) for name, h in head_dict.items()}
+    if any(h is None for h in heads.values()):
+        return None
+    shared_ids = {id(p) for p in template.shared_parameters()}  # type: ignore[operator]
+    shared = [i for i, slot in enumerate(layout) if id(slot.owner[slot.attr]) in shared_ids]
+    base = ([s.numel for s in layout], [s.shape for s in layout])
+    kept = {n: h for n, h in heads.items() if h is not None}
+    if isinstance(template, MMoE):  # one level of shared experts, no task-specific ones
+        experts = layers("shared_experts.0", template.shared_experts[0])
+        gate = template.task_gates[0]
+        if (experts is None or len(template.chunks) != 1 or template.specific_experts is not None
+                or type(gate) is not BatchedLinear):
+            return None
+        return Plan(*base, None, None, kept, shared, experts,
+                    ("tasks", index["task_gates.0.weight"], index["task_gates.0.bias"]))
     encoder = getattr(template, "encoder", None)
     encoders = getattr(template, "encoders", None)
     enc = layers("encoder", encoder) if encoder is not None else None
     encs = layers("encoders", encoders) if encoders is not None else None
-    head_dict = template.heads
-    assert isinstance(head_dict, nn.ModuleDict)
-    heads = {name: layers(f"heads.{name}", h) for name, h in head_dict.items()}
     if ((encoder is not None and enc is None) or (encoders is not None and encs is None)
-            or (enc is None and encs is None) or any(h is None for h in heads.values())):
+            or (enc is None and encs is None)):
         return None
-    return Plan([s.numel for s in layout], [s.shape for s in layout], enc, encs,
-                {n: h for n, h in heads.items() if h is not None})
+    return Plan(*base, enc, encs, kept, shared)
 
 
-def explicit_forward(plan: Plan, flat: torch.Tensor, x: torch.Tensor,
-                     names: list[str]) -> dict[str, torch.Tensor]:
-    """Every replica's task outputs, (K, batch, out) each, from x: (K, batch, input)."""
+def explicit_forward(plan: Plan, flat: torch.Tensor, x: torch.Tensor, names: list[str]
+                     ) -> tuple[dict[str, torch.Tensor], list[dict[str, torch.Tensor]]]:
+    """Every replica's task outputs, (K, batch, out) each, from x: (K, batch, input); and
+    the step's side state (MMoE's gate means over the batch, as ``take_side_state``)."""
     k = flat.shape[0]
     # one split, so the backward writes the row's gradient in one copy (slices would each
     # add a zero-filled (K, n_params) gradient)
@@ -185,12 +204,20 @@ def explicit_forward(plan: Plan, flat: torch.Tensor, x: torch.Tensor,
                     h = torch.baddbmm(views[b_i].view(k, 1, -1), h, w)
         return h
 
-    h = run(plan.encoder, x) if plan.encoder is not None else x  # (K, batch, width)
-    if plan.encoders is None:  # the plain autoencoder's z is its code, read by every head
-        return {name: run(plan.heads[name], h) for name in names}
     n = len(names)
-    codes = run(plan.encoders, h.unsqueeze(1).expand(k, n, *h.shape[1:]))  # (K, n, batch, code)
-    return {name: run(plan.heads[name], codes[:, i]) for i, name in enumerate(names)}
+    side: list[dict[str, torch.Tensor]] = []
+    if plan.experts is not None and plan.gate is not None:  # MMoE (``GatedExperts.forward``)
+        n_e = plan.shapes[plan.gate[1]][-1]  # type: ignore[index]
+        experts = run(plan.experts, x.unsqueeze(1).expand(k, n_e, *x.shape[1:]))
+        g = torch.softmax(run([plan.gate], x.unsqueeze(1).expand(k, n, *x.shape[1:])), dim=-1)
+        codes = torch.einsum("ktbe,kebd->ktbd", g, experts)  # every task mixes every expert
+        side = [{"tasks": g.detach().mean(dim=-2)}]  # (K, n_tasks, n_experts)
+    else:
+        h = run(plan.encoder, x) if plan.encoder is not None else x  # (K, batch, width)
+        if plan.encoders is None:  # the plain autoencoder's z is its code, read by every head
+            return {name: run(plan.heads[name], h) for name in names}, side
+        codes = run(plan.encoders, h.unsqueeze(1).expand(k, n, *h.shape[1:]))  # (K, n, batch, code)
+    return {name: run(plan.heads[name], codes[:, i]) for i, name in enumerate(names)}, side
 
 
 def grad_cosines(stack: Stack, split: Split, specs: list[TaskSpec],
@@ -202,17 +229,18 @@ def grad_cosines(stack: Stack, split: Split, specs: list[TaskSpec],
     own row of ``Stack.flat``, so one backward per task gives every replica's gradient."""
     from .weighting.gradient_base import jacobian
 
-    assert stack.plan is not None and stack.plan.encoder is not None
+    assert stack.plan is not None and stack.plan.shared
     k, n = stack.flat.shape
     x = split.x[:batch].unsqueeze(0).expand(k, -1, -1)
-    out = explicit_forward(stack.plan, stack.flat, x, [s.name for s in specs])
+    out, _ = explicit_forward(stack.plan, stack.flat, x, [s.name for s in specs])
     losses = torch.stack([
         batched_loss(s, out[s.name], x if s.kind == "reconstruction"
                      else split.y[s.name][:batch].unsqueeze(0).expand(k, *split.y[s.name][:batch].shape))
         for s in specs], dim=1)  # (K, n_tasks)
     grads = jacobian(losses.sum(0), [stack.flat]).view(len(specs), k, n)
-    shared = torch.cat([grads[:, :, s.offset:s.offset + s.numel] for s in stack.layout
-                        if s.name.startswith("encoder.")], dim=2).transpose(0, 1)  # (K, T, P)
+    shared = torch.cat([grads[:, :, stack.layout[i].offset:stack.layout[i].offset
+                              + stack.layout[i].numel] for i in stack.plan.shared],
+                       dim=2).transpose(0, 1)  # (K, T, P)
     unit = shared / shared.norm(dim=2, keepdim=True).clamp(min=1e-12)
     return (unit @ unit.transpose(1, 2)).clamp(-1.0, 1.0).tolist()
 
@@ -344,6 +372,6 @@ def split_losses(stack: Stack, split: Split, specs: list[TaskSpec]) -> torch.Ten
     assert stack.plan is not None
     k = stack.flat.shape[0]
     x = split.x.unsqueeze(0).expand(k, -1, -1)
-    out = explicit_forward(stack.plan, stack.flat, x, [s.name for s in specs])
+    out, _ = explicit_forward(stack.plan, stack.flat, x, [s.name for s in specs])
     return torch.stack([batched_loss(s, out[s.name], split.y[s.name].unsqueeze(0).expand(
         k, *split.y[s.name].shape)) for s in specs], dim=1)

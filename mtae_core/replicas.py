@@ -262,7 +262,7 @@ def _loop(reps: list[_Replica], stack: Stack, stops: _Stops, poll: _Poll,
             # a model without a shared encoder has no cosines (as alone)
             pre = (split_losses(stack, run0.val, run0.specs),
                    grad_cosines(stack, run0.train, run0.specs, run0.bs)
-                   if stack.plan.encoder is not None else None)
+                   if stack.plan.shared else None)
         for i in alive:
             _end_epoch(reps[i], stack, i, epoch, st, end,
                        (pre[0][i], pre[1][i] if pre[1] is not None else None)
@@ -322,10 +322,9 @@ def _step(reps: list[_Replica], stack: Stack, alive: list[int], epoch: int, step
         return (*(out.outputs[n] for n in names), *out.aux_losses.values(), *side_leaves)
 
     side_keys: list[list[str]] = []
-    if stack.plan is not None and not noise:  # the default model: batched matmuls, no vmap
-        outputs = explicit_forward(stack.plan, stack.flat, xb, names)
+    if stack.plan is not None and not noise:  # batched matmuls, no vmap
+        outputs, side = explicit_forward(stack.plan, stack.flat, xb, names)
         aux: dict[str, torch.Tensor] = {}
-        side: list[dict[str, torch.Tensor]] = []
     else:
         res = vmap(forward, randomness="error")(stack.flat, xb, *(b for _, _, b in buffers), *noise)
         outputs = dict(zip(names, res[:len(names)], strict=True))

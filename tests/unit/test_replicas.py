@@ -96,11 +96,14 @@ def _plan(cfg: ExperimentConfig) -> Any:
 
 
 def test_the_default_model_runs_without_vmap_and_others_with_it():
-    # the explicit batched matmuls serve hard sharing (any depth) and the single-task
-    # baselines with a plain autoencoder and no dropout or batch norm; the rest uses vmap
-    assert _plan(_cfg()) is not None
-    assert _plan(_cfg(model={"sharing": "single_task"})) is not None
-    assert _plan(_cfg(model={"sharing": "mmoe"})) is None
+    # the explicit batched matmuls serve hard sharing (any depth), the single-task
+    # baselines and MMoE with a plain autoencoder and no dropout or batch norm; the rest
+    # uses vmap (the every-scheme test above compares both kinds with runs alone)
+    for sharing in ("hard", "single_task", "mmoe"):
+        assert _plan(_cfg(model={"sharing": sharing})) is not None, sharing
+    for sharing in ("soft", "cross_stitch", "cgc", "ple"):
+        assert _plan(_cfg(model={"sharing": sharing})) is None, sharing
+    assert _plan(_cfg(model={"sharing": "mmoe", "dropout": 0.2})) is None
     assert _plan(_cfg(model={"dropout": 0.2})) is None
     assert _plan(_cfg(model={"batch_norm": True})) is None
     assert _plan(_cfg(model={"autoencoder": "variational"})) is None
