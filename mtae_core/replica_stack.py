@@ -96,9 +96,9 @@ def make_stack(runs: list[_Run], test: Split) -> Stack:
 # ---- the forward pass without vmap ---------------------------------------------------------
 # vmap runs each op of the model through functorch's batching rules: at these sizes that
 # costs about as much per step as a single run's whole forward and backward (profiled in
-# the README). For hard sharing (any depth) and the single-task baselines, with a plain
-# autoencoder and MLPs of linear layers and activations, the forward pass is written out
-# as what vmap computes: one batched matmul per layer over the replicas' stacked weights.
+# the README). For hard sharing (any depth), the single-task baselines and MMoE, with a
+# plain autoencoder and MLPs of linear layers and activations, the forward pass is written
+# out as what vmap computes: one batched matmul per layer over the replicas' stacked weights.
 
 # one MLP layer: a linear layer (indices of its weight and bias slots; the bias None when it
 # has none), a layer of per-task networks (``BatchedLinear``: "tasks", weight, bias), or an

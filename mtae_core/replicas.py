@@ -4,8 +4,8 @@ The models here are small: much of a step is per-op overhead, paid once for K re
 trained side by side (on the CPU each further replica still costs about a third of a run's
 step in matmul and elementwise arithmetic; see the README's seeds benchmark). Each replica's
 parameters are stacked along a leading axis (``torch.func.stack_module_state``) and one
-forward pass serves all of them: for the default model (hard sharing, plain autoencoder,
-MLPs) one ``baddbmm`` per linear layer over the stacked weights
+forward pass serves all of them: for hard sharing, the single-task baselines and MMoE
+(plain autoencoder, MLPs) one ``baddbmm`` per layer over the stacked weights
 (``replica_stack.explicit_forward``), for every other model ``vmap`` over the template
 (vmap's per-op cost is as large as a small model's whole step). Everything that makes
 a seed a seed stays per replica, so each replica's curves, metrics and kept model equal
