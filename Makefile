@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_sharing.py
 	$(PY) bench/bench_weighting.py
 	$(PY) bench/bench_study.py
+	$(PY) bench/bench_seeds.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -41,6 +41,7 @@ from ui.state import (  # noqa: E402  (see above)
     device_label,
     get_runner,
     get_store,
+    page_drawn,
     run_in_frame,
 )
 
@@ -52,6 +53,7 @@ run_in_frame(page)
 # page is on screen, and the counts include a run the page has just queued (Train needs
 # no second full rerun to show it). A page that reruns or switches skips this; the next
 # run draws it.
+page_drawn.set()
 get_runner()  # one store and one pool of training workers per server, started once
 with status_line.container():
     # "detecting…" until a worker is warm (seconds after the server starts); the next

@@ -9,13 +9,18 @@ temporary ``$MTAE_HOME``, drives ``/usr/bin/chromium`` with Playwright and print
 - reload: a browser reload of the Train page until the Train button is visible again
   (median of ``--reloads``);
 - Train → first point: from the click on Train until the live chart holds the new
-  run's first epoch (median of ``--trains``; worst case printed too).
+  run's first epoch (median of ``--trains``; worst case printed too);
+
+each over ``--rounds`` fresh servers (median and worst of all). Besides wall-clock times
+it prints the CPU time the server and the browser used for the first view and each reload,
+which other load on the machine moves less, and the load average before and after, so
+a figure from a busy machine can be told from one from a quiet machine.
 
 It stops everything it started: the server runs in its own process group, which is
 ended as a whole (so a training worker that outlived its app would be caught and
 reported, then ended).
 
-    .venv/bin/python bench/bench_browser.py [--reloads 5] [--trains 3]
+    .venv/bin/python bench/bench_browser.py [--rounds 1] [--reloads 5] [--trains 3]
 """
 
 from __future__ import annotations
@@ -115,11 +120,38 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _browser_cpu(server: int) -> float:
+    """CPU time used so far by this process's descendants but the server and its workers
+    (so: Playwright's driver and the Chromium processes it started), from Linux's /proc."""
+    parent: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        pid = int(d.name)
+        parent[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    me, total = os.getpid(), 0.0
+    for pid, seconds in cpu.items():
+        p = parent.get(pid)
+        if pid == server:
+            continue
+        while p is not None and p not in (0, 1, me, server):
+            p = parent.get(p)
+        if p == me:
+            total += seconds
+    return total
+
+
 def _visible_train(page: Any) -> None:
     page.wait_for_function(_TRAIN_VISIBLE, polling="raf", timeout=TIMEOUT_MS)
 
 
-def _wait_no_active_run(db: Path, timeout: float = 60.0) -> None:
+def _wait_no_active_run(db: Path, timeout: float = 180.0) -> None:
     """Wait until the store has no queued or running run (read-only, straight from SQLite:
     the page's wording may change, the store's statuses do not)."""
     deadline = time.monotonic() + timeout
@@ -129,7 +161,7 @@ def _wait_no_active_run(db: Path, timeout: float = 60.0) -> None:
                              ).fetchone()[0]:
                 return
         time.sleep(0.05)
-    raise TimeoutError("a cancelled run did not end within a minute")
+    raise TimeoutError(f"a cancelled run did not end within {timeout:.0f} s")
 
 
 def measure(url: str, reloads: int, trains: int, server: int, db: Path) -> dict[str, list[float]]:
@@ -138,25 +170,28 @@ def measure(url: str, reloads: int, trains: int, server: int, db: Path) -> dict[
     from playwright.sync_api import sync_playwright
 
     res: dict[str, list[float]] = {"first view": [], "reload": [], "Train -> first point": [],
-                                   "server CPU, first view": [], "server CPU, reload": []}
+                                   "server CPU, first view": [], "server CPU, reload": [],
+                                   "browser CPU, first view": [], "browser CPU, reload": []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(TIMEOUT_MS)
-            t0, c0 = time.perf_counter(), _cpu_seconds(server)
+            t0, c0, b0 = time.perf_counter(), _cpu_seconds(server), _browser_cpu(server)
             page.goto(url, wait_until="commit")
             _visible_train(page)
             res["first view"].append(time.perf_counter() - t0)
             res["server CPU, first view"].append(_cpu_seconds(server) - c0)
+            res["browser CPU, first view"].append(_browser_cpu(server) - b0)
 
             for _ in range(reloads):
                 time.sleep(1.0)  # let the last view's leftover work (polls, charts) settle
-                t0, c0 = time.perf_counter(), _cpu_seconds(server)
+                t0, c0, b0 = time.perf_counter(), _cpu_seconds(server), _browser_cpu(server)
                 page.reload(wait_until="commit")
                 _visible_train(page)
                 res["reload"].append(time.perf_counter() - t0)
                 res["server CPU, reload"].append(_cpu_seconds(server) - c0)
+                res["browser CPU, reload"].append(_browser_cpu(server) - b0)
 
             main = page.get_by_test_id("stMain")
             main.get_by_role("tab", name="Training").click()
@@ -182,31 +217,40 @@ def measure(url: str, reloads: int, trains: int, server: int, db: Path) -> dict[
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=1, help="fresh servers, one after another")
     ap.add_argument("--reloads", type=int, default=5)
     ap.add_argument("--trains", type=int, default=3)
     args = ap.parse_args()
     if not Path(CHROMIUM).exists():
         sys.exit(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with tempfile.TemporaryDirectory(prefix="mtae-bench-") as tmp:
-        log_path = Path(tmp) / "streamlit.log"
-        with open(log_path, "wb") as log:
-            proc, url = _start_server(Path(tmp) / "home", log)
-            try:
-                res = measure(url, args.reloads, args.trains, proc.pid,
-                              Path(tmp) / "home" / "runs.db")
-            finally:
-                left = _stop_server(proc)
-        log_text = log_path.read_text(errors="replace")
+    load_before = os.getloadavg()
+    res: dict[str, list[float]] = {}
+    overflows, left = 0, []
+    for _ in range(args.rounds):
+        with tempfile.TemporaryDirectory(prefix="mtae-bench-") as tmp:
+            log_path = Path(tmp) / "streamlit.log"
+            with open(log_path, "wb") as log:
+                proc, url = _start_server(Path(tmp) / "home", log)
+                try:
+                    one = measure(url, args.reloads, args.trains, proc.pid,
+                                  Path(tmp) / "home" / "runs.db")
+                finally:
+                    left += _stop_server(proc)
+            overflows += log_path.read_text(errors="replace").count("Inotify queue overflow")
+        for name, xs in one.items():
+            res.setdefault(name, []).extend(xs)
     print(f"dashboard: python -m ui.serve (as make run), {os.cpu_count()} CPU(s), "
-          f"MTAE_WORKERS={os.environ.get('MTAE_WORKERS', 'default')}")
+          f"MTAE_WORKERS={os.environ.get('MTAE_WORKERS', 'default')}, {args.rounds} fresh "
+          f"server(s); load average (1 min) {load_before[0]:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after")
     for name, xs in res.items():
         if not xs:
             continue
         extra = (f" (median of {len(xs)}, min {min(xs):.2f}, max {max(xs):.2f})"
                  if len(xs) > 1 else "")
         target = f"; target <= {TARGETS[name]} s" if name in TARGETS else ""
-        print(f"{name:22s} {statistics.median(xs):6.2f} s{extra}{target}")
-    print(f"inotify overflow warnings in the server log: {log_text.count('Inotify queue overflow')}")
+        print(f"{name:24s} {statistics.median(xs):6.2f} s{extra}{target}")
+    print(f"inotify overflow warnings in the server logs: {overflows}")
     if left:
         print(f"processes still alive 10 s after the server ended (killed now): {left}")
 

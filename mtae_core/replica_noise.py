@@ -8,9 +8,10 @@ a step the draws the model will make are taken, replica by replica and in the mo
 order, from that state, and the model's random calls are answered from them (a torch
 function mode). The draws equal those of the single run, so the replicas' curves do too.
 
-What the model draws is learnt once per batch size by running it on the ``meta`` device
-(shapes only, nothing drawn). A random call this module does not know makes the config
-unbatchable (``Probe.unknown``): it then trains as separate runs.
+What the model draws is learnt once per batch size from one forward pass of a copy of
+the model, with the generator state put back afterwards. A random call this module does
+not know makes the config unbatchable (``Probe.unknown``): it then trains as separate
+runs.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def _dropout_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[torch.
 
 
 class Probe(TorchFunctionMode):
-    """Records the random draws of one forward pass (run it on the meta device)."""
+    """Records the random draws of one forward pass (run it on a copy of the model)."""
 
     def __init__(self) -> None:
         super().__init__()

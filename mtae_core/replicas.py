@@ -24,23 +24,34 @@ batched: ``batch_reason`` says why, and the caller trains those seeds as separat
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import vmap
 
 from . import data as data_mod
 from . import models
 from .config import ConfigError, ExperimentConfig
-from .data import MultiTaskData, Split
-from .metrics import task_loss
+from .data import MultiTaskData
 from .preflight import preflight
-from .replica_noise import Draw, Feed, Probe, ReplicaRng, stack_draws
+from .replica_noise import ReplicaRng, stack_draws
+from .replica_stack import (
+    NotBatchable,
+    Stack,
+    add_side_state,
+    batched_loss,
+    clip,
+    give_side_state,
+    load_replica,
+    make_stack,
+    penalty,
+    probe_draws,
+    strategy_draws,
+    take_side_state,
+)
 from .training import (
     NullSink,
     Sink,
@@ -56,16 +67,13 @@ from .training import (
     _Run,
     _setup,
     build,
-    build_optimizer,
     describe_device,
     resolve_device,
     test_report,
 )
 from .weighting import Weighting, weightings
 
-
-class NotBatchable(Exception):
-    """These seeds cannot train as one batched model; the message says why (plain words)."""
+__all__ = ["NotBatchable", "batch_reason", "group_key", "train_replicas"]
 
 
 def batch_reason(cfg: ExperimentConfig) -> str | None:
@@ -107,23 +115,6 @@ class _Replica:
     result: TrainResult | None = None  # set when the replica ends (frozen)
 
 
-@dataclass
-class _Stack:
-    """The replicas' parameters stacked (K, ...) and what trains them."""
-
-    template: nn.Module  # the architecture on the meta device, in training mode
-    params: dict[str, torch.Tensor]  # name -> (K, ...) leaves
-    buffers: dict[str, torch.Tensor]
-    opt: torch.optim.Optimizer
-    lr_sched: torch.optim.lr_scheduler.LRScheduler | None
-    penalised: list[str]  # weight matrices (L1 / L2 penalties)
-    strategy_params: list[list[nn.Parameter]]  # per replica
-    test: Split  # the test split, on the training device
-    draws: dict[int, list[Draw]] = field(default_factory=dict)  # batch size -> the forward's draws
-    strategy_draws: bool = True  # the strategy draws random numbers (random loss weighting)
-    feed: Feed = field(default_factory=Feed)
-
-
 def train_replicas(
     cfgs: Sequence[ExperimentConfig],
     data: MultiTaskData | None = None,
@@ -136,9 +127,9 @@ def train_replicas(
     """Train configs that differ only in their seed as one batched model; one result per
     config, in order, each as ``training.train`` would return it for that config alone.
     ``on_result(k, result)`` hears of a replica as soon as it ends (diverged, stopped
-    early, or the end). ``should_stop`` cancels them all; ``stop_replica(k)`` only replica
-    ``k`` (its run was cancelled). Raises ``NotBatchable`` (before anything is written to a sink) when
-    the configs cannot train together."""
+    early, failed its preflight, or the end). ``should_stop`` cancels them all;
+    ``stop_replica(k)`` only replica ``k`` (its run was cancelled). Raises ``NotBatchable``
+    (before anything is written to a sink) when the configs cannot train together."""
     t0 = time.perf_counter()
     cfgs = list(cfgs)
     sinks = list(sinks) if sinks is not None else [NullSink() for _ in cfgs]
@@ -147,8 +138,12 @@ def train_replicas(
         preflight(cfgs[0], data)
     except ConfigError as e:  # the same config: every replica fails the same way
         reason = "; ".join(e.messages)
-        return [TrainResult("failed", reason, 0, {}, time.perf_counter() - t0,
-                            cfg.training.device, None) for cfg in cfgs]
+        failed = [TrainResult("failed", reason, 0, {}, time.perf_counter() - t0,
+                              cfg.training.device, None) for cfg in cfgs]
+        for k, result in enumerate(failed):
+            if on_result is not None:
+                on_result(k, result)
+        return failed
     device = resolve_device(cfgs[0].training.device)
     if data is None:
         data = data_mod.load(cfgs[0].data)
@@ -157,9 +152,11 @@ def train_replicas(
         _, model = build(cfg, data)  # seeds the global generator with the replica's seed
         run = _setup(cfg, data, model, device)
         reps.append(_Replica(run, sink, ReplicaRng(device), _EarlyStopping(cfg.training.early_stopping)))
-    stack = _stack(reps, device, data.test.to(device))
-    _probe(stack, reps[0].run, reps[0].run.bs)
-    stack.strategy_draws = _strategy_draws(reps[0].run)
+    stack = make_stack([r.run for r in reps], data.test.to(device))
+    for r in reps:  # the replicas' bookkeeping reads the shared optimizer's learning rate
+        r.run.opt, r.run.lr_sched = stack.opt, None
+    probe_draws(stack, reps[0].run, reps[0].run.bs)
+    stack.strategy_draws = strategy_draws(reps[0].run)
     k = len(reps)
     for r in reps:
         m = r.run.model
@@ -182,82 +179,6 @@ def _check_group(cfgs: list[ExperimentConfig]) -> None:
         raise NotBatchable(reason)
 
 
-def _stack(reps: list[_Replica], device: torch.device, test: Split) -> _Stack:
-    ms = [r.run.model for r in reps]
-    params, buffers = stack_module_state(ms)  # type: ignore[arg-type]
-    template = copy.deepcopy(ms[0]).to("meta")
-    template.train()
-    strategy_params = [list(r.run.strategy.parameters()) for r in reps]
-    cfg = reps[0].run.cfg
-    # one optimizer over everything: its updates are element-wise, so replicas stay apart
-    opt_params = list(params.values()) + [p for ps in strategy_params for p in ps]
-    opt, lr_sched = build_optimizer(cfg.optimizer, opt_params, cfg.training.epochs)  # type: ignore[arg-type]
-    penalised = [n for n, p in ms[0].named_parameters() if p.dim() > 1]
-    for r in reps:  # the replicas' bookkeeping reads the shared optimizer's learning rate
-        r.run.opt, r.run.lr_sched = opt, None
-    return _Stack(template, params, buffers, opt, lr_sched, penalised, strategy_params, test)
-
-
-def _probe(stack: _Stack, run: _Run, batch: int) -> list[Draw]:
-    """The random draws of one training forward pass at this batch size (cached)."""
-    if batch in stack.draws:
-        return stack.draws[batch]
-    x = torch.empty(batch, run.train.x.shape[1], device="meta")
-    probe = Probe()
-    with probe:
-        stack.template(x)
-    _reset_side_state(stack.template)
-    if probe.unknown:
-        raise NotBatchable(f"the model draws random numbers in a way batched seeds cannot "
-                           f"reproduce ({', '.join(sorted(set(probe.unknown)))})")
-    stack.draws[batch] = probe.draws
-    return probe.draws
-
-
-def _strategy_draws(run: _Run) -> bool:
-    """Whether the strategy's ``combine`` draws random numbers (tried on a copy, which
-    is then dropped: some strategies change their state as they combine)."""
-    strategy = copy.deepcopy(run.strategy)
-    probe = Probe()
-    with probe, torch.no_grad():
-        strategy.combine(torch.ones(len(run.names), device=run.device), None)
-    return bool(probe.unknown or probe.draws)
-
-
-# ---- side state of a forward pass (mixture-of-experts gate statistics) --------------------
-# Expert models sum their gate weights over an epoch's forward passes for the gate charts.
-# Under vmap those sums would be batched tensors left on the template: instead each step's
-# gate means come out of vmap and are summed per replica, then handed to each replica's
-# model at the epoch's end, exactly as its own forward passes would have summed them.
-
-
-def _reset_side_state(m: nn.Module) -> None:
-    if hasattr(m, "_gate_sums"):
-        setattr(m, "_gate_sums", [])  # noqa: B010  (another module's attribute, by duck typing)
-        setattr(m, "_gate_count", 0)  # noqa: B010
-        setattr(m, "last_gates", [])  # noqa: B010
-
-
-def _take_side_state(m: nn.Module) -> Any:
-    sums = getattr(m, "_gate_sums", None) or []  # vmap's outputs hold tensors only
-    _reset_side_state(m)
-    return sums
-
-
-def _add_side_state(acc: Any, new: Any) -> Any:
-    if not new:
-        return acc
-    if acc is None:
-        return new
-    return [{k: a[k] + n[k] for k in n} for a, n in zip(acc, new, strict=True)]
-
-
-def _give_side_state(m: nn.Module, acc: Any, k: int, steps: int) -> None:
-    if acc is not None and hasattr(m, "_gate_sums"):
-        setattr(m, "_gate_sums", [{name: v[k] for name, v in level.items()} for level in acc])  # noqa: B010
-        setattr(m, "_gate_count", steps)  # noqa: B010
-
-
 # ---- the loop ------------------------------------------------------------------------------
 
 
@@ -275,7 +196,7 @@ class _EpochState:
     steps_done: int = 0
 
 
-def _loop(reps: list[_Replica], stack: _Stack, stops: _Stops, poll: _Poll,
+def _loop(reps: list[_Replica], stack: Stack, stops: _Stops, poll: _Poll,
           t0: float, on_result: Callable[[int, TrainResult], None] | None) -> None:
     run0 = reps[0].run
     epochs, steps = run0.cfg.training.epochs, run0.steps
@@ -341,39 +262,64 @@ def _bad_tasks(sums: torch.Tensor, names: list[str]) -> list[str | None]:
     return [next((names[j] for j, ok in enumerate(row) if not ok), None) for row in finite]
 
 
-def _step(reps: list[_Replica], stack: _Stack, alive: list[int], epoch: int, step: int,
+def _step(reps: list[_Replica], stack: Stack, alive: list[int], epoch: int, step: int,
           idx: torch.Tensor, st: _EpochState) -> None:
     """One optimiser step of every replica on its batch; idx: (K, batch)."""
     run0 = reps[0].run
     tr, specs, cfg = run0.train, run0.specs, run0.cfg
     xb = tr.x[idx]  # (K, batch, input)
     ys = {s.name: tr.y[s.name][idx] for s in specs if s.kind != "reconstruction"}
-    draws = _probe(stack, run0, idx.shape[1])
+    draws = probe_draws(stack, run0, idx.shape[1])
     noise = stack_draws([r.rng for r in reps], draws) if draws else []
     template, feed = stack.template, stack.feed
 
-    def forward(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], x: torch.Tensor,
-                y: dict[str, torch.Tensor], eps: list[torch.Tensor]) -> Any:
+    layout, buffers = stack.layout, stack.buffers
+    sizes = [slot.numel for slot in layout]
+
+    n_bufs, names = len(buffers), run0.names
+    aux_names: list[str] = []  # the model's auxiliary losses, in its order (seen in the call)
+
+    def forward(*leaves: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        # flat tuples in and out: vmap's pytree handling is a Python cost on every step
+        flat, x = leaves[0], leaves[1]
+        bufs, eps = leaves[2:2 + n_bufs], leaves[2 + n_bufs:]
+        # the replica's parameters as views of its row, put where the template reads them
+        # (what functional_call does, without its per-call lookups)
+        for slot, v in zip(layout, torch.split(flat, sizes), strict=True):
+            slot.owner[slot.attr] = v.view(slot.shape)
+        for (owner, name, _), b in zip(buffers, bufs, strict=True):
+            owner[name] = b  # batch norm updates its statistics in place: into the stack
         feed.queue = list(eps)
         if eps:
             with feed:
-                out = functional_call(template, (p, b), (x,))
+                out = template(x)
         else:
-            out = functional_call(template, (p, b), (x,))
-        losses = torch.stack([task_loss(s, out.outputs[s.name], x if s.kind == "reconstruction"
-                                        else y[s.name]) for s in specs])  # (n_tasks,)
-        return losses, out.aux_losses, _take_side_state(template)
+            out = template(x)
+        aux_names[:] = list(out.aux_losses)
+        side = take_side_state(template)
+        side_leaves = [v for level in side for v in level.values()]
+        side_keys[:] = [list(level) for level in side]
+        return (*(out.outputs[n] for n in names), *out.aux_losses.values(), *side_leaves)
 
-    losses, aux, side = vmap(forward, randomness="error")(stack.params, stack.buffers, xb, ys, noise)
+    side_keys: list[list[str]] = []
+    res = vmap(forward, randomness="error")(stack.flat, xb, *(b for _, _, b in buffers), *noise)
+    outputs = dict(zip(names, res[:len(names)], strict=True))
+    aux = dict(zip(aux_names, res[len(names):len(names) + len(aux_names)], strict=True))
+    rest = iter(res[len(names) + len(aux_names):])
+    side = [{key: next(rest) for key in keys} for keys in side_keys]
+    # the task losses outside vmap, where cross-entropy has its fused kernel (under vmap it
+    # runs as a Python decomposition): (K, n_tasks)
+    losses = torch.stack([batched_loss(s, outputs[s.name], xb if s.kind == "reconstruction"
+                                        else ys[s.name]) for s in specs], dim=1)
     # losses: (K, n_tasks); aux: name -> (K,)
     extra = torch.zeros(len(reps), device=run0.device)
     for name, v in aux.items():  # the single run's order: aux losses, then the penalty
         extra = extra + v
         st.aux_sums[name] = st.aux_sums.get(name, 0) + v.detach()
-    pen = _penalty(stack, cfg.optimizer.l1, cfg.optimizer.l2)
+    pen = penalty(stack, cfg.optimizer.l1, cfg.optimizer.l2)
     if pen is not None:
         extra = extra + pen
-    st.side = _add_side_state(st.side, side)
+    st.side = add_side_state(st.side, side)
     st.steps_done += 1
     stack.opt.zero_grad(set_to_none=True)
     total = torch.zeros((), device=run0.device)
@@ -388,55 +334,12 @@ def _step(reps: list[_Replica], stack: _Stack, alive: list[int], epoch: int, ste
         total = total + combined + extra[i]
     total.backward()
     if cfg.optimizer.clip_norm:
-        _clip(stack, cfg.optimizer.clip_norm)
+        clip(stack, cfg.optimizer.clip_norm)
     stack.opt.step()
     detached = losses.detach()
     for i in alive:
         reps[i].run.schedule.feedback(detached[i])
     st.sums += detached
-
-
-def _penalty(stack: _Stack, l1: float, l2: float) -> torch.Tensor | None:
-    """Per replica L1 / L2 penalty on the weight matrices: (K,)."""
-    if not l1 and not l2:
-        return None
-    ws = [stack.params[n] for n in stack.penalised]
-    total = torch.zeros(ws[0].shape[0], device=ws[0].device)
-    if l1:
-        total = total + l1 * sum(w.abs().flatten(1).sum(1) for w in ws)
-    if l2:
-        total = total + l2 * sum(w.pow(2).flatten(1).sum(1) for w in ws)
-    return total
-
-
-def _clip(stack: _Stack, max_norm: float) -> None:
-    """``clip_grad_norm_`` per replica: each replica's gradients (its slice of every
-    stacked parameter and its strategy's parameters) scaled by its own total norm."""
-    grads = [p.grad for p in stack.params.values() if p.grad is not None]
-    k = len(stack.strategy_params)
-    norms = [g.flatten(1).norm(dim=1) for g in grads]  # each (K,)
-    own = [[p.grad for p in ps if p.grad is not None] for ps in stack.strategy_params]
-    if any(own):
-        norms.append(torch.stack([
-            torch.linalg.vector_norm(torch.stack([g.norm() for g in gs])) if gs
-            else torch.zeros((), device=norms[0].device) for gs in own]))
-    total = torch.linalg.vector_norm(torch.stack(norms, dim=1), dim=1)  # (K,)
-    coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
-    for g in grads:
-        g.mul_(coef.view(k, *([1] * (g.dim() - 1))))
-    for i, gs in enumerate(own):
-        for g in gs:
-            g.mul_(coef[i])
-
-
-def _load(rep: _Replica, stack: _Stack, k: int) -> None:
-    """Copy replica ``k``'s slice of the stacked state into its own model."""
-    with torch.no_grad():
-        for name, p in rep.run.model.named_parameters():
-            p.copy_(stack.params[name][k])
-        for name, b in rep.run.model.named_buffers():
-            if name in stack.buffers:
-                b.copy_(stack.buffers[name][k])
 
 
 def _replica_epoch(st: _EpochState, k: int) -> _Epoch:
@@ -454,12 +357,12 @@ def _freeze_diverged(rep: _Replica, epoch: int, st: _EpochState, k: int, task: s
         rep.sink.epoch(epoch, rows, extras)
 
 
-def _end_epoch(rep: _Replica, stack: _Stack, k: int, epoch: int, st: _EpochState,
+def _end_epoch(rep: _Replica, stack: Stack, k: int, epoch: int, st: _EpochState,
                end: Callable[..., None]) -> None:
     """A finished epoch of replica ``k``: its own model evaluated and bookkept as alone."""
     run = rep.run
-    _load(rep, stack, k)
-    _give_side_state(run.model, st.side, k, st.steps_done)
+    load_replica(rep.run.model, stack, k)
+    give_side_state(run.model, st.side, k, st.steps_done)
     ep = _replica_epoch(st, k)
     ep.good = rep.good
     losses = _epoch_losses(run, ep, epoch)
@@ -483,12 +386,12 @@ def _end_epoch(rep: _Replica, stack: _Stack, k: int, epoch: int, st: _EpochState
         end(k, "done", reason)
 
 
-def _finish(rep: _Replica, stack: _Stack, k: int, status: Status, reason: str | None,
+def _finish(rep: _Replica, stack: Stack, k: int, status: Status, reason: str | None,
             t0: float, diverged: dict[str, Any]) -> TrainResult:
     """Freeze replica ``k`` and build its result, as ``training.train`` ends a run."""
     run = rep.run
     if status != "diverged":
-        _load(rep, stack, k)
+        load_replica(rep.run.model, stack, k)
     best_epoch = rep.early.restore(run.model)
     result = TrainResult(status, reason, rep.epochs_run, {}, 0.0, describe_device(run.device),
                          run.model, rep.history, **diverged)

@@ -7,7 +7,7 @@ from mtae_core.analysis import MissingExtra
 from ui import charts, classroom, downloads, links
 from ui.latent import projection
 from ui.live import run_label
-from ui.pictures import projection_methods, recon_section, side_by_side_section
+from ui.pictures import UMAP_FIRST, projection_methods, recon_section, side_by_side_section
 from ui.state import ensure_app_frame, get_store
 from ui.train_form import LABELS
 
@@ -38,7 +38,7 @@ c1, c2 = st.columns([3, 2])
 run = c1.selectbox("Run", done, format_func=run_label)
 method = c2.radio("Projection", list(METHODS), format_func=METHODS.get, horizontal=True)
 try:
-    with st.spinner("Projecting the test set…"):
+    with st.spinner("Projecting the test set…" + (UMAP_FIRST if method == "umap" else "")):
         frame, keys = projection(str(store.path), run.id, None, method)
 except MissingExtra as e:  # UMAP chosen without the extra: say how to get it
     st.info(str(e))

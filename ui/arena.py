@@ -36,6 +36,9 @@ from .forms import model_form
 DEFAULT_METHODS = ["equal", "pcgrad", "mgda"]
 DEFAULT_STARTS = ["top left", "top right", "left"]
 DEFAULT_LR, DEFAULT_STEPS = 0.1, 300
+# the paths run in the page's own script run: cap the work of one press (about a minute
+# on a busy classroom server)
+MAX_TOTAL_STEPS = 40_000
 TASK_COLOURS = ("#4c78a8", "#f58518")  # the contour lines of task 1 and task 2
 NASH_SCALES = (0.1, 1.0)
 
@@ -167,6 +170,12 @@ def _settings() -> dict[str, Any] | None:
     points = [STARTS[k] for k in starts] + ([(float(x), float(y))] if own else [])
     if not methods or not points:
         st.info("Pick at least one method and one start point.")
+        return None
+    total = len(methods) * len(points) * int(steps)
+    if total > MAX_TOTAL_STEPS:
+        st.error(f"That is {total:,} steps in all ({len(methods)} methods × {len(points)} start "
+                 f"points × {int(steps):,} steps); at most {MAX_TOTAL_STEPS:,} run at once. Pick "
+                 "fewer methods, start points or steps.")
         return None
     return {"methods": methods, "points": points, "steps": int(steps), "lr": float(lr),
             "optimizer": optimizer, "scales": NASH_SCALES if nash else (1.0, 1.0),

@@ -312,3 +312,71 @@ def figure_data(fig: go.Figure) -> pd.DataFrame:
     frame = pd.DataFrame(data)
     cols = [c for c in ("frame", "trace", "x", "y", "z") if c in frame.columns]
     return frame[cols] if cols else frame
+
+
+# ---- learned mixing over the epochs (gates, cross-stitch α) on a slider ----------------------
+
+
+def _panels(extras: Sequence[Mapping[str, Any]]) -> tuple[str, list[tuple[int, list[dict[str, Any]]]]]:
+    """(what is mixed, [(epoch, panels)]) where each panel is a heatmap's title, x, y, z.
+    Gate weights (MMoE, CGC, PLE: one panel per level) or cross-stitch α (one per layer)."""
+    out: list[tuple[int, list[dict[str, Any]]]] = []
+    kind = ""
+    for e in extras:
+        if e.get("gates"):
+            kind = "gates"
+            panels = [{"title": lvl, "x": g["experts"], "y": list(g["rows"]),
+                       "z": [g["rows"][r] for r in g["rows"]]} for lvl, g in e["gates"].items()]
+        elif e.get("cross_stitch"):
+            kind = "alpha"
+            cs = e["cross_stitch"]
+            panels = [{"title": f"α after layer {k + 1}", "x": cs["tasks"], "y": cs["tasks"],
+                       "z": a} for k, a in enumerate(cs["alphas"])]
+        else:
+            continue
+        out.append((int(e["epoch"]), panels))
+    return kind, out
+
+
+def mixing_animation(extras: Sequence[Mapping[str, Any]]) -> go.Figure | None:
+    """The gate weights or cross-stitch α of every epoch in one figure: a slider (and a
+    play button) steps through the epochs; None when the run recorded no mixing."""
+    kind, epochs = _panels(extras)
+    if not epochs:
+        return None
+    n = len(epochs[-1][1])
+    fig = make_subplots(rows=1, cols=n, subplot_titles=[p["title"] for p in epochs[-1][1]],
+                        horizontal_spacing=0.12 if kind == "gates" else 0.06)
+    scale: dict[str, Any] = ({"colorscale": "Blues", "zmin": 0, "zmax": 1} if kind == "gates"
+                             else {"colorscale": "RdBu", "zmid": 0})
+    if kind == "alpha":  # one colour range over all epochs, so colours compare across them
+        top = max(abs(float(v)) for _, ps in epochs for p in ps for row in p["z"] for v in row)
+        scale = {"colorscale": "RdBu", "zmin": -top, "zmax": top}
+    what = "gate %{y}<br>expert %{x}<br>weight" if kind == "gates" else "to %{y}<br>from %{x}<br>α"
+
+    def traces(panels: list[dict[str, Any]]) -> list[go.Heatmap]:
+        return [go.Heatmap(z=p["z"], x=p["x"], y=p["y"], showscale=k == 0, texttemplate="%{z:.2f}",
+                           hovertemplate=what + " %{z:.3f}<extra></extra>", name=p["title"], **scale)
+                for k, p in enumerate(panels)]
+
+    for k, t in enumerate(traces(epochs[-1][1])):
+        fig.add_trace(t, row=1, col=k + 1)
+        fig.update_yaxes(autorange="reversed", row=1, col=k + 1)
+    fig.frames = [go.Frame(data=traces(ps), name=str(ep + 1), traces=list(range(n)))
+                  for ep, ps in epochs if len(ps) == n]
+    steps = [{"label": f.name, "method": "animate",
+              "args": [[f.name], {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
+                                  "transition": {"duration": 0}}]} for f in fig.frames]
+    fig.update_layout(
+        title=("Gate weights per task and expert" if kind == "gates"
+               else "Cross-stitch units: α[t, s] = weight task t takes from column s"),
+        height=380 + 20 * max(len(p["y"]) for p in epochs[-1][1]),
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        sliders=[{"active": len(steps) - 1, "steps": steps, "currentvalue": {"prefix": "epoch "},
+                  "pad": {"t": 40}}],
+        updatemenus=[{"type": "buttons", "showactive": False, "x": 0, "y": -0.12, "xanchor": "left",
+                      "buttons": [{"label": "▶ play", "method": "animate",
+                                   "args": [None, {"frame": {"duration": 400, "redraw": True},
+                                                   "fromcurrent": False,
+                                                   "transition": {"duration": 0}}]}]}])
+    return fig

@@ -21,7 +21,6 @@ import streamlit as st
 from mtae_core.store import Run
 
 from . import links
-from .compare import metric_columns
 from .text import md
 from .url_state import GROUPS, HIDE, PARAM, PRESENT, SECTIONS, encode_hide, hideable
 
@@ -220,6 +219,8 @@ SETTINGS = ["dataset", "sharing", "weighting", "epochs", "seconds"]
 
 def _group_table(group: Group) -> None:
     rows = group.runs
+    from .compare import metric_columns  # (here: the Train form's path imports no torch)
+
     metrics = [c for c in metric_columns(rows) if rows[c].notna().any()]
     config = {c: st.column_config.NumberColumn(c, format="%.4f") for c in metrics}
     config["id"] = st.column_config.NumberColumn("id", format="%d", width="small")

@@ -82,7 +82,7 @@ def parse_link(params: Mapping[str, str]) -> Link:
 # ---- the verdict (pure) ------------------------------------------------------------------------------
 
 
-def verdict(lesson: type[Lesson], result: ClaimResult, prediction: int | None) -> str:
+def prediction_words(lesson: type[Lesson], result: ClaimResult, prediction: int | None) -> str:
     """How the result compares with the student's prediction, in words."""
     expected = lesson.choices[lesson.answer]
     if prediction is None:
@@ -189,7 +189,7 @@ def predict_and_run(store: RunStore, lesson: type[Lesson]) -> None:
                                            "full": "full (as measured for the lesson)"}[f])
     quick = form == "quick"
     spec = lesson.study(quick)
-    st.caption("Claim: " + (lesson.quick_claim_text if quick else lesson.claim_text))
+    # (the claim itself is shown only with the result: it would answer the question)
     text, _ = study_size(spec, store)
     st.caption(text.replace("**", ""))
     pressed = st.button("Run the study", type="primary", icon=":material/play_arrow:",
@@ -197,6 +197,7 @@ def predict_and_run(store: RunStore, lesson: type[Lesson]) -> None:
                         help="choose a prediction first" if choice is None else None)
     if choice is None:
         st.caption("Run is off until you choose a prediction.")
+    spec_download(spec, key=f"lessons.spec.{lesson.name}.{form}")
     if pressed and choice is not None:
         study_id = find_study(store, spec)
         if study_id is None:
@@ -225,17 +226,19 @@ def result_view(store: RunStore, lesson: type[Lesson], ran: Mapping[str, Any]) -
                 icon=":material/hourglass_top:")
         return
     summary = studies.summarize(store, study_id)
-    result = lesson.verdict(summary, quick=bool(ran["quick"]))
+    quick = bool(ran["quick"])
+    result = lesson.verdict(summary, quick=quick)
+    st.markdown("**The claim** (" + ("quick form" if quick else "full form") + "): "
+                + md(lesson.quick_claim_text if quick else lesson.claim_text))
     head = "The claim held." if result.held else "The claim did not hold."
     body = f"**{head}** {md(result.text)}"
     if result.held:
         st.success(body, icon=":material/check_circle:")
     else:
         st.warning(body, icon=":material/help:")
-    st.markdown(md(verdict(lesson, result, ran.get("prediction"))))
+    st.markdown(md(prediction_words(lesson, result, ran.get("prediction"))))
     if lesson.measured:
         st.caption("Measured on this app's engine when the lesson was written (full form): "
                    + md(lesson.measured))
     with st.expander("The study's tables and figures", icon=":material/table:"):
         results_section(store, summary, studies.axis_fields(spec.base))
-        spec_download(spec, key=f"lessons.spec.{study_id}")

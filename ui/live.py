@@ -20,7 +20,6 @@ from mtae_core.weighting import weightings
 
 from . import charts, downloads, links
 from .model_views import mixing_figures
-from .pictures import mixing_animation, weights_download
 from .state import get_runner, get_store
 from .text import md
 from .train_form import auto_name
@@ -160,6 +159,7 @@ def _draw(run: Run) -> None:
                     data=charts.task_losses(metrics), key=f"loss-{run.id}")
     run_insights(run, metrics, store.extras(run.id))
     if run.status == "done":
+        from .pictures import weights_download  # (loads the engine; the form's path must not)
         weights_download(store, run)
 
 
@@ -182,7 +182,7 @@ def insight_figures(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]
          "the shared layers apart) to +1 (blue: they pull the same way)"),
     ]
     # gates and α of every epoch on a slider (it opens on the latest); the rest as before
-    animated = mixing_animation(extras)
+    animated = charts.mixing_animation(extras)
     if animated is not None:
         out.append((animated, "what the model learned to mix between tasks; drag the slider "
                     "or press play to see how it changed over the epochs"))

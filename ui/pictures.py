@@ -1,7 +1,8 @@
 """Pictures of finished runs: reconstructions next to their originals across runs, two
-runs' latent projections side by side on the same axes, and the learned mixing (gate
-weights, cross-stitch α) over the epochs with a slider. Figure builders are pure
-functions; the ``*_section`` functions draw them with Streamlit."""
+runs' latent projections side by side on the same axes, a run's weights to download.
+(The learned mixing over the epochs is ``charts.mixing_animation``: the run views draw it
+and must stay light.) Figure builders are pure functions; the ``*_section`` functions
+draw them with Streamlit."""
 
 from __future__ import annotations
 
@@ -51,12 +52,13 @@ def recon_figure(rec: Reconstructions, names: Mapping[int, str]) -> go.Figure:
     for r, (label, images) in enumerate(rows):
         for c in range(n):
             fig.add_trace(go.Heatmap(
-                z=images[c][::-1], zmin=0, zmax=top, colorscale="Greys", showscale=False,
+                z=images[c], zmin=0, zmax=top, colorscale="Greys", showscale=False,
                 name=label, hovertemplate=f"{text.plotly(label)}<br>row %{{y}}, column "
                 "%{x}<br>pixel %{z:.1f}<extra></extra>"), row=r + 1, col=c + 1)
         fig.update_yaxes(title_text=_short(label), title_font={"size": 11}, row=r + 1, col=1)
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    # row 0 on top, as images are read (hover shows the same row as the CSV)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed")
     for k in range(len(rows) * n):  # square pixels in every cell
         axis = "" if k == 0 else str(k + 1)
         fig.layout[f"yaxis{axis}"].update(scaleanchor=f"x{axis}", scaleratio=1)
@@ -98,8 +100,9 @@ def recon_section(store: RunStore, done: Sequence[Run], label: Any) -> None:
                 + " or ".join(IMAGE_SHAPES) + ") with the reconstruction task. Train one on "
                 "the Train page (digits has the task by default).")
         return
-    with_task = [r for r in images if "reconstruction" in r.config.data.tasks]
-    default = [r.id for r in (with_task or images)[:2]]
+    with_task = [r for r in images if "reconstruction" in r.config.data.tasks] or images
+    # two runs whose images can stand side by side: the first run's data set
+    default = [r.id for r in with_task if r.config.data.dataset == with_task[0].config.data.dataset][:2]
     ids = st.multiselect("Runs", [r.id for r in images], default=default, key="pictures.recon.runs",
                          max_selections=MAX_RECON_RUNS,
                          format_func=lambda i: label(next(r for r in images if r.id == i)))
@@ -124,6 +127,9 @@ def recon_section(store: RunStore, done: Sequence[Run], label: Any) -> None:
 
 
 # ---- two latent projections side by side ----------------------------------------------------
+
+
+UMAP_FIRST = " (UMAP's first use on a server compiles its code: about half a minute)"
 
 
 def projection_methods() -> dict[str, str]:
@@ -162,7 +168,7 @@ def side_by_side_section(store: RunStore, done: Sequence[Run], label: Any) -> No
         return
     frames, keys = [], []
     try:
-        with st.spinner("Projecting both test sets…"):
+        with st.spinner("Projecting both test sets…" + (UMAP_FIRST if method == "umap" else "")):
             for run in (a, b):
                 frame, k = projection(str(store.path), run.id, None, method)
                 frames.append(frame)
@@ -184,74 +190,6 @@ def side_by_side_section(store: RunStore, done: Sequence[Run], label: Any) -> No
                "the same task, so tighter or more separated groups on one side are a real "
                "difference. The projections are computed separately: their directions "
                "(rotations, flips) mean nothing.")
-
-
-# ---- learned mixing over the epochs -----------------------------------------------------------
-
-
-def _panels(extras: Sequence[Mapping[str, Any]]) -> tuple[str, list[tuple[int, list[dict[str, Any]]]]]:
-    """(what is mixed, [(epoch, panels)]) where each panel is a heatmap's title, x, y, z.
-    Gate weights (MMoE, CGC, PLE: one panel per level) or cross-stitch α (one per layer)."""
-    out: list[tuple[int, list[dict[str, Any]]]] = []
-    kind = ""
-    for e in extras:
-        if e.get("gates"):
-            kind = "gates"
-            panels = [{"title": lvl, "x": g["experts"], "y": list(g["rows"]),
-                       "z": [g["rows"][r] for r in g["rows"]]} for lvl, g in e["gates"].items()]
-        elif e.get("cross_stitch"):
-            kind = "alpha"
-            cs = e["cross_stitch"]
-            panels = [{"title": f"α after layer {k + 1}", "x": cs["tasks"], "y": cs["tasks"],
-                       "z": a} for k, a in enumerate(cs["alphas"])]
-        else:
-            continue
-        out.append((int(e["epoch"]), panels))
-    return kind, out
-
-
-def mixing_animation(extras: Sequence[Mapping[str, Any]]) -> go.Figure | None:
-    """The gate weights or cross-stitch α of every epoch in one figure: a slider (and a
-    play button) steps through the epochs; None when the run recorded no mixing."""
-    kind, epochs = _panels(extras)
-    if not epochs:
-        return None
-    n = len(epochs[-1][1])
-    fig = make_subplots(rows=1, cols=n, subplot_titles=[p["title"] for p in epochs[-1][1]],
-                        horizontal_spacing=0.12 if kind == "gates" else 0.06)
-    scale: dict[str, Any] = ({"colorscale": "Blues", "zmin": 0, "zmax": 1} if kind == "gates"
-                             else {"colorscale": "RdBu", "zmid": 0})
-    if kind == "alpha":  # one colour range over all epochs, so colours compare across them
-        top = max(abs(float(v)) for _, ps in epochs for p in ps for row in p["z"] for v in row)
-        scale = {"colorscale": "RdBu", "zmin": -top, "zmax": top}
-    what = "gate %{y}<br>expert %{x}<br>weight" if kind == "gates" else "to %{y}<br>from %{x}<br>α"
-
-    def traces(panels: list[dict[str, Any]]) -> list[go.Heatmap]:
-        return [go.Heatmap(z=p["z"], x=p["x"], y=p["y"], showscale=k == 0, texttemplate="%{z:.2f}",
-                           hovertemplate=what + " %{z:.3f}<extra></extra>", name=p["title"], **scale)
-                for k, p in enumerate(panels)]
-
-    for k, t in enumerate(traces(epochs[-1][1])):
-        fig.add_trace(t, row=1, col=k + 1)
-        fig.update_yaxes(autorange="reversed", row=1, col=k + 1)
-    fig.frames = [go.Frame(data=traces(ps), name=str(ep + 1), traces=list(range(n)))
-                  for ep, ps in epochs if len(ps) == n]
-    steps = [{"label": f.name, "method": "animate",
-              "args": [[f.name], {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
-                                  "transition": {"duration": 0}}]} for f in fig.frames]
-    fig.update_layout(
-        title=("Gate weights per task and expert" if kind == "gates"
-               else "Cross-stitch units: α[t, s] = weight task t takes from column s"),
-        height=380 + 20 * max(len(p["y"]) for p in epochs[-1][1]),
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        sliders=[{"active": len(steps) - 1, "steps": steps, "currentvalue": {"prefix": "epoch "},
-                  "pad": {"t": 40}}],
-        updatemenus=[{"type": "buttons", "showactive": False, "x": 0, "y": -0.12, "xanchor": "left",
-                      "buttons": [{"label": "▶ play", "method": "animate",
-                                   "args": [None, {"frame": {"duration": 400, "redraw": True},
-                                                   "fromcurrent": False,
-                                                   "transition": {"duration": 0}}]}]}])
-    return fig
 
 
 def weights_download(store: RunStore, run: Run) -> None:

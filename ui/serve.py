@@ -1,9 +1,9 @@
 """``make run``'s entry point: Streamlit's own ``streamlit run app.py``, with the app's
 imports started in a background thread as the server starts, instead of when the first
 browser connects: first the modules of the first page (light: the Train form imports no
-torch), then the engine (torch, the registries' models and strategies, scikit-learn,
-SciPy: about 2 s), which a page needs only once its form is on screen (the model
-diagram, the study button, training).
+torch), then — once a first page is drawn, or after ``PAGE_WAIT_SECONDS`` — the engine
+(torch, the registries' models and strategies, scikit-learn, SciPy: about 2 s), which a
+page needs only once its form is on screen (the model diagram, the study button).
 
     python -m ui.serve [streamlit options, e.g. --server.port 8502]
 """
@@ -18,9 +18,11 @@ from pathlib import Path
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 READY = "MTAE Studio: engine imported"  # printed when the warm-up is done
-# in this order: the first page's modules (no torch), then the engine
-WARM = ["ui.links", "ui.state", "ui.train_form", "ui.live",
-        "mtae_core.training", "ui.model_views", "ui.studies"]
+PAGE = ["ui.links", "ui.state", "ui.classroom", "ui.train_form", "ui.live"]  # (no torch)
+ENGINE = ["mtae_core.training", "ui.model_views", "ui.studies"]  # torch, sklearn, scipy
+# the engine's import waits this long for a first visitor's page to be drawn: two
+# threads importing at once share one interpreter lock, and the form would wait longer
+PAGE_WAIT_SECONDS = 3.0
 
 
 def _warm_imports() -> None:
@@ -28,13 +30,21 @@ def _warm_imports() -> None:
     # for this import instead of starting its own
     t0 = time.perf_counter()
     try:
-        for module in WARM:
+        for module in PAGE:
+            importlib.import_module(module)
+        from ui.state import page_drawn
+
+        page_drawn.wait(PAGE_WAIT_SECONDS)
+        for module in ENGINE:
             importlib.import_module(module)
         from mtae_core.models import autoencoders, sharing
         from mtae_core.weighting import weightings
 
         for registry in (autoencoders, sharing, weightings):
             registry.items()  # each entry's working class, imported on first use
+        from ui.state import get_runner
+
+        get_runner()  # the training workers warm up before anyone presses Train
     except Exception:  # noqa: BLE001  (the page run imports them again and reports)
         return
     print(f"{READY} in {time.perf_counter() - t0:.1f} s", flush=True)

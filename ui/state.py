@@ -20,6 +20,9 @@ from mtae_core.jobs import JobRunner
 from mtae_core.store import RunStore, default_path
 
 _frame_seen = threading.Event()  # app.py's frame (and so st.navigation) ran in this process
+# a page has been drawn to its end in this process: ui.serve's engine warm-up waits for it
+# (a little), so it does not slow the first visitor's form down with torch's import
+page_drawn = threading.Event()
 
 
 def run_in_frame(page: Any) -> None:

@@ -30,7 +30,7 @@ from mtae_core.models import autoencoders, sharing
 from mtae_core.schedules import schedules
 from mtae_core.weighting import weightings
 
-from . import links
+from . import charts, links
 from .forms import (
     Fields,
     collect,
@@ -299,7 +299,9 @@ def show_problems(errors: list[Problem], fields: Fields, summary: DeltaGenerator
 # only read (st.plotly_chart copies it), so all sessions may share it
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _architecture(key: str) -> tuple[go.Figure, dict[str, int]]:
-    return architecture_figure(ExperimentConfig.from_json(key))
+    fig, counts = architecture_figure(ExperimentConfig.from_json(key))
+    fig.update_layout(dragmode=False)  # a picture, not a plot: no zoom or pan
+    return fig, counts
 
 
 def architecture(cfg: ExperimentConfig) -> None:
@@ -313,4 +315,6 @@ def architecture(cfg: ExperimentConfig) -> None:
     c2.metric("Shared", f"{counts['shared']:,}",
               help="parameters that more than one task's loss trains")
     c3.metric("Task-specific", f"{counts['task_specific']:,}")
-    st.plotly_chart(fig, config={"displaylogo": False, "staticPlot": True})
+    # only the camera in the toolbar: a PNG for slides
+    st.plotly_chart(fig, config={**charts.chart_config(f"network-{cfg.model.sharing}"),
+                                 "modeBarButtons": [["toImage"]], "scrollZoom": False})

@@ -69,8 +69,8 @@ class EqualSize(Lesson):
     quick_claim_text = ("Soft sharing's Δm against the single-task networks of the same size is "
                         "below 0 in every seed and below hard sharing's.")
     measured = ("Δm against the single-task networks of the same size: cross-stitch −0.2% "
-                "[−1.4, +1.1], hard −1.6% [−3.9, +0.8], soft −13.9% [−17.6, −10.2]; digit "
-                "accuracy single-task 97.0%, hard 97.2%, cross-stitch 97.4%, soft 96.4%; "
+                "[−1.4, +1.1], hard −1.6% [−4.0, +0.9], soft −13.9% [−17.7, −10.2]; digit "
+                "accuracy single-task 97.0%, hard 97.3%, cross-stitch 97.4%, soft 96.4%; "
                 "reconstruction MSE 0.411, 0.431, 0.415, 0.577 (5 seeds, 20 epochs).")
 
     @classmethod

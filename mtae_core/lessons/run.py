@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .base import ClaimResult, Lesson, lessons
 
 if TYPE_CHECKING:
-    from ..store import RunStore
+    from ..store import Run, RunStore
     from ..studies import StudySummary
 
 POLL_SECONDS = 0.25
@@ -30,36 +30,54 @@ class Checked:
 
 def train_here(store: RunStore, study_id: int,
                on_run: Callable[[int, int], None] | None = None) -> None:
-    """Train the study's queued runs one after another in this process, as a worker
-    would (``mtae_core.jobs.execute``), with one torch thread as a worker has: these
-    small models train slower on more threads, the more so on a busy machine.
+    """Train the study's queued runs in this process, as a worker would: a cell's seeds
+    together (``mtae_core.jobs.execute_group``), with one torch thread as a worker has
+    (these small models train slower on more threads, the more so on a busy machine).
     ``on_run(done, total)`` reports progress."""
     import torch
 
-    from ..jobs import execute
+    from ..jobs import execute_group
 
     ids = sorted({int(i) for i in store.study_runs(study_id).run_id})
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    done = len(ids) - len(_queued(store, ids))
     try:
-        for k, run_id in enumerate(ids):
-            if _claim(store, run_id):
-                run = store.get_run(run_id)
-                assert run is not None
-                execute(store, run_id, run.config)
+        for group in _claim_groups(store, ids):
+            execute_group(store, group)
+            done += len(group)
             if on_run is not None:
-                on_run(k + 1, len(ids))
+                on_run(done, len(ids))
     finally:
         torch.set_num_threads(threads)
+    if on_run is not None:
+        on_run(len(ids), len(ids))
 
 
-def _claim(store: RunStore, run_id: int) -> bool:
-    """Move one queued run to running for this process (False if someone else took it
-    or it is not queued: a reused finished run)."""
-    with store._tx() as c:  # (the store claims only "the next queued run" itself)
-        cur = c.execute("UPDATE runs SET status='running', started=?, worker_pid=? "
-                        "WHERE id=? AND status='queued'", (time.time(), os.getpid(), run_id))
-        return cur.rowcount == 1
+def _queued(store: RunStore, ids: list[int]) -> list[int]:
+    return [i for i, r in store.runs_by_id(ids).items() if r.status == "queued"]
+
+
+def _claim_groups(store: RunStore, ids: list[int]) -> Iterator[list[Run]]:
+    """Claim the study's queued runs one seed group at a time (only these runs: the
+    store's own ``claim_group`` takes the oldest queued run of anyone's)."""
+    marks = ",".join("?" * len(ids))
+    while True:
+        with store._tx() as c:
+            row = c.execute(f"SELECT id, seed_group FROM runs WHERE status='queued' AND id IN "
+                            f"({marks}) ORDER BY id LIMIT 1", ids).fetchone()
+            if row is None:
+                return
+            group = [int(row["id"])]
+            if row["seed_group"] is not None:
+                group += [int(r["id"]) for r in c.execute(
+                    f"SELECT id FROM runs WHERE status='queued' AND seed_group=? AND id<>? "
+                    f"AND id IN ({marks}) ORDER BY id", (row["seed_group"], row["id"], *ids))]
+            now = time.time()
+            c.executemany("UPDATE runs SET status='running', started=?, worker_pid=? WHERE id=?",
+                          [(now, os.getpid(), i) for i in group])
+        runs = store.runs_by_id(group)
+        yield [runs[i] for i in group if i in runs]
 
 
 def train_on_workers(store: RunStore, study_id: int, workers: int,
@@ -73,7 +91,8 @@ def train_on_workers(store: RunStore, study_id: int, workers: int,
     ids = [int(i) for i in store.study_runs(study_id).run_id.unique()]
     runner = JobRunner(store, n_workers=workers)
     try:
-        runner.start()
+        if any(r.active for r in store.runs_by_id(ids).values()):
+            runner.start()  # (a study of reused finished runs needs no worker)
         while True:
             runs = store.runs_by_id(ids)
             ended = sum(r.status in ENDED for r in runs.values())

@@ -198,13 +198,18 @@ def retry(store: RunStore, study_id: int,
     runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
     store.claim_for_backend([int(i) for i in df.loc[df.owned, "run_id"]], backend)
 
-    def queue(cfg: ExperimentConfig) -> int:
-        return submit(cfg) if submit else store.create_runs([cfg], backend=backend)[0]
-
-    new: list[int] = []
-    for r in sorted(runs.values(), key=lambda r: r.id):
-        if r.status in ("failed", "cancelled"):
-            run_id = queue(r.config)
-            store.replace_study_run(study_id, r.id, run_id)
-            new.append(run_id)
+    again = [r for r in sorted(runs.values(), key=lambda r: r.id)
+             if r.status in ("failed", "cancelled")]
+    cfgs = [r.config for r in again]
+    if submit is not None:
+        new = [submit(cfg) for cfg in cfgs]
+    elif backend is None:  # a cell's seeds queued again train together, as at the start
+        study = store.get_study(study_id)
+        separate = bool(study is not None and study.spec.get("separate_seeds"))
+        groups, infos = seed_groups(cfgs, separate)
+        new = store.create_runs(cfgs, groups=groups, infos=infos)
+    else:
+        new = store.create_runs(cfgs, backend=backend)
+    for r, run_id in zip(again, new, strict=True):
+        store.replace_study_run(study_id, r.id, run_id)
     return new

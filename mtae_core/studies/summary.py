@@ -173,7 +173,7 @@ def summarize(store: RunStore, study_id: int) -> StudySummary:
     study = store.get_study(study_id)
     if study is None:
         raise KeyError(f"no study with id {study_id}")
-    spec = _spec(json.dumps(study.spec, sort_keys=True))
+    spec = _spec(json.dumps(study.spec))  # key order kept: cells are numbered in the axes' order
     df = store.study_runs(study_id)
     runs = store.runs_by_id([int(i) for i in df.run_id])
     keys = store.run_keys(list(runs))

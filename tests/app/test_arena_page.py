@@ -127,3 +127,14 @@ def test_method_options_use_the_schema_widgets_and_bad_ones_are_explained(small)
     assert any("fixed: weights: at least one task needs a weight above 0" in t
                for t in texts(at.error)), texts(at.error)
     assert not at.get("plotly_chart")
+
+
+def test_too_much_work_at_once_is_refused_in_plain_words(small):
+    at = small
+    widget(at.multiselect, "Methods").set_value(["equal", "pcgrad", "mgda", "cagrad", "rlw"])
+    widget(at.multiselect, "Start points").set_value(list(arena.STARTS))
+    widget(at.slider, "Steps").set_value(3000)
+    submit(at)
+    assert any("That is 75,000 steps in all (5 methods × 5 start points × 3,000 steps)" in t
+               for t in texts(at.error)), texts(at.error)
+    assert not at.get("plotly_chart")

@@ -16,7 +16,7 @@ from mtae_core.lessons import lessons
 from mtae_core.lessons.run import train_here
 from mtae_core.store import RunStore
 from mtae_core.studies import plan
-from ui.lessons import n_steps, parse_link, verdict
+from ui.lessons import n_steps, parse_link, prediction_words
 
 PAGE = "pages/lessons.py"
 
@@ -111,6 +111,9 @@ def test_run_is_off_until_a_prediction_is_chosen(app: Any, home: Any) -> None:
     assert predict.value is None
     assert button(at, "Run the study").disabled
     assert "Run is off until you choose a prediction." in texts(at.caption)
+    # the claim would answer the question: it is not shown before the study has run
+    shown = " ".join(texts(at.markdown) + texts(at.caption))
+    assert lesson.quick_claim_text[:40] not in shown and lesson.claim_text[:40] not in shown
     predict.set_value(1).run()
     assert not button(at, "Run the study").disabled
     assert RunStore(home / "runs.db").studies() == []  # nothing runs before Run
@@ -142,6 +145,8 @@ def test_run_queues_the_study_and_shows_the_verdict_when_it_is_done(app: Any, ho
     train_here(store, study.id)  # as the app's workers would
     at.run()
     assert not at.exception
+    assert any(m.startswith("**The claim** (quick form): " + lesson.quick_claim_text[:30])
+               for m in texts(at.markdown)), texts(at.markdown)
     (ok,) = texts(at.success)
     assert ok.startswith("**The claim held.**") and "reconstruction MSE per seed" in ok
     assert any(f"You predicted “{lesson.choices[lesson.answer]}”. The study agrees" in m
@@ -155,17 +160,17 @@ def test_run_queues_the_study_and_shows_the_verdict_when_it_is_done(app: Any, ho
     assert any("The study supports" in m for m in texts(at.markdown))
 
 
-def test_verdict_words() -> None:
+def test_prediction_words() -> None:
     from mtae_core.lessons import ClaimResult
 
     lesson = lessons.get("weightings")
     held, failed = ClaimResult(True, "x 1"), ClaimResult(False, "x 2")
     right = lesson.choices[lesson.answer]
     wrong = next(i for i in range(len(lesson.choices)) if i != lesson.answer)
-    assert verdict(lesson, held, lesson.answer).endswith("The study agrees: you were right.")
-    assert verdict(lesson, held, wrong).endswith(f"The study supports “{right}” instead.")
-    assert "did not hold on this study" in verdict(lesson, failed, lesson.answer)
-    assert verdict(lesson, held, None).startswith("You made no prediction.")
+    assert prediction_words(lesson, held, lesson.answer).endswith("The study agrees: you were right.")
+    assert prediction_words(lesson, held, wrong).endswith(f"The study supports “{right}” instead.")
+    assert "did not hold on this study" in prediction_words(lesson, failed, lesson.answer)
+    assert prediction_words(lesson, held, None).startswith("You made no prediction.")
 
 
 def test_the_empty_train_page_points_to_the_lessons(app: Any, home: Any) -> None:

@@ -214,3 +214,31 @@ def test_train_run_view_offers_the_weights_of_a_finished_run(app, filled, files,
     if offered:
         state = torch.load(io.BytesIO(files[f"run-{filled.ids[name]}-weights.pt"]), weights_only=True)
         assert state.keys() == RunStore(filled.path).load_weights(filled.ids[name]).keys()
+
+
+def test_the_network_diagram_saves_as_png_and_stays_still(app):
+    at = app()
+    at.run()
+    assert not at.exception
+    [diagram] = [c for c in at.get("plotly_chart")
+                 if "parameters" in json.loads(c.proto.spec)["layout"]["title"]["text"]]
+    config = json.loads(diagram.proto.config)
+    assert config["toImageButtonOptions"]["filename"] == "network-hard"
+    assert config["modeBarButtons"] == [["toImage"]]
+    assert json.loads(diagram.proto.spec)["layout"]["dragmode"] is False
+
+
+def test_reconstructions_start_with_runs_on_one_data_set(app, home):
+    from page_helpers import tiny
+
+    from mtae_core.jobs import execute
+    store = RunStore(home / "runs.db")
+    ids = []
+    for name, data in [("a", {}), ("md", {"dataset": "multi_digits", "options": {"n": 200},
+                                          "tasks": ["left", "reconstruction"]}), ("b", {})]:
+        cfg = tiny(name, data=data) if data else tiny(name)
+        ids.append(store.create_run(cfg))
+        execute(store, ids[-1], cfg)
+    at = show(open_page(app(), "pages/latent.py"), "recon")
+    assert by_label(at.multiselect, "Runs").value == [ids[2], ids[0]]  # newest first, digits
+    assert not at.warning

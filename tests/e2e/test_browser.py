@@ -151,16 +151,16 @@ def test_train_watch_compare(app_url: str) -> None:
         # an out-of-range number is kept as typed, explained under its field, blocks Train
         _set_epochs(page, main, expect, 0)
         expect(main.get_by_text("Epochs must be at least 1").first).to_be_visible()
-        expect(main.get_by_role("button", name="Train")).to_be_disabled()
+        expect(main.get_by_role("button", name="Train", exact=True)).to_be_disabled()
         _set_epochs(page, main, expect, 3)
-        expect(main.get_by_role("button", name="Train")).to_be_enabled()
+        expect(main.get_by_role("button", name="Train", exact=True)).to_be_enabled()
         name = main.get_by_role("textbox", name="Run name")
         name.fill(EVIL_NAME)
         name.press("Enter")
         expect(page).to_have_url(re.compile(r"[?&]cfg="))  # the settings are in the link
         snap(page, "1-form")
 
-        main.get_by_role("button", name="Train").click()
+        main.get_by_role("button", name="Train", exact=True).click()
         expect(main.get_by_text("Run #1").first).to_be_visible()
         expect(page).to_have_url(re.compile(r"[?&]run=1(&|$)"))  # a refresh keeps it
         # the live loss chart appears (a plotly chart with the run's curves)
@@ -199,7 +199,7 @@ def test_refresh_keeps_the_run_and_cancel_stops_it(app_url: str) -> None:
 
     with _open_app(app_url) as (page, main, expect):
         _set_epochs(page, main, expect, 400)
-        main.get_by_role("button", name="Train").click()
+        main.get_by_role("button", name="Train", exact=True).click()
         progress = main.get_by_test_id("stProgress").first  # (see the .first notes above)
         expect(progress).to_contain_text(re.compile(r"epoch [1-9]\d* of 400"))
         before = int(epoch_re.search(progress.inner_text()).group(1))  # type: ignore[union-attr]
@@ -235,14 +235,14 @@ def test_the_first_lesson_on_the_empty_train_page(app_url: str) -> None:
     Compare shows which tasks gained from sharing."""
     with _open_app(app_url) as (page, main, expect):
         expect(main.get_by_text("A first lesson in three runs")).to_be_visible()
-        main.get_by_role("button", name="Train").click()
+        main.get_by_role("button", name="Train", exact=True).click()
         expect(main.get_by_text("Finished 20 epochs").first).to_be_visible(timeout=TRAINING_MS)
 
         main.get_by_role("tab", name="Model").click()
         main.get_by_test_id("stSelectbox").filter(has_text="Parameter sharing").click()
         page.get_by_role("option", name="single task", exact=True).click()
         expect(main.get_by_text("Shared").first).to_be_visible()
-        main.get_by_role("button", name="Train").click()
+        main.get_by_role("button", name="Train", exact=True).click()
         expect(main.get_by_text("Run #2").first).to_be_visible()
         # only the new run's state shows: nothing of run #1's panel lingers below it
         expect(main.get_by_text(re.compile(r"Run #1 ·"))).to_have_count(0)

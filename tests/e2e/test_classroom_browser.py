@@ -56,7 +56,7 @@ def test_class_link_hides_controls_and_trains_the_kept_values(app_url: str,  # n
         name.press("Enter")
         expect(page).to_have_url(re.compile(r"[?&]who=Ada(&|$)"))
 
-        main.get_by_role("button", name="Train").click()
+        main.get_by_role("button", name="Train", exact=True).click()
         expect(main.get_by_text("Finished 2 epochs").first).to_be_visible(timeout=TRAINING_MS)
         expect(page).to_have_url(HIDDEN_IN_URL)
 

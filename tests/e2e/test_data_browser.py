@@ -70,7 +70,7 @@ def test_upload_a_csv_and_train_on_it(app_url: str, tmp_path: Path) -> None:  # 
         page.get_by_role("option", name="class scores", exact=True).click()
         expect(main.get_by_text("Your table 'class_scores'")).to_be_visible()
         _set_epochs(page, main, expect, 2)
-        main.get_by_role("button", name="Train").click()
+        main.get_by_role("button", name="Train", exact=True).click()
         expect(main.get_by_text("Run #1").first).to_be_visible()
         expect(main.get_by_text("Finished 2 epochs").first).to_be_visible()
         expect(main.locator(".js-plotly-plot", has_text="Loss per task").first).to_contain_text("score")

@@ -6,6 +6,7 @@ trained for real with its claim held, and ``mtae lessons`` / ``mtae lesson check
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
@@ -183,3 +184,17 @@ def test_lesson_check_prints_the_verdict_and_exits_by_it(
     assert got["held"] is False and got["text"] == "made to fail: 0 of 2"
     assert got["lesson"] == "curriculum" and got["quick"] is True
     assert len(RunStore(db).runs()) == n_runs
+
+
+@pytest.mark.slow
+def test_lesson_check_on_worker_processes(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "runs.db")
+    assert main(["--db", db, "lesson", "check", "curriculum", "--quick", "--workers", "1",
+                 "--json", "--quiet"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["held"] is True
+    runs = RunStore(db).runs()
+    assert len(runs) == len(plan(lessons.get("curriculum").study(quick=True)))
+    # trained by a worker process, not by this one
+    assert all(r.status == "done" for r in runs)
+    assert {r.worker_pid for r in runs} and os.getpid() not in {r.worker_pid for r in runs}

@@ -25,7 +25,7 @@ HEAVY = ("torch", "sklearn", "scipy")
 # pre-flighted, a link's settings decoded. Run in a fresh interpreter.
 FORM_PATH = """
 import json, sys
-import ui.forms, ui.links, ui.live, ui.state, ui.train_form, ui.url_state
+import ui.classroom, ui.forms, ui.links, ui.live, ui.state, ui.train_form, ui.url_state
 from mtae_core.config import ExperimentConfig
 from mtae_core.preflight import preflight
 from mtae_core.data import datasets

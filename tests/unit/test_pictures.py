@@ -151,3 +151,35 @@ def test_chart_config_keeps_the_png_camera_and_names_the_file():
     assert cfg["toImageButtonOptions"] == {"format": "png", "filename": "loss-digit-validation",
                                            "scale": 2}
     assert "modeBarButtonsToRemove" not in cfg and not cfg.get("staticPlot")
+
+
+def test_mixing_animation_has_a_frame_per_epoch_and_a_panel_per_level():
+    def gates(epoch: int) -> dict:
+        w = [0.5 + 0.1 * epoch, 0.5 - 0.1 * epoch]
+        level = {"experts": ["shared 1", "a 1"], "rows": {"a": w, "b": w[::-1]}}
+        return {"epoch": epoch, "gates": {"level 1": level, "level 2": level}}
+
+    fig = charts.mixing_animation([gates(e) for e in range(3)])
+    assert fig is not None
+    assert [f.name for f in fig.frames] == ["1", "2", "3"]
+    assert all(len(f.data) == 2 for f in fig.frames)  # one heatmap per level
+    np.testing.assert_allclose(fig.frames[1].data[0].z, [[0.6, 0.4], [0.4, 0.6]])
+    np.testing.assert_allclose(fig.data[0].z, [[0.7, 0.3], [0.3, 0.7]])  # opens on the last
+    assert fig.layout.sliders[0].active == 2
+    assert [a.text for a in fig.layout.annotations] == ["level 1", "level 2"]
+    assert charts.mixing_animation([{"epoch": 0, "weights": {"a": 1.0}}]) is None  # nothing mixed
+
+
+def test_every_chart_is_drawn_through_the_download_helper():
+    """A chart drawn with st.plotly_chart directly would have no CSV button (and maybe no
+    PNG name): only ui.downloads draws charts, and the network diagram (a picture: PNG
+    only, through charts.chart_config)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    allowed = {root / "ui" / "downloads.py": 1, root / "ui" / "train_form.py": 1}
+    for path in [root / "app.py", *root.glob("pages/*.py"), *root.glob("ui/*.py")]:
+        calls = len(re.findall(r"\.plotly_chart\(", path.read_text()))
+        assert calls == allowed.get(path, 0), (path.name, calls)
+    assert "chart_config" in (root / "ui" / "train_form.py").read_text()

@@ -119,9 +119,7 @@ def test_per_replica_clipping_matches_alone():
 
 
 def test_clipping_scales_each_replica_by_its_own_norm():
-    from torch.func import stack_module_state
-
-    from mtae_core.replicas import _clip
+    from mtae_core.replica_stack import clip as _clip
 
     ms = [training.build(c)[1] for c in _seeds(_cfg(), (0, 1))]
     log_vars = [torch.nn.Parameter(torch.zeros(2)) for _ in ms]  # a strategy's parameters
@@ -130,20 +128,19 @@ def test_clipping_scales_each_replica_by_its_own_norm():
         for p in m.parameters():
             p.grad = scale * (1 + torch.arange(p.numel()).reshape(p.shape) % 3).float()
         log_vars[k].grad = torch.full((2,), scale)
-    params, _ = stack_module_state(ms)
-    for name, p in params.items():
-        p.grad = torch.stack([dict(m.named_parameters())[name].grad for m in ms])
+    flat = torch.stack([torch.cat([p.detach().reshape(-1) for p in m.parameters()]) for m in ms])
+    flat.grad = torch.stack([torch.cat([p.grad.reshape(-1) for p in m.parameters()]) for m in ms])
     own = [[torch.nn.Parameter(v.detach().clone())] for v in log_vars]
     for o, v in zip(own, log_vars, strict=True):
         o[0].grad = v.grad.clone()
-    before = {name: p.grad.clone() for name, p in params.items()}
-    _clip(SimpleNamespace(params=params, strategy_params=own), 1.0)
-    assert all(torch.equal(p.grad[0], before[n][0]) for n, p in params.items())
-    assert all(not torch.equal(p.grad[1], before[n][1]) for n, p in params.items())
+    before = flat.grad.clone()
+    _clip(SimpleNamespace(flat=flat, strategy_params=own), 1.0)
+    assert torch.equal(flat.grad[0], before[0])  # below the max norm: kept
+    assert not torch.equal(flat.grad[1], before[1])
     for k, m in enumerate(ms):  # what clip_grad_norm_ does to each replica alone
         torch.nn.utils.clip_grad_norm_([*m.parameters(), log_vars[k]], 1.0)
-        for name, p in m.named_parameters():
-            torch.testing.assert_close(params[name].grad[k], p.grad)
+        alone = torch.cat([p.grad.reshape(-1) for p in m.parameters()])
+        torch.testing.assert_close(flat.grad[k], alone)
         torch.testing.assert_close(own[k][0].grad, log_vars[k].grad)
 
 
@@ -310,7 +307,7 @@ def test_cancelling_one_run_of_a_group_stops_that_replica_only(store):
 
 
 def test_only_a_strategy_that_draws_gets_the_replica_s_generator():
-    from mtae_core.replicas import _strategy_draws
+    from mtae_core.replica_stack import strategy_draws as _strategy_draws
 
     data = load(_cfg().data)
     run = {}
@@ -321,3 +318,35 @@ def test_only_a_strategy_that_draws_gets_the_replica_s_generator():
     assert _strategy_draws(run["rlw"])
     assert not _strategy_draws(run["equal"]) and not _strategy_draws(run["famo"])
     assert run["famo"].strategy.prev is None  # the probe used a copy
+
+
+def test_a_group_that_fails_its_preflight_records_every_run_failed(store):
+    import os
+
+    from mtae_core.jobs import execute_group
+
+    cfg = _cfg(training={"batch_size": 5000})  # larger than the training split
+    store.create_runs(_seeds(cfg), groups=["g"] * len(SEEDS))
+    runs = store.claim_group(os.getpid())
+    assert len(runs) == len(SEEDS)
+    execute_group(store, runs)
+    for r in runs:
+        after = store.get_run(r.id)
+        assert after.status == "failed" and "batch" in (after.error or "").lower(), after.error
+
+
+def test_a_resumed_study_queues_a_cell_s_seeds_together_again(store):
+    import os
+
+    from mtae_core.studies import cancel, retry
+
+    study_id = _study(store)
+    cancel(store, study_id)  # every run was still queued: all cancelled
+    again = retry(store, study_id)
+    assert len(again) == 9  # 3 baselines, 3 equal, 3 mgda
+    sizes = []
+    while runs := store.claim_group(os.getpid()):
+        sizes.append(len(runs))
+        for r in runs:
+            store.finish(r.id, "cancelled")
+    assert sorted(sizes) == [1, 1, 1, 3, 3]  # mgda's seeds apart, the others together

@@ -212,3 +212,19 @@ def test_best_through_the_store_uses_validation_not_test(store):
     t = s.table("digit")
     assert list(t.best) == ["tie", "tie", False]
     assert t.loc[2, "accuracy_mean"] == pytest.approx(0.985)  # best test, never chosen
+
+
+def test_cells_keep_the_axes_order_they_were_written_in(store):
+    # axes not in alphabetical order: each stored cell must be summarised with the settings
+    # its runs trained with (reading the spec back sorted once swapped the labels)
+    spec = StudySpec.parse({"name": "order", "base": TINY, "seeds": 1,
+                            "axes": {"model.sharing": ["hard", "mmoe"],
+                                     "model.latent_dim": [2, 8]}})
+    sid = start(store, spec)
+    s = summarize(store, sid)
+    assert len(s.cells) == 4
+    for cell in s.cells:
+        (run_id,) = cell.runs
+        cfg = store.get_run(run_id).config
+        assert cell.settings == {"model.sharing": cfg.model.sharing,
+                                 "model.latent_dim": cfg.model.latent_dim}
