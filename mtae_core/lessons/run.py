@@ -117,7 +117,8 @@ def check(name: str, store: RunStore, quick: bool = False, workers: int | None =
 
     lesson = lessons.get(name)
     t0 = time.monotonic()
-    study_id = start(store, lesson.study(quick))
+    # (in this process: one trainer, so a cell's seeds are never split among workers)
+    study_id = start(store, lesson.study(quick), workers=workers or 1)
     if workers is None:
         train_here(store, study_id, on_run)
     else:

@@ -123,7 +123,7 @@ def _study(args: argparse.Namespace) -> int:
     if args.separate_seeds:
         spec = dataclasses.replace(spec, separate_seeds=True)
     store = _store(args)
-    study_id = start(store, spec, backend=backend)
+    study_id = start(store, spec, backend=backend, workers=args.workers)
     if args.no_wait:
         print(f"study {study_id} queued", file=sys.stderr)
         return _print(summarize(store, study_id), args.json)

@@ -7,6 +7,7 @@ survives an app restart: queued runs stay queued for the next worker pool.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
 from collections.abc import Callable
@@ -112,11 +113,13 @@ def estimate_seconds(spec: StudySpec, store: RunStore | None = None,
 
 def start(store: RunStore, spec: StudySpec,
           submit: Callable[[ExperimentConfig], int] | None = None,
-          backend: str | None = None) -> int:
+          backend: str | None = None, workers: int | None = None) -> int:
     """Record the study and queue its runs (``submit``, e.g. ``JobRunner.submit``; by
     default they are only queued in the store for whichever worker pool serves it;
     ``backend='ray'``: queued for a Ray driver, which local workers leave alone).
-    Returns the study id."""
+    ``workers``: how many local workers will serve it (default: the runner's), to share a
+    cell's seeds out among them when there are fewer cells than workers. Returns the study
+    id."""
     planned = plan(spec, store)
     study_id = store.create_study(spec.name, spec.to_json(None))
     new: dict[str, ExperimentConfig] = {}  # identical cells of this study share one run
@@ -129,7 +132,7 @@ def start(store: RunStore, spec: StudySpec,
         groups: list[str | None]
         infos: list[dict[str, Any] | None]
         if backend is None:
-            groups, infos = seed_groups(cfgs, spec.separate_seeds)
+            groups, infos = seed_groups(cfgs, spec.separate_seeds, workers)
         else:
             groups = [None] * len(cfgs)
             infos = [{"seeds_path": "separately", "seeds_reason": f"{backend}: one task per run"}
@@ -147,19 +150,34 @@ def start(store: RunStore, spec: StudySpec,
 SEPARATE_BY_REQUEST = "the study asks for separate runs (--separate-seeds)"
 
 
-def seed_groups(cfgs: list[ExperimentConfig], separate: bool = False
+def seed_groups(cfgs: list[ExperimentConfig], separate: bool = False,
+                workers: int | None = None
                 ) -> tuple[list[str | None], list[dict[str, Any] | None]]:
     """Each new run's seed group (runs that differ only in their seed train together as
     one batched model) and the info it starts with: why its seeds train separately, when
-    they do. A run alone in its group needs no group."""
+    they do. A run alone in its group needs no group. With fewer groups than ``workers``
+    can share out evenly (default: the runner's), each group is split into chunks (see
+    ``chunks_per_group``), so that no worker waits while another trains two groups."""
     from ..replicas import batch_reason, group_key
 
     keys = [group_key(c) for c in cfgs]
+    reasons = [SEPARATE_BY_REQUEST if separate else batch_reason(c) for c in cfgs]
     size = Counter(keys)
+    batched = Counter(k for k, r in zip(keys, reasons, strict=True) if r is None and size[k] > 1)
+    if batched:
+        n_chunks = chunks_per_group(len(batched), max(batched.values()),
+                                    workers if workers is not None else default_workers())
+        seen: Counter[str] = Counter()
+        for i, key in enumerate(list(keys)):
+            if key in batched and n_chunks > 1:
+                # consecutive seeds into near-equal chunks: chunk j of a group of n
+                j = seen[key] * n_chunks // batched[key]
+                seen[key] += 1
+                keys[i] = f"{key}#{j}"
+        size = Counter(keys)
     groups: list[str | None] = []
     infos: list[dict[str, Any] | None] = []
-    for cfg, key in zip(cfgs, keys, strict=True):
-        reason = SEPARATE_BY_REQUEST if separate else batch_reason(cfg)
+    for key, reason in zip(keys, reasons, strict=True):
         if size[key] < 2:
             groups.append(None)
             infos.append(None)
@@ -170,6 +188,17 @@ def seed_groups(cfgs: list[ExperimentConfig], separate: bool = False
             groups.append(key)
             infos.append(None)
     return groups, infos
+
+
+def chunks_per_group(n_groups: int, k: int, workers: int) -> int:
+    """Into how many chunks to split each of ``n_groups`` seed groups of ``k`` seeds so that
+    ``workers`` workers finish soonest: with c chunks a group takes 1/c of its time, and
+    the groups' n·c chunks go round the workers in ceil(n·c / workers) rounds. The fewest
+    chunks among the quickest (the more seeds in a batch, the less each one costs). E.g.
+    3 groups on 2 workers: 2 chunks each (1.5 group-times instead of 2)."""
+    if workers <= 1 or n_groups <= 0 or k <= 1:
+        return 1
+    return min(range(1, k + 1), key=lambda c: (math.ceil(n_groups * c / workers) / c, c))
 
 
 def cancel(store: RunStore, study_id: int) -> list[int]:

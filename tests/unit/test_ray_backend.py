@@ -136,6 +136,14 @@ def test_cli_runs_a_study_on_ray(tmp_path, store, capsys, ray_instance):
     assert _until(lambda: _free_cpus(ray_instance), timeout=20)
 
 
+def test_the_apps_driver_thread_runs_a_study_by_itself(store, backend):
+    backend.start()  # as the app does: a thread drives, the page only reads the store
+    sid = start(store, _spec(axes={"model.sharing": ["single_task"]}), backend=rb.BACKEND)
+    (run_id,) = backend.drive(sid)
+    assert _until(lambda: store.get_run(run_id).status == "done")  # no stepping here
+    assert len(store.metrics(run_id)) > 0
+
+
 def test_a_users_table_travels_by_content(store, backend):
     rng = np.random.default_rng(0)
     a = rng.normal(size=80)

@@ -4,6 +4,7 @@ trained alone, replica by replica; a replica that diverges or stops early ends a
 from __future__ import annotations
 
 import math
+from collections import Counter
 from types import SimpleNamespace
 from typing import Any
 
@@ -391,3 +392,23 @@ def test_a_resumed_study_queues_a_cell_s_seeds_together_again(store):
         for r in runs:
             store.finish(r.id, "cancelled")
     assert sorted(sizes) == [1, 1, 1, 3, 3]  # mgda's seeds apart, the others together
+
+
+def test_seed_groups_are_split_when_there_are_fewer_groups_than_workers_can_share() -> None:
+    from mtae_core.studies.planning import chunks_per_group, seed_groups
+
+    # 3 groups on 2 workers: halves (1.5 group-times, not 2); 2 groups: whole; 1 worker: whole
+    assert chunks_per_group(3, 4, 2) == 2
+    assert chunks_per_group(2, 4, 2) == 1
+    assert chunks_per_group(3, 4, 1) == 1
+    assert chunks_per_group(1, 3, 2) == 2
+    base = ExperimentConfig().replace(training={"epochs": 1, "device": "cpu"})
+    cfgs = [base.replace(seed=s, model={"sharing": sh})
+            for sh in ("hard", "mmoe", "single_task") for s in range(4)]
+    groups, _ = seed_groups(cfgs, workers=2)
+    assert len(set(groups)) == 6 and Counter(groups).most_common()[-1][1] == 2
+    # each chunk holds one configuration's seeds only
+    for g in set(groups):
+        assert len({c.model.sharing for c, h in zip(cfgs, groups, strict=True) if h == g}) == 1
+    whole, _ = seed_groups(cfgs, workers=1)
+    assert len(set(whole)) == 3
