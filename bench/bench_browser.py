@@ -9,7 +9,10 @@ temporary ``$MTAE_HOME``, drives ``/usr/bin/chromium`` with Playwright and print
 - reload: a browser reload of the Train page until the Train button is visible again
   (median of ``--reloads``);
 - Train → first point: from the click on Train until the live chart holds the new
-  run's first epoch (median of ``--trains``; worst case printed too);
+  run's first epoch (median of ``--trains``; worst case printed too), split up with the
+  store's own times: the click to the run queued (the page's script run), queued to
+  claimed by a worker, claimed to its first epoch stored (seen by polling the store
+  every 10 ms), and stored to drawn (the live view's poll, its charts, the browser);
 
 each over ``--rounds`` fresh servers (median and worst of all). Besides wall-clock times
 it prints the CPU time the server and the browser used for the first view and each reload,
@@ -34,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -67,13 +71,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_server(home: Path, log: Any) -> tuple[subprocess.Popen[bytes], str]:
+def _start_server(home: Path, log: Any, app: str | None = None
+                  ) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {**os.environ, "MTAE_HOME": str(home)}
     env.pop("MTAE_NO_WORKERS", None)
+    serve = ["-m", "ui.serve"] if app is None else ["-m", "streamlit", "run", app]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ui.serve", "--server.headless", "true",
-         "--server.port", str(port)],
+        [sys.executable, *serve, "--server.headless", "true", "--server.port", str(port)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://localhost:{port}"
@@ -164,6 +169,40 @@ def _wait_no_active_run(db: Path, timeout: float = 180.0) -> None:
     raise TimeoutError(f"a cancelled run did not end within {timeout:.0f} s")
 
 
+class _FirstEpoch:
+    """Watches the store (read-only, every 10 ms) in a thread and notes the wall-clock time
+    at which run ``n``'s first epoch row appears."""
+
+    def __init__(self, db: Path, n: int) -> None:
+        self.db, self.n, self.at = db, n, float("nan")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5) as c:
+            while not self._stop.is_set():
+                if c.execute("SELECT 1 FROM epoch_metrics WHERE run_id=? LIMIT 1",
+                             (self.n,)).fetchone():
+                    self.at = time.time()
+                    return
+                self._stop.wait(0.01)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.at
+
+
+def _split(db: Path, n: int, click: float, stored: float, drawn: float) -> dict[str, float]:
+    """Train -> first point of run ``n``, split at the store's times (all wall clock)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+        created, started = c.execute("SELECT created, started FROM runs WHERE id=?",
+                                     (n,)).fetchone()
+    return {" click -> queued": created - click, " queued -> claimed": started - created,
+            " claimed -> epoch stored": stored - started, " stored -> drawn": drawn - stored}
+
+
 def measure(url: str, reloads: int, trains: int, server: int, db: Path) -> dict[str, list[float]]:
     """Wall-clock times of each phase, and the server's CPU time for the first view and
     each reload (less sensitive to other load on the machine than wall-clock time)."""
@@ -171,7 +210,9 @@ def measure(url: str, reloads: int, trains: int, server: int, db: Path) -> dict[
 
     res: dict[str, list[float]] = {"first view": [], "reload": [], "Train -> first point": [],
                                    "server CPU, first view": [], "server CPU, reload": [],
-                                   "browser CPU, first view": [], "browser CPU, reload": []}
+                                   "browser CPU, first view": [], "browser CPU, reload": [],
+                                   " click -> queued": [], " queued -> claimed": [],
+                                   " claimed -> epoch stored": [], " stored -> drawn": []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -193,6 +234,8 @@ def measure(url: str, reloads: int, trains: int, server: int, db: Path) -> dict[
                 res["server CPU, reload"].append(_cpu_seconds(server) - c0)
                 res["browser CPU, reload"].append(_browser_cpu(server) - b0)
 
+            if not trains:
+                return res
             main = page.get_by_test_id("stMain")
             main.get_by_role("tab", name="Training").click()
             epochs = main.get_by_label("Epochs")
@@ -203,10 +246,16 @@ def measure(url: str, reloads: int, trains: int, server: int, db: Path) -> dict[
             for n in range(1, trains + 1):
                 button = main.get_by_role("button", name="Train", exact=True)
                 button.wait_for(state="visible")
-                t0 = time.perf_counter()
+                # as a person would: press when the page is idle, not while the browser
+                # still draws the page's rerun after the last run was cancelled
+                time.sleep(1.0)
+                watch = _FirstEpoch(db, n)
+                t0, click = time.perf_counter(), time.time()
                 button.click()
                 page.wait_for_function(_FIRST_POINT, arg=n, polling="raf", timeout=TIMEOUT_MS)
                 res["Train -> first point"].append(time.perf_counter() - t0)
+                for part, seconds in _split(db, n, click, watch.stop(), time.time()).items():
+                    res[part].append(seconds)
                 # end this run before the next, so each press finds an idle worker
                 main.get_by_role("button", name="Cancel").first.click()
                 _wait_no_active_run(db)
@@ -220,6 +269,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="fresh servers, one after another")
     ap.add_argument("--reloads", type=int, default=5)
     ap.add_argument("--trains", type=int, default=3)
+    ap.add_argument("--app", help="another Streamlit script to time instead of the dashboard "
+                    "(run with --trains 0), e.g. bench/bare_app.py: a page with only a Train "
+                    "button, to tell the browser's own cost of a Streamlit page")
     args = ap.parse_args()
     if not Path(CHROMIUM).exists():
         sys.exit(f"{CHROMIUM} is not installed (apt-get install chromium)")
@@ -230,7 +282,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="mtae-bench-") as tmp:
             log_path = Path(tmp) / "streamlit.log"
             with open(log_path, "wb") as log:
-                proc, url = _start_server(Path(tmp) / "home", log)
+                proc, url = _start_server(Path(tmp) / "home", log, args.app)
                 try:
                     one = measure(url, args.reloads, args.trains, proc.pid,
                                   Path(tmp) / "home" / "runs.db")
@@ -239,7 +291,8 @@ def main() -> None:
             overflows += log_path.read_text(errors="replace").count("Inotify queue overflow")
         for name, xs in one.items():
             res.setdefault(name, []).extend(xs)
-    print(f"dashboard: python -m ui.serve (as make run), {os.cpu_count()} CPU(s), "
+    what = "python -m ui.serve (as make run)" if args.app is None else f"streamlit run {args.app}"
+    print(f"dashboard: {what}, {os.cpu_count()} CPU(s), "
           f"MTAE_WORKERS={os.environ.get('MTAE_WORKERS', 'default')}, {args.rounds} fresh "
           f"server(s); load average (1 min) {load_before[0]:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after")
