@@ -15,7 +15,6 @@ from ui.train_form import (
     build_config,
     config_problems,
     experiment_form,
-    form_state,
     keep_in_url,
     open_link,
     preflight_problems,
@@ -24,7 +23,6 @@ from ui.train_form import (
 from ui.url_state import hidden_paths
 
 PENDING = "train.pending"  # session: the config JSON waiting for "queue it after?"
-EARLY = "train.early"  # session: (config JSON, run id) the Train button's callback queued
 
 ensure_app_frame()
 links.carry(LABELS)
@@ -38,23 +36,6 @@ def start(cfg: ExperimentConfig) -> None:
     counts it in the sidebar after the page (a rerun would delay its first point)."""
     run_id = submit(cfg, owner=classroom.owner())
     links.remember(run_id)
-    started(run_id)
-
-
-def queue_early(cfg: ExperimentConfig | None, form: dict[str, object]) -> None:
-    """The Train button's callback, run before this page's script: the run is queued
-    (and a worker trains it) while the page draws its form, not after (about 0.3 s
-    sooner). Only when the click came alone — the form's widgets hold the values they
-    had when ``cfg`` was built from them — and no run of this tab is active (then the
-    page asks first); else the script run queues as before."""
-    if cfg is None or form != form_state() or live.active_run_of_tab() is not None:
-        return
-    run_id = submit(cfg, owner=classroom.owner())
-    links.remember(run_id)  # listed in the tab even if this script run is cut short
-    st.session_state[EARLY] = run_id
-
-
-def started(run_id: int) -> None:
     shown = links.shown_run_id()
     current = get_store().get_run(shown) if shown is not None else None
     if current is None or not current.active:
@@ -85,7 +66,6 @@ with form_col:
     summary = st.empty()
     show_problems(errors, fields, summary)
     ready = cfg if not errors else None
-    early = st.session_state.pop(EARLY, None)
     busy = live.active_run_of_tab()
     pending = st.session_state.get(PENDING)
     if pending is not None and (ready is None or pending != ready.to_json()):
@@ -105,14 +85,11 @@ with form_col:
                 st.session_state.pop(PENDING)
                 st.rerun()
     elif st.button("Train", type="primary", disabled=ready is None, width="stretch",
-                   icon=":material/play_arrow:", on_click=queue_early,
-                   args=(ready, form_state())) and ready is not None and early is None:
+                   icon=":material/play_arrow:") and ready is not None:
         if live.active_run_of_tab() is not None:
             st.session_state[PENDING] = ready.to_json()  # say what will happen first
             st.rerun()
         start(ready)
-    if early is not None:  # queued by the button's callback, from the form as drawn
-        started(early)
     if ready is not None:
         # a popover, not an expander: a browser draws its content (the highlighted JSON,
         # about a fifth of a reload's work in the browser) only when it is opened

@@ -9,7 +9,6 @@ here can stop it except the Cancel button.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import pandas as pd
@@ -26,13 +25,7 @@ from .text import md
 from .train_form import auto_name
 
 POLL_SECONDS = 0.5
-FIRST_POLL_SECONDS = 0.1  # until a run's first epochs are in: the first point shows sooner
-# Until a run has LIGHT_EPOCHS epochs (or its first one has been on screen LIGHT_SECONDS),
-# its view polls every FIRST_POLL_SECONDS and draws only the loss chart: the first point
-# is not held up by the other charts, nor by the page's full rerun that hands over to
-# the usual pace (both came with the first epoch before).
-LIGHT_EPOCHS = 3
-LIGHT_SECONDS = 1.0
+FIRST_POLL_SECONDS = 0.1  # until a run's first epoch is in: the first point shows sooner
 
 STATUS_TEXT = {
     "queued": "Waiting for a worker to start it…",
@@ -72,7 +65,7 @@ def run_panel(run_id: int) -> None:
         if run is None:
             st.warning(f"There is no run #{run_id} (it may have been deleted).")
             return
-        if run.active and _starting(run_id):
+        if run.active and get_store().metrics(run_id).empty:
             _poll_first(run_id)
         elif run.active:
             _poll(run_id)
@@ -80,27 +73,15 @@ def run_panel(run_id: int) -> None:
             _draw(run)
 
 
-def _starting(run_id: int) -> bool:
-    """Whether the run's view is still in its first, light phase (see ``LIGHT_EPOCHS``)."""
-    metrics = get_store().metrics(run_id)
-    if metrics.empty:
-        return True
-    if int(metrics["epoch"].max()) + 1 >= LIGHT_EPOCHS:
-        return False
-    seen = st.session_state.setdefault(f"live.first-point-{run_id}", time.monotonic())
-    return bool(time.monotonic() - seen < LIGHT_SECONDS)
-
-
 @st.fragment(run_every=FIRST_POLL_SECONDS)
 def _poll_first(run_id: int) -> None:
-    """Poll often, drawing only the loss chart, while the run starts, then hand over to
-    ``_poll``: Train to first point stays under a second without polling fast (nor
-    drawing every chart) for the whole run."""
+    """Poll often until the first epoch is stored, then hand over to ``_poll``: Train to
+    first point stays under a second without polling fast for the whole run."""
     run = get_store().get_run(run_id)
     if run is None:
         return
-    _draw(run, light=True)
-    if not run.active or not _starting(run_id):
+    _draw(run)
+    if not run.active or not get_store().metrics(run_id).empty:
         st.rerun()  # the whole page, which polls at the usual pace from now on
 
 
@@ -153,7 +134,7 @@ def progress_state(run: Run, epochs_done: int) -> tuple[float, str]:
     return fraction, text
 
 
-def _draw(run: Run, light: bool = False) -> None:
+def _draw(run: Run) -> None:
     store = get_store()
     metrics = store.metrics(run.id)
     epochs_done = int(metrics["epoch"].max()) + 1 if not metrics.empty else 0
@@ -176,8 +157,6 @@ def _draw(run: Run, light: bool = False) -> None:
     log_y = st.session_state.get("train.log_y", False)
     downloads.chart(charts.loss_curves(metrics, log_y=log_y), f"run-{run.id}-losses",
                     data=charts.task_losses(metrics), key=f"loss-{run.id}")
-    if light:
-        return
     run_insights(run, metrics, store.extras(run.id))
     if run.status == "done":
         from .pictures import weights_download  # (loads the engine; the form's path must not)

@@ -231,18 +231,6 @@ def _model_section(tasks: list[str], begin: dict[str, Any]
             "options": {"autoencoder": ae_options, "sharing": sh_options}}, diagram
 
 
-# the keys of the form's widgets (each is its config path, see ``ui.forms``)
-FORM_KEYS = ("data.", "model.", "weighting.", "schedule.", "optimizer.", "training.", "seed",
-             "name")
-
-
-def form_state() -> dict[str, Any]:
-    """The values of the form's widgets now: equal at two moments when the form would
-    build the same config (the link it started from stays the same during a visit)."""
-    return {k: v for k, v in st.session_state.items()
-            if isinstance(k, str) and k.startswith(FORM_KEYS)}
-
-
 def auto_name(raw: dict[str, Any]) -> str:
     """A readable default run name from the chosen settings."""
     return (f"{raw['data']['dataset']} · {raw['model']['sharing']} · "
