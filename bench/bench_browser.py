@@ -55,13 +55,16 @@ TARGETS = {"first view": 2.0, "reload": 0.5, "Train -> first point": 1.0}
 # The Train button is on screen (the form has rendered).
 _TRAIN_VISIBLE = """() => [...document.querySelectorAll('[data-testid="stMain"] button')]
     .some(b => b.innerText.trim().endsWith('Train') && b.offsetParent !== null)"""
-# The panel of run ``n`` shows at least one finished epoch (the chart then holds a point).
+# Run ``n``'s view (its container is keyed ``run-view-n``) says at least one epoch is
+# done, and a plotly chart in it holds a point (``gd.data``: what plotly has drawn; the
+# Model tab's network diagram, also a plotly chart, is outside the view).
 _FIRST_POINT = """(n) => {
-    const main = document.querySelector('[data-testid="stMain"]');
-    if (!main || !main.innerText.includes('Run #' + n)) return false;
-    return [...main.querySelectorAll('[data-testid="stProgress"]')].some(
+    const view = document.querySelector('.st-key-run-view-' + n);
+    if (!view) return false;
+    return [...view.querySelectorAll('[data-testid="stProgress"]')].some(
         p => /epoch [1-9]\\d* of|Finished \\d+ epochs/.test(p.innerText))
-        && main.querySelector('.js-plotly-plot') !== null;
+        && [...view.querySelectorAll('.js-plotly-plot')].some(
+            g => (g.data || []).some(t => t.x && t.x.length > 0));
 }"""
 
 
@@ -296,7 +299,8 @@ def main() -> None:
           f"MTAE_WORKERS={os.environ.get('MTAE_WORKERS', 'default')}, {args.rounds} fresh "
           f"server(s); load average (1 min) {load_before[0]:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after")
-    for name, xs in res.items():
+    for name, all_xs in res.items():
+        xs = [x for x in all_xs if x == x]  # (nan: the store watcher missed that epoch)
         if not xs:
             continue
         extra = (f" (median of {len(xs)}, min {min(xs):.2f}, max {max(xs):.2f})"
