@@ -8,8 +8,9 @@ temporary ``$MTAE_HOME``, drives ``/usr/bin/chromium`` with Playwright and print
 - first view: a fresh server's first page load, until the Train button is visible;
 - reload: a browser reload of the Train page until the Train button is visible again
   (median of ``--reloads``);
-- Train → first point: from the click on Train until the live chart holds the new
-  run's first epoch (median of ``--trains``; worst case printed too), split up with the
+- Train → first point: from the click on Train (on an idle page, 1 s after the last run
+  was cancelled) until a chart in the new run's view holds its first epoch (median of
+  ``--trains``; worst case printed too), split up with the
   store's own times: the click to the run queued (the page's script run), queued to
   claimed by a worker, claimed to its first epoch stored (seen by polling the store
   every 10 ms), and stored to drawn (the live view's poll, its charts, the browser);
@@ -24,6 +25,7 @@ ended as a whole (so a training worker that outlived its app would be caught and
 reported, then ended).
 
     .venv/bin/python bench/bench_browser.py [--rounds 1] [--reloads 5] [--trains 3]
+    .venv/bin/python bench/bench_browser.py --app bench/bare_app.py --trains 0  # bare page
 """
 
 from __future__ import annotations
