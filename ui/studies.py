@@ -24,7 +24,7 @@ from mtae_core.store import RunStore
 from mtae_core.studies.spec import data_seed_supported
 from mtae_core.weighting import weightings
 
-from . import links
+from . import classroom, links
 from .forms import parse_number_list
 from .state import get_runner, get_store, workers_enabled
 from .study_progress import STUDY_PARAM
@@ -323,11 +323,11 @@ def start_study(store: RunStore, spec: Any, on_ray: bool = False,
     then."""
     if on_ray:
         backend = _ray_backend(str(store.path), address) if workers_enabled() else None
-        study_id = int(studies.start(store, spec, backend=RAY))
+        study_id = int(studies.start(store, spec, backend=RAY, owner=classroom.owner()))
         if backend is not None:
             backend.drive(study_id)
         return study_id
-    study_id = int(studies.start(store, spec))
+    study_id = int(studies.start(store, spec, owner=classroom.owner()))  # the Class page's
     if workers_enabled():
         get_runner().start()  # (already started with the app: then nothing to do)
     return study_id

@@ -113,13 +113,15 @@ def estimate_seconds(spec: StudySpec, store: RunStore | None = None,
 
 def start(store: RunStore, spec: StudySpec,
           submit: Callable[[ExperimentConfig], int] | None = None,
-          backend: str | None = None, workers: int | None = None) -> int:
+          backend: str | None = None, workers: int | None = None,
+          owner: str | None = None) -> int:
     """Record the study and queue its runs (``submit``, e.g. ``JobRunner.submit``; by
     default they are only queued in the store for whichever worker pool serves it;
     ``backend='ray'``: queued for a Ray driver, which local workers leave alone).
     ``workers``: how many local workers will serve it (default: the runner's), to share a
     cell's seeds out among them when there are fewer cells than workers. Returns the study
-    id."""
+    id. ``owner``: who queued the runs (the app's tab and student name), as for a run
+    queued from the Train page."""
     planned = plan(spec, store)
     study_id = store.create_study(spec.name, spec.to_json(None))
     new: dict[str, ExperimentConfig] = {}  # identical cells of this study share one run
@@ -137,8 +139,8 @@ def start(store: RunStore, spec: StudySpec,
             groups = [None] * len(cfgs)
             infos = [{"seeds_path": "separately", "seeds_reason": f"{backend}: one task per run"}
                      for _ in cfgs]
-        made = dict(zip(new, store.create_runs(cfgs, backend=backend, groups=groups,
-                                               infos=infos), strict=True))
+        made = dict(zip(new, store.create_runs(cfgs, owner=owner, backend=backend,
+                                               groups=groups, infos=infos), strict=True))
     else:
         made = {key: submit(cfg) for key, cfg in new.items()}
     store.add_study_runs(study_id, [

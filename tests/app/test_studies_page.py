@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 from mtae_core import studies
 from mtae_core.jobs import execute
 from mtae_core.store import RunStore
+from ui import classroom, links
 
 PAGE = "pages/studies.py"
 
@@ -83,6 +84,8 @@ def test_empty_store_explains_and_starts_the_example(app, home):
     assert len(runs) == n and {r.status for r in runs} == {"queued"}
     assert {r.config.model.sharing for r in runs} == {"hard", "mmoe", "single_task"}
     assert {r.config.seed for r in runs} == {0, 1, 2}
+    # the runs are this tab's, as a run queued on Train is (the Class page groups them)
+    assert {classroom.parse_owner(r.owner)[0] for r in runs} == {at.session_state[links.TAB_KEY]}
     got = squares(at)
     assert sorted(r for r, _ in got) == sorted(r.id for r in runs)
     assert {s for _, s in got} == {"queued"}
