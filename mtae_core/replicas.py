@@ -61,7 +61,6 @@ from .replica_stack import (
 )
 from .training import (
     NullSink,
-    Row,
     Sink,
     Status,
     TrainResult,
@@ -71,8 +70,6 @@ from .training import (
     _EarlyStopping,
     _Epoch,
     _epoch_losses,
-    _epoch_rows,
-    _non_finite,
     _Poll,
     _Run,
     _setup,
@@ -393,7 +390,7 @@ def _end_epoch(rep: _Replica, stack: Stack, k: int, epoch: int, st: _EpochState,
     give_side_state(run.model, st.side, k, st.steps_done)
     ep = _replica_epoch(st, k)
     ep.good = rep.good
-    losses = _epoch_losses(run, ep, epoch) if pre is None else _epoch_losses_with(run, ep, epoch, pre[0])
+    losses = _epoch_losses(run, ep, epoch, None if pre is None else pre[0])
     if losses is None:  # diverged after the last poll, or on validation
         rows = _diverged_rows(run, ep)
         diverged = {"diverged_epoch": epoch, "diverged_task": ep.task}
@@ -404,11 +401,9 @@ def _end_epoch(rep: _Replica, stack: Stack, k: int, epoch: int, st: _EpochState,
         end(k, "diverged", ep.reason, **diverged)
         return
     train_losses, val_losses = losses
-    if pre is None:
-        rows, extras = _bookkeeping(run, epoch, train_losses, val_losses, ep.aux_sums)
-    else:
-        rows, extras = _bookkeeping_with(run, epoch, train_losses, val_losses, ep.aux_sums,
-                                         pre[1])
+    # (the learning-rate schedule is the stack's, stepped by the loop: run.lr_sched is None)
+    rows, extras = _bookkeeping(run, epoch, train_losses, val_losses, ep.aux_sums,
+                                "compute" if pre is None else pre[1])
     rep.epochs_run = epoch + 1
     rep.history.append({"epoch": epoch, "rows": rows, "extras": extras})
     rep.sink.epoch(epoch, rows, extras)
@@ -416,41 +411,6 @@ def _end_epoch(rep: _Replica, stack: Stack, k: int, epoch: int, st: _EpochState,
     reason = rep.early.should_stop(run.model, epoch, val_losses)
     if reason is not None:
         end(k, "done", reason)
-
-
-def _epoch_losses_with(run: _Run, ep: _Epoch, epoch: int,
-                       val_losses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """``training._epoch_losses`` with the validation losses computed beforehand."""
-    train_losses = ep.sums / run.steps
-    bad = _non_finite(train_losses, run.names)
-    if bad is not None:  # the steps diverged after the last poll
-        ep.status, ep.task, ep.reason = "diverged", bad, _diverged(bad, epoch, None)
-        return None
-    bad = _non_finite(val_losses, run.names)
-    if bad is not None:
-        ep.status, ep.task = "diverged", bad
-        ep.reason = _diverged(bad, epoch, None, "validation")
-        ep.good = (ep.sums, run.steps)  # the whole epoch trained with finite losses
-        ep.val = val_losses
-        return None
-    return train_losses, val_losses
-
-
-def _bookkeeping_with(run: _Run, epoch: int, train_losses: torch.Tensor,
-                      val_losses: torch.Tensor, aux_sums: dict[str, torch.Tensor],
-                      cosine: list[list[float]] | None) -> tuple[list[Row], dict[str, Any]]:
-    """``training._bookkeeping`` with the gradient cosines computed beforehand for all
-    replicas at once (the equivalence tests compare the extras with a run's alone). The
-    learning-rate schedule is the stack's, stepped by the loop."""
-    run.strategy.on_epoch_end(epoch, train_losses)
-    rows = _epoch_rows(run.names, train_losses, val_losses, aux_sums, run.steps)
-    extras: dict[str, Any] = {"weights": dict(zip(run.names, run.strategy.epoch_weights(), strict=True)),
-                              "lr": run.opt.param_groups[0]["lr"]}
-    extras.update(run.strategy.epoch_extras())
-    extras.update(run.model.epoch_extras())
-    if cosine is not None:
-        extras["grad_cosine"] = cosine
-    return rows, extras
 
 
 def _finish(rep: _Replica, stack: Stack, k: int, status: Status, reason: str | None,

@@ -284,9 +284,13 @@ def _train_epoch(run: _Run, epoch: int, poll: _Poll, stop: Callable[[], bool],
 
 
 def _bookkeeping(run: _Run, epoch: int, train_losses: torch.Tensor, val_losses: torch.Tensor,
-                 aux_sums: dict[str, torch.Tensor]) -> tuple[list[Row], dict[str, Any]]:
+                 aux_sums: dict[str, torch.Tensor],
+                 cosine: list[list[float]] | None | Literal["compute"] = "compute",
+                 ) -> tuple[list[Row], dict[str, Any]]:
     """The epoch's rows and extras (weights, learning rate, what the model mixed, gradient
-    cosines), after the strategy and the learning-rate schedule have seen the epoch."""
+    cosines), after the strategy and the learning-rate schedule have seen the epoch.
+    ``cosine``: the gradient cosines when already computed (batched seeds: for every
+    replica at once)."""
     run.strategy.on_epoch_end(epoch, train_losses)
     if run.lr_sched is not None:
         run.lr_sched.step()
@@ -295,7 +299,8 @@ def _bookkeeping(run: _Run, epoch: int, train_losses: torch.Tensor, val_losses: 
                               "lr": run.opt.param_groups[0]["lr"]}
     extras.update(run.strategy.epoch_extras())
     extras.update(run.model.epoch_extras())
-    cosine = epoch_grad_cosine(run.model, run.train, run.specs, run.bs)  # task order = names
+    if cosine == "compute":
+        cosine = epoch_grad_cosine(run.model, run.train, run.specs, run.bs)  # task order = names
     if cosine is not None:
         extras["grad_cosine"] = cosine
     return rows, extras
@@ -418,11 +423,14 @@ def train(
     return result
 
 
-def _epoch_losses(run: _Run, ep: _Epoch, epoch: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+def _epoch_losses(run: _Run, ep: _Epoch, epoch: int, val_losses: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The finished epoch's mean train losses and its validation losses, (n_tasks,) each;
-    None, with ``ep`` marked diverged, when either is not finite."""
+    None, with ``ep`` marked diverged, when either is not finite. ``val_losses``: when
+    already computed (batched seeds: for every replica at once)."""
     train_losses = ep.sums / run.steps
-    val_losses, _ = evaluate(run.model, run.val, run.specs)
+    if val_losses is None:
+        val_losses, _ = evaluate(run.model, run.val, run.specs)
     bad = _non_finite(train_losses, run.names)
     if bad is not None:  # the steps diverged after the last poll
         ep.status, ep.task, ep.reason = "diverged", bad, _diverged(bad, epoch, None)
