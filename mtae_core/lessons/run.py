@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from ..store import Run, RunStore
     from ..studies import StudySummary
 
-POLL_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -80,40 +79,13 @@ def _claim_groups(store: RunStore, ids: list[int]) -> Iterator[list[Run]]:
         yield [runs[i] for i in group if i in runs]
 
 
-def train_on_workers(store: RunStore, study_id: int, workers: int,
-                     on_run: Callable[[int, int], None] | None = None) -> None:
-    """Serve the study's queued runs with ``workers`` worker processes started here, and
-    stop them on the way out (Ctrl-C cancels the study's runs first)."""
-    from ..jobs import JobRunner
-    from ..studies import cancel
-    from ..studies.summary import ENDED
-
-    ids = [int(i) for i in store.study_runs(study_id).run_id.unique()]
-    runner = JobRunner(store, n_workers=workers)
-    try:
-        if any(r.active for r in store.runs_by_id(ids).values()):
-            runner.start()  # (a study of reused finished runs needs no worker)
-        while True:
-            runs = store.runs_by_id(ids)
-            ended = sum(r.status in ENDED for r in runs.values())
-            if on_run is not None:
-                on_run(ended, len(ids))
-            if ended >= len(runs):
-                return
-            time.sleep(POLL_SECONDS)
-    except KeyboardInterrupt:
-        cancel(store, study_id)
-        raise
-    finally:
-        runner.stop()
-
-
 def check(name: str, store: RunStore, quick: bool = False, workers: int | None = None,
           on_run: Callable[[int, int], None] | None = None) -> Checked:
     """Run lesson ``name``'s study (full or quick; identical stored runs are reused) and
     check its claim. ``workers``: None trains in this process, N ≥ 1 on N worker
     processes. ``KeyError`` for an unknown lesson."""
     from ..studies import start, summarize
+    from ..studies.planning import serve
 
     lesson = lessons.get(name)
     t0 = time.monotonic()
@@ -122,7 +94,7 @@ def check(name: str, store: RunStore, quick: bool = False, workers: int | None =
     if workers is None:
         train_here(store, study_id, on_run)
     else:
-        train_on_workers(store, study_id, workers, on_run)
+        serve(store, study_id, workers, on_run)
     summary = summarize(store, study_id)
     return Checked(lesson, quick, study_id, summary, lesson.verdict(summary, quick),
                    time.monotonic() - t0)

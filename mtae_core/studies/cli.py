@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
-from .planning import cancel, retry, start
+from .planning import cancel, retry, serve, start
 from .spec import StudySpec
 from .summary import ENDED, StudySummary, summarize
 
 WORDS = ("show", "export", "resume", "cancel")
-POLL_SECONDS = 0.25
 
 
 def add_parsers(sub: Any) -> None:
@@ -137,38 +136,16 @@ def _run(store: Any, study_id: int, args: argparse.Namespace) -> int:
         return _run_ray(store, study_id, args)
     from tqdm import tqdm
 
-    from ..jobs import JobRunner
-
-    ids = [int(i) for i in store.study_runs(study_id).run_id.unique()]
-    runner = JobRunner(store, n_workers=args.workers)  # None: one per core
-    bar = tqdm(total=len(ids), desc=f"study {study_id}", unit="run", file=sys.stderr,
-               disable=args.quiet, leave=False)
+    bar = tqdm(total=len(store.study_runs(study_id).run_id.unique()), desc=f"study {study_id}",
+               unit="run", file=sys.stderr, disable=args.quiet, leave=False)
     interrupted = False
     try:
-        if any(r.active for r in store.runs_by_id(ids).values()):
-            runner.start()  # (a study of reused finished runs needs no worker)
-        while True:
-            runs = store.runs_by_id(ids)
-            ended = sum(r.status in ENDED for r in runs.values())
-            bar.update(ended - bar.n)
-            if ended >= len(runs):
-                break
-            time.sleep(POLL_SECONDS)
+        serve(store, study_id, args.workers, lambda ended, _: bar.update(ended - bar.n))
     except KeyboardInterrupt:
         interrupted = True
-        stopping = cancel(store, study_id)
-        _wait_ended(store, stopping, 5.0)  # running ones stop at their next poll
     finally:
         bar.close()
-        runner.stop()
-    if interrupted:
-        _mark_interrupted(store, study_id)
-        print(f"study {study_id} cancelled: interrupted from the keyboard", file=sys.stderr)
-        _print(summarize(store, study_id), args.json)
-        return 130
-    summary = summarize(store, study_id)
-    _print(summary, args.json)
-    return 0 if summary.status == "done" else 1
+    return _ended(store, study_id, args, interrupted)
 
 
 def _run_ray(store: Any, study_id: int, args: argparse.Namespace) -> int:
@@ -210,6 +187,11 @@ def _run_ray(store: Any, study_id: int, args: argparse.Namespace) -> int:
     finally:
         bar.close()
         backend.shutdown()
+    return _ended(store, study_id, args, interrupted)
+
+
+def _ended(store: Any, study_id: int, args: argparse.Namespace, interrupted: bool) -> int:
+    """Print how the study ended; the exit code: 0 done, 1 not all done, 130 interrupted."""
     if interrupted:
         _mark_interrupted(store, study_id)
         print(f"study {study_id} cancelled: interrupted from the keyboard", file=sys.stderr)
@@ -218,15 +200,6 @@ def _run_ray(store: Any, study_id: int, args: argparse.Namespace) -> int:
     summary = summarize(store, study_id)
     _print(summary, args.json)
     return 0 if summary.status == "done" else 1
-
-
-def _wait_ended(store: Any, ids: list[int], timeout: float) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        runs = store.runs_by_id(ids)
-        if not any(r.active for r in runs.values()):
-            return
-        time.sleep(0.05)
 
 
 def _mark_interrupted(store: Any, study_id: int) -> None:

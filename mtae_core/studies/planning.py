@@ -203,6 +203,43 @@ def chunks_per_group(n_groups: int, k: int, workers: int) -> int:
     return min(range(1, k + 1), key=lambda c: (math.ceil(n_groups * c / workers) / c, c))
 
 
+SERVE_POLL_SECONDS = 0.25  # how often ``serve`` looks at the study's runs
+
+
+def serve(store: RunStore, study_id: int, workers: int | None = None,
+          on_run: Callable[[int, int], None] | None = None) -> None:
+    """Train the study's queued runs on ``workers`` worker processes started here (None:
+    one per core) until every run has ended, then stop them. ``on_run(ended, total)`` after
+    each look. Ctrl-C cancels the study's runs, lets the running ones stop (5 s at most)
+    and is raised again; the workers are stopped on every way out."""
+    import time
+
+    from ..jobs import JobRunner
+    from .summary import ENDED
+
+    ids = [int(i) for i in store.study_runs(study_id).run_id.unique()]
+    runner = JobRunner(store, n_workers=workers)
+    try:
+        if any(r.active for r in store.runs_by_id(ids).values()):
+            runner.start()  # (a study of reused finished runs needs no worker)
+        while True:
+            runs = store.runs_by_id(ids)
+            ended = sum(r.status in ENDED for r in runs.values())
+            if on_run is not None:
+                on_run(ended, len(ids))
+            if ended >= len(runs):
+                return
+            time.sleep(SERVE_POLL_SECONDS)
+    except KeyboardInterrupt:
+        stopping = cancel(store, study_id)
+        end = time.monotonic() + 5.0  # running ones stop at their next poll
+        while time.monotonic() < end and any(r.active for r in store.runs_by_id(stopping).values()):
+            time.sleep(0.05)
+        raise
+    finally:
+        runner.stop()
+
+
 def cancel(store: RunStore, study_id: int) -> list[int]:
     """Cancel the study: its queued runs stop at once, its training ones at their next
     poll. Runs it reused from elsewhere are left alone (they may belong to someone else).
