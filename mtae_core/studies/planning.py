@@ -150,6 +150,7 @@ def start(store: RunStore, spec: StudySpec,
 
 
 SEPARATE_BY_REQUEST = "the study asks for separate runs (--separate-seeds)"
+SHARED_OUT = "fewer cells than workers, so the cell's seeds were shared out among them"
 
 
 def seed_groups(cfgs: list[ExperimentConfig], separate: bool = False,
@@ -163,6 +164,7 @@ def seed_groups(cfgs: list[ExperimentConfig], separate: bool = False,
     from ..replicas import batch_reason, group_key
 
     keys = [group_key(c) for c in cfgs]
+    whole = list(keys)  # before any split into chunks
     reasons = [SEPARATE_BY_REQUEST if separate else batch_reason(c) for c in cfgs]
     size = Counter(keys)
     batched = Counter(k for k, r in zip(keys, reasons, strict=True) if r is None and size[k] > 1)
@@ -179,8 +181,11 @@ def seed_groups(cfgs: list[ExperimentConfig], separate: bool = False,
         size = Counter(keys)
     groups: list[str | None] = []
     infos: list[dict[str, Any] | None] = []
-    for key, reason in zip(keys, reasons, strict=True):
-        if size[key] < 2:
+    for key, first, reason in zip(keys, whole, reasons, strict=True):
+        if size[key] < 2 and key != first:  # a chunk of one: its cell's seeds went to all workers
+            groups.append(None)
+            infos.append({"seeds_path": "separately", "seeds_reason": SHARED_OUT})
+        elif size[key] < 2:
             groups.append(None)
             infos.append(None)
         elif reason is not None:

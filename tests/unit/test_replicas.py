@@ -395,7 +395,7 @@ def test_a_resumed_study_queues_a_cell_s_seeds_together_again(store):
 
 
 def test_seed_groups_are_split_when_there_are_fewer_groups_than_workers_can_share() -> None:
-    from mtae_core.studies.planning import chunks_per_group, seed_groups
+    from mtae_core.studies.planning import SHARED_OUT, chunks_per_group, seed_groups
 
     # 3 groups on 2 workers: halves (1.5 group-times, not 2); 2 groups: whole; 1 worker: whole
     assert chunks_per_group(3, 4, 2) == 2
@@ -412,3 +412,8 @@ def test_seed_groups_are_split_when_there_are_fewer_groups_than_workers_can_shar
         assert len({c.model.sharing for c, h in zip(cfgs, groups, strict=True) if h == g}) == 1
     whole, _ = seed_groups(cfgs, workers=1)
     assert len(set(whole)) == 3
+    # two seeds per cell on 2 workers: each seed its own chunk, and the page is told why
+    pairs = [c for c in cfgs if c.seed < 2]
+    groups, infos = seed_groups(pairs, workers=2)
+    assert groups == [None] * 6
+    assert {i["seeds_reason"] for i in infos if i} == {SHARED_OUT} and all(infos)
