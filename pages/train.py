@@ -46,7 +46,8 @@ with form_col:
     links.show_flag_notices()
     link = open_link()  # the settings this visit starts from: the tab's, the link's, or defaults
     hidden = hidden_paths(links.hidden())  # a class link's ?hide=: those keep the link's values
-    raw, diagram, fields = experiment_form(link.config, hidden)
+    raw, diagram, fields = experiment_form(link.values, hidden)  # only its open tab drawn
+    link.keep(raw)
     if "name" in hidden:
         name = link.name
     else:

@@ -23,7 +23,11 @@ such as a link's settings) draws the same widgets as the default form.
 Inside ``collect()``, every field leaves an empty place under its widget, registered by
 its config path with its label, so a config problem can be shown next to its field.
 Inside ``hiding(paths)``, the fields at those config paths draw nothing and keep their
-start values (a class link's ``?hide=``, see ``ui.classroom``).
+start values (a class link's ``?hide=``, see ``ui.classroom``). Inside ``closing(paths)``
+they draw nothing either, as their tab is closed (the Train form draws only its open tab),
+but their labels are still known, so a problem found there names them and their tab.
+A field that is not drawn keeps its start value, fitted to the chosen tasks as its widget
+would fit it (per-task weights of tasks no longer chosen are dropped, new ones start at 1).
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ class Fields:
 _fields: ContextVar[Fields | None] = ContextVar("mtae_form_fields", default=None)
 # config paths (or path prefixes) whose widgets are not drawn: a class link hides them
 _hidden: ContextVar[frozenset[str]] = ContextVar("mtae_form_hidden", default=frozenset())
+# config paths whose widgets are not drawn because their tab is closed
+_closed: ContextVar[frozenset[str]] = ContextVar("mtae_form_closed", default=frozenset())
 
 
 @contextmanager
@@ -75,13 +81,33 @@ def hiding(paths: frozenset[str]) -> Iterator[None]:
         _hidden.reset(token)
 
 
-def is_hidden(path: str | None) -> bool:
-    """Whether the field at ``path`` is hidden (see ``hiding``)."""
-    hidden = _hidden.get()
-    if not hidden or not path:
+@contextmanager
+def closing(paths: frozenset[str]) -> Iterator[None]:
+    """Inside the block, a field at or under one of ``paths`` draws no widget (its tab is
+    closed) and keeps its start value; unlike ``hiding``, its label is still registered."""
+    token = _closed.set(paths)
+    try:
+        yield
+    finally:
+        _closed.reset(token)
+
+
+def _under(path: str | None, prefixes: frozenset[str]) -> bool:
+    if not prefixes or not path:
         return False
     parts = path.split(".")
-    return any(".".join(parts[:i]) in hidden for i in range(1, len(parts) + 1))
+    return any(".".join(parts[:i]) in prefixes for i in range(1, len(parts) + 1))
+
+
+def is_hidden(path: str | None) -> bool:
+    """Whether the field at ``path`` draws no widget: hidden by a class link (see
+    ``hiding``) or on a closed tab (see ``closing``)."""
+    return _under(path, _hidden.get()) or _under(path, _closed.get())
+
+
+def is_class_hidden(path: str | None) -> bool:
+    """Whether a class link hides the field at ``path`` (see ``hiding``)."""
+    return _under(path, _hidden.get())
 
 
 @contextmanager
@@ -96,11 +122,17 @@ def collect() -> Iterator[Fields]:
 
 
 def register(path: str | None, label: str) -> None:
-    """Leave a place for the problems of the field at ``path`` here (inside ``collect``)."""
+    """Leave a place for the problems of the field at ``path`` here (inside ``collect``);
+    for a field on a closed tab, only note its label (there is no place to leave)."""
     found = _fields.get()
-    if found is not None and path:
-        found.labels[path] = label
-        found.slots[path] = st.empty()
+    if found is None or not path:
+        return
+    if is_hidden(path):
+        if not is_class_hidden(path):  # a class link's hidden field stays unnamed
+            found.labels[path] = label
+        return
+    found.labels[path] = label
+    found.slots[path] = st.empty()
 
 
 # ---- schema inspection ---------------------------------------------------------------
@@ -156,9 +188,13 @@ def field_widget(name: str, field: FieldInfo, key: str, tasks: Sequence[str] = (
     """Draw the widget of one schema field and return its value. ``value`` overrides
     the field's default as the widget's starting value (``None`` too, for an optional
     field). ``path`` is the field's place in the config (default: ``key``)."""
-    if is_hidden(path or key):  # a hidden setting keeps the value the form starts from
-        return _default(field) if value is UNSET else value
     label = label or field.title or _label(name)  # a field's title reads better than its name
+    if is_hidden(path or key):  # a setting not drawn keeps the value the form starts from
+        register(path or key, label)
+        start = _default(field) if value is UNSET else value
+        if not is_class_hidden(path or key):  # changed just as its tab was closed?
+            start = sent_value(field, key, tasks, start)
+        return kept_value(field, start, tasks)
     value = _widget(name, field, key, tasks, label, value)
     register(path or key, label)
     return value
@@ -188,6 +224,52 @@ def _widget(name: str, field: FieldInfo, key: str, tasks: Sequence[str], label: 
     if origin in (list, tuple) and args and args[0] in (int, float):
         return _number_list(label, start or [], key, help_)
     return _json_text(label, start, key, help_)
+
+
+def sent_value(field: FieldInfo, key: str, tasks: Sequence[str], start: Any) -> Any:
+    """The value the browser holds for the widget of ``field`` at ``key``, which this run
+    does not draw: a change made just as its tab was closed arrives with the tab's switch
+    (Streamlit may even fold the two reruns into one), so the form's remembered values do
+    not hold it yet. ``start`` when the browser sent none."""
+    ann, _ = _unwrap_optional(field.annotation)
+    origin, args = get_origin(ann), get_args(ann)
+    state = st.session_state
+    try:
+        if origin is dict and args and args[1] in (float, int):
+            keys = {t: f"{key}.{t}" for t in tasks}
+            if tasks and all(k in state for k in keys.values()):
+                return {t: state[k] for t, k in keys.items()}
+            return start
+        if origin in (list, tuple) and args and args[0] is str:
+            k = f"{key}[{','.join(tasks)}]"
+            return list(state[k]) if k in state else start
+        if key not in state:
+            return start
+        sent = state[key]
+        if origin in (list, tuple) and args and args[0] in (int, float):
+            return parse_number_list(sent)
+        if ann is bool or origin is Literal or ann in (int, float, str):
+            return sent
+        try:
+            return json.loads(sent)
+        except (TypeError, json.JSONDecodeError):
+            return sent
+    except (KeyError, st.errors.StreamlitAPIException):  # (cleared between check and read)
+        return start
+
+
+def kept_value(field: FieldInfo, start: Any, tasks: Sequence[str]) -> Any:
+    """The value of a field whose widget is not drawn: ``start``, fitted to ``tasks`` as
+    its widget would fit it (``_per_task_weights``, ``_task_list``)."""
+    ann, _ = _unwrap_optional(field.annotation)
+    origin, args = get_origin(ann), get_args(ann)
+    if not tasks:
+        return start
+    if origin is dict and args and args[1] in (float, int) and isinstance(start, dict | None):
+        return {t: max(float((start or {}).get(t, 1.0)), WEIGHT_RANGE[0]) for t in tasks}
+    if origin in (list, tuple) and args and args[0] is str and isinstance(start, list | tuple | None):
+        return [t for t in (start or []) if t in tasks]
+    return start
 
 
 def _number(label: str, field: FieldInfo, kind: type, start: Any, optional: bool,
@@ -316,7 +398,9 @@ def entry_picker(label: str, registry: Registry[Any], key: str, default: str | N
     names = registry.names()
     index = names.index(default) if default in names else 0
     if is_hidden(path):
-        return names[index]
+        register(path, label)
+        sent = st.session_state.get(key) if not is_class_hidden(path) else None
+        return sent if sent in names else names[index]  # (sent: see ``sent_value``)
     name: str = st.selectbox(label, names, index=index, key=key, help=help,
                              format_func=lambda n: n.replace("_", " "))
     summary = registry.spec(name).summary()

@@ -150,17 +150,34 @@ def _draw(run: Run) -> None:
     st.progress(fraction, text=text)
     _outcome(run, epochs_done)
 
+    log_y = st.session_state.get("train.log_y", False)
     if metrics.empty:
         if run.active:
-            st.info("The first epoch's losses appear here as soon as it ends.")
+            # the loss chart's place, drawn from the moment the run is queued: the browser
+            # loads plotly's script while the worker starts (the Train form may have drawn
+            # no chart yet), and the first point then updates this chart in place
+            st.plotly_chart(waiting_chart(log_y), key=f"loss-{run.id}",
+                            config=charts.chart_config(f"run-{run.id}-losses"))
         return
-    log_y = st.session_state.get("train.log_y", False)
     downloads.chart(charts.loss_curves(metrics, log_y=log_y), f"run-{run.id}-losses",
                     data=charts.task_losses(metrics), key=f"loss-{run.id}")
     run_insights(run, metrics, store.extras(run.id))
     if run.status == "done":
         from .pictures import weights_download  # (loads the engine; the form's path must not)
         weights_download(store, run)
+
+
+WAITING_TEXT = "The first epoch's losses appear here as soon as it ends."
+
+
+def waiting_chart(log_y: bool = False) -> go.Figure:
+    """The loss chart of a run with no epoch yet: its axes and a line saying what comes."""
+    fig = charts.loss_curves(pd.DataFrame(), log_y=log_y)
+    fig.add_annotation(text=WAITING_TEXT, showarrow=False, xref="paper", yref="paper",
+                       x=0.5, y=0.5, font={"size": 14})
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(showticklabels=False)
+    return fig
 
 
 def insight_figures(run: Run, metrics: pd.DataFrame, extras: list[dict[str, Any]]

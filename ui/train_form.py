@@ -10,6 +10,8 @@ its field.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,11 +35,13 @@ from mtae_core.weighting import weightings
 from . import charts, links
 from .forms import (
     Fields,
+    closing,
     collect,
     entry_form,
     entry_picker,
     field_widget,
     hiding,
+    is_class_hidden,
     is_hidden,
     model_form,
     register,
@@ -49,7 +53,10 @@ from .url_state import DEFAULT_NAME, decode_config, encode_config
 
 SECTIONS = ["Data", "Model", "Weighting", "Optimizer", "Training"]
 LINK_KEY = "train.link"  # session state: (config, problem) the form started from
-SENTINEL = "data.dataset.name"  # a widget every Train page run draws: alive = same visit
+VALUES_KEY = "train.values"  # session state: the settings the form described on its last run
+# the form's tabs: a widget every Train page run draws (alive = the same visit); only the
+# open tab's widgets are drawn, the others keep their values in VALUES_KEY
+TAB_KEY = "train.tab"
 
 
 # ---- the form in the URL ------------------------------------------------------------------
@@ -68,6 +75,19 @@ class Link:
         """The run name field's start value (empty = named automatically)."""
         return "" if self.config.name == DEFAULT_NAME else self.config.name
 
+    @property
+    def values(self) -> dict[str, Any]:
+        """The settings the form draws from on this run: on the visit's first run the
+        link's, then whatever the form described on its last run (valid or not), so a
+        closed tab's settings keep their values, and an open tab's widgets, alive, keep
+        theirs whatever start value they are given."""
+        values: dict[str, Any] = st.session_state[VALUES_KEY]
+        return values
+
+    def keep(self, raw: dict[str, Any]) -> None:
+        """Remember what the form describes now (see ``values``)."""
+        st.session_state[VALUES_KEY] = raw
+
 
 def open_link() -> Link:
     """The settings the form starts from on this visit of the Train page: those the tab
@@ -77,13 +97,15 @@ def open_link() -> Link:
     the page is shown (Streamlit would reset a widget whose start value changes) and a
     setting the user changed stays changed. A link whose settings cannot be used starts
     from the defaults, with a warning saying why."""
-    if SENTINEL not in st.session_state or LINK_KEY not in st.session_state:
+    if (TAB_KEY not in st.session_state or LINK_KEY not in st.session_state
+            or VALUES_KEY not in st.session_state):
         problem = links.notice(links.CFG)
         try:
             config = decode_config(links.settings())
         except ConfigError as e:  # (links.carry checked it: only a changed schema gets here)
             config, problem = ExperimentConfig(), "; ".join(map(str, problems(e.errors, LABELS)))
         st.session_state[LINK_KEY] = (config, problem)
+        st.session_state[VALUES_KEY] = config.to_dict()
     config, problem = st.session_state[LINK_KEY]
     return Link(config, problem, st.empty())
 
@@ -116,22 +138,41 @@ def _tasks_of(dataset: str, options: dict[str, Any]) -> list[str]:
         return list(ds.task_names(ds.Options()))
 
 
-def experiment_form(start: ExperimentConfig | None = None, hidden: frozenset[str] = frozenset()
+def experiment_form(start: ExperimentConfig | dict[str, Any] | None = None,
+                    hidden: frozenset[str] = frozenset()
                     ) -> tuple[dict[str, Any], DeltaGenerator | None, Fields]:
-    """Draw the form, its widgets starting from ``start`` (default: the defaults); return
-    the raw config dict it describes (not yet validated), the place in the Model tab,
-    under the sharing scheme, for ``architecture`` once the config is valid (None when
-    the Model tab is hidden), and where each field is (for ``show_problems``). The
+    """Draw the form, its widgets starting from ``start`` (a config or the raw dict an
+    earlier run returned; default: the defaults); return the raw config dict it
+    describes (not yet validated), the place in the Model tab, under the sharing scheme,
+    for ``architecture`` once the config is valid (None when the Model tab is closed or
+    hidden), and where each field is (for ``show_problems``).
+
+    Only the open tab's widgets are drawn (a browser draws a closed tab's widgets too,
+    which made a reload slow): the other tabs' settings keep their start values, so
+    ``start`` must be what the form described on its last run (``Link.values``). The
     config paths in ``hidden`` (a class link's ``?hide=``) draw no widget and keep their
     start values; a tab whose every part is hidden is left out."""
-    begin = (start or ExperimentConfig()).to_dict()
+    begin = start.to_dict() if isinstance(start, ExperimentConfig) else (
+        start if start is not None else ExperimentConfig().to_dict())
     with collect() as fields, hiding(hidden):
         shown = [s for s in SECTIONS if not all(is_hidden(p) for p in _TAB_PARTS[s])]
-        tabs = dict(zip(shown, st.tabs(shown), strict=True)) if shown else {}
+        tabs = (dict(zip(shown, st.tabs(shown, key=TAB_KEY, on_change="rerun"), strict=True))
+                if shown else {})
 
-        def place(section: str) -> DeltaGenerator:
-            # a hidden tab's code still runs (its settings keep their values), drawing nothing
-            return tabs[section] if section in tabs else st.empty()
+        @contextmanager
+        def place(section: str) -> Iterator[None]:
+            # a closed or hidden tab's code still runs (its settings keep their values),
+            # drawing nothing
+            tab = tabs.get(section)
+            if tab is None:
+                with st.empty():
+                    yield
+            elif tab.open is False:
+                with tab, closing(frozenset(_TAB_PARTS[section])):
+                    yield
+            else:
+                with tab:
+                    yield
 
         with place("Data"):
             dataset, ds_options, tasks, split = _data_section(begin["data"])
@@ -190,13 +231,15 @@ def _data_section(begin: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]
                if ds.Options.model_fields else {})
     allowed = _tasks_of(dataset, options)
     start = [t for t in (begin["tasks"] if same else ds.default_tasks) if t in allowed]
+    key = f"data.tasks.{dataset}[{','.join(allowed)}]"  # a new task list: a clean selection
     if is_hidden("data.tasks"):
-        tasks = start
+        register("data.tasks", "Tasks")  # (a label only: no widget)
+        sent = st.session_state.get(key) if not is_class_hidden("data.tasks") else None
+        tasks = [t for t in sent if t in allowed] if isinstance(sent, list) else start
     else:
         with tasks_box:
             tasks = st.multiselect(
-                "Tasks", allowed, default=start,
-                key=f"data.tasks.{dataset}[{','.join(allowed)}]",
+                "Tasks", allowed, default=start, key=key,
                 help="the tasks the network learns together; 'reconstruction' rebuilds the input",
             )
             register("data.tasks", "Tasks")
@@ -222,7 +265,7 @@ def _model_section(tasks: list[str], begin: dict[str, Any]
                                 help="which parameters the tasks share",
                                 path="model.options.sharing", choice_path="model.sharing")
     # the network, right under the choices that shape it most (not when the tab is hidden)
-    diagram = None if is_hidden("model") else st.container()
+    diagram = None if is_hidden("model") else st.container()  # (hidden or closed tab)
     if diagram is not None:
         st.divider()
     rest = model_form(ModelConfig, "model", tasks, exclude=["autoencoder", "sharing", "options"],

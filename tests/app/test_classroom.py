@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 import pytest
-from page_helpers import button, texts
+from page_helpers import button, field, open_tab, texts
 from streamlit.testing.v1 import AppTest
 
 from mtae_core.config import ExperimentConfig
@@ -47,11 +47,21 @@ def exported(at: AppTest) -> ExperimentConfig:
 
 
 def labels(at: AppTest) -> set[str]:
-    """The labels of the Train form's widgets (not the class link's or the sidebar's)."""
+    """The labels of the Train form's widgets (not the class link's or the sidebar's), on
+    every tab it shows: each is opened in turn (the form draws only its open tab), then
+    the first again."""
     kinds = ("number_input", "slider", "selectbox", "multiselect", "text_input", "checkbox",
              "toggle")
-    return {w.label for kind in kinds for w in at.get(kind)
-            if not str(w.key).startswith(("classlink.", "classroom."))}
+    tabs = [t.label for t in at.tabs]
+    found: set[str] = set()
+    for tab in tabs or [None]:
+        if tab is not None:
+            open_tab(at, tab)
+        found |= {w.label for kind in kinds for w in at.get(kind)
+                  if not str(w.key).startswith(("classlink.", "classroom."))}
+    if tabs:
+        open_tab(at, tabs[0])
+    return found
 
 
 def presenter_styles(at: AppTest) -> list[str]:
@@ -61,6 +71,11 @@ def presenter_styles(at: AppTest) -> list[str]:
 def test_hidden_sections_are_absent_and_keep_the_links_values(app, home):
     at = opened(app, cfg=encode_config(LINKED), hide="optimizer,training,weighting")
     assert [t.label for t in at.tabs] == ["Data", "Model", "Weighting"]
+    # the app's own page links carry the flags (Streamlit's menu would drop them;
+    # read on the first run: AppTest reruns a page without app.py's frame)
+    menu = [p for p in at.get("page_link") if p.proto.label == "Compare"]
+    assert len(menu) == 1
+    assert parse_qs(menu[0].proto.query_string)["hide"] == ["optimizer,training,weighting"]
     shown = labels(at)
     for gone in ("Optimizer", "Learning rate", "Epochs", "Batch size",
                  "Run seed (initialisation and batch order)", "Loss weighting"):
@@ -70,13 +85,9 @@ def test_hidden_sections_are_absent_and_keep_the_links_values(app, home):
     assert not at.warning and not at.error
     assert exported(at) == LINKED
     assert any("Hidden by the class link" in t for t in texts(at.caption))
-    # the app's own page links carry the flags (Streamlit's menu would drop them)
-    menu = [p for p in at.get("page_link") if p.proto.label == "Compare"]
-    assert len(menu) == 1
-    assert parse_qs(menu[0].proto.query_string)["hide"] == ["optimizer,training,weighting"]
 
     # a visible setting still follows the user, the hidden ones keep the link's values
-    at.slider(key="model.sharing.mmoe.n_experts").set_value(4).run()
+    field(at, "model.sharing.mmoe.n_experts").set_value(4).run()
     button(at, "Train").click().run()
     assert not at.exception
     (run,) = RunStore(home / "runs.db").runs()
@@ -139,9 +150,9 @@ def test_presenter_mode_adds_the_large_font_style(app, home):
 
 def test_class_link_round_trips_into_the_same_setup_and_flags(app, home):
     at = opened(app)
-    at.number_input(key="training.epochs").set_value(4)
-    at.selectbox(key="model.sharing.name").set_value("cross_stitch")
-    at.number_input(key="optimizer.lr").set_value(0.02)
+    field(at, "training.epochs").set_value(4)
+    field(at, "model.sharing.name").set_value("cross_stitch")
+    field(at, "optimizer.lr").set_value(0.02)
     at.run()
     at.checkbox(key="classlink.hide.optimizer").check()
     at.checkbox(key="classlink.hide.split").check()
@@ -162,8 +173,9 @@ def test_class_link_round_trips_into_the_same_setup_and_flags(app, home):
     student = opened(app, **query)
     assert exported(student) == setup
     assert [t.label for t in student.tabs] == ["Data", "Model", "Weighting", "Training"]
-    assert "Epochs" not in labels(student) and "Batch size" in labels(student)
-    assert presenter_styles(student) == [PRESENTER_CSS]
+    assert presenter_styles(student) == [PRESENTER_CSS]  # (app.py's frame: the first run)
+    shown = labels(student)
+    assert "Epochs" not in shown and "Batch size" in shown
     # and the student's copy of the link is the same link
     assert student.code[-1].value == link
 
@@ -172,7 +184,7 @@ def _train_as(at: AppTest, run_name: str) -> int:
     """Press Train in this tab; the run is left queued (no workers in these tests)."""
     for queued in RunStore(default_path()).runs(["queued"]):  # else Train asks to queue
         RunStore(default_path()).finish(queued.id, "cancelled")  # after a run still waiting
-    at.number_input(key="training.epochs").set_value(2)
+    field(at, "training.epochs").set_value(2)
     at.text_input(key="name").set_value(run_name)
     at.run()
     button(at, "Train").click().run()

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from page_helpers import field
 from streamlit.testing.v1 import AppTest
 
 from mtae_core.models import autoencoders, sharing
@@ -45,7 +46,7 @@ def page(tmp_path_factory):
 @pytest.mark.parametrize(("key", "registry", "name", "path"), CASES,
                          ids=[f"{p[0]}-{n}" for _, _, n, p in CASES])
 def test_every_entry_is_reachable_and_valid_by_default(page, key, registry, name, path):
-    box = page.selectbox(key=key)
+    box = field(page, key)  # (its tab opened: the form draws only the open tab)
     default = box.value
     try:
         box.set_value(name).run()
@@ -58,4 +59,4 @@ def test_every_entry_is_reachable_and_valid_by_default(page, key, registry, name
         # the one-line summary (with its paper) stands under the picker
         assert registry.get(name).summary() in [c.value for c in page.caption]
     finally:
-        page.selectbox(key=key).set_value(default).run()
+        field(page, key).set_value(default).run()

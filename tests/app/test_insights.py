@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from page_helpers import field
 
 from mtae_core import ExperimentConfig, models
 from mtae_core.data import load
@@ -87,7 +88,7 @@ def test_model_tab_counts_parameters_of_the_chosen_scheme(app, home):
     at = app()
     at.run()
     for scheme in ("hard", "mmoe", "single_task"):
-        at.selectbox(key="model.sharing.name").set_value(scheme).run()
+        field(at, "model.sharing.name").set_value(scheme).run()
         assert not at.exception
         shown = {m.label: int(m.value.replace(",", "")) for m in at.metric}
         cfg = ExperimentConfig().replace(model={"sharing": scheme})  # the form's defaults

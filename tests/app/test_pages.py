@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from page_helpers import button, texts
+from page_helpers import button, field, open_tab, texts
 from streamlit.testing.v1 import AppTest
 
 from mtae_core.config import ExperimentConfig
@@ -99,8 +99,8 @@ def test_exported_config_trains_unchanged_with_the_cli(app, home, capsys):
     from mtae_core.cli import main
 
     at = open_page(app(), "pages/train.py")
-    at.selectbox(key="model.sharing.name").set_value("mmoe").run()
-    at.number_input(key="training.epochs").set_value(2).run()
+    field(at, "model.sharing.name").set_value("mmoe").run()
+    field(at, "training.epochs").set_value(2).run()
     path = home / "config.json"
     path.write_text(at.code[0].value)
     assert main(["--db", str(home / "cli.db"), "train", str(path), "--json", "--quiet"]) == 0
@@ -123,7 +123,7 @@ def test_exported_config_trains_unchanged_with_the_cli(app, home, capsys):
 def test_invalid_setting_is_explained_next_to_its_field_and_disables_train(
         app, home, widget, value, tab, message):
     at = open_page(app(), "pages/train.py")
-    at.get_by_key(widget).set_value(value)
+    field(at, widget).set_value(value)
     at.run()
     assert not at.exception
     # under the field, on its tab, with its label and in plain words
@@ -143,18 +143,27 @@ def test_invalid_setting_is_explained_next_to_its_field_and_disables_train(
         # the last valid value (epochs 0 → a run of the old 20 epochs)
         proto = at.number_input(key=widget).proto
         assert not proto.has_min and not proto.has_max
+    # another tab open (the form draws only the open tab): the problem is still named,
+    # with its tab, Train stays off, and the field still holds what was typed
+    open_tab(at, "Weighting")
+    assert at.get(widget) == [] or not any(getattr(w, "key", None) == widget
+                                           for w in at.get("number_input"))
+    summary = [t for t in texts(at.error) if t.startswith("Fix this before training")]
+    assert len(summary) == 1 and message in summary[0] and f"*{tab}* tab" in summary[0]
+    assert button(at, "Train").disabled
+    assert field(at, widget).value == value
     fixed = {"training.epochs": 2, "optimizer.lr": 0.01, "model.latent_dim": 3,
              "model.hidden": "8", TASKS_KEY: ["digit"]}
-    at.get_by_key(widget).set_value(fixed[widget]).run()
+    field(at, widget).set_value(fixed[widget]).run()
     assert not at.error and not button(at, "Train").disabled  # fixed: Train again
 
 
 def test_train_queues_the_form_config(app, home):
     at = open_page(app(), "pages/train.py")
-    at.number_input(key="training.epochs").set_value(3)
-    at.number_input(key="seed").set_value(7)
-    at.number_input(key="optimizer.lr").set_value(0.005)
-    at.multiselect(key=TASKS_KEY).set_value(["digit", "parity"])
+    field(at, "training.epochs").set_value(3)
+    field(at, "seed").set_value(7)
+    field(at, "optimizer.lr").set_value(0.005)
+    field(at, TASKS_KEY).set_value(["digit", "parity"])
     at.text_input(key="name").set_value("my first run")
     at.run()
     assert not at.error
@@ -180,17 +189,62 @@ def exported_config(at: AppTest) -> ExperimentConfig:
     return ExperimentConfig.from_json(at.code[0].value)
 
 
+def _keys(at: AppTest) -> set[str]:
+    return {str(w.key) for kind in ("number_input", "selectbox", "slider", "checkbox",
+                                    "text_input", "multiselect") for w in at.get(kind)}
+
+
+def test_the_form_draws_only_its_open_tab_and_keeps_the_others_values(app, home):
+    """A browser draws a closed tab's widgets too (a slow reload), so only the open tab's
+    are drawn; a closed tab's settings keep their values, are trained with, and show
+    again when the tab is opened."""
+    at = open_page(app(), "pages/train.py")
+    keys = _keys(at)
+    assert "data.dataset.name" in keys
+    assert not {k for k in keys if k.startswith(("model.", "weighting.", "schedule.",
+                                                  "optimizer.", "training."))}, keys
+    assert not at.get("plotly_chart")  # the network diagram is on the Model tab
+    open_tab(at, "Model")
+    assert "model.sharing.name" in _keys(at) and "data.dataset.name" not in _keys(at)
+    assert at.get("plotly_chart")  # now it is drawn
+
+    field(at, "model.sharing.name").set_value("mmoe").run()
+    field(at, "weighting.name").set_value("fixed").run()
+    field(at, "weighting.fixed.weights.digit").set_value(2.5).run()
+    field(at, "training.epochs").set_value(3).run()
+    # changed and its tab closed in one step (the browser folds the two reruns into one)
+    field(at, "training.batch_size").set_value(32)
+    open_tab(at, "Data")
+    # a task dropped while the Weighting tab is closed: its weight goes, as its slider would
+    field(at, TASKS_KEY).set_value(["digit", "reconstruction"]).run()
+    assert not at.error, texts(at.error)
+    cfg = exported_config(at)
+    assert cfg.model.sharing == "mmoe"
+    assert (cfg.training.epochs, cfg.training.batch_size) == (3, 32)
+    assert cfg.weighting.strategy == "fixed"
+    assert cfg.weighting.options == {"weights": {"digit": 2.5, "reconstruction": 1.0}}
+    button(at, "Train").click().run()
+    (run,) = RunStore(home / "runs.db").runs()
+    assert run.config == cfg.replace(name=run.config.name)
+
+    # each tab shows what it kept
+    assert field(at, "training.batch_size").value == 32
+    assert field(at, "weighting.fixed.weights.digit").value == 2.5
+    assert "weighting.fixed.weights.parity" not in _keys(at)
+    assert field(at, "model.sharing.name").value == "mmoe"
+
+
 def test_train_settings_live_in_the_url(app, home):
     at = open_page(app(), "pages/train.py")
     assert "cfg" not in at.query_params  # the default setup needs no settings in the URL
-    at.number_input(key="training.epochs").set_value(3)
-    at.multiselect(key=TASKS_KEY).set_value(["digit", "parity"])
-    at.selectbox(key="model.sharing.name").set_value("mmoe")
-    at.selectbox(key="weighting.name").set_value("fixed")
+    field(at, "training.epochs").set_value(3)
+    field(at, TASKS_KEY).set_value(["digit", "parity"])
+    field(at, "model.sharing.name").set_value("mmoe")
+    field(at, "weighting.name").set_value("fixed")
     at.run()
-    at.slider(key="model.sharing.mmoe.n_experts").set_value(6)
-    at.slider(key="weighting.fixed.weights.digit").set_value(2.5)
-    at.number_input(key="model.dropout").set_value(0.3)
+    field(at, "model.sharing.mmoe.n_experts").set_value(6)
+    field(at, "weighting.fixed.weights.digit").set_value(2.5)
+    field(at, "model.dropout").set_value(0.3)
     at.text_input(key="name").set_value("linked")
     at.run()
     assert not at.error
@@ -206,26 +260,26 @@ def test_train_settings_live_in_the_url(app, home):
         again.query_params[k] = v
     again = open_page(again, "pages/train.py")
     assert not again.warning and not again.error
-    assert again.number_input(key="training.epochs").value == 3
-    assert again.multiselect(key=TASKS_KEY).value == ["digit", "parity"]
-    assert again.selectbox(key="model.sharing.name").value == "mmoe"
-    assert again.slider(key="model.sharing.mmoe.n_experts").value == 6
-    assert again.selectbox(key="weighting.name").value == "fixed"
-    assert again.slider(key="weighting.fixed.weights.digit").value == 2.5
-    assert again.number_input(key="model.dropout").value == 0.3  # the same kind of widget
+    assert field(again, "training.epochs").value == 3
+    assert field(again, TASKS_KEY).value == ["digit", "parity"]
+    assert field(again, "model.sharing.name").value == "mmoe"
+    assert field(again, "model.sharing.mmoe.n_experts").value == 6
+    assert field(again, "weighting.name").value == "fixed"
+    assert field(again, "weighting.fixed.weights.digit").value == 2.5
+    assert field(again, "model.dropout").value == 0.3  # the same kind of widget
     assert again.text_input(key="name").value == "linked"
     assert exported_config(again) == chosen  # every setting, not only those checked above
     assert f"Run #{params['run']} · linked" in " ".join(texts(again.markdown))
 
     # the link's values are only where the form starts: a change sticks and reaches the URL
-    again.number_input(key="training.epochs").set_value(4).run()
+    field(again, "training.epochs").set_value(4).run()
     again.run()
-    assert again.number_input(key="training.epochs").value == 4
+    assert field(again, "training.epochs").value == 4
     assert exported_config(again) == chosen.replace(training={"epochs": 4})
     assert again.query_params["cfg"] != params["cfg"]
 
 
-@pytest.mark.parametrize(("link", "field"), [
+@pytest.mark.parametrize(("link", "problem"), [
     ("not-a-link", "does not decode"),
     (encode_config(ExperimentConfig().replace(training={"epochs": 3})).replace("j", "q", 1),
      "does not decode"),
@@ -236,20 +290,20 @@ def test_train_settings_live_in_the_url(app, home):
     ("j" + base64.urlsafe_b64encode(b'{"model":{"sharing":"nope"}}').decode(),
      'unknown sharing scheme "nope"'),
 ])
-def test_train_malformed_link_warns_and_shows_defaults(app, link, field):
+def test_train_malformed_link_warns_and_shows_defaults(app, link, problem):
     at = app()
     at.query_params["cfg"] = link
     at = open_page(at, "pages/train.py")
     warnings = texts(at.warning)
     assert len(warnings) == 1, warnings
     assert warnings[0].startswith("This link's settings could not be used: ")
-    assert field in warnings[0], warnings
+    assert problem in warnings[0], warnings
     assert not at.error
     assert exported_config(at) == ExperimentConfig().replace(name="digits · hard · equal")
     assert not button(at, "Train").disabled
     assert "cfg" not in at.query_params  # the URL now shows the form: the defaults
 
-    at.number_input(key="training.epochs").set_value(5).run()  # a change dismisses it
+    field(at, "training.epochs").set_value(5).run()  # a change dismisses it
     assert not at.warning
     assert "cfg" in at.query_params
 
@@ -476,7 +530,10 @@ def test_latent_regression_run_and_per_task_codes(app, filled):
 def test_widgets_carry_plain_word_labels(app):
     """A field's title labels its widget: no bare field names such as 'Lr'."""
     at = open_page(app(), "pages/train.py")
-    labels = {w.label for w in [*at.number_input, *at.selectbox, *at.text_input]}
+    labels = set()
+    for tab in [t.label for t in at.tabs]:  # (the form draws only its open tab)
+        labels |= {w.label for w in [*open_tab(at, tab).number_input, *at.selectbox,
+                                     *at.text_input]}
     assert {"Learning rate", "Learning-rate schedule", "Gradient clipping (max norm)",
             "Hidden layer sizes", "Latent size", "Optimizer"} <= labels
     assert not labels & {"Lr", "Lr schedule", "Clip norm", "Latent dim", "Kind"}
@@ -534,8 +591,8 @@ def test_compare_deletes_ticked_finished_runs_only(app, filled):
 
 def test_settings_and_run_survive_train_compare_train(app, home):
     at = open_page(app(), "pages/train.py")
-    at.number_input(key="training.epochs").set_value(3)
-    at.selectbox(key="model.sharing.name").set_value("mmoe")
+    field(at, "training.epochs").set_value(3)
+    field(at, "model.sharing.name").set_value("mmoe")
     at.text_input(key="name").set_value("kept")
     at.run()
     chosen = exported_config(at)
@@ -548,13 +605,13 @@ def test_settings_and_run_survive_train_compare_train(app, home):
     assert at.query_params["cfg"] and at.query_params["run"] == str(run_id)
     at.switch_page("pages/train.py").run()
     assert not at.exception
-    assert at.number_input(key="training.epochs").value == 3
-    assert at.selectbox(key="model.sharing.name").value == "mmoe"
+    assert field(at, "training.epochs").value == 3
+    assert field(at, "model.sharing.name").value == "mmoe"
     assert at.text_input(key="name").value == "kept"
     assert exported_config(at) == chosen
     assert f"Run #{run_id} · kept" in " ".join(texts(at.markdown))
     # and the form still follows the user after the return
-    at.number_input(key="training.epochs").set_value(4).run()
+    field(at, "training.epochs").set_value(4).run()
     assert exported_config(at) == chosen.replace(training={"epochs": 4})
 
 
@@ -705,7 +762,7 @@ def test_train_while_a_run_of_this_tab_is_active_asks_and_keeps_both(app, home):
     at = open_page(app(), "pages/train.py")
     button(at, "Train").click().run()
     [first] = store.runs()
-    at.number_input(key="seed").set_value(3).run()
+    field(at, "seed").set_value(3).run()
     button(at, "Train").click().run()
     assert not at.exception
     assert len(store.runs()) == 1  # nothing queued before the user says so
@@ -748,7 +805,7 @@ def test_not_now_queues_nothing(app, home):
 
 def test_batch_larger_than_the_training_set_is_explained(app, home):
     at = open_page(app(), "pages/train.py")
-    at.number_input(key="training.batch_size").set_value(5000).run()
+    field(at, "training.batch_size").set_value(5000).run()
     [on_tab] = [t for t in at.tabs if t.label == "Training"]
     [error] = texts(on_tab.error)
     assert error.startswith("Batch size 5,000 is larger than the 1,168 training samples")
@@ -757,9 +814,9 @@ def test_batch_larger_than_the_training_set_is_explained(app, home):
 
 def test_a_split_that_leaves_the_test_set_empty_stops_training(app, home):
     at = open_page(app(), "pages/train.py")
-    at.selectbox(key="data.dataset.name").set_value("synthetic_correlated").run()
-    at.number_input(key="data.dataset.synthetic_correlated.n").set_value(100)
-    at.slider(key="data.test_fraction").set_value(0.005).run()  # the slider's smallest share
+    field(at, "data.dataset.name").set_value("synthetic_correlated").run()
+    field(at, "data.dataset.synthetic_correlated.n").set_value(100)
+    field(at, "data.test_fraction").set_value(0.005).run()  # the slider's smallest share
     [on_tab] = [t for t in at.tabs if t.label == "Data"]
     [error] = texts(on_tab.error)
     assert error.startswith("Test share 0.005 leaves no test samples of the 100")
@@ -785,9 +842,10 @@ def test_the_data_seed_and_the_run_seed_are_separate_fields(app):
     """The data seed (data and split) and the run seed (initialisation, batch order) each
     have a labelled field, and each reaches its own place in the config."""
     at = open_page(app(), "pages/train.py")
-    data_seed = next(w for w in at.number_input if w.label == "Data seed")
-    run_seed = next(w for w in at.number_input if w.label.startswith("Run seed"))
+    data_seed = next(w for w in at.number_input if w.label == "Data seed")  # the Data tab
     data_seed.set_value(5)
+    open_tab(at, "Training")
+    run_seed = next(w for w in at.number_input if w.label.startswith("Run seed"))
     run_seed.set_value(2)
     at.run()
     cfg = exported_config(at)

@@ -217,9 +217,14 @@ def test_train_run_view_offers_the_weights_of_a_finished_run(app, filled, files,
 
 
 def test_the_network_diagram_saves_as_png_and_stays_still(app):
+    from page_helpers import open_tab
+
     at = app()
     at.run()
     assert not at.exception
+    # drawn on the Model tab only (the form draws only its open tab)
+    assert not [c for c in at.get("plotly_chart")]
+    open_tab(at, "Model")
     [diagram] = [c for c in at.get("plotly_chart")
                  if "parameters" in json.loads(c.proto.spec)["layout"]["title"]["text"]]
     config = json.loads(diagram.proto.config)

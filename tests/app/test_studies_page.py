@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from page_helpers import TINY, button, texts, tiny
+from page_helpers import TINY, button, field, texts, tiny
 from streamlit.testing.v1 import AppTest
 
 from mtae_core import studies
@@ -158,8 +158,8 @@ def test_form_shows_size_and_queues_the_study(app, home):
 def test_form_starts_from_the_train_pages_settings(app, home):
     at = app()
     at.run()  # the Train page
-    at.number_input(key="training.epochs").set_value(4).run()
-    at.selectbox(key="model.sharing.name").set_value("soft").run()
+    field(at, "training.epochs").set_value(4).run()
+    field(at, "model.sharing.name").set_value("soft").run()
     links = [p for p in at.get("page_link") if p.proto.page == "studies"]
     assert len(links) == 1  # "Vary these settings in a study"
     at.switch_page(PAGE).run()

@@ -3,10 +3,13 @@ with no second full rerun before its live view starts polling."""
 
 from __future__ import annotations
 
+import json
+
 from page_helpers import button, texts
 
 import ui.train_form
 from mtae_core.store import RunStore
+from ui.live import WAITING_TEXT
 
 
 def test_train_shows_the_new_run_without_a_second_rerun(app, home, monkeypatch):
@@ -32,3 +35,11 @@ def test_train_shows_the_new_run_without_a_second_rerun(app, home, monkeypatch):
     (run,) = RunStore(home / "runs.db").runs()
     assert f"Run #{run.id}" in " ".join(texts(at.markdown))
     assert at.query_params["run"] == str(run.id)
+    # the loss chart's place is drawn at once (plotly's script loads in the browser while
+    # a worker starts the run), saying what comes, and keyed as the chart the first epoch
+    # fills in, so the first point updates it in place
+    (chart,) = [c for c in at.get("plotly_chart") if c.proto.id and "loss-" in c.proto.id]
+    spec = json.loads(chart.proto.spec)
+    assert spec["data"] == []
+    assert [a["text"] for a in spec["layout"]["annotations"]] == [WAITING_TEXT]
+    assert spec["layout"]["title"]["text"] == "Loss per task"
