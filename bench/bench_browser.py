@@ -309,6 +309,11 @@ def main() -> None:
                  if len(xs) > 1 else "")
         target = f"; target <= {TARGETS[name]} s" if name in TARGETS else ""
         print(f"{name:24s} {statistics.median(xs):6.2f} s{extra}{target}")
+    presses = res.get("Train -> first point", [])
+    if presses and args.trains:
+        print("Train -> first point, each press in order (one line per server): ")
+        for r in range(0, len(presses), args.trains):
+            print("  " + " ".join(f"{x:.2f}" for x in presses[r:r + args.trains]))
     print(f"inotify overflow warnings in the server logs: {overflows}")
     if left:
         print(f"processes still alive 10 s after the server ended (killed now): {left}")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from mtae_core.config import ConfigError, ExperimentConfig
 from ui import classroom, links, live
+from ui.preload import plotly_when_idle
 from ui.state import ensure_app_frame, get_store, submit
 from ui.text import md
 from ui.train_form import (
@@ -130,3 +131,4 @@ with run_col:
         live.run_panel(shown)
 from ui.studies import study_button_from_train  # noqa: E402, I001  (the Studies page's hook)
 study_button_from_train(cfg, form_col)
+plotly_when_idle()  # the live chart's script, loaded after the form is drawn

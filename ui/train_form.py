@@ -57,6 +57,8 @@ VALUES_KEY = "train.values"  # session state: the settings the form described on
 # the form's tabs: a widget every Train page run draws (alive = the same visit); only the
 # open tab's widgets are drawn, the others keep their values in VALUES_KEY
 TAB_KEY = "train.tab"
+LAST_TAB = "train.last-tab"  # session state: the tab open on the last run (kept across pages)
+VISIT_TAB = "train.visit-tab"  # session state: the tab this visit opened on
 
 
 # ---- the form in the URL ------------------------------------------------------------------
@@ -106,6 +108,9 @@ def open_link() -> Link:
             config, problem = ExperimentConfig(), "; ".join(map(str, problems(e.errors, LABELS)))
         st.session_state[LINK_KEY] = (config, problem)
         st.session_state[VALUES_KEY] = config.to_dict()
+        # back from another page: the tab that was open (fixed for the visit: a changed
+        # default would make Streamlit take the tabs for a new widget)
+        st.session_state[VISIT_TAB] = st.session_state.get(LAST_TAB)
     config, problem = st.session_state[LINK_KEY]
     return Link(config, problem, st.empty())
 
@@ -156,8 +161,11 @@ def experiment_form(start: ExperimentConfig | dict[str, Any] | None = None,
         start if start is not None else ExperimentConfig().to_dict())
     with collect() as fields, hiding(hidden):
         shown = [s for s in SECTIONS if not all(is_hidden(p) for p in _TAB_PARTS[s])]
-        tabs = (dict(zip(shown, st.tabs(shown, key=TAB_KEY, on_change="rerun"), strict=True))
-                if shown else {})
+        first = st.session_state.get(VISIT_TAB)
+        tabs = (dict(zip(shown, st.tabs(shown, key=TAB_KEY, on_change="rerun",
+                                        default=first if first in shown else None),
+                         strict=True)) if shown else {})
+        st.session_state[LAST_TAB] = next((t for t, c in tabs.items() if c.open), None)
 
         @contextmanager
         def place(section: str) -> Iterator[None]:

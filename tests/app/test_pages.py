@@ -851,3 +851,18 @@ def test_the_data_seed_and_the_run_seed_are_separate_fields(app):
     cfg = exported_config(at)
     assert (cfg.data.seed, cfg.seed) == (5, 2)
 
+
+
+def test_the_train_form_reopens_on_the_tab_left_open(app, home):
+    """Back from another page, the form shows the tab that was open, with its values."""
+    at = open_page(app(), "pages/train.py")
+    field(at, "training.epochs").set_value(7).run()
+    at.switch_page("pages/compare.py").run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert "training.epochs" in _keys(at) and "data.dataset.name" not in _keys(at)
+    assert at.number_input(key="training.epochs").value == 7
+    open_tab(at, "Data")
+    at.switch_page("pages/compare.py").run()
+    at.switch_page("pages/train.py").run()
+    assert "data.dataset.name" in _keys(at) and "training.epochs" not in _keys(at)

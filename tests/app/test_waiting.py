@@ -4,6 +4,7 @@ with no second full rerun before its live view starts polling."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from page_helpers import button, texts
 
@@ -43,3 +44,21 @@ def test_train_shows_the_new_run_without_a_second_rerun(app, home, monkeypatch):
     assert spec["data"] == []
     assert [a["text"] for a in spec["layout"]["annotations"]] == [WAITING_TEXT]
     assert spec["layout"]["title"]["text"] == "Loss per task"
+
+
+def test_the_train_page_has_the_browser_load_the_chart_script_when_idle(app, home):
+    """The Train form draws no chart until its Model tab is opened, so the page asks the
+    browser to import Streamlit's plotly module once idle: the first live point then
+    does not wait for it (the browser test sees the module fetched)."""
+    import streamlit as st
+
+    from ui.preload import plotly_chunk
+
+    chunk = plotly_chunk()
+    assert chunk is not None  # Streamlit's file is where the page looks for it
+    assert (Path(st.__file__).parent / "static" / "static" / "js" / chunk).is_file()
+    at = app()
+    at.run()
+    assert not at.get("plotly_chart")
+    (preload,) = [h for h in at.get("html") if "mtaePlotlyPreload" in h.proto.body]
+    assert f'"{chunk}"' in preload.proto.body

@@ -144,6 +144,10 @@ def test_train_watch_compare(app_url: str) -> None:
     with _open_app(app_url) as (page, main, expect):
         page.on("request", lambda r: fetched.append(r.url))
         expect(main.get_by_text("No runs yet")).to_be_visible()
+        # no chart on the page yet, but the live chart's script loads once it is idle
+        page.wait_for_function("() => performance.getEntriesByType('resource')"
+                               ".some(e => e.name.includes('/PlotlyChart.'))")
+        expect(main.locator(".js-plotly-plot")).to_have_count(0)
 
         # data set: digits
         main.get_by_test_id("stSelectbox").filter(has_text="Data set").click()
@@ -151,6 +155,11 @@ def test_train_watch_compare(app_url: str) -> None:
         # an out-of-range number is kept as typed, explained under its field, blocks Train
         _set_epochs(page, main, expect, 0)
         expect(main.get_by_text("Epochs must be at least 1").first).to_be_visible()
+        expect(main.get_by_role("button", name="Train", exact=True)).to_be_disabled()
+        # on another tab (the form draws only its open tab) it is still named, with its tab
+        main.get_by_role("tab", name="Data").click()
+        expect(main.get_by_text("Tasks", exact=True)).to_be_visible()
+        expect(main.get_by_text("(Training tab)")).to_be_visible()
         expect(main.get_by_role("button", name="Train", exact=True)).to_be_disabled()
         _set_epochs(page, main, expect, 3)
         expect(main.get_by_role("button", name="Train", exact=True)).to_be_enabled()
