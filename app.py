@@ -38,7 +38,7 @@ with st.sidebar:
 from ui.classroom import frame as classroom_frame  # noqa: E402  (see above)
 from ui.links import nav_links  # noqa: E402  (see above)
 from ui.state import (  # noqa: E402  (see above)
-    device_label,
+    device_line,
     get_runner,
     get_store,
     page_drawn,
@@ -56,9 +56,9 @@ run_in_frame(page)
 page_drawn.set()
 get_runner()  # one store and one pool of training workers per server, started once
 with status_line.container():
-    # "detecting…" until a worker is warm (seconds after the server starts); the next
-    # rerun (any click) shows it. No timer: a poll per browser tab would cost more.
-    st.markdown(f"**Device:** `{device_label()}`")
+    # "detecting…" until a worker is warm (seconds after the server starts), then the
+    # device: the line polls on its own only while it says "detecting…"
+    device_line()
     runs = get_store().runs()
     active = sum(r.active for r in runs)
     st.caption(f"{len(runs)} run(s) stored" + (f", {active} training now" if active else ""))

@@ -94,6 +94,29 @@ def device_label() -> str:
     return _local_device.get()
 
 
+DEVICE_POLL_SECONDS = 2.0
+
+
+def device_line() -> None:
+    """The sidebar's "Device:" line. While the workers are still warming up it says
+    "detecting…" and looks again every ``DEVICE_POLL_SECONDS`` on its own (a fragment:
+    nothing else on the page reruns), so the device shows without a click; once known it
+    is drawn plainly, with no timer, from the page's next run on."""
+    if device_label() == DETECTING:
+        _device_poll()
+    else:
+        _draw_device()
+
+
+def _draw_device() -> None:
+    st.markdown(f"**Device:** `{device_label()}`")
+
+
+@st.fragment(run_every=DEVICE_POLL_SECONDS)
+def _device_poll() -> None:
+    _draw_device()
+
+
 class _LocalDevice:
     """Without workers (the app tests): detect the device here, in a background thread."""
 

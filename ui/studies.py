@@ -434,9 +434,11 @@ def study_button_from_train(cfg: ExperimentConfig | None, place: Any = None) -> 
     ``place``, e.g. the form's column). The settings travel in the tab (``ui.links``)."""
     if cfg is None:
         return
-    (place or st).page_link("pages/studies.py", label="Vary these settings in a study (over "
-                            "seeds, against matched baselines)", icon=":material/science:",
-                            query_params=links.page_params())
+    # a short label: the form's column is narrow and a page link does not wrap
+    (place or st).page_link("pages/studies.py", label="Vary these settings in a study",
+                            icon=":material/science:", query_params=links.page_params(),
+                            help="repeat them over several seeds, against matched "
+                                 "single-task baselines, on the Studies page")
 
 
 SEEDS_FROM_COMPARE = 3

@@ -236,6 +236,10 @@ def test_a_page_opened_first_on_a_fresh_server_gets_the_app_frame(app_url: str) 
         expect(sidebar.get_by_role("link", name="Latent space")).to_be_visible()
         # the app's own menu only: no page-folder menu of Streamlit's (it would list "app")
         expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
+        # the device shows once the workers are warm (seconds after the server starts),
+        # without a click: the line looks again on its own while it says "detecting…"
+        expect(sidebar.get_by_text("detecting…")).to_have_count(0, timeout=120_000)
+        expect(sidebar.locator("code", has_text=re.compile(r"^(cpu|cuda|mps)"))).to_be_visible()
 
 
 @pytest.mark.timeout(900)  # two default 20-epoch runs: slow on a machine shared by many

@@ -172,14 +172,17 @@ def test_mixing_animation_has_a_frame_per_epoch_and_a_panel_per_level():
 
 def test_every_chart_is_drawn_through_the_download_helper():
     """A chart drawn with st.plotly_chart directly would have no CSV button (and maybe no
-    PNG name): only ui.downloads draws charts, and the network diagram (a picture: PNG
-    only, through charts.chart_config)."""
+    PNG name): only ui.downloads draws charts, the network diagram (a picture: PNG
+    only, through charts.chart_config) and a run's loss chart before its first epoch
+    (no data yet: PNG only, the same key as the chart ui.downloads then draws)."""
     import re
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    allowed = {root / "ui" / "downloads.py": 1, root / "ui" / "train_form.py": 1}
+    allowed = {root / "ui" / "downloads.py": 1, root / "ui" / "train_form.py": 1,
+               root / "ui" / "live.py": 1}
     for path in [root / "app.py", *root.glob("pages/*.py"), *root.glob("ui/*.py")]:
         calls = len(re.findall(r"\.plotly_chart\(", path.read_text()))
         assert calls == allowed.get(path, 0), (path.name, calls)
     assert "chart_config" in (root / "ui" / "train_form.py").read_text()
+    assert "chart_config" in (root / "ui" / "live.py").read_text()
