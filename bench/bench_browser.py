@@ -309,6 +309,11 @@ def main() -> None:
                  if len(xs) > 1 else "")
         target = f"; target <= {TARGETS[name]} s" if name in TARGETS else ""
         print(f"{name:24s} {statistics.median(xs):6.2f} s{extra}{target}")
+    reloads = res.get("reload", [])
+    if reloads and args.reloads:
+        print("reload, each in order (one line per server): ")
+        for r in range(0, len(reloads), args.reloads):
+            print("  " + " ".join(f"{x:.2f}" for x in reloads[r:r + args.reloads]))
     presses = res.get("Train -> first point", [])
     if presses and args.trains:
         print("Train -> first point, each press in order (one line per server): ")
