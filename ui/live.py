@@ -175,7 +175,7 @@ def waiting_chart(log_y: bool = False) -> go.Figure:
     fig = charts.loss_curves(pd.DataFrame(), log_y=log_y)
     fig.add_annotation(text=WAITING_TEXT, showarrow=False, xref="paper", yref="paper",
                        x=0.5, y=0.5, font={"size": 14})
-    fig.update_xaxes(range=[0, 1])
+    fig.update_xaxes(range=[0, 1], showticklabels=False)  # (no epochs yet to count)
     fig.update_yaxes(showticklabels=False)
     return fig
 
