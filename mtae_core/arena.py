@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from torch import nn
 
 from .config import OptimizerConfig, WeightingConfig
-from .config import _errors as config_problems  # pydantic's errors in plain words
+from .config import plain_problems as config_problems  # pydantic's errors in plain words
 from .models.base import ModelOutput, SharingScheme
 from .training import build_optimizer
 from .weighting import GradientWeighting, weightings

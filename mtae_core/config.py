@@ -398,7 +398,7 @@ class ExperimentConfig(Section):
         try:
             return cls.model_validate(obj)
         except ValidationError as e:
-            raise ConfigError(_errors(e)) from None
+            raise ConfigError(plain_problems(e)) from None
         except RecursionError:  # a self-referencing dict built in Python
             raise ConfigError([("", "the config is nested too deeply")]) from None
 
@@ -483,7 +483,9 @@ def label_of(path: str) -> str:
     return _words(parts[-1])
 
 
-def _errors(e: ValidationError) -> list[ConfigProblem]:
+def plain_problems(e: ValidationError) -> list[ConfigProblem]:
+    """Pydantic's validation errors of a config (or of a registry entry's ``Options``) in
+    plain words, each naming its field by its label; never pydantic's wording."""
     out: list[ConfigProblem] = []
     for err in e.errors():
         msg = str(err["msg"]).removeprefix("Value error, ")

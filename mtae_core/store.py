@@ -21,12 +21,20 @@ import pandas as pd
 
 from .baselines import run_key
 from .config import ExperimentConfig
+from .dataset_store import (
+    DATASETS_SCHEMA,
+    DatasetInUse,
+    DatasetTables,
+    StoredDataset,
+    read_stored_datasets,
+)
 from .study_store import STUDY_SCHEMA, Study, StudyTables
 
 if TYPE_CHECKING:  # torch is imported to save or load weights, not to read runs
     import torch
 
-__all__ = ["ACTIVE", "STATUSES", "Run", "RunStore", "Study", "default_path"]
+__all__ = ["ACTIVE", "STATUSES", "DatasetInUse", "Run", "RunStore", "StoredDataset", "Study",
+           "default_path", "read_stored_datasets"]
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "diverged")
 ACTIVE = ("queued", "running")
@@ -74,18 +82,6 @@ CREATE TABLE IF NOT EXISTS artifacts (
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 """
 
-# Users' tables, by the SHA-256 of the file's bytes (so a run's config, which keeps the
-# hash, names exactly the data it trained on). A store made before this table existed
-# gets it when opened: CREATE ... IF NOT EXISTS is the migration.
-_DATASETS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS datasets (
-    sha256 TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    csv BLOB NOT NULL,
-    meta TEXT NOT NULL,
-    created REAL NOT NULL
-);
-"""
 
 
 def default_path() -> Path:
@@ -118,13 +114,13 @@ class Run:
         return self.status in ACTIVE
 
 
-class RunStore(StudyTables):
+class RunStore(StudyTables, DatasetTables):
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._conn() as c:
             c.execute("PRAGMA journal_mode=WAL")
-            c.executescript(_SCHEMA + _DATASETS_SCHEMA)
+            c.executescript(_SCHEMA + DATASETS_SCHEMA)
             c.executescript(STUDY_SCHEMA)
             _migrate_run_keys(c)
             _add_column(c, "val_metrics")  # validation metrics, next to the test metrics
@@ -194,23 +190,28 @@ class RunStore(StudyTables):
         runs = self.claim_group(worker_pid, limit=1)
         return runs[0] if runs else None
 
-    def claim_group(self, worker_pid: int, limit: int = 64) -> list[Run]:
+    def claim_group(self, worker_pid: int, limit: int = 64,
+                    among: Sequence[int] | None = None) -> list[Run]:
         """Atomically move the oldest queued run to running for this worker, with (up to
         ``limit`` runs in all) the other queued runs of its seed group, oldest first: the
-        worker trains them together. [] when nothing is queued."""
+        worker trains them together. ``among``: only these runs (a lesson trained in its
+        own process takes only its study's). [] when nothing is queued."""
+        only, args = "", ()  # type: tuple[str, tuple[int, ...]]
+        if among is not None:
+            only, args = f" AND id IN ({','.join('?' * len(among))})", tuple(among)
         with self._tx() as c:
             # runs another backend (Ray) drives are not for the local workers
             row = c.execute("SELECT id, seed_group FROM runs WHERE status='queued'"
-                            " AND backend IS NULL"
-                            " ORDER BY id LIMIT 1").fetchone()
+                            " AND backend IS NULL" + only +
+                            " ORDER BY id LIMIT 1", args).fetchone()
             if row is None:
                 return []
             ids = [row["id"]]
             if row["seed_group"] is not None and limit > 1:
                 ids += [r["id"] for r in c.execute(
                     "SELECT id FROM runs WHERE status='queued' AND backend IS NULL"
-                    " AND seed_group=? AND id<>?"
-                    " ORDER BY id LIMIT ?", (row["seed_group"], row["id"], limit - 1))]
+                    " AND seed_group=? AND id<>?" + only +
+                    " ORDER BY id LIMIT ?", (row["seed_group"], row["id"], *args, limit - 1))]
             now = time.time()
             c.executemany("UPDATE runs SET status='running', started=?, worker_pid=? WHERE id=?",
                           [(now, worker_pid, i) for i in ids])
@@ -398,57 +399,6 @@ class RunStore(StudyTables):
 
         return torch.load(io.BytesIO(row[0]), map_location="cpu", weights_only=True)  # type: ignore[no-any-return]
 
-    # ---- users' tables (see mtae_core.data.user) -------------------------------------------
-    def add_dataset(self, name: str, csv: bytes, sha256: str,
-                    meta: dict[str, Any]) -> None:
-        """Keep a user's table. Raises ``ValueError`` (plain words) if the name or the
-        content is already stored; stores nothing then."""
-        with self._tx() as c:
-            same = c.execute("SELECT name FROM datasets WHERE sha256=?", (sha256,)).fetchone()
-            if same is not None:
-                raise ValueError(f"This file is already stored as the data set {same[0]!r}.")
-            if c.execute("SELECT 1 FROM datasets WHERE name=?", (name,)).fetchone():
-                raise ValueError(f"A data set named {name!r} is already stored: choose another "
-                                 "name, or delete that one first.")
-            c.execute("INSERT INTO datasets VALUES (?,?,?,?,?)",
-                      (sha256, name, csv, json.dumps(meta), time.time()))
-
-    def stored_datasets(self) -> list[StoredDataset]:
-        """Every stored table, oldest first."""
-        return read_stored_datasets(self.path)
-
-    def stored_dataset(self, name: str) -> StoredDataset | None:
-        """The table stored under ``name`` (or with that SHA-256)."""
-        with self._conn() as c:
-            r = c.execute("SELECT sha256, name, meta, created, length(csv) AS size FROM datasets "
-                          "WHERE name=? OR sha256=?", (name, name)).fetchone()
-        return StoredDataset(r["sha256"], r["name"], json.loads(r["meta"]), r["created"],
-                             r["size"]) if r else None
-
-    def dataset_csv(self, sha256: str) -> bytes | None:
-        with self._conn() as c:
-            r = c.execute("SELECT csv FROM datasets WHERE sha256=?", (sha256,)).fetchone()
-        return bytes(r[0]) if r else None
-
-    def runs_using_dataset(self, sha256: str) -> list[int]:
-        with self._conn() as c:
-            rows = c.execute("SELECT id FROM runs WHERE json_extract(config, "
-                             "'$.data.options.sha256') = ? ORDER BY id", (sha256,)).fetchall()
-        return [int(r[0]) for r in rows]
-
-    def delete_dataset(self, name: str) -> None:
-        """Delete a stored table; ``DatasetInUse`` while any run uses it."""
-        ds = self.stored_dataset(name)
-        if ds is None:
-            raise KeyError(f"No data set named {name!r} is stored.")
-        used = self.runs_using_dataset(ds.sha256)
-        if used:
-            ids = ", ".join(map(str, used[:10])) + (" …" if len(used) > 10 else "")
-            raise DatasetInUse(f"The data set {ds.name!r} is used by {len(used)} run(s) "
-                               f"({ids}): delete those runs first.")
-        with self._tx() as c:
-            c.execute("DELETE FROM datasets WHERE sha256=?", (ds.sha256,))
-
     # ---- tables for the UI ------------------------------------------------------------------
     def runs_table(self) -> pd.DataFrame:
         """One row per run with its settings and final per-task test metrics
@@ -470,39 +420,6 @@ class RunStore(StudyTables):
                         rec[f"{task} · {m}"] = v
             recs.append(rec)
         return pd.DataFrame(recs)
-
-
-@dataclass(frozen=True)
-class StoredDataset:
-    """A user's table in the store (its bytes are read separately: ``dataset_csv``)."""
-
-    sha256: str
-    name: str
-    meta: dict[str, Any]  # rows, encoding, delimiter, columns (roles, kinds), missing policy
-    created: float
-    size: int  # bytes of the file
-
-
-def read_stored_datasets(path: str | Path) -> list[StoredDataset]:
-    """The tables stored at ``path``, read only: no store is created or migrated (the
-    data-set registry lists them while configs, and so migrations, are being read)."""
-    if not Path(path).exists():
-        return []
-    c = sqlite3.connect(path, timeout=30.0)  # the file exists: nothing is created
-    try:
-        c.row_factory = sqlite3.Row
-        rows = c.execute("SELECT sha256, name, meta, created, length(csv) AS size "
-                         "FROM datasets ORDER BY created").fetchall()
-    except sqlite3.OperationalError:  # a store made before users' tables: none yet
-        return []
-    finally:
-        c.close()
-    return [StoredDataset(r["sha256"], r["name"], json.loads(r["meta"]), r["created"],
-                          r["size"]) for r in rows]
-
-
-class DatasetInUse(ValueError):
-    """A data set cannot be deleted while runs use it."""
 
 
 def _run(row: sqlite3.Row) -> Run:

@@ -58,25 +58,10 @@ def _queued(store: RunStore, ids: list[int]) -> list[int]:
 
 
 def _claim_groups(store: RunStore, ids: list[int]) -> Iterator[list[Run]]:
-    """Claim the study's queued runs one seed group at a time (only these runs: the
-    store's own ``claim_group`` takes the oldest queued run of anyone's)."""
-    marks = ",".join("?" * len(ids))
-    while True:
-        with store._tx() as c:
-            row = c.execute(f"SELECT id, seed_group FROM runs WHERE status='queued' AND id IN "
-                            f"({marks}) ORDER BY id LIMIT 1", ids).fetchone()
-            if row is None:
-                return
-            group = [int(row["id"])]
-            if row["seed_group"] is not None:
-                group += [int(r["id"]) for r in c.execute(
-                    f"SELECT id FROM runs WHERE status='queued' AND seed_group=? AND id<>? "
-                    f"AND id IN ({marks}) ORDER BY id", (row["seed_group"], row["id"], *ids))]
-            now = time.time()
-            c.executemany("UPDATE runs SET status='running', started=?, worker_pid=? WHERE id=?",
-                          [(now, os.getpid(), i) for i in group])
-        runs = store.runs_by_id(group)
-        yield [runs[i] for i in group if i in runs]
+    """Claim the study's queued runs one seed group at a time (only these runs: without
+    ``among`` the store's ``claim_group`` takes the oldest queued run of anyone's)."""
+    while group := store.claim_group(os.getpid(), limit=len(ids), among=ids):
+        yield group
 
 
 def check(name: str, store: RunStore, quick: bool = False, workers: int | None = None,

@@ -332,6 +332,20 @@ def test_claim_group_takes_only_the_queued_runs_of_the_oldest_run_s_group(store)
     assert store.claim_group(1) == []
 
 
+def test_claim_group_among_given_runs_takes_only_those(store):
+    """A lesson trained in its own process claims only its study's runs: an older queued
+    run of someone else's, and the group's runs outside the study, stay queued."""
+    cfg = _cfg()
+    other = store.create_run(cfg.replace(seed=7))  # older, not the lesson's
+    ids = store.create_runs([cfg.replace(seed=s) for s in range(3)] + [cfg.replace(seed=5)],
+                            groups=["g", "g", "g", None])
+    mine = [ids[0], ids[2], ids[3]]  # ids[1] is in the group but not among them
+    assert [r.id for r in store.claim_group(1, among=mine)] == [ids[0], ids[2]]
+    assert [r.id for r in store.claim_group(1, among=mine)] == [ids[3]]
+    assert store.claim_group(1, among=mine) == []
+    assert store.get_run(other).status == "queued" and store.get_run(ids[1]).status == "queued"
+
+
 def test_cancelling_one_run_of_a_group_stops_that_replica_only(store):
 
     from mtae_core.jobs import StoreSink

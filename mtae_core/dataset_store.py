@@ -1,0 +1,117 @@
+"""The users' tables of the run store: ``datasets`` (a CSV by its SHA-256, its name and
+what the import found about it; see ``mtae_core.data.user``). ``RunStore`` inherits these
+methods, as it does the study tables'."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+# Users' tables, by the SHA-256 of the file's bytes (so a run's config, which keeps the
+# hash, names exactly the data it trained on). A store made before this table existed
+# gets it when opened: CREATE ... IF NOT EXISTS is the migration.
+DATASETS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS datasets (
+    sha256 TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    csv BLOB NOT NULL,
+    meta TEXT NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoredDataset:
+    """A user's table in the store (its bytes are read separately: ``dataset_csv``)."""
+
+    sha256: str
+    name: str
+    meta: dict[str, Any]  # rows, encoding, delimiter, columns (roles, kinds), missing policy
+    created: float
+    size: int  # bytes of the file
+
+
+def read_stored_datasets(path: str | Path) -> list[StoredDataset]:
+    """The tables stored at ``path``, read only: no store is created or migrated (the
+    data-set registry lists them while configs, and so migrations, are being read)."""
+    if not Path(path).exists():
+        return []
+    c = sqlite3.connect(path, timeout=30.0)  # the file exists: nothing is created
+    try:
+        c.row_factory = sqlite3.Row
+        rows = c.execute("SELECT sha256, name, meta, created, length(csv) AS size "
+                         "FROM datasets ORDER BY created").fetchall()
+    except sqlite3.OperationalError:  # a store made before users' tables: none yet
+        return []
+    finally:
+        c.close()
+    return [StoredDataset(r["sha256"], r["name"], json.loads(r["meta"]), r["created"],
+                          r["size"]) for r in rows]
+
+
+class DatasetInUse(ValueError):
+    """A data set cannot be deleted while runs use it."""
+
+
+class DatasetTables:
+    if TYPE_CHECKING:
+        path: Path
+
+        def _conn(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def add_dataset(self, name: str, csv: bytes, sha256: str,
+                    meta: dict[str, Any]) -> None:
+        """Keep a user's table. Raises ``ValueError`` (plain words) if the name or the
+        content is already stored; stores nothing then."""
+        with self._tx() as c:
+            same = c.execute("SELECT name FROM datasets WHERE sha256=?", (sha256,)).fetchone()
+            if same is not None:
+                raise ValueError(f"This file is already stored as the data set {same[0]!r}.")
+            if c.execute("SELECT 1 FROM datasets WHERE name=?", (name,)).fetchone():
+                raise ValueError(f"A data set named {name!r} is already stored: choose another "
+                                 "name, or delete that one first.")
+            c.execute("INSERT INTO datasets VALUES (?,?,?,?,?)",
+                      (sha256, name, csv, json.dumps(meta), time.time()))
+
+    def stored_datasets(self) -> list[StoredDataset]:
+        """Every stored table, oldest first."""
+        return read_stored_datasets(self.path)
+
+    def stored_dataset(self, name: str) -> StoredDataset | None:
+        """The table stored under ``name`` (or with that SHA-256)."""
+        with self._conn() as c:
+            r = c.execute("SELECT sha256, name, meta, created, length(csv) AS size FROM datasets "
+                          "WHERE name=? OR sha256=?", (name, name)).fetchone()
+        return StoredDataset(r["sha256"], r["name"], json.loads(r["meta"]), r["created"],
+                             r["size"]) if r else None
+
+    def dataset_csv(self, sha256: str) -> bytes | None:
+        with self._conn() as c:
+            r = c.execute("SELECT csv FROM datasets WHERE sha256=?", (sha256,)).fetchone()
+        return bytes(r[0]) if r else None
+
+    def runs_using_dataset(self, sha256: str) -> list[int]:
+        with self._conn() as c:
+            rows = c.execute("SELECT id FROM runs WHERE json_extract(config, "
+                             "'$.data.options.sha256') = ? ORDER BY id", (sha256,)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def delete_dataset(self, name: str) -> None:
+        """Delete a stored table; ``DatasetInUse`` while any run uses it."""
+        ds = self.stored_dataset(name)
+        if ds is None:
+            raise KeyError(f"No data set named {name!r} is stored.")
+        used = self.runs_using_dataset(ds.sha256)
+        if used:
+            ids = ", ".join(map(str, used[:10])) + (" …" if len(used) > 10 else "")
+            raise DatasetInUse(f"The data set {ds.name!r} is used by {len(used)} run(s) "
+                               f"({ids}): delete those runs first.")
+        with self._tx() as c:
+            c.execute("DELETE FROM datasets WHERE sha256=?", (ds.sha256,))
