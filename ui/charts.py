@@ -33,8 +33,11 @@ def _layout(fig: go.Figure, title: str | None, x: str = "epoch", y: str = "loss"
             log_y: bool = False, height: int = 360) -> go.Figure:
     fig.update_layout(
         title=title, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-        # legend under the plot: above it, it would run into the title
-        legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0},
+        # legend under the plot (above it, it would run into the title), at the figure's
+        # foot: placed at a share of the plot's height, it ran into the axis title when
+        # the fonts grow (presenter mode)
+        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0,
+                "xanchor": "left", "x": 0},
         hovermode="x unified",
     )
     fig.update_xaxes(title_text=x, rangemode="tozero" if x == "epoch" else "normal")

@@ -149,7 +149,8 @@ def axis_figure(frame: pd.DataFrame, axis_label: str, log_x: bool = False,
         fig.update_xaxes(title_text=axis_label, type="log" if log_x else "linear", row=1, col=col)
     fig.update_layout(title=title, height=360, hovermode="closest",
                       margin={"l": 10, "r": 10, "t": 60, "b": 10},
-                      legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0},
+                      legend={"orientation": "h", "yref": "container", "yanchor": "bottom",
+                              "y": 0, "x": 0},
                       showlegend=len(groups) > 1 or bool(groups and groups[0]))
     return fig
 
