@@ -104,6 +104,18 @@ def _open_app(app_url: str, heading: str = "Train"):  # type: ignore[no-untyped-
             browser.close()
 
 
+def _idle(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the page's script run is over, as a person waits for the page to stop
+    changing before the next click: Streamlit shows its status widget ("Running…") while a
+    run is on, and a click that lands on a widget the run is still redrawing can be lost.
+    Two checks 0.3 s apart, so the gap between two reruns does not count as idle."""
+    script = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    for _ in range(2):
+        page.wait_for_function(script)
+        page.wait_for_timeout(300)
+    page.wait_for_function(script)
+
+
 def _set_epochs(page, main, expect, n: int) -> None:  # type: ignore[no-untyped-def]
     main.get_by_role("tab", name="Training").click()
     epochs = main.get_by_label("Epochs")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_browser import _open_app, _set_epochs, app_url  # noqa: F401  (fixture)
+from test_browser import _idle, _open_app, _set_epochs, app_url  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -59,6 +59,7 @@ def test_upload_a_csv_and_train_on_it(app_url: str, tmp_path: Path) -> None:  # 
         main.locator("input[type=file]").set_input_files(str(csv))
         expect(main.get_by_text("150 rows × 4 columns")).to_be_visible()
         snap(page, "data-1-upload")
+        _idle(page)  # the upload's rerun draws the rest of the page first
         main.get_by_role("button", name="Add data set").click()
         expect(main.get_by_text("Stored as 'class_scores'")).to_be_visible()
         expect(main.get_by_text("input values per row")).to_contain_text("150 rows")
