@@ -281,3 +281,20 @@ def test_the_first_lesson_on_the_empty_train_page(app_url: str) -> None:
         expect(gains).to_contain_text("digit · accuracy")
         expect(gains).to_contain_text("#1 digits · hard · equal")
         expect(main.get_by_text("a matched single-task run").first).to_be_visible()
+
+
+def test_a_value_typed_then_another_tab_opened_is_kept(app_url: str) -> None:
+    """The form draws only its open tab: a number typed (no Enter) and then left for
+    another tab arrives with the tab's switch, and is what the run trains with; opening
+    the tab again shows it."""
+    with _open_app(app_url) as (page, main, expect):
+        main.get_by_role("tab", name="Training").click()
+        main.get_by_label("Epochs").fill("4")
+        main.get_by_role("tab", name="Data").click()  # (the switch blurs the field)
+        expect(main.get_by_text("Tasks", exact=True)).to_be_visible()
+        expect(main.get_by_label("Epochs")).to_have_count(0)  # that tab is not drawn
+        _idle(page)
+        main.get_by_role("button", name="Train", exact=True).click()
+        expect(main.get_by_text("Finished 4 epochs").first).to_be_visible()
+        main.get_by_role("tab", name="Training").click()
+        expect(main.get_by_label("Epochs")).to_have_value("4")
