@@ -88,3 +88,20 @@ def app(home: Path) -> Callable[[], AppTest]:
     def make() -> AppTest:
         return AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     return make
+
+
+@pytest.fixture
+def files(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """The files a page's download buttons serve, by their file name."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    served: dict[str, bytes] = {}
+    real = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self: Any, data: Any, mimetype: str, kind: Any, filename: str | None = None) -> str:
+        if filename and isinstance(data, bytes):
+            served[filename] = data
+        return real(self, data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    return served

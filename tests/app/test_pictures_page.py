@@ -47,23 +47,6 @@ def show(at: AppTest, view: str) -> AppTest:
     return at
 
 
-@pytest.fixture
-def files(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """The files the page's download buttons serve, by their file name."""
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    served: dict[str, bytes] = {}
-    real = MemoryMediaFileStorage.load_and_get_id
-
-    def keep(self: Any, data: Any, mimetype: str, kind: Any, filename: str | None = None) -> str:
-        if filename and isinstance(data, bytes):
-            served[filename] = data
-        return real(self, data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
-    return served
-
-
 def test_one_run_view_has_png_name_and_csv(app, filled, files):
     at = open_page(app(), "pages/latent.py")
     [config] = chart_configs(at)

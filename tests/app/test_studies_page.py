@@ -335,30 +335,13 @@ def test_a_failed_run_is_shown_and_left_out_with_its_count(app, finished):
     assert "±" not in digit["accuracy"].iloc[0]  # one run left: no spread to show
 
 
-@pytest.fixture
-def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """The files the page's download buttons serve, by their file name."""
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    files: dict[str, bytes] = {}
-    real = MemoryMediaFileStorage.load_and_get_id
-
-    def keep(self: Any, data: Any, mimetype: str, kind: Any, filename: str | None = None) -> str:
-        if filename and isinstance(data, bytes):
-            files[filename] = data
-        return real(self, data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
-    return files
-
-
-def test_downloads_are_the_spec_and_the_tables(app, finished, downloads):
+def test_downloads_are_the_spec_and_the_tables(app, finished, files):
     open_studies(app(), finished.study_id)
     # the spec, as `mtae study` reads it (StudySpec.from_json), is the study's own spec
-    assert studies.StudySpec.from_json(downloads["study.json"].decode()) == finished.spec
+    assert studies.StudySpec.from_json(files["study.json"].decode()) == finished.spec
     summary = studies.summarize(RunStore(finished.path), finished.study_id)
     for task in summary.tasks:
-        csv = downloads[f"study-{finished.study_id}-{task}.csv"].decode()
+        csv = files[f"study-{finished.study_id}-{task}.csv"].decode()
         assert csv == summary.table(task).to_csv(index=False)
         assert f"{summary.metric_of[task]}_mean" in csv.splitlines()[0]
 

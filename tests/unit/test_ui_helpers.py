@@ -114,3 +114,14 @@ def test_markdown_escaping_keeps_the_text(name):
     assert re.sub(r"\\(.)", r"\1", escaped).replace(WORD_JOINER, "") == " ".join(name.split())
     assert "http://" not in escaped.replace("\\", "")  # no bare address Markdown would link
     assert not re.search(r"(?<!\\)[\[\]()*_`<>$:#]", escaped)
+
+
+def test_a_chart_legend_under_the_plot_is_placed_at_the_figure_foot():
+    """Placed at a share of the plot's height, a legend under the plot ran into the epoch
+    axis title once presenter mode enlarged the fonts; at the figure's foot (in the
+    figure's own coordinates) plotly makes room for both."""
+    rows = [{"run_id": 1, "epoch": e, "split": s, "task": t, "metric": "loss", "value": 1.0}
+            for e in range(3) for s in ("train", "val") for t in ("digit", "parity")]
+    legend = charts.loss_curves(pd.DataFrame(rows)).layout.legend
+    assert (legend.orientation, legend.yref, legend.yanchor, legend.y) == ("h", "container",
+                                                                          "bottom", 0)
