@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_loader import plain_epoch_seconds  # noqa: E402
 
 from mtae_core import ExperimentConfig  # noqa: E402
-from mtae_core.jobs import JobRunner  # noqa: E402
-from mtae_core.store import RunStore  # noqa: E402
+from mtae_core.runner.jobs import JobRunner  # noqa: E402
+from mtae_core.store.runs import RunStore  # noqa: E402
 
 TARGET_S = 2.0
 

@@ -17,8 +17,8 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from mtae_core import ExperimentConfig
-from mtae_core.metrics import task_loss
-from mtae_core.training import build, evaluate, resolve_device, train
+from mtae_core.engine.metrics import task_loss
+from mtae_core.engine.training import build, evaluate, resolve_device, train
 
 
 def engine_epoch_seconds(cfg: ExperimentConfig) -> float:

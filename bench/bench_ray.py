@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mtae_core.jobs import JobRunner  # noqa: E402
-from mtae_core.store import RunStore  # noqa: E402
+from mtae_core.runner.jobs import JobRunner  # noqa: E402
+from mtae_core.runner.ray_backend import BACKEND, RayBackend  # noqa: E402
+from mtae_core.store.runs import RunStore  # noqa: E402
 from mtae_core.studies import StudySpec, start, summarize  # noqa: E402
-from mtae_core.studies.ray_backend import BACKEND, RayBackend  # noqa: E402
 
 TARGET_OVERHEAD = 0.5  # seconds per run
 

@@ -21,8 +21,8 @@ import torch
 
 from mtae_core import ExperimentConfig
 from mtae_core.data import load
-from mtae_core.replicas import train_replicas
-from mtae_core.training import train
+from mtae_core.engine.replicas import train_replicas
+from mtae_core.engine.training import train
 
 REPEAT = 2
 # the process's CPU time: at one torch thread it is the wall time of an idle machine, and it

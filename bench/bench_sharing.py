@@ -18,7 +18,7 @@ from torch import nn
 
 from mtae_core.models.base import ModelSpec, batched_mlp, mlp
 
-FUSED = True  # as the engine steps (see mtae_core.training)
+FUSED = True  # as the engine steps (see mtae_core.engine.training)
 N_SAMPLES, D_IN, HIDDEN, CODE, BATCH = 1200, 64, (128, 64), 16, 64  # digits-sized
 
 

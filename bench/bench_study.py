@@ -31,10 +31,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mtae_core import ExperimentConfig  # noqa: E402
-from mtae_core.jobs import JobRunner, execute  # noqa: E402
-from mtae_core.store import RunStore  # noqa: E402
+from mtae_core.runner.jobs import JobRunner, execute  # noqa: E402
+from mtae_core.runner.worker import NICE  # noqa: E402
+from mtae_core.store.runs import RunStore  # noqa: E402
 from mtae_core.studies import StudySpec, default_workers, start, summarize  # noqa: E402
-from mtae_core.worker import NICE  # noqa: E402
 
 TARGET = 1.7
 LAST_TRAIN_SECONDS: list[float] = []  # each run's own training time, of the last side measured
@@ -103,7 +103,7 @@ def sequential(sp: StudySpec, threads: int) -> tuple[float, int]:
 
 def one_process(db: str, threads: int) -> None:
     """Child side of ``sequential``: warm up, then train every queued run in turn."""
-    from mtae_core.training import train
+    from mtae_core.engine.training import train
 
     torch.set_num_threads(threads)
     try:

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mtae_core import studies  # noqa: E402
-from mtae_core.store import RunStore  # noqa: E402
+from mtae_core.store.runs import RunStore  # noqa: E402
 from ui.study_progress import GRID_SECONDS, grid_frame, grid_html, spec_of  # noqa: E402
 
 # (sharing schemes, learning rates, seeds): cells × seeds plus one baseline per lr and seed

@@ -13,8 +13,8 @@ import time
 import torch
 
 from mtae_core.config import ExperimentConfig
-from mtae_core.metrics import task_loss
-from mtae_core.training import build
+from mtae_core.engine.metrics import task_loss
+from mtae_core.engine.training import build
 from mtae_core.weighting import weightings
 
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mtae_core.lessons import lessons  # noqa: E402
 from mtae_core.lessons.run import check  # noqa: E402
-from mtae_core.store import RunStore  # noqa: E402
+from mtae_core.store.runs import RunStore  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

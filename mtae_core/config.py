@@ -9,101 +9,36 @@ so the JSON a user exports is complete and round-trips exactly. Invalid input ra
 
 from __future__ import annotations
 
+import hashlib
 import json
-import re
-from collections.abc import Sequence
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .data import datasets
+from .errors import (
+    MARK,
+    SEP,
+    ConfigError,
+    ConfigProblem,
+    compose,
+    cut,
+    fail,
+    show,
+    use_labels,
+    words,
+)
 from .models import autoencoders, sharing
 from .registry import Registry
 from .schedules import schedules
 from .weighting import weightings
 
-_MARK = "§"  # prefixes messages that already carry their own field path and label
-_SEP = "\x1f"  # separates path, label and message inside a marked message
 MAX_DEPTH = 16  # a config is at most a few levels deep; deeper input is refused, not recursed
-SHOW = 60  # characters of a value shown in a message before it is cut
-
-
-_LONG_WORD = re.compile(rf"\S{{{SHOW + 1},}}")
-
-
-class ConfigProblem(NamedTuple):
-    """One problem of a config: where (dotted path), the field's label, the whole plain
-    sentence ("Epochs must be at least 1"), and what follows the label in it ("must be
-    at least 1"), for a form that names the field its own way."""
-
-    path: str
-    label: str
-    message: str
-    detail: str = ""
-
-
-class ConfigError(ValueError):
-    """A config is invalid. ``problems`` lists ``ConfigProblem`` s; ``errors`` the
-    ``(path, sentence)`` pairs; ``by_field`` maps a path to its sentence, so a form can
-    show each next to its widget (or its own label + ``detail``)."""
-
-    def __init__(self, errors: Sequence[tuple[str, str] | ConfigProblem]) -> None:
-        # a (path, message) pair from a caller is a whole sentence already
-        self.problems = [e if isinstance(e, ConfigProblem)
-                         else ConfigProblem(e[0], label_of(e[0]), e[1], e[1]) for e in errors]
-        self.errors = [(p.path, p.message) for p in self.problems]
-        super().__init__("\n".join(f"{p.path}: {p.message}" if p.path else p.message
-                                    for p in self.problems))
-
-    @property
-    def by_field(self) -> dict[str, str]:
-        """The first message of each field path."""
-        out: dict[str, str] = {}
-        for p in self.problems:
-            out.setdefault(p.path, p.message)
-        return out
-
-    @property
-    def messages(self) -> list[str]:
-        return [p.message for p in self.problems]
-
-
-def show(value: Any) -> str:
-    """A value as a user typed it (JSON), cut to its first ``SHOW`` characters."""
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):
-        text = repr(value)
-    return cut(text)
-
-
-def cut(text: str, limit: int = SHOW) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _words(name: str) -> str:
-    return cut(name.replace("_", " ").capitalize())
-
-
-def _compose(label: str, text: str) -> str:
-    """"Epochs" + "must be at least 1" → "Epochs must be at least 1"; other texts
-    follow the label after a colon."""
-    if text.startswith(("must ", "needs ", "is ", "has ", "should ")):
-        return f"{label} {text}"
-    return f"{label}: {text}"
-
-
-def _fail(path: str, text: str, label: str | None = None) -> ValueError:
-    path = ".".join(cut(p) for p in path.split("."))
-    # texts from entries' own checks may quote a value whole: cut any overlong word
-    text = _LONG_WORD.sub(lambda m: cut(m.group(0)), text)
-    label = label or label_of(path)
-    return ValueError(f"{_MARK}{path}{_SEP}{label}{_SEP}{text}")
 
 
 def _field_label(model: type[BaseModel], name: str) -> str:
     field = model.model_fields.get(name)
-    return (field.title if field is not None and field.title else None) or _words(name)
+    return (field.title if field is not None and field.title else None) or words(name)
 
 
 def _num(v: Any) -> str:
@@ -156,12 +91,12 @@ _ECHO = ("literal_error", "tuple_type", "list_type", "dict_type", "model_type",
 def _options(registry: Registry[Any], name: Any, options: Any, path: str,
              key: str) -> dict[str, Any]:
     if not isinstance(name, str) or name not in registry:
-        raise _fail(key, f"unknown {registry.kind} {show(name)}; "
+        raise fail(key, f"unknown {registry.kind} {show(name)}; "
                     f"allowed: {', '.join(registry.names())}")
     if options is None:
         options = {}
     if not isinstance(options, dict):
-        raise _fail(path, "must be an object of option names to values")
+        raise fail(path, "must be an object of option names to values")
     opts_model = registry.spec(name).Options
     try:
         # strict: true is not 1 and "1" is not 1 (tuples become lists, as in JSON)
@@ -170,14 +105,14 @@ def _options(registry: Registry[Any], name: Any, options: Any, path: str,
         err = e.errors()[0]
         loc = [cut(str(p)) for p in err["loc"]]
         if not loc:
-            raise _fail(path, "has a value that is not allowed") from None
+            raise fail(path, "has a value that is not allowed") from None
         label = _field_label(opts_model, loc[0]) + (f" ({'.'.join(loc[1:])})" if loc[1:] else "")
         full = f"{path}.{'.'.join(loc)}"
         if err.get("type") == "extra_forbidden":
-            raise _fail(full, f"is not an option of {name}; allowed: "
+            raise fail(full, f"is not an option of {name}; allowed: "
                         f"{', '.join(opts_model.model_fields) or 'none'}",
                         label=show(str(err["loc"][0]))) from None
-        raise _fail(full, _plain(err), label=label) from None
+        raise fail(full, _plain(err), label=label) from None
 
 
 def _as_json(obj: Any) -> Any:
@@ -235,22 +170,22 @@ class DataConfig(Section):
         # left out: the data set's defaults; given but empty (null, []): a mistake
         tasks = data["tasks"] if "tasks" in data else ds.default_tasks
         if tasks is None or (isinstance(tasks, list | tuple) and not tasks):
-            raise _fail("data.tasks", f"choose at least one task ({', '.join(allowed)})")
+            raise fail("data.tasks", f"choose at least one task ({', '.join(allowed)})")
         if isinstance(tasks, str) or not isinstance(tasks, list | tuple):
-            raise _fail("data.tasks", f"must be a list of task names; allowed: {', '.join(allowed)}")
+            raise fail("data.tasks", f"must be a list of task names; allowed: {', '.join(allowed)}")
         unknown = [t for t in tasks if t not in allowed]
         if unknown:
-            raise _fail("data.tasks", f"unknown task {show(unknown[0])} for data set {show(name)}; "
+            raise fail("data.tasks", f"unknown task {show(unknown[0])} for data set {show(name)}; "
                         f"allowed: {', '.join(allowed)}")
         if len(set(tasks)) != len(tasks):
-            raise _fail("data.tasks", "a task is listed twice")
+            raise fail("data.tasks", "a task is listed twice")
         data["tasks"] = tuple(tasks)
         return data
 
     @model_validator(mode="after")
     def _fractions(self) -> DataConfig:
         if self.val_fraction + self.test_fraction >= 0.8:
-            raise _fail("data.test_fraction", "validation plus test shares must stay below 0.8")
+            raise fail("data.test_fraction", "validation plus test shares must stay below 0.8")
         return self
 
 
@@ -274,7 +209,7 @@ class ModelConfig(Section):
         data = dict(data)
         opts = data.get("options") or {}
         if not isinstance(opts, dict) or set(opts) - {"autoencoder", "sharing"}:
-            raise _fail("model.options", "must be {'autoencoder': {...}, 'sharing': {...}}")
+            raise fail("model.options", "must be {'autoencoder': {...}, 'sharing': {...}}")
         data["options"] = {
             "autoencoder": _options(autoencoders, data.get("autoencoder", "plain"),
                                     opts.get("autoencoder"), "model.options.autoencoder",
@@ -286,7 +221,7 @@ class ModelConfig(Section):
         if isinstance(hidden, list | tuple) and any(
             not isinstance(h, int) or isinstance(h, bool) or not 1 <= h <= 4096 for h in hidden
         ):
-            raise _fail("model.hidden", "must be whole numbers from 1 to 4096 "
+            raise fail("model.hidden", "must be whole numbers from 1 to 4096 "
                         f"(got {show(list(hidden))})")
         return data
 
@@ -339,7 +274,7 @@ class OptimizerConfig(Section):
     @model_validator(mode="after")
     def _nesterov(self) -> OptimizerConfig:
         if self.nesterov and (self.kind != "sgd" or self.momentum == 0):
-            raise _fail("optimizer.nesterov", "needs kind 'sgd' with momentum > 0")
+            raise fail("optimizer.nesterov", "needs kind 'sgd' with momentum > 0")
         return self
 
 
@@ -380,8 +315,8 @@ class ExperimentConfig(Section):
                 if sep and " " not in sub:
                     first, *rest = [cut(p) for p in sub.split(".")]
                     label = _field_label(cls.Options, first) + (f" ({'.'.join(rest)})" if rest else "")
-                    raise _fail(f"{path}.{sub}", text, label=label) from None
-                raise _fail(path, str(e)) from None
+                    raise fail(f"{path}.{sub}", text, label=label) from None
+                raise fail(path, str(e)) from None
         return self
 
     # ---- construction that reports ConfigError -------------------------------------
@@ -445,6 +380,19 @@ class ExperimentConfig(Section):
         return ExperimentConfig.parse(d)
 
 
+def normalised(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The config as a plain dict without its display name (the name changes no result)."""
+    d = cfg.to_dict()
+    d.pop("name", None)
+    return d
+
+
+def run_key(cfg: ExperimentConfig) -> str:
+    """A stable hash of everything that determines a run's results."""
+    text = json.dumps(normalised(cfg), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def parse_json(text: str | bytes) -> Any:
     """JSON text (or UTF-8 bytes) → Python objects, with every failure a ``ConfigError``
     in plain words (not UTF-8, not JSON, nested too deeply)."""
@@ -473,14 +421,14 @@ def label_of(path: str) -> str:
     for i, part in enumerate(parts):
         field = model.model_fields.get(part) if model is not None else None
         if field is None:
-            return _words(parts[-1]) if i else _words(part)
+            return words(parts[-1]) if i else words(part)
         ann = field.annotation
         if i == len(parts) - 1 or not (isinstance(ann, type) and issubclass(ann, BaseModel)):
-            label = field.title or _words(part)
+            label = field.title or words(part)
             rest = parts[i + 1:]
-            return label if not rest else _words(rest[-1])
+            return label if not rest else words(rest[-1])
         model = ann
-    return _words(parts[-1])
+    return words(parts[-1])
 
 
 def plain_problems(e: ValidationError) -> list[ConfigProblem]:
@@ -489,9 +437,10 @@ def plain_problems(e: ValidationError) -> list[ConfigProblem]:
     out: list[ConfigProblem] = []
     for err in e.errors():
         msg = str(err["msg"]).removeprefix("Value error, ")
-        if msg.startswith(_MARK):
-            path, label, text = msg[len(_MARK):].split(_SEP, 2)
-            out.append(ConfigProblem(path, label, _compose(label, text), text))
+        if msg.startswith(MARK):
+            path, label, text = msg[len(MARK):].split(SEP, 2)
+            label = label or label_of(path)
+            out.append(ConfigProblem(path, label, compose(label, text), text))
             continue
         parts = [cut(str(p)) for p in err["loc"] if not str(p).startswith("function-")]
         loc = ".".join(parts)
@@ -503,7 +452,7 @@ def plain_problems(e: ValidationError) -> list[ConfigProblem]:
             out.append(ConfigProblem(loc, key, f"{key} {text}", text))
             continue
         label, text = label_of(loc), _plain(err)
-        out.append(ConfigProblem(loc, label, _compose(label, text), text))
+        out.append(ConfigProblem(loc, label, compose(label, text), text))
     return out
 
 
@@ -516,3 +465,6 @@ def _section_model(path: str) -> type[BaseModel] | None:
             return None
         model = ann
     return model
+
+
+use_labels(label_of)  # problems given as (path, sentence) name the field by its own label

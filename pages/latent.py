@@ -3,7 +3,7 @@ two runs side by side on the same axes; reconstructions of image data across run
 
 import streamlit as st
 
-from mtae_core.analysis import MissingExtra
+from mtae_core.analysis.projections import MissingExtra
 from ui import charts, classroom, downloads, links
 from ui.latent import projection
 from ui.live import run_label

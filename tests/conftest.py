@@ -1,18 +1,25 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 
 from mtae_core import ExperimentConfig
 from mtae_core.store import RunStore
+from mtae_core.store.tables import attach, detach
 
 torch.set_num_threads(1)  # small models: threads cost more than they give, and tests share 2 cores
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch) -> RunStore:
+def store(tmp_path, monkeypatch) -> Iterator[RunStore]:
+    """A fresh store at ``$MTAE_HOME``; configs may name its users' tables."""
     monkeypatch.setenv("MTAE_HOME", str(tmp_path))
-    return RunStore(tmp_path / "runs.db")
+    s = RunStore(tmp_path / "runs.db")
+    attach(s.path)
+    yield s
+    detach()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The method arena's page body: the student picks weighting methods and start points,
 and sees each method's path on the contour plot of the toy's two losses, with the Pareto
 set, and the same paths in loss space against the Pareto front. The engine is
-``mtae_core.arena``; figure builders here are pure, ``arena_view`` draws them."""
+``mtae_core.analysis.arena``; figure builders here are pure, ``arena_view`` draws them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from mtae_core.arena import (
+from mtae_core.analysis.arena import (
     BOUNDS,
     STARTS,
     TASKS,

@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import pandas as pd
 import streamlit as st
 
-from mtae_core.store import Run
+from mtae_core.store.runs import Run
 
 from . import links
 from .text import md

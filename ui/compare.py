@@ -1,6 +1,6 @@
 """Tables of the Compare page: per-task test metrics of chosen runs, the run best on
 validation per column, and Δm against a single-task baseline — a matched one (same
-everything but the sharing scheme, see ``mtae_core.baselines``) when there is one,
+everything but the sharing scheme, see ``mtae_core.analysis.baselines``) when there is one,
 else the newest on the same data and tasks, with what differs said."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from mtae_core.baselines import BASELINE, differences, is_matched_baseline
+from mtae_core.analysis.baselines import BASELINE, differences, is_matched_baseline
 from mtae_core.config import ExperimentConfig
-from mtae_core.metrics import METRIC_DIRECTION, delta_m, task_deltas
+from mtae_core.engine.metrics import METRIC_DIRECTION, delta_m, task_deltas
 
 SEP = " · "  # runs_table names metric columns "<task> · <metric>"
 DELTA_M = "Δm vs single-task (%)"

@@ -1,6 +1,6 @@
 """Streamlit parts of the Compare page that go with ``ui.compare``'s tables: which
 single-task run each Δm used, whether it is a fair one, and a button that queues the
-matched baseline (``mtae_core.baselines.baseline_config``)."""
+matched baseline (``mtae_core.analysis.baselines.baseline_config``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from mtae_core.baselines import baseline_config, run_key
-from mtae_core.config import ExperimentConfig
+from mtae_core.analysis.baselines import baseline_config
+from mtae_core.config import ExperimentConfig, run_key
 
 from . import links
 from .classroom import owner

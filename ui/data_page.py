@@ -1,6 +1,6 @@
 """The Data page: add your own CSV table, and look at a data set before training — its
 table, each task's labels, a 2-D PCA of the inputs, and how related the tasks are
-(``mtae_core.relatedness``), beside the gains sharing measured once runs exist.
+(``mtae_core.analysis.relatedness``), beside the gains sharing measured once runs exist.
 
 Heavy work is cached by the data set's validated options, which for a stored table hold
 the file's content hash, so the page stays responsive while a class clicks around."""
@@ -17,8 +17,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from mtae_core.analysis.relatedness import dataset_report, loaded
 from mtae_core.config import ConfigError, ExperimentConfig
-from mtae_core.data import TableDataset, datasets, user
+from mtae_core.data import TableDataset, datasets
 from mtae_core.data.csv_import import (
     MAX_BYTES,
     ColumnInfo,
@@ -28,8 +29,8 @@ from mtae_core.data.csv_import import (
     read_table,
 )
 from mtae_core.data.tabular import ColumnKind
-from mtae_core.relatedness import dataset_report, loaded
-from mtae_core.store import RunStore
+from mtae_core.store import tables as store_tables
+from mtae_core.store.runs import RunStore
 
 from . import charts, downloads
 from .compare import baselines_of, task_delta_frame
@@ -117,7 +118,7 @@ def add_table(store: RunStore) -> None:
                          help="how configs and the Train page call this data set")
     if st.button("Add data set", type="primary", key="data.new.add"):
         try:
-            ds = user.add(name.strip(), upload.getvalue(), columns, missing, store, parsed)
+            ds = store_tables.add_table(store, name.strip(), upload.getvalue(), columns, missing, parsed)
         except CsvError as e:
             st.error(str(e), icon=":material/error:")
             return
@@ -152,7 +153,7 @@ def _missing_policy(frame: pd.DataFrame, columns: list[ColumnInfo]) -> Any:
 def _look(data_json: str, seed: int) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """(relatedness report, task labels of every row, 2-D PCA of the inputs with labels);
     keyed by the validated data options, which hold a stored table's content hash."""
-    from mtae_core.analysis import project
+    from mtae_core.analysis.projections import project
 
     data_cfg = json.loads(data_json)
     report = dataset_report(data_cfg["dataset"], data_cfg["tasks"], data_cfg["options"], seed)
@@ -334,7 +335,7 @@ def stored_tables(store: RunStore) -> None:
         if c2.button("Delete", key=f"data.delete.{t.sha256}", disabled=bool(used),
                      help="delete the runs that use it first" if used else "delete this table"):
             try:
-                user.delete(t.name, store)
+                store_tables.delete_table(store, t.name)
             except CsvError as e:
                 st.error(str(e), icon=":material/error:")
             else:

@@ -19,7 +19,7 @@ import streamlit as st
 
 from mtae_core import studies
 from mtae_core.lessons import ClaimResult, Lesson, lessons
-from mtae_core.store import ACTIVE, RunStore
+from mtae_core.store.runs import ACTIVE, RunStore
 
 from .studies import start_study, study_size
 from .study_progress import STUDY_PARAM, progress_section

@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from mtae_core.store import Run
+from mtae_core.store.runs import Run
 from mtae_core.weighting import weightings
 
 from . import charts, downloads, links

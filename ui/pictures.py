@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from mtae_core.analysis import (
+from mtae_core.analysis.projections import (
     IMAGE_SHAPES,
     UMAP_MISSING,
     MissingExtra,
@@ -26,7 +26,7 @@ from mtae_core.analysis import (
     umap_available,
     weights_file,
 )
-from mtae_core.store import Run, RunStore
+from mtae_core.store.runs import Run, RunStore
 
 from . import charts, downloads, text
 from .latent import METHODS, projection

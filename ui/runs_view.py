@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from mtae_core.config import ExperimentConfig
-from mtae_core.store import ACTIVE, RunStore
+from mtae_core.store.runs import ACTIVE, RunStore
 
 from .compare import distinguishing_names, metric_columns
 

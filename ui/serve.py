@@ -22,7 +22,7 @@ from pathlib import Path
 APP = Path(__file__).resolve().parent.parent / "app.py"
 READY = "MTAE Studio: engine imported"  # printed when the warm-up is done
 PAGE = ["ui.links", "ui.state", "ui.classroom", "ui.train_form", "ui.live"]  # (no torch)
-ENGINE = ["mtae_core.training", "ui.model_views", "ui.studies"]  # torch, sklearn, scipy
+ENGINE = ["mtae_core.engine.training", "ui.model_views", "ui.studies"]  # torch, sklearn, scipy
 # the engine's import waits this long for a first visitor's page to be drawn: two
 # threads importing at once share one interpreter lock, and the form would wait longer
 PAGE_WAIT_SECONDS = 3.0

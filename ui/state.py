@@ -16,8 +16,9 @@ from typing import Any
 import streamlit as st
 
 from mtae_core.config import ExperimentConfig
-from mtae_core.jobs import JobRunner
-from mtae_core.store import RunStore, default_path
+from mtae_core.runner.jobs import JobRunner
+from mtae_core.store.runs import RunStore, default_path
+from mtae_core.store.tables import attach, attached
 
 _frame_seen = threading.Event()  # app.py's frame (and so st.navigation) ran in this process
 # a page has been drawn to its end in this process: ui.serve's engine warm-up waits for it
@@ -28,6 +29,9 @@ page_drawn = threading.Event()
 def run_in_frame(page: Any) -> None:
     """app.py runs the chosen page through this."""
     _frame_seen.set()
+    # configs may name the store's users' tables: list them afresh once per page draw (a
+    # table added by `mtae data add` meanwhile shows up; validating never reads the store)
+    attach(default_path())
     page.run()
 
 
@@ -67,7 +71,10 @@ def _runner(path: str, start: bool) -> JobRunner:
 def get_store() -> RunStore:
     """The store at ``$MTAE_HOME/runs.db``; cached per path, so tests with their own
     ``MTAE_HOME`` never share one."""
-    return _store(str(default_path()))
+    path = default_path()
+    if attached(path) is None:
+        attach(path)
+    return _store(str(path))
 
 
 def get_runner() -> JobRunner:
@@ -134,7 +141,7 @@ class _LocalDevice:
         return self.label or DETECTING
 
     def _detect(self) -> None:
-        from mtae_core.training import describe_device, resolve_device
+        from mtae_core.engine.training import describe_device, resolve_device
 
         try:
             self.label = describe_device(resolve_device("auto"))

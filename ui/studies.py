@@ -18,9 +18,9 @@ import pandas as pd
 import streamlit as st
 
 from mtae_core import studies
-from mtae_core.baselines import BASELINE, differences
+from mtae_core.analysis.baselines import BASELINE, differences
 from mtae_core.config import ConfigError, ExperimentConfig
-from mtae_core.store import RunStore
+from mtae_core.store.runs import RunStore
 from mtae_core.studies.spec import data_seed_supported
 from mtae_core.weighting import weightings
 
@@ -339,7 +339,7 @@ RUN_ON = {"local": "This computer's workers", RAY: "Ray (this computer or a clus
 
 @st.cache_resource(show_spinner="Starting Ray…")
 def _ray_backend_for(path: str) -> Any:
-    from mtae_core.studies.ray_backend import RayBackend
+    from mtae_core.runner.ray_backend import RayBackend
 
     return RayBackend(RunStore(path))
 
@@ -360,7 +360,7 @@ def _ray_backend(path: str, address: str | None) -> Any:
 def run_on_choice() -> tuple[bool, str | None]:
     """Where a new study runs: the app's workers, or Ray when it is installed (the choice
     is absent otherwise). Returns (on Ray, the cluster's address or None)."""
-    from mtae_core.studies.ray_backend import available
+    from mtae_core.runner.ray_backend import available
 
     if not available():
         return False, None
@@ -390,7 +390,7 @@ def start_section(store: RunStore) -> int | None:
     started = st.button("Start study", type="primary", disabled=draft.spec is None,
                         icon=":material/play_arrow:", key="studies.start")
     if started and draft.spec is not None:
-        from mtae_core.studies.ray_backend import RayUnreachable
+        from mtae_core.runner.ray_backend import RayUnreachable
 
         try:
             return int(start_study(store, draft.spec, on_ray, address))

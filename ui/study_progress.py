@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from mtae_core import studies
-from mtae_core.store import ACTIVE, RunStore
+from mtae_core.store.runs import ACTIVE, RunStore
 
 from . import links
 from .state import get_store

@@ -19,8 +19,8 @@ import pandas as pd
 import streamlit as st
 from pandas.io.formats.style import Styler
 
-from mtae_core.metrics import METRIC_DIRECTION
-from mtae_core.store import RunStore
+from mtae_core.engine.metrics import METRIC_DIRECTION
+from mtae_core.store.runs import RunStore
 
 from . import downloads, study_charts
 from .compare import BEST_STYLE

@@ -318,9 +318,9 @@ def config_problems(error: ConfigError, fields: Fields) -> list[Problem]:
 
 def preflight_problems(cfg: ExperimentConfig, fields: Fields) -> list[Problem]:
     """What the engine would refuse to train although the config is valid
-    (``mtae_core.preflight``: an empty split, a batch larger than the training set, a
+    (``mtae_core.engine.preflight``: an empty split, a batch larger than the training set, a
     device this machine lacks…), by field. Cheap: the data set is not generated."""
-    from mtae_core.preflight import preflight
+    from mtae_core.engine.preflight import preflight
 
     try:
         preflight(cfg)

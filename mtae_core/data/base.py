@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -111,26 +111,50 @@ class Dataset(Entry):
         return len(cls.generate(options, 0).x)
 
 
+class DatasetSource(Protocol):
+    """More data sets than the built-ins, by name: the users' tables of one store."""
+
+    def names(self) -> list[str]: ...
+    def dataset(self, name: str) -> type[Dataset] | None: ...
+
+
 class DatasetRegistry(Registry[type[Dataset]]):
-    """The built-in data sets plus the tables users stored in the run store
-    (``mtae_core.data.user``): a config names either the same way, and the Train form,
-    which lists ``names()``, offers both. ``builtin_names()`` is the fixed part, for
-    tests parametrised at collection time."""
+    """The built-in data sets plus the users' tables of the sources the store side hands
+    it (``use_source``; ``mtae_core.store.tables``): a config names either the same way,
+    and the Train form, which lists ``names()``, offers both. ``builtin_names()`` is the
+    fixed part, for tests parametrised at collection time. Sources list their tables from
+    memory: looking a name up never reads a store."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self._source: DatasetSource | None = None
+
+    def use_source(self, source: DatasetSource | None) -> DatasetSource | None:
+        """Take users' tables from ``source`` (one store's at a time; None: none), and give
+        back the one used before."""
+        previous, self._source = self._source, source
+        return previous
+
+    @property
+    def source(self) -> DatasetSource | None:
+        return self._source
+
+    def _user(self, name: object) -> type[Dataset] | None:
+        if self._source is None or not isinstance(name, str):
+            return None
+        return self._source.dataset(name)
 
     def builtin_names(self) -> list[str]:
         return list(self._entries)
 
     def names(self) -> list[str]:
-        from . import user
-
-        return [*self._entries, *user.stored_names()]
+        stored = self._source.names() if self._source is not None else []
+        return [*self._entries, *stored]
 
     def get(self, name: str) -> type[Dataset]:
         if name in self._entries:
             return self._entries[name]  # type: ignore[no-any-return]
-        from . import user
-
-        cls = user.lookup(name) if isinstance(name, str) else None
+        cls = self._user(name)
         if cls is None:
             raise KeyError(f"unknown {self.kind} {name!r}; allowed: {', '.join(self.names())}")
         return cls
@@ -139,11 +163,7 @@ class DatasetRegistry(Registry[type[Dataset]]):
         return self.get(name)  # data sets need no torch: their classes are light already
 
     def __contains__(self, name: object) -> bool:
-        if name in self._entries:
-            return True
-        from . import user
-
-        return isinstance(name, str) and user.lookup(name) is not None
+        return name in self._entries or self._user(name) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

@@ -4,7 +4,7 @@ way a file can be unusable.
 ``read_table`` turns bytes into a typed frame (encoding and delimiter detected);
 ``describe_columns`` infers each column's role and task kind; ``prepare`` checks the
 chosen roles and returns what the store keeps (``StoredTable``). Nothing here touches the
-store: ``user.add`` does, after every check has passed, so a bad file stores nothing.
+store: ``store.tables.add_table`` does, after every check has passed, so a bad file stores nothing.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from ..errors import fail
 from ..registry import Options
 from .base import Dataset, RawData, TaskSpec
 
@@ -122,9 +123,8 @@ class TableDataset(Dataset):
         columns = cls.Options.columns
         for col in getattr(options, "kinds", {}) or {}:
             if col not in columns:
-                raise _config_error("data.options.kinds", "Column task kinds",
-                                    f"no column {col!r} in {cls.name}; its columns: "
-                                    f"{', '.join(columns)}")
+                raise fail("data.options.kinds", f"no column {col!r} in {cls.name}; its "
+                           f"columns: {', '.join(columns)}", label="Column task kinds")
 
     @classmethod
     def n_samples(cls, options: Any) -> int:
@@ -208,14 +208,6 @@ class _LazyClasses(Mapping[str, list[str]]):
             return self[name]
         except KeyError:
             return default
-
-
-def _config_error(path: str, label: str, text: str) -> ValueError:
-    """A config problem at ``path``, reported by the config as its own (imported here, at
-    call time: the config module imports this registry)."""
-    from ..config import _fail
-
-    return _fail(path, text, label=label)
 
 
 def sklearn_table(bunch: Any, rename: dict[str, str] | None = None) -> pd.DataFrame:

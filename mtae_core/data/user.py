@@ -3,114 +3,91 @@
 A config names a stored table like a built-in (``"dataset": "my_table"``); its options
 carry the SHA-256 of the file (filled in when the config is validated), so a run names
 exactly the data it trained on, and its exported config trains again with ``mtae train``
-wherever the store holds the same file. Which store: the one ``use_store`` named (the CLI's
-``--db``, a worker's store), else ``$MTAE_HOME/runs.db``.
+wherever the store holds the same file.
+
+Which tables exist is told by a ``TableSource`` the store side hands the data-set registry
+(``mtae_core.store.tables``): an in-memory listing it refreshes itself, so validating a
+config never reads the store, and this package never imports it.
 """
 
 from __future__ import annotations
 
 import threading
-import time
+from collections.abc import Mapping
 from functools import lru_cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import pandas as pd
 from pydantic import Field, create_model, field_validator
 
-from .csv_import import ColumnInfo, CsvError, MissingPolicy, ParsedTable, prepare, read_table
-from .tabular import ColumnKind, Table, TableDataset, TableOptions, _config_error
+from ..errors import fail
+from .csv_import import ColumnInfo, MissingPolicy, ParsedTable, read_table
+from .tabular import ColumnKind, Table, TableDataset, TableOptions
 
-if TYPE_CHECKING:
-    from ..store import RunStore, StoredDataset
 
-_TTL = 1.0  # seconds a listing of the store is reused (other processes may add tables)
+class StoredTable(Protocol):
+    """What a source knows of one stored table (its bytes come from ``TableSource.csv``)."""
+
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def meta(self) -> dict[str, Any]: ...
+    @property
+    def created(self) -> float: ...
+
+
+class TableSource(Protocol):
+    """Where users' tables come from: a listing in memory and each table's bytes."""
+
+    key: str  # names the source in caches (a store's path)
+
+    def __hash__(self) -> int: ...  # sources over the same store are one in caches
+
+    def tables(self) -> Mapping[str, StoredTable]: ...
+    def csv(self, sha256: str) -> bytes | None: ...
+
+
 _lock = threading.Lock()
-_store_path: Path | None = None
-_listing: dict[Path, tuple[float, dict[str, StoredDataset]]] = {}
-_classes: dict[tuple[Path, str], type[UserDataset]] = {}
+_classes: dict[tuple[str, str], type[UserDataset]] = {}
 
 
-def use_store(path: str | Path | None) -> None:
-    """Read users' tables from this store (None: ``$MTAE_HOME/runs.db``)."""
-    global _store_path
-    _store_path = Path(path) if path is not None else None
-    invalidate()
-
-
-def store_override() -> Path | None:
-    """The store ``use_store`` named, if any."""
-    return _store_path
-
-
-def store_path() -> Path:
-    from ..store import default_path
-
-    return _store_path or default_path()
-
-
-def invalidate() -> None:
-    """Forget the cached listing (after this process added or deleted a table)."""
-    with _lock:
-        _listing.clear()
-
-
-def _stored() -> dict[str, StoredDataset]:
-    path = store_path()
-    now = time.monotonic()
-    with _lock:
-        hit = _listing.get(path)
-        if hit and now - hit[0] < _TTL:
-            return hit[1]
-    from ..store import read_stored_datasets
-
-    # read only: listing must not create (or migrate) a store
-    found = {d.name: d for d in read_stored_datasets(path)}
-    with _lock:
-        _listing[path] = (now, found)
-    return found
-
-
-def stored_names() -> list[str]:
-    return list(_stored())
-
-
-def lookup(name: str) -> type[UserDataset] | None:
-    """The data-set class of the table stored as ``name``, or None."""
-    ds = _stored().get(name)
+def lookup(source: TableSource, name: str) -> type[UserDataset] | None:
+    """The data-set class of the table ``source`` holds as ``name``, or None."""
+    ds = source.tables().get(name)
     if ds is None:
         return None
-    key = (store_path(), ds.sha256)
+    key = (source.key, ds.sha256)
     with _lock:
         cls = _classes.get(key)
         if cls is None or cls.name != name:
-            cls = _classes[key] = _make_class(ds)
+            cls = _classes[key] = _make_class(source, ds)
     return cls
 
 
 @lru_cache(maxsize=8)
-def _parsed(path: Path, sha256: str) -> ParsedTable:
+def _parsed(source: TableSource, sha256: str) -> ParsedTable:
     """The parsed table of a stored file; cached by its content hash."""
-    from ..store import RunStore
-
     with _lock:
-        seeded = _seeded.pop((path, sha256), None)
+        seeded = _seeded.pop((source.key, sha256), None)
     if seeded is not None:
         return seeded
-    data = RunStore(path).dataset_csv(sha256)
+    data = source.csv(sha256)
     if data is None:
-        raise KeyError(f"no table with SHA-256 {sha256[:12]}… in the store at {path}")
+        raise KeyError(f"no table with SHA-256 {sha256[:12]}… in the store at {source.key}")
     return read_table(data, checked=True)  # it passed every check when it was added
 
 
-_seeded: dict[tuple[Path, str], ParsedTable] = {}
+_seeded: dict[tuple[str, str], ParsedTable] = {}
 
 
-def _seed_cache(path: Path, parsed: ParsedTable) -> None:
+def seed_cache(source_key: str, parsed: ParsedTable) -> None:
+    """Keep a table just parsed (at upload) for its first load: no second parse."""
     with _lock:
         if len(_seeded) >= 4:
             _seeded.pop(next(iter(_seeded)))
-        _seeded[(path, parsed.sha256)] = parsed
+        _seeded[(source_key, parsed.sha256)] = parsed
 
 
 class UserOptions(TableOptions):
@@ -137,8 +114,8 @@ class UserDataset(TableDataset):
     """A table the user uploaded (subclassed per stored table by ``lookup``)."""
 
     Options: ClassVar[type[UserOptions]] = UserOptions  # type: ignore[assignment]
-    stored: ClassVar[StoredDataset]
-    path: ClassVar[Path]
+    stored: ClassVar[StoredTable]
+    source: ClassVar[TableSource]
 
     @classmethod
     def summary(cls) -> str:
@@ -162,20 +139,20 @@ class UserDataset(TableDataset):
         super().check_options(options)
         stored = cls.stored.sha256
         if options.sha256 and options.sha256 != stored:
-            raise _config_error(
-                "data.options.sha256", "Content hash (SHA-256)",
+            raise fail(
+                "data.options.sha256", label="Content hash (SHA-256)", text=
                 f"the store holds other data under the name {cls.stored.name!r} (SHA-256 "
                 f"{stored[:12]}…) than this config's ({str(options.sha256)[:12]}…): add the "
                 "config's CSV file under another name, or use the stored one")
 
     @classmethod
     def table(cls, options: Any) -> Table:
-        frame = _parsed(cls.path, cls.stored.sha256).frame
+        frame = _parsed(cls.source, cls.stored.sha256).frame
         keep = [c.name for c in cls.columns_info() if c.role != "ignore"]
         return Table(frame[keep])
 
 
-def _make_class(ds: StoredDataset) -> type[UserDataset]:
+def _make_class(source: TableSource, ds: StoredTable) -> type[UserDataset]:
     cols = [ColumnInfo(**c) for c in ds.meta["columns"]]
     kept = tuple(c.name for c in cols if c.role != "ignore")
     kinds: dict[str, ColumnKind] = {c.name: c.kind for c in cols if c.role == "task"}
@@ -192,45 +169,11 @@ def _make_class(ds: StoredDataset) -> type[UserDataset]:
     )
     opts.columns = kept
     cls = type(f"User_{ds.sha256[:12]}", (UserDataset,), {
-        "Options": opts, "stored": ds, "path": store_path(), "name": ds.name,
+        "Options": opts, "stored": ds, "source": source, "name": ds.name,
         "default_tasks": (*kinds, "reconstruction"),
         "__doc__": UserDataset.__doc__,
     })
     return cls
 
 
-def add(name: str, data: bytes, columns: list[ColumnInfo] | None = None,
-        missing: Literal["drop", "impute"] = "impute", store: RunStore | None = None,
-        parsed: ParsedTable | None = None) -> StoredDataset:
-    """Check a CSV file and keep it in the store as the data set ``name``. Raises
-    ``CsvError`` with a plain-words message, storing nothing, when it cannot be used."""
-    from ..store import RunStore
-
-    table = prepare(name, data, columns, missing, parsed)
-    store = store or RunStore(store_path())
-    try:
-        store.add_dataset(table.name, table.csv, table.sha256, table.meta)
-    except ValueError as e:
-        raise CsvError(str(e)) from None
-    invalidate()
-    if parsed is not None and store.path == store_path():
-        _seed_cache(store.path, parsed)  # the page loads it next: no second parse
-    ds = store.stored_dataset(table.sha256)
-    assert ds is not None
-    return ds
-
-
-def delete(name: str, store: RunStore | None = None) -> None:
-    """Delete a stored table; ``CsvError`` when it is unknown or runs use it."""
-    from ..store import RunStore
-
-    store = store or RunStore(store_path())
-    try:
-        store.delete_dataset(name)
-    except (KeyError, ValueError) as e:
-        raise CsvError(str(e.args[0])) from None
-    finally:
-        invalidate()
-
-
-__all__ = ["CsvError", "UserDataset", "add", "delete", "lookup", "stored_names", "use_store"]
+__all__ = ["StoredTable", "TableSource", "UserDataset", "lookup", "seed_cache"]

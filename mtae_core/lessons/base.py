@@ -162,7 +162,7 @@ def dm_against(summary: StudySummary, c: CellSummary, ref: CellSummary) -> list[
     """Δm (%) of cell ``c`` against another cell ``ref`` of the study, seed by seed, on
     each task's headline metric (for a comparison the study's matched baselines do not
     make: e.g. against single-task networks of the same size as ``c``)."""
-    from ..metrics import METRIC_DIRECTION, delta_m
+    from ..engine.metrics import METRIC_DIRECTION, delta_m
 
     metric_of = summary.metric_of
     higher = {t: METRIC_DIRECTION.get(metric_of[t], False) for t in summary.tasks}

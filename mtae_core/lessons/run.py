@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .base import ClaimResult, Lesson, lessons
 
 if TYPE_CHECKING:
-    from ..store import Run, RunStore
+    from ..store.runs import Run, RunStore
     from ..studies import StudySummary
 
 
@@ -30,12 +30,12 @@ class Checked:
 def train_here(store: RunStore, study_id: int,
                on_run: Callable[[int, int], None] | None = None) -> None:
     """Train the study's queued runs in this process, as a worker would: a cell's seeds
-    together (``mtae_core.jobs.execute_group``), with one torch thread as a worker has
+    together (``mtae_core.runner.jobs.execute_group``), with one torch thread as a worker has
     (these small models train slower on more threads, the more so on a busy machine).
     ``on_run(done, total)`` reports progress."""
     import torch
 
-    from ..jobs import execute_group
+    from ..runner.jobs import execute_group
 
     ids = sorted({int(i) for i in store.study_runs(study_id).run_id})
     threads = torch.get_num_threads()

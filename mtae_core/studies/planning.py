@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..baselines import BASELINE, baseline_config, run_key
-from ..config import ExperimentConfig
+from ..analysis.baselines import BASELINE, baseline_config
+from ..config import ExperimentConfig, run_key
 from .spec import StudySpec, with_seed
 
 if TYPE_CHECKING:
-    from ..store import RunStore
+    from ..store.runs import RunStore
 
 Role = Literal["cell", "baseline"]
 # a rough cost per epoch when the store has no finished run to learn from: seconds for
@@ -79,7 +79,7 @@ def plan(spec: StudySpec, store: RunStore | None = None) -> list[PlannedRun]:
 def default_workers() -> int:
     """The workers a study runs on by default: the ``JobRunner``'s (``$MTAE_WORKERS``,
     else one per core)."""
-    from ..jobs import default_workers as runner_default
+    from ..runner.jobs import default_workers as runner_default
 
     return runner_default()
 
@@ -161,7 +161,7 @@ def seed_groups(cfgs: list[ExperimentConfig], separate: bool = False,
     they do. A run alone in its group needs no group. With fewer groups than ``workers``
     can share out evenly (default: the runner's), each group is split into chunks (see
     ``chunks_per_group``), so that no worker waits while another trains two groups."""
-    from ..replicas import batch_reason, group_key
+    from ..engine.replicas import batch_reason, group_key
 
     keys = [group_key(c) for c in cfgs]
     whole = list(keys)  # before any split into chunks
@@ -219,7 +219,7 @@ def serve(store: RunStore, study_id: int, workers: int | None = None,
     and is raised again; the workers are stopped on every way out."""
     import time
 
-    from ..jobs import JobRunner
+    from ..runner.jobs import JobRunner
     from .summary import ENDED
 
     ids = [int(i) for i in store.study_runs(study_id).run_id.unique()]

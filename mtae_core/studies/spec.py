@@ -164,7 +164,7 @@ class StudySpec:
     seeds: tuple[int, ...] = tuple(range(DEFAULT_SEEDS))
     vary_data_seed: bool = False
     # False: a cell's seeds train together as one batched model where they can
-    # (``mtae_core.replicas``); True: one run at a time, for comparison and debugging
+    # (``mtae_core.engine.replicas``); True: one run at a time, for comparison and debugging
     separate_seeds: bool = False
 
     # -- construction ------------------------------------------------------------------------

@@ -20,12 +20,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from ..baselines import BASELINE, baseline_config, run_key
-from ..metrics import METRIC_DIRECTION, delta_m, task_deltas
+from ..analysis.baselines import BASELINE, baseline_config
+from ..config import run_key
+from ..engine.metrics import METRIC_DIRECTION, delta_m, task_deltas
 from .spec import StudySpec, data_seed_supported, short
 
 if TYPE_CHECKING:
-    from ..store import Run, RunStore
+    from ..store.runs import Run, RunStore
 
 FAILED = ("failed", "diverged")
 ENDED = ("done", "failed", "diverged", "cancelled")

@@ -26,7 +26,7 @@ def epoch_grad_cosine(model: SharingScheme, split: Any, specs: list[Any],
                       batch_size: int) -> list[list[float]] | None:
     """The cosines on the first ``batch_size`` rows of ``split``, in eval mode (no dropout, noise or batch-norm updates, so
     the diagnostic leaves the training run unchanged). None when nothing is shared."""
-    from ..metrics import task_loss
+    from ..engine.metrics import task_loss
 
     if not model.shared_parameters():
         return None

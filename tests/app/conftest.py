@@ -1,6 +1,6 @@
 """Fixtures of the page tests: a fresh ``$MTAE_HOME`` per test (so ``ui.state`` caches a
 fresh store for it), no worker processes, and a store of real finished runs trained once
-per session in this process, the way a worker trains them (``mtae_core.jobs.execute``)."""
+per session in this process, the way a worker trains them (``mtae_core.runner.jobs.execute``)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from page_helpers import tiny
 from streamlit.testing.v1 import AppTest
 
-from mtae_core.jobs import execute
-from mtae_core.store import RunStore
+from mtae_core.runner.jobs import execute
+from mtae_core.store.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"

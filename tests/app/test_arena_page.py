@@ -11,7 +11,7 @@ import pytest
 from page_helpers import texts
 from streamlit.testing.v1 import AppTest
 
-from mtae_core import arena
+from mtae_core.analysis import arena
 from ui.arena import DEFAULT_LR, DEFAULT_METHODS, DEFAULT_STARTS
 
 

@@ -15,7 +15,7 @@ from page_helpers import button, field, open_tab, texts
 from streamlit.testing.v1 import AppTest
 
 from mtae_core.config import ExperimentConfig
-from mtae_core.store import RunStore, default_path
+from mtae_core.store.runs import RunStore, default_path
 from ui.classroom import PRESENTER_CSS, group_runs, parse_owner
 from ui.url_state import encode_config
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from mtae_core.store import RunStore
+from mtae_core.store.runs import RunStore
 
 PAGE = "pages/data.py"
 
@@ -104,11 +104,11 @@ def test_measured_gains_beside_relatedness(app, filled):
 
 def test_a_stored_table_is_deletable_while_no_run_uses_it(app, home):
     from mtae_core.config import ExperimentConfig
-    from mtae_core.data import user
+    from mtae_core.store.tables import add_table
 
     store = RunStore(home / "runs.db")
-    used = user.add("used", _csv(), store=store)
-    user.add("free", _csv(120), store=store)
+    used = add_table(store, "used", _csv())
+    add_table(store, "free", _csv(120))
     store.create_run(ExperimentConfig.parse({"data": {"dataset": "used"}}))
     at = _open(app())
     buttons = {b.key: b for b in at.button if b.label == "Delete"}
@@ -126,7 +126,7 @@ def test_measured_gains_use_matched_baselines_only(filled):
     out of 'Did relatedness predict transfer?' (its gain would not measure transfer)."""
     from page_helpers import tiny
 
-    from mtae_core.jobs import execute
+    from mtae_core.runner.jobs import execute
     from ui.data_page import measured_gains
 
     store = RunStore(filled.path)

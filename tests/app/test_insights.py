@@ -12,7 +12,7 @@ from page_helpers import field
 
 from mtae_core import ExperimentConfig, models
 from mtae_core.data import load
-from mtae_core.store import RunStore
+from mtae_core.store.runs import RunStore
 
 
 def titles(at: Any) -> list[str]:

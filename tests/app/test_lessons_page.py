@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from mtae_core.lessons import lessons
 from mtae_core.lessons.run import train_here
-from mtae_core.store import RunStore
+from mtae_core.store.runs import RunStore
 from mtae_core.studies import plan
 from ui.lessons import n_steps, parse_link, prediction_words
 

@@ -18,8 +18,8 @@ from page_helpers import button, field, open_tab, texts
 from streamlit.testing.v1 import AppTest
 
 from mtae_core.config import ExperimentConfig
-from mtae_core.metrics import delta_m
-from mtae_core.store import RunStore
+from mtae_core.engine.metrics import delta_m
+from mtae_core.store.runs import RunStore
 from ui.compare import DELTA_M, comparison_table, higher_is_better
 from ui.url_state import encode_config
 
@@ -341,7 +341,7 @@ def test_train_run_view_explains_how_a_run_ended(app, filled, name, says):
 def test_diverged_run_shows_its_curves_up_to_the_divergence(app, home):
     """Epochs 1-3 stored, the loss of parity non-finite in epoch 4 of 10: the curves show
     the three epochs, the text and the bar agree on where it stopped."""
-    from mtae_core.training import _diverged
+    from mtae_core.engine.training import diverged_message
 
     store = RunStore(home / "runs.db")
     cfg = ExperimentConfig().replace(name="too fast", training={"epochs": 10})
@@ -351,7 +351,7 @@ def test_diverged_run_shows_its_curves_up_to_the_divergence(app, home):
                                         for split in ("train", "val")
                                         for task in cfg.data.tasks])
     store.set_progress(run_id, 0.37)  # a step-level fraction, as a worker leaves it
-    store.finish(run_id, "diverged", _diverged("parity", 3, 4))
+    store.finish(run_id, "diverged", diverged_message("parity", 3, 4))
     at = app()
     at.query_params["run"] = str(run_id)
     at = open_page(at, "pages/train.py")
@@ -558,7 +558,7 @@ def test_compare_shows_which_tasks_gain_or_lose_from_sharing(app, filled):
 
 
 def test_compare_without_a_baseline_says_how_to_get_one(app, home):
-    from mtae_core.jobs import execute
+    from mtae_core.runner.jobs import execute
 
     store = RunStore(home / "runs.db")
     cfg = ExperimentConfig().replace(name="alone", training={"epochs": 1, "device": "cpu"},
@@ -676,7 +676,7 @@ def finished(store: RunStore, cfg: ExperimentConfig, scale: float = 1.0) -> int:
 
 
 def test_compare_says_which_baseline_and_warns_when_it_differs(app, home):
-    from mtae_core.baselines import baseline_config
+    from mtae_core.analysis.baselines import baseline_config
 
     store = RunStore(home / "runs.db")
     shared = ExperimentConfig().replace(name="shared", training={"epochs": 20})

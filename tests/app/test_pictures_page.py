@@ -13,7 +13,7 @@ import torch
 from page_helpers import texts
 from streamlit.testing.v1 import AppTest
 
-from mtae_core.store import RunStore
+from mtae_core.store.runs import RunStore
 
 
 def open_page(at: AppTest, page: str) -> AppTest:
@@ -107,7 +107,7 @@ def test_reconstructions_grid_and_runs_without_them(app, filled, files):
 def test_reconstructions_of_a_run_without_the_task_say_why(app, home):
     from page_helpers import tiny
 
-    from mtae_core.jobs import execute
+    from mtae_core.runner.jobs import execute
     store = RunStore(home / "runs.db")
     cfg = tiny("no-recon", data={"tasks": ["digit", "parity"]})
     run_id = store.create_run(cfg)
@@ -219,7 +219,7 @@ def test_the_network_diagram_saves_as_png_and_stays_still(app):
 def test_reconstructions_start_with_runs_on_one_data_set(app, home):
     from page_helpers import tiny
 
-    from mtae_core.jobs import execute
+    from mtae_core.runner.jobs import execute
     store = RunStore(home / "runs.db")
     ids = []
     for name, data in [("a", {}), ("md", {"dataset": "multi_digits", "options": {"n": 200},

@@ -20,8 +20,8 @@ from page_helpers import TINY, button, field, texts, tiny
 from streamlit.testing.v1 import AppTest
 
 from mtae_core import studies
-from mtae_core.jobs import execute
-from mtae_core.store import RunStore
+from mtae_core.runner.jobs import execute
+from mtae_core.store.runs import RunStore
 from ui import classroom, links
 
 PAGE = "pages/studies.py"

@@ -11,8 +11,8 @@ import pytest
 from page_helpers import texts
 from streamlit.testing.v1 import AppTest
 
-from mtae_core.store import RunStore
-from mtae_core.studies import ray_backend
+from mtae_core.runner import ray_backend
+from mtae_core.store.runs import RunStore
 from ui.studies import RUN_ON
 
 PAGE = "pages/studies.py"

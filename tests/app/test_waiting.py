@@ -9,7 +9,7 @@ from pathlib import Path
 from page_helpers import button, texts
 
 import ui.train_form
-from mtae_core.store import RunStore
+from mtae_core.store.runs import RunStore
 from ui.live import WAITING_TEXT
 
 

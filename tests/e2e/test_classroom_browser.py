@@ -17,7 +17,7 @@ import pytest
 from test_browser import TRAINING_MS, _open_app, _open_page, app_url  # noqa: F401  (fixture)
 
 from mtae_core.config import ExperimentConfig
-from mtae_core.store import RunStore
+from mtae_core.store.runs import RunStore
 from ui.classroom import parse_owner
 from ui.url_state import encode_config
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from mtae_core import arena
+from mtae_core.analysis import arena
 from mtae_core.weighting import GradientWeighting, weightings
 
 START = arena.STARTS["top left"]

@@ -1,5 +1,6 @@
 from mtae_core import ExperimentConfig
-from mtae_core.baselines import baseline_config, differences, is_matched_baseline, run_key
+from mtae_core.analysis.baselines import baseline_config, differences, is_matched_baseline
+from mtae_core.config import run_key
 
 
 def test_baseline_differs_only_in_sharing_weighting_schedule():

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from mtae_core.cli import main
-from mtae_core.jobs import execute
-from mtae_core.store import RunStore, _pid_alive
+from mtae_core.runner.jobs import execute
+from mtae_core.store.runs import RunStore, _pid_alive
 from mtae_core.studies import StudySpec, start
 
 TINY = {"training": {"epochs": 1, "batch_size": 128, "device": "cpu"},

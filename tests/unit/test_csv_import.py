@@ -12,8 +12,9 @@ import pytest
 from mtae_core import ExperimentConfig
 from mtae_core.cli import main
 from mtae_core.config import ConfigError
-from mtae_core.data import csv_import, datasets, load, user
+from mtae_core.data import csv_import, datasets, load
 from mtae_core.data.csv_import import CsvError, parse_roles, read_table
+from mtae_core.store.tables import add_table, delete_table
 
 
 def _table(n: int = 60, seed: int = 0) -> pd.DataFrame:
@@ -39,7 +40,7 @@ def _rejects(store, data: bytes, match: str, name: str = "mine", tasks=(), input
     with pytest.raises(CsvError, match=match) as e:
         parsed = read_table(data)
         cols = parse_roles(parsed.frame, tasks, inputs) if tasks or inputs else None
-        user.add(name, data, cols, store=store, parsed=parsed)
+        add_table(store, name, data, cols, parsed=parsed)
     assert _snapshot(store) == before
     msg = str(e.value)
     assert "Traceback" not in msg and "pydantic" not in msg.lower()
@@ -76,7 +77,7 @@ def test_not_utf8_is_read_with_the_encoding_it_names(store):
     data = df.to_csv(index=False).encode("cp1252")
     with pytest.raises(UnicodeDecodeError):
         data.decode("utf-8")
-    ds = user.add("latin", data, store=store)
+    ds = add_table(store, "latin", data)
     assert "read as Windows-1252" in " ".join(ds.meta["notes"])
     assert set(read_table(data).frame["colour"]) == {"crème", "café"}
 
@@ -150,7 +151,7 @@ def test_name_of_a_built_in(store):
 
 
 def test_name_already_used_and_file_already_stored(store):
-    user.add("mine", _csv(_table()), store=store)
+    add_table(store, "mine", _csv(_table()))
     _rejects(store, _csv(_table(seed=1)), "named 'mine' is already stored")
     _rejects(store, _csv(_table()), "already stored as the data set 'mine'", name="other")
 
@@ -166,10 +167,10 @@ def test_text_input_with_too_many_values(store):
     df = _table(80)
     df["id"] = [f"person {i}" for i in range(80)]
     # inferred roles leave a name-like column out of the inputs ...
-    ds = user.add("people", _csv(df), store=store)
+    ds = add_table(store, "people", _csv(df))
     assert {c["name"]: c["role"] for c in ds.meta["columns"]}["id"] == "ignore"
     # ... and asking for it as an input says why not
-    user.delete("people", store)
+    delete_table(store, "people")
     _rejects(store, _csv(df), "'id' has 80 different text values", tasks=["score"],
              inputs=["a", "id"])
 
@@ -197,7 +198,7 @@ def test_cli_empty_file(store, tmp_path, capsys):
 def test_inferred_roles_kinds_and_missing_counts(store):
     df = _table()
     df.loc[[1, 2, 3], "b"] = np.nan
-    ds = user.add("mine", _csv(df), store=store)
+    ds = add_table(store, "mine", _csv(df))
     cols = {c["name"]: c for c in ds.meta["columns"]}
     assert cols["score"]["role"] == "task" and cols["score"]["kind"] == "regression"
     assert cols["label"]["role"] == "input" and cols["label"]["kind"] == "classification"
@@ -210,7 +211,7 @@ def test_missing_values_policy_and_one_hot_text(store):
     df.loc[[1, 2, 3], "b"] = np.nan
     df.loc[4, "colour"] = np.nan
     df.loc[7, "score"] = np.nan
-    user.add("mine", _csv(df), store=store)
+    add_table(store, "mine", _csv(df))
     base = {"dataset": "mine", "tasks": ["score", "label"]}
     impute = load(ExperimentConfig.parse({"data": base}).data, 0)
     drop = load(ExperimentConfig.parse({"data": {**base, "options": {"missing": "drop"}}}).data, 0)
@@ -227,7 +228,7 @@ def test_missing_values_policy_and_one_hot_text(store):
 
 def test_config_names_a_stored_table_by_content_hash(store):
     data = _csv(_table())
-    ds = user.add("mine", data, store=store)
+    ds = add_table(store, "mine", data)
     cfg = ExperimentConfig.parse({"data": {"dataset": "mine"}})
     assert cfg.data.options["sha256"] == ds.sha256
     assert cfg.data.tasks == ("score", "reconstruction")
@@ -272,13 +273,13 @@ def test_round_trip_upload_train_export_train_elsewhere(store, tmp_path, capsys)
 
 
 def test_delete_is_refused_while_a_run_uses_it(store, tiny_cfg):
-    user.add("mine", _csv(_table()), store=store)
+    add_table(store, "mine", _csv(_table()))
     run_id = store.create_run(tiny_cfg.replace(data={"dataset": "mine"}))
     with pytest.raises(CsvError, match=rf"used by 1 run\(s\) \({run_id}\)"):
-        user.delete("mine", store)
+        delete_table(store, "mine")
     assert [d.name for d in store.stored_datasets()] == ["mine"]
     store.delete_run(run_id)
-    user.delete("mine", store)
+    delete_table(store, "mine")
     assert store.stored_datasets() == [] and "mine" not in datasets
 
 
@@ -300,13 +301,12 @@ def test_cli_list_show_delete(store, tmp_path, capsys):
 def test_a_store_migrating_runs_on_a_stored_table_opens_once(store, tiny_cfg, monkeypatch):
     """Opening a store migrates its runs' configs, which name stored tables: listing the
     tables must not open (and so migrate) the store again, recursively."""
-    from mtae_core.store import RunStore
+    from mtae_core.store.runs import RunStore
 
-    user.add("mine", _csv(_table()), store=store)
+    add_table(store, "mine", _csv(_table()))
     run_id = store.create_run(tiny_cfg.replace(data={"dataset": "mine"}))
     with store._tx() as c:
         c.execute("UPDATE runs SET key=NULL WHERE id=?", (run_id,))
-    user.invalidate()
     opened = []
     init = RunStore.__init__
 

@@ -36,7 +36,7 @@ def test_seeded_determinism(dataset):
 
 @pytest.mark.parametrize("dataset", datasets.names())
 def test_the_data_seed_draws_the_data_and_the_run_seed_does_not(dataset):
-    from mtae_core.training import build
+    from mtae_core.engine.training import build
 
     opts = {"n": 300} if dataset == "synthetic_correlated" else {}
     cfg = ExperimentConfig().replace(data={"dataset": dataset, "options": opts})

@@ -10,7 +10,7 @@ import torch
 from mtae_core import ExperimentConfig
 from mtae_core.config import ConfigError
 from mtae_core.data import TableDataset, datasets, load
-from mtae_core.training import train
+from mtae_core.engine.training import train
 
 BUILTINS = datasets.builtin_names()
 SMALL = {"synthetic_correlated": {"n": 300, "d": 10}, "multi_digits": {"n": 400}}

@@ -18,7 +18,7 @@ from mtae_core.data import datasets
 from mtae_core.lessons import ClaimResult, Lesson, lessons
 from mtae_core.lessons.base import merge
 from mtae_core.lessons.run import check
-from mtae_core.store import RunStore
+from mtae_core.store.runs import RunStore
 from mtae_core.studies import CellSummary, StudySpec, StudySummary, describe, plan
 
 NAMES = lessons.names()

@@ -27,7 +27,7 @@ FORM_PATH = """
 import json, sys
 import ui.classroom, ui.forms, ui.links, ui.live, ui.state, ui.train_form, ui.url_state
 from mtae_core.config import ExperimentConfig
-from mtae_core.preflight import preflight
+from mtae_core.engine.preflight import preflight
 from mtae_core.data import datasets
 from mtae_core.models import autoencoders, sharing
 from mtae_core.schedules import schedules

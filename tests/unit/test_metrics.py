@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from mtae_core.metrics import delta_m, task_deltas
+from mtae_core.engine.metrics import delta_m, task_deltas
 
 
 def test_task_deltas_and_delta_m_by_hand():

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mtae_core.data.base import TaskSpec
-from mtae_core.metrics import task_loss
+from mtae_core.engine.metrics import task_loss
 from mtae_core.models import (
     ModelSpec,
     SharingScheme,
@@ -350,7 +350,7 @@ E2E = {"single_task": "plain", "hard": "denoising", "soft": "sparse",
 
 @pytest.mark.parametrize("scheme", sharing.names())
 def test_train_two_epochs_on_digits(scheme, tiny_cfg):
-    from mtae_core.training import train
+    from mtae_core.engine.training import train
     from ui.model_views import architecture_figure, mixing_figures
 
     assert scheme in E2E  # a new scheme gets a variant to train with here
@@ -406,7 +406,7 @@ def test_batched_linear_is_independent_linear_layers():
 def test_variational_defaults_still_learn_the_tasks(scheme, tiny_cfg):
     """With the default β the KL must not drown the task losses (posterior collapse left
     digit accuracy at chance when β was 1)."""
-    from mtae_core.training import train
+    from mtae_core.engine.training import train
 
     cfg = tiny_cfg.replace(model={"sharing": scheme, "autoencoder": "variational",
                                   "hidden": [64], "latent_dim": 16, "head_hidden": 32},

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mtae_core import ExperimentConfig
-from mtae_core.training import build, build_optimizer, train, weight_penalty
+from mtae_core.engine.training import build, build_optimizer, train, weight_penalty
 
 SMALL = {"hidden": [16], "latent_dim": 4, "head_hidden": 0}
 

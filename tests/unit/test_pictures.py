@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from mtae_core import analysis
-from mtae_core.jobs import execute
+from mtae_core.analysis import projections as analysis
+from mtae_core.runner.jobs import execute
 from ui import charts
 
 

@@ -1,4 +1,4 @@
-"""Studies on Ray (``mtae_core.studies.ray_backend``) on one local Ray instance for the
+"""Studies on Ray (``mtae_core.runner.ray_backend``) on one local Ray instance for the
 module (``ray.init(num_cpus=2)``, shut down after, so Ray's start-up cost stays here): a
 study gives the local backend's metrics, a user's table travels by content, a task killed
 mid-run fails its run with the reason and is retried once, cancel leaves no task running;
@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtae_core.baselines import run_key
 from mtae_core.cli import main
-from mtae_core.data import user
-from mtae_core.jobs import execute
-from mtae_core.store import RunStore
+from mtae_core.config import run_key
+from mtae_core.runner import ray_backend as rb
+from mtae_core.runner.jobs import execute
+from mtae_core.store.runs import RunStore
+from mtae_core.store.tables import add_table, detach
 from mtae_core.studies import StudySpec, cancel, start, summarize
-from mtae_core.studies import ray_backend as rb
 
 TINY = {"training": {"epochs": 2, "batch_size": 128, "device": "cpu"},
         "model": {"hidden": [16], "latent_dim": 4, "head_hidden": 8}}
@@ -148,9 +148,8 @@ def test_a_users_table_travels_by_content(store, backend):
     rng = np.random.default_rng(0)
     a = rng.normal(size=80)
     df = pd.DataFrame({"a": a, "b": rng.normal(size=80), "label": (a > 0).astype(int)})
-    user.use_store(store.path)
     try:
-        ds = user.add("mine", df.to_csv(index=False).encode(), store=store)
+        ds = add_table(store, "mine", df.to_csv(index=False).encode())
         spec = StudySpec.parse({"name": "t", "base": {
             "data": {"dataset": "mine", "tasks": ["label"]},
             "training": {"epochs": 2, "batch_size": 16, "device": "cpu"},
@@ -159,7 +158,7 @@ def test_a_users_table_travels_by_content(store, backend):
         backend.drive(sid)
         assert _until(lambda: not backend.active, backend=backend)
     finally:
-        user.use_store(None)
+        detach()
     runs = store.runs()  # the cell and its single-task baseline, both on the table
     assert [r.status for r in runs] == ["done", "done"], [r.error for r in runs]
     assert {r.config.data.options["sha256"] for r in runs} == {ds.sha256}

@@ -9,14 +9,14 @@ import pytest
 from scipy import stats
 
 from mtae_core import ExperimentConfig
-from mtae_core.data import user
-from mtae_core.relatedness import (
+from mtae_core.analysis.relatedness import (
     correlation_ratio,
     dataset_report,
     gradient_cosine,
     label_relatedness,
     reading,
 )
+from mtae_core.store.tables import add_table
 
 REG, CLS = "regression", "classification"
 
@@ -91,7 +91,7 @@ def _table_with_twin_tasks(n: int = 400) -> bytes:
 
 
 def test_gradient_cosine_identical_tasks_agree_and_noise_does_not(store):
-    user.add("twins", _table_with_twin_tasks(), store=store)
+    add_table(store, "twins", _table_with_twin_tasks())
     cfg = ExperimentConfig.parse({"data": {"dataset": "twins",
                                            "tasks": ["t1", "t2", "noise", "reconstruction"]},
                                   "model": {"hidden": [32], "latent_dim": 8}})

@@ -1,4 +1,4 @@
-"""Seeds trained as one batched model (``mtae_core.replicas``) equal the same seeds
+"""Seeds trained as one batched model (``mtae_core.engine.replicas``) equal the same seeds
 trained alone, replica by replica; a replica that diverges or stops early ends alone."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import torch
 
-from mtae_core import ExperimentConfig, models, training
+from mtae_core import ExperimentConfig, models
 from mtae_core.data import load
-from mtae_core.replicas import NotBatchable, batch_reason, group_key, train_replicas
+from mtae_core.engine import training
+from mtae_core.engine.replicas import NotBatchable, batch_reason, group_key, train_replicas
 from mtae_core.weighting import weightings
 
 SEEDS = (0, 1, 2)
@@ -88,10 +89,10 @@ def test_dropout_and_batch_norm_match_their_seeds_trained_alone():
 
 
 def _plan(cfg: ExperimentConfig) -> Any:
-    from mtae_core.replica_stack import make_stack
+    from mtae_core.engine.replica_stack import make_stack
 
     data = load(cfg.data)
-    runs = [training._setup(c, data, training.build(c, data)[1], torch.device("cpu"))
+    runs = [training.setup_run(c, data, training.build(c, data)[1], torch.device("cpu"))
             for c in _seeds(cfg, (0, 1))]
     return make_stack(runs, data.test).plan
 
@@ -161,7 +162,7 @@ def test_per_replica_clipping_matches_alone():
 
 
 def test_clipping_scales_each_replica_by_its_own_norm():
-    from mtae_core.replica_stack import clip as _clip
+    from mtae_core.engine.replica_stack import clip as _clip
 
     ms = [training.build(c)[1] for c in _seeds(_cfg(), (0, 1))]
     log_vars = [torch.nn.Parameter(torch.zeros(2)) for _ in ms]  # a strategy's parameters
@@ -255,7 +256,7 @@ def _serve(store) -> list[list[int]]:
     """Train every queued run here as a worker does; the groups it claimed."""
     import os
 
-    from mtae_core.jobs import execute_group
+    from mtae_core.runner.jobs import execute_group
 
     claimed = []
     while runs := store.claim_group(os.getpid()):
@@ -303,7 +304,7 @@ def test_a_study_cell_s_seeds_are_claimed_and_trained_together(store):
 
 @pytest.mark.slow
 def test_a_study_gives_the_same_summary_batched_as_with_separate_runs(tmp_path):
-    from mtae_core.store import RunStore
+    from mtae_core.store.runs import RunStore
     from mtae_core.studies import summarize
 
     together, apart = RunStore(tmp_path / "a.db"), RunStore(tmp_path / "b.db")
@@ -348,7 +349,7 @@ def test_claim_group_among_given_runs_takes_only_those(store):
 
 def test_cancelling_one_run_of_a_group_stops_that_replica_only(store):
 
-    from mtae_core.jobs import StoreSink
+    from mtae_core.runner.jobs import StoreSink
 
     cfgs = _seeds(_cfg(training={"epochs": 8}))
     ids = store.create_runs(cfgs, groups=["g"] * len(cfgs))
@@ -363,14 +364,14 @@ def test_cancelling_one_run_of_a_group_stops_that_replica_only(store):
 
 
 def test_only_a_strategy_that_draws_gets_the_replica_s_generator():
-    from mtae_core.replica_stack import strategy_draws as _strategy_draws
+    from mtae_core.engine.replica_stack import strategy_draws as _strategy_draws
 
     data = load(_cfg().data)
     run = {}
     for w in ("rlw", "equal", "famo"):
         cfg = _cfg(weighting={"strategy": w})
         _, model = training.build(cfg, data)
-        run[w] = training._setup(cfg, data, model, torch.device("cpu"))
+        run[w] = training.setup_run(cfg, data, model, torch.device("cpu"))
     assert _strategy_draws(run["rlw"])
     assert not _strategy_draws(run["equal"]) and not _strategy_draws(run["famo"])
     assert run["famo"].strategy.prev is None  # the probe used a copy
@@ -379,7 +380,7 @@ def test_only_a_strategy_that_draws_gets_the_replica_s_generator():
 def test_a_group_that_fails_its_preflight_records_every_run_failed(store):
     import os
 
-    from mtae_core.jobs import execute_group
+    from mtae_core.runner.jobs import execute_group
 
     cfg = _cfg(training={"batch_size": 5000})  # larger than the training split
     store.create_runs(_seeds(cfg), groups=["g"] * len(SEEDS))

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from mtae_core import ConfigError, ExperimentConfig
+from mtae_core.engine.training import train
 from mtae_core.schedules import schedules
-from mtae_core.training import train
 from mtae_core.weighting import weightings
 
 ALL = schedules.names()

@@ -9,9 +9,9 @@ import time
 import pytest
 import torch
 
-from mtae_core.jobs import JobRunner, execute
-from mtae_core.store import RunStore
-from mtae_core.training import build
+from mtae_core.engine.training import build
+from mtae_core.runner.jobs import JobRunner, execute
+from mtae_core.store.runs import RunStore
 
 
 def _wait(pred, timeout=30.0, every=0.02):
@@ -107,12 +107,12 @@ def test_missing_cuda_marks_run_failed_with_the_plain_reason(store, tiny_cfg):
 
 
 def test_training_exception_marks_run_failed(store, tiny_cfg, monkeypatch):
-    import mtae_core.training
+    import mtae_core.engine.training
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(mtae_core.training, "train", broken)
+    monkeypatch.setattr(mtae_core.engine.training, "train", broken)
     run_id = store.create_run(tiny_cfg)
     assert execute(store, run_id, tiny_cfg) is None
     run = store.get_run(run_id)

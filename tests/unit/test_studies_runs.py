@@ -10,9 +10,10 @@ import time
 import pytest
 
 from mtae_core import ExperimentConfig
-from mtae_core.baselines import baseline_config, run_key
-from mtae_core.jobs import JobRunner, execute
-from mtae_core.store import RunStore
+from mtae_core.analysis.baselines import baseline_config
+from mtae_core.config import run_key
+from mtae_core.runner.jobs import JobRunner, execute
+from mtae_core.store.runs import RunStore
 from mtae_core.studies import StudySpec, cancel, estimate_seconds, plan, retry, start, summarize
 
 TINY = {"training": {"epochs": 1, "batch_size": 128, "device": "cpu"},

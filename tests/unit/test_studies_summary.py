@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from mtae_core.baselines import baseline_config
-from mtae_core.store import RunStore
+from mtae_core.analysis.baselines import baseline_config
+from mtae_core.store.runs import RunStore
 from mtae_core.studies import StudySpec, describe, overlap, paired_p, start, summarize
 from mtae_core.studies.summary import CellSummary, _mark_best
 

@@ -6,9 +6,10 @@ import math
 import pytest
 import torch
 
-from mtae_core import ConfigError, ExperimentConfig, training
-from mtae_core.metrics import task_loss
-from mtae_core.training import NullSink, build, preflight, resolve_device, train
+from mtae_core import ConfigError, ExperimentConfig
+from mtae_core.engine import training
+from mtae_core.engine.metrics import task_loss
+from mtae_core.engine.training import NullSink, build, preflight, resolve_device, train
 
 
 def _grads(model, data, task):
@@ -252,7 +253,7 @@ def test_early_stopping_keeps_the_best_validation_epoch_and_reports_it(tiny_cfg)
 # ---- what a finished run stores (issue 9.c, 14.7) ------------------------------------------
 
 def test_a_stored_run_keeps_validation_metrics_and_the_kept_epoch(store, tiny_cfg):
-    from mtae_core.jobs import execute
+    from mtae_core.runner.jobs import execute
 
     run_id = store.create_run(tiny_cfg)
     result = execute(store, run_id, tiny_cfg)
@@ -264,7 +265,7 @@ def test_a_stored_run_keeps_validation_metrics_and_the_kept_epoch(store, tiny_cf
 
 
 def test_a_stored_diverged_run_says_where_it_diverged(store, tiny_cfg):
-    from mtae_core.jobs import execute
+    from mtae_core.runner.jobs import execute
 
     cfg = tiny_cfg.replace(optimizer={"kind": "sgd", "lr": 10.0, "momentum": 0.99},
                            training={"epochs": 30})
@@ -279,7 +280,7 @@ def test_a_stored_diverged_run_says_where_it_diverged(store, tiny_cfg):
 def test_a_store_made_before_val_metrics_gains_the_column(tmp_path, tiny_cfg):
     import sqlite3
 
-    from mtae_core.store import RunStore
+    from mtae_core.store.runs import RunStore
 
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as c:  # the runs table as the first release made it

@@ -10,9 +10,9 @@ import torch
 
 from mtae_core import ConfigError, ExperimentConfig
 from mtae_core.data import load
-from mtae_core.metrics import task_loss
+from mtae_core.engine.metrics import task_loss
+from mtae_core.engine.training import train
 from mtae_core.models import build as build_model
-from mtae_core.training import train
 from mtae_core.weighting import GradientWeighting, jacobian, task_gradient_cosine, weightings
 from mtae_core.weighting.aligned_mtl import alignment
 from mtae_core.weighting.mgda import min_norm

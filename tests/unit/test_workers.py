@@ -17,16 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from mtae_core.jobs import (
+from mtae_core.engine.training import describe_device, resolve_device
+from mtae_core.runner.jobs import (
     APP_STOPPED,
     JobRunner,
     default_workers,
     process_group,
     usable_cores,
 )
-from mtae_core.store import RunStore
-from mtae_core.training import describe_device, resolve_device
-from mtae_core.worker import set_parent_death_signal
+from mtae_core.runner.worker import set_parent_death_signal
+from mtae_core.store.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,8 +45,8 @@ def _wait(pred, timeout: float = 30.0, every: float = 0.05) -> bool:
 APP = textwrap.dedent("""
     import sys, threading
     from mtae_core import ExperimentConfig
-    from mtae_core.jobs import JobRunner
-    from mtae_core.store import RunStore
+    from mtae_core.runner.jobs import JobRunner
+    from mtae_core.store.runs import RunStore
     store = RunStore(sys.argv[1])
     runner = JobRunner(store, n_workers=1).start()
     cfg = ExperimentConfig().replace(

@@ -62,8 +62,8 @@ def _install_table(table: tuple[str, bytes, str, dict[str, Any]] | None) -> None
     temporary folder of the worker, which the data-set registry then reads — never the
     driver's store, not even to list tables (so also not without a table)."""
     global _TABLES_DIR
-    from ..data import user
-    from ..store import RunStore
+    from ..store.runs import RunStore
+    from ..store.tables import attach, attached
 
     if _TABLES_DIR is None:
         _TABLES_DIR = Path(tempfile.mkdtemp(prefix="mtae-ray-tables-"))
@@ -72,8 +72,8 @@ def _install_table(table: tuple[str, bytes, str, dict[str, Any]] | None) -> None
         atexit.register(shutil.rmtree, _TABLES_DIR, True)
     path = _TABLES_DIR / "tables.db"
     if table is None:
-        if user.store_override() != path:
-            user.use_store(path)  # (no file yet: the registry lists no tables)
+        if attached(path) is None:
+            attach(path)  # (no file yet: the registry lists no tables)
         return
     name, csv, sha256, meta = table
     private = RunStore(path)
@@ -83,7 +83,7 @@ def _install_table(table: tuple[str, bytes, str, dict[str, Any]] | None) -> None
             private.delete_dataset(held.name)  # (no runs in this store use it)
     if private.stored_dataset(name) is None:
         private.add_dataset(name, csv, sha256, meta)
-    user.use_store(path)
+    attach(path)
 
 
 _SETTLED = False
@@ -98,7 +98,7 @@ def _settle() -> None:
         return
     import torch
 
-    from ..worker import NICE
+    from .worker import NICE
 
     torch.set_num_threads(1)
     try:
@@ -123,7 +123,7 @@ def run_task(run_id: int, cfg_json: str, table: Any, reporter: Any) -> dict[str,
     try:
         _install_table(table)
         from ..config import ExperimentConfig
-        from ..training import train
+        from ..engine.training import train
 
         cfg = ExperimentConfig.from_stored(cfg_json)
         sink = _ReporterSink(reporter, run_id)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, r2_score
 
-from .data.base import TaskSpec
+from ..data.base import TaskSpec
 
 # metric name -> higher is better
 METRIC_DIRECTION: dict[str, bool] = {

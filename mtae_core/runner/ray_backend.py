@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..jobs import APP_STOPPED
+from .jobs import APP_STOPPED
 from .ray_task import Reporter, run_task
 
 if TYPE_CHECKING:
     from ..config import ExperimentConfig
-    from ..store import RunStore
+    from ..store.runs import RunStore
 
 BACKEND = "ray"
 INSTALL_HINT = "Ray is not installed: pip install '.[ray]' (make test installs it too)"

@@ -1,4 +1,4 @@
-"""A training worker process: ``python -m mtae_core.worker --db PATH [--parent PID
+"""A training worker process: ``python -m mtae_core.runner.worker --db PATH [--parent PID
 --parent-fd FD]``, started by ``jobs.JobRunner``.
 
 It claims the oldest queued run, trains it, and repeats, until its parent (the app) goes
@@ -27,8 +27,8 @@ import threading
 import traceback
 from types import FrameType
 
+from ..store.runs import RunStore
 from .jobs import APP_STOPPED, POLL_SECONDS, execute_group
-from .store import RunStore
 
 GRACE_SECONDS = 2.0  # how long a worker whose app is gone may take to end its run cleanly
 WATCH_SECONDS = 0.25  # how often the watcher checks the parent pid (besides the pipe)
@@ -142,8 +142,8 @@ def _settle() -> None:
 def _warm_up(stop: threading.Event) -> None:
     """Import and run a one-epoch toy job before taking real ones, so the first run of a
     session shows its first point in a fraction of a second, not after lazy imports."""
-    from .config import ExperimentConfig
-    from .training import train
+    from ..config import ExperimentConfig
+    from ..engine.training import train
 
     try:
         train(ExperimentConfig().replace(training={"epochs": 1, "device": "cpu"},
@@ -154,7 +154,7 @@ def _warm_up(stop: threading.Event) -> None:
 
 
 def _report_device(fd: int) -> None:
-    from .training import describe_device, resolve_device
+    from ..engine.training import describe_device, resolve_device
 
     try:
         label = describe_device(resolve_device("auto"))
@@ -175,9 +175,9 @@ def main() -> None:
                    help="read end of a pipe the app holds open; EOF means the app ended")
     p.add_argument("--report-fd", type=int, help="write end of a pipe to the app: the device")
     a = p.parse_args()
-    from .data.user import use_store
+    from ..store.tables import attach
 
-    use_store(a.db)  # users' tables (data sets) are read from the store it serves
+    attach(a.db)  # configs may name the users' tables of the store it serves
     worker_main(a.db, a.parent, a.parent_fd, a.report_fd)
 
 

@@ -4,36 +4,20 @@ A multi-task run is compared with the ``single_task`` run that differs from it i
 model's sharing scheme (and, as single-task networks have nothing to weigh or schedule
 against each other, in the weighting and the schedule) and in nothing else: same data
 set, data options, tasks, split, autoencoder, sizes, training budget, optimizer and
-seeds. ``run_key`` identifies a run's work by a hash of its normalised config, so a
-study reuses an identical stored run instead of training it again.
+seeds. (A run's identity, ``config.run_key``, is a hash of its normalised config.)
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
-from .config import ExperimentConfig
+from ..config import ExperimentConfig
 
 BASELINE = "single_task"
 
 # sections and keys that a matched baseline may differ in: what "single-task" means
 _BASELINE_FREE = {("model", "sharing"), ("model", "options", "sharing"), ("weighting",),
                   ("schedule",), ("name",)}
-
-
-def normalised(cfg: ExperimentConfig) -> dict[str, Any]:
-    """The config as a plain dict without its display name (the name changes no result)."""
-    d = cfg.to_dict()
-    d.pop("name", None)
-    return d
-
-
-def run_key(cfg: ExperimentConfig) -> str:
-    """A stable hash of everything that determines a run's results."""
-    text = json.dumps(normalised(cfg), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def baseline_config(cfg: ExperimentConfig) -> ExperimentConfig:

@@ -1,7 +1,7 @@
 """``mtae study SPEC.json [--workers N] [--json] [--no-wait] [--separate-seeds]
 [--backend ray [--address A]]``, ``mtae study show ID``,
 ``mtae study export ID``, ``mtae study resume ID``, ``mtae study cancel ID`` and
-``mtae studies``. Registered by ``mtae_core.cli``."""
+``mtae studies``. Registered by ``mtae_core.cli.commands``."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
-from .planning import cancel, retry, serve, start
-from .spec import StudySpec
-from .summary import ENDED, StudySummary, summarize
+from ..studies.planning import cancel, retry, serve, start
+from ..studies.spec import StudySpec
+from ..studies.summary import ENDED, StudySummary, summarize
 
 WORDS = ("show", "export", "resume", "cancel")
 
@@ -58,7 +58,7 @@ def _fail(msg: str) -> int:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from ..store import RunStore
+    from ..store.runs import RunStore
 
     return RunStore(args.db)
 
@@ -77,7 +77,7 @@ def _study(args: argparse.Namespace) -> int:
     if backend is None and args.address:
         return _fail("--address is for --backend ray")
     if backend == "ray":
-        from .ray_backend import INSTALL_HINT, available
+        from ..runner.ray_backend import INSTALL_HINT, available
 
         if not available():
             return _fail(INSTALL_HINT)
@@ -153,7 +153,7 @@ def _run_ray(store: Any, study_id: int, args: argparse.Namespace) -> int:
     writer of the store; on the way out no task of the study is left running."""
     from tqdm import tqdm
 
-    from .ray_backend import RayBackend, RayUnreachable
+    from ..runner.ray_backend import RayBackend, RayUnreachable
 
     backend = RayBackend(store, address=args.address, num_cpus=args.workers)
     bar = tqdm(total=0, desc=f"study {study_id} (ray)", unit="run", file=sys.stderr,

@@ -1,4 +1,4 @@
-"""Training noise for replicas trained as one batched model (``mtae_core.replicas``).
+"""Training noise for replicas trained as one batched model (``mtae_core.engine.replicas``).
 
 A single run draws its training noise (denoising corruption, dropout masks, the VAE's
 reparameterisation sample) from torch's global generator, seeded with the run's seed.

@@ -4,7 +4,7 @@ worker processes that take queued runs from the store and honour cancels).
 Training never runs in the Streamlit script thread: the UI only inserts queued runs and
 reads the store, so clicks, page switches and browser refreshes never touch a run.
 
-Workers never outlive the process that started them (see ``mtae_core.worker``): each
+Workers never outlive the process that started them (see ``mtae_core.runner.worker``): each
 holds the read end of a pipe whose write end only its runner holds, so however the
 runner's process ends — even by SIGKILL — the worker sees end-of-file, records its run as
 ``failed`` ("the app stopped during training") and exits; on Linux the kernel also sends
@@ -27,11 +27,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .store import RunStore
+from ..store.runs import RunStore
 
 if TYPE_CHECKING:
-    from .config import ExperimentConfig
-    from .store import Run
+    from ..config import ExperimentConfig
+    from ..store.runs import Run
 
 POLL_SECONDS = 0.1  # how often an idle worker looks for queued runs
 SUPERVISE_SECONDS = 0.25  # how often the runner looks for workers that died
@@ -111,7 +111,7 @@ def execute(store: RunStore, run_id: int, cfg: ExperimentConfig,
     """Train one stored run here and record how it ended. Returns the TrainResult, or
     None when training raised (the run is then ``failed`` with the reason). ``abort``
     set (the app went away) stops training at its next poll and fails the run."""
-    from .training import train
+    from ..engine.training import train
 
     def should_stop() -> bool:
         return (abort is not None and abort.is_set()) or store.cancel_requested(run_id)
@@ -145,7 +145,7 @@ def execute_group(store: RunStore, runs: Sequence[Run],
     (``replicas.train_replicas``), each run still with its own curves, metrics and
     weights; when they cannot (``NotBatchable``) they train one after another, and each
     run's info says why (``seeds_path``, ``seeds_reason``)."""
-    from .replicas import NotBatchable, train_replicas
+    from ..engine.replicas import NotBatchable, train_replicas
 
     if len(runs) == 1:
         return [execute(store, runs[0].id, runs[0].config, abort=abort)]
@@ -314,7 +314,7 @@ class JobRunner:
         try:
             with open(self.log_path, "ab") as log:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "mtae_core.worker", "--db", str(self.store.path),
+                    [sys.executable, "-m", "mtae_core.runner.worker", "--db", str(self.store.path),
                      "--parent", str(os.getpid()), "--parent-fd", str(read_end),
                      "--report-fd", str(report_write)],
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .config import ExperimentConfig
-from .data import MultiTaskData
-from .models import SharingScheme
-from .store import RunStore
-from .training import build
+from ..config import ExperimentConfig
+from ..data import MultiTaskData
+from ..engine.training import build
+from ..models import SharingScheme
+from ..store.runs import RunStore
 
 Projection = Literal["pca", "tsne", "umap"]
 # data sets whose inputs are images: (height, width) of one input
@@ -169,7 +169,7 @@ def _scaler(cfg: ExperimentConfig, raw_x: np.ndarray, train: np.ndarray) -> Any:
 def _raw_inputs(cfg: ExperimentConfig, data: MultiTaskData) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
     """(the unscaled inputs of the rows the run kept (N, D), their labels' source rows,
     the run's split indices into them)."""
-    from .data.base import datasets
+    from ..data.base import datasets
 
     ds = datasets.get(cfg.data.dataset)
     raw = ds.generate(ds.Options.model_validate(cfg.data.options), cfg.data.seed)

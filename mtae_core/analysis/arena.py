@@ -20,11 +20,11 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from .config import OptimizerConfig, WeightingConfig
-from .config import plain_problems as config_problems  # pydantic's errors in plain words
-from .models.base import ModelOutput, SharingScheme
-from .training import build_optimizer
-from .weighting import GradientWeighting, weightings
+from ..config import OptimizerConfig, WeightingConfig
+from ..config import plain_problems as config_problems  # pydantic's errors in plain words
+from ..engine.training import build_optimizer
+from ..models.base import ModelOutput, SharingScheme
+from ..weighting import GradientWeighting, weightings
 
 __all__ = ["BOUNDS", "ArenaError", "STARTS", "TASKS", "Toy", "Trajectory", "loss_grid", "pareto_set",
            "run_method", "toy_gradients"]

@@ -55,6 +55,20 @@ def read_stored_datasets(path: str | Path) -> list[StoredDataset]:
                           r["size"]) for r in rows]
 
 
+def read_dataset_csv(path: str | Path, sha256: str) -> bytes | None:
+    """The bytes of the table stored at ``path`` with this SHA-256 (read only)."""
+    if not Path(path).exists():
+        return None
+    c = sqlite3.connect(path, timeout=30.0)
+    try:
+        r = c.execute("SELECT csv FROM datasets WHERE sha256=?", (sha256,)).fetchone()
+    except sqlite3.OperationalError:  # a store made before users' tables
+        return None
+    finally:
+        c.close()
+    return bytes(r[0]) if r else None
+
+
 class DatasetInUse(ValueError):
     """A data set cannot be deleted while runs use it."""
 

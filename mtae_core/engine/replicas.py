@@ -36,10 +36,11 @@ from typing import Any
 import torch
 from torch.func import vmap
 
-from . import data as data_mod
-from . import models
-from .config import ConfigError, ExperimentConfig
-from .data import MultiTaskData
+from .. import data as data_mod
+from .. import models
+from ..config import ConfigError, ExperimentConfig
+from ..data import MultiTaskData
+from ..weighting import Weighting, weightings
 from .preflight import preflight
 from .replica_noise import ReplicaRng, stack_draws
 from .replica_stack import (
@@ -60,25 +61,24 @@ from .replica_stack import (
     take_side_state,
 )
 from .training import (
+    EarlyStopping,
+    EpochState,
     NullSink,
+    Poll,
+    RunState,
     Sink,
     Status,
     TrainResult,
-    _bookkeeping,
-    _diverged,
-    _diverged_rows,
-    _EarlyStopping,
-    _Epoch,
-    _epoch_losses,
-    _Poll,
-    _Run,
-    _setup,
+    bookkeeping,
     build,
     describe_device,
+    diverged_message,
+    diverged_rows,
+    epoch_losses,
     resolve_device,
+    setup_run,
     test_report,
 )
-from .weighting import Weighting, weightings
 
 __all__ = ["NotBatchable", "batch_reason", "group_key", "train_replicas"]
 
@@ -102,20 +102,20 @@ def batch_reason(cfg: ExperimentConfig) -> str | None:
 def group_key(cfg: ExperimentConfig) -> str:
     """Runs with the same key differ only in their seed (and name): they can train as
     replicas of one batched model."""
-    from .baselines import run_key
+    from ..config import run_key
 
     return run_key(cfg.model_copy(update={"seed": 0, "name": "seeds"}))
 
 
 @dataclass
 class _Replica:
-    """One seed: its run parts (``training._Run``: its own model, strategy, schedule, batch
+    """One seed: its run parts (``training.RunState``: its own model, strategy, schedule, batch
     generator), its sink, bookkeeping and how it ended."""
 
-    run: _Run
+    run: RunState
     sink: Sink
     rng: ReplicaRng
-    early: _EarlyStopping
+    early: EarlyStopping
     history: list[dict[str, Any]] = field(default_factory=list)
     good: tuple[torch.Tensor, int] | None = None  # (sums, steps) at the last finite poll
     epochs_run: int = 0
@@ -157,8 +157,8 @@ def train_replicas(
     reps = []
     for cfg, sink in zip(cfgs, sinks, strict=True):
         _, model = build(cfg, data)  # seeds the global generator with the replica's seed
-        run = _setup(cfg, data, model, device)
-        reps.append(_Replica(run, sink, ReplicaRng(device), _EarlyStopping(cfg.training.early_stopping)))
+        run = setup_run(cfg, data, model, device)
+        reps.append(_Replica(run, sink, ReplicaRng(device), EarlyStopping(cfg.training.early_stopping)))
     stack = make_stack([r.run for r in reps], data.test.to(device))
     for r in reps:  # the replicas' bookkeeping reads the shared optimizer's learning rate
         r.run.opt, r.run.lr_sched = stack.opt, None
@@ -171,7 +171,7 @@ def train_replicas(
                         "n_shared_params": models.n_params(m, m.shared_parameters()),
                         "tasks": r.run.names, "seeds_path": "together", "seeds_together": k})
     stops = _Stops(should_stop or (lambda: False), stop_replica or (lambda k: False))
-    _loop(reps, stack, stops, _Poll(poll_seconds), t0, on_result)
+    _loop(reps, stack, stops, Poll(poll_seconds), t0, on_result)
     return [r.result for r in reps if r.result is not None]
 
 
@@ -203,7 +203,7 @@ class _EpochState:
     steps_done: int = 0
 
 
-def _loop(reps: list[_Replica], stack: Stack, stops: _Stops, poll: _Poll,
+def _loop(reps: list[_Replica], stack: Stack, stops: _Stops, poll: Poll,
           t0: float, on_result: Callable[[int, TrainResult], None] | None) -> None:
     run0 = reps[0].run
     epochs, steps = run0.cfg.training.epochs, run0.steps
@@ -234,7 +234,7 @@ def _loop(reps: list[_Replica], stack: Stack, stops: _Stops, poll: _Poll,
                 if task is not None:
                     _freeze_diverged(reps[i], epoch, st, i, task)
                     alive.remove(i)
-                    end(i, "diverged", _diverged(task, epoch, step),
+                    end(i, "diverged", diverged_message(task, epoch, step),
                         diverged_epoch=epoch, diverged_task=task)
                 else:
                     reps[i].good = (st.sums[i].clone(), step + 1)
@@ -363,15 +363,15 @@ def _step(reps: list[_Replica], stack: Stack, alive: list[int], epoch: int, step
     st.sums += detached
 
 
-def _replica_epoch(st: _EpochState, k: int) -> _Epoch:
-    return _Epoch(st.sums[k].clone(), {n: v[k] for n, v in st.aux_sums.items()})
+def _replica_epoch(st: _EpochState, k: int) -> EpochState:
+    return EpochState(st.sums[k].clone(), {n: v[k] for n, v in st.aux_sums.items()})
 
 
 def _freeze_diverged(rep: _Replica, epoch: int, st: _EpochState, k: int, task: str) -> None:
     """Record what the diverged epoch had before it diverged, as ``training.train`` does."""
     ep = _replica_epoch(st, k)
     ep.good = rep.good
-    rows = _diverged_rows(rep.run, ep)
+    rows = diverged_rows(rep.run, ep)
     if rows:
         extras = {"diverged": True, "diverged_epoch": epoch, "diverged_task": task}
         rep.history.append({"epoch": epoch, "rows": rows, "extras": extras})
@@ -390,9 +390,9 @@ def _end_epoch(rep: _Replica, stack: Stack, k: int, epoch: int, st: _EpochState,
     give_side_state(run.model, st.side, k, st.steps_done)
     ep = _replica_epoch(st, k)
     ep.good = rep.good
-    losses = _epoch_losses(run, ep, epoch, None if pre is None else pre[0])
+    losses = epoch_losses(run, ep, epoch, None if pre is None else pre[0])
     if losses is None:  # diverged after the last poll, or on validation
-        rows = _diverged_rows(run, ep)
+        rows = diverged_rows(run, ep)
         diverged = {"diverged_epoch": epoch, "diverged_task": ep.task}
         if rows:
             extras = {"diverged": True, **diverged}
@@ -402,7 +402,7 @@ def _end_epoch(rep: _Replica, stack: Stack, k: int, epoch: int, st: _EpochState,
         return
     train_losses, val_losses = losses
     # (the learning-rate schedule is the stack's, stepped by the loop: run.lr_sched is None)
-    rows, extras = _bookkeeping(run, epoch, train_losses, val_losses, ep.aux_sums,
+    rows, extras = bookkeeping(run, epoch, train_losses, val_losses, ep.aux_sums,
                                 "compute" if pre is None else pre[1])
     rep.epochs_run = epoch + 1
     rep.history.append({"epoch": epoch, "rows": rows, "extras": extras})

@@ -1,6 +1,6 @@
 """``mtae lessons`` (list them) and ``mtae lesson check NAME [--quick] [--workers N]``
 (run the lesson's study, print whether its claim held with the numbers; exit 0 held,
-1 not held, 2 bad name or arguments). Registered by ``mtae_core.cli``."""
+1 not held, 2 bad name or arguments). Registered by ``mtae_core.cli.commands``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import sys
 from typing import Any
 
-from .base import lessons
+from ..lessons.base import lessons
 
 
 def add_parsers(sub: Any) -> None:
@@ -53,8 +53,8 @@ def cmd_lesson(args: argparse.Namespace) -> int:
         return 2
     from tqdm import tqdm
 
-    from ..store import RunStore
-    from .run import check
+    from ..lessons.run import check
+    from ..store.runs import RunStore
 
     bar = tqdm(desc=f"lesson {args.name}", unit="run", file=sys.stderr, disable=args.quiet,
                leave=False)

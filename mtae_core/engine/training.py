@@ -17,16 +17,16 @@ from typing import Any, Literal, Protocol
 import torch
 from torch import nn
 
-from . import data as data_mod
-from . import models
-from .config import ConfigError, ExperimentConfig, OptimizerConfig
-from .data import MultiTaskData, Split, TaskSpec
+from .. import data as data_mod
+from .. import models
+from ..config import ConfigError, ExperimentConfig, OptimizerConfig
+from ..data import MultiTaskData, Split, TaskSpec
+from ..models import SharingScheme
+from ..schedules import schedules
+from ..weighting import weightings
+from ..weighting.diagnostics import epoch_grad_cosine
 from .metrics import task_loss, task_metrics
-from .models import SharingScheme
 from .preflight import mps_available, preflight
-from .schedules import schedules
-from .weighting import weightings
-from .weighting.diagnostics import epoch_grad_cosine
 
 Status = Literal["done", "cancelled", "diverged", "failed"]
 Row = tuple[str, str, str, float]  # (split, task, metric, value)
@@ -154,7 +154,7 @@ def evaluate(model: SharingScheme, split: Split, specs: list[Any]) -> tuple[torc
     return losses, {"out": out}
 
 
-class _Poll:
+class Poll:
     """True a few times a second: when the host may synchronise without slowing steps."""
 
     def __init__(self, every: float) -> None:
@@ -173,8 +173,8 @@ class _Poll:
 
 
 @dataclass
-class _Run:
-    """Everything a run trains with, built once by ``_setup``."""
+class RunState:
+    """Everything a run trains with, built once by ``setup_run``."""
 
     cfg: ExperimentConfig
     device: torch.device
@@ -194,8 +194,8 @@ class _Run:
     steps: int  # steps per epoch
 
 
-def _setup(cfg: ExperimentConfig, data: MultiTaskData, model: SharingScheme,
-           device: torch.device) -> _Run:
+def setup_run(cfg: ExperimentConfig, data: MultiTaskData, model: SharingScheme,
+           device: torch.device) -> RunState:
     specs = data.tasks
     names = [s.name for s in specs]
     model.to(device)
@@ -214,11 +214,11 @@ def _setup(cfg: ExperimentConfig, data: MultiTaskData, model: SharingScheme,
     opt, lr_sched = build_optimizer(cfg.optimizer, params, cfg.training.epochs)
     # the run's seed orders the batches; the data seed made the data
     gen = torch.Generator().manual_seed(cfg.seed)
-    return _Run(cfg, device, model, specs, names, train_split, data.val.to(device), strategy,
+    return RunState(cfg, device, model, specs, names, train_split, data.val.to(device), strategy,
                 schedule, opt, lr_sched, params, gen, n, bs, steps)
 
 
-def _step(run: _Run, epoch: int, step: int, idx: torch.Tensor,
+def _step(run: RunState, epoch: int, step: int, idx: torch.Tensor,
           aux_sums: dict[str, torch.Tensor]) -> torch.Tensor:
     """One optimiser step on the batch ``idx``; returns the detached task losses (n_tasks,)."""
     cfg, model, tr = run.cfg, run.model, run.train
@@ -247,7 +247,7 @@ def _step(run: _Run, epoch: int, step: int, idx: torch.Tensor,
 
 
 @dataclass
-class _Epoch:
+class EpochState:
     """How an epoch's steps went."""
 
     sums: torch.Tensor  # (n_tasks,) summed step losses
@@ -259,13 +259,13 @@ class _Epoch:
     val: torch.Tensor | None = None  # (n_tasks,) validation losses, when they diverged
 
 
-def _train_epoch(run: _Run, epoch: int, poll: _Poll, stop: Callable[[], bool],
-                 progress: Callable[[float], None], total_steps: int) -> _Epoch:
+def _train_epoch(run: RunState, epoch: int, poll: Poll, stop: Callable[[], bool],
+                 progress: Callable[[float], None], total_steps: int) -> EpochState:
     """The epoch's steps. Between polls nothing synchronises with the host."""
     model, n, bs, steps = run.model, run.n, run.bs, run.steps
     model.train()
     perm = torch.randperm(n, generator=run.gen).to(run.device)
-    ep = _Epoch(torch.zeros(len(run.names), device=run.device), {})
+    ep = EpochState(torch.zeros(len(run.names), device=run.device), {})
     for step in range(steps):
         idx = perm[step * bs:(step + 1) * bs if step < steps - 1 else n]
         ep.sums += _step(run, epoch, step, idx, ep.aux_sums)
@@ -273,7 +273,7 @@ def _train_epoch(run: _Run, epoch: int, poll: _Poll, stop: Callable[[], bool],
             bad = _non_finite(ep.sums, run.names)
             if bad is not None:
                 ep.status, ep.task = "diverged", bad
-                ep.reason = _diverged(bad, epoch, step)
+                ep.reason = diverged_message(bad, epoch, step)
                 return ep
             ep.good = (ep.sums.clone(), step + 1)  # what the epoch had before any divergence
             if stop():
@@ -283,7 +283,7 @@ def _train_epoch(run: _Run, epoch: int, poll: _Poll, stop: Callable[[], bool],
     return ep
 
 
-def _bookkeeping(run: _Run, epoch: int, train_losses: torch.Tensor, val_losses: torch.Tensor,
+def bookkeeping(run: RunState, epoch: int, train_losses: torch.Tensor, val_losses: torch.Tensor,
                  aux_sums: dict[str, torch.Tensor],
                  cosine: list[list[float]] | None | Literal["compute"] = "compute",
                  ) -> tuple[list[Row], dict[str, Any]]:
@@ -306,7 +306,7 @@ def _bookkeeping(run: _Run, epoch: int, train_losses: torch.Tensor, val_losses: 
     return rows, extras
 
 
-class _EarlyStopping:
+class EarlyStopping:
     """Keeps the best-validation state; says when patience has run out."""
 
     def __init__(self, patience: int) -> None:
@@ -331,7 +331,7 @@ class _EarlyStopping:
         return self.best[1]
 
 
-def _diverged_rows(run: _Run, ep: _Epoch) -> list[Row]:
+def diverged_rows(run: RunState, ep: EpochState) -> list[Row]:
     """What the diverged epoch had before it diverged: the mean train losses of its steps
     up to the last finite poll (the whole epoch when only the validation loss diverged,
     with the validation losses, non-finite ones stored as missing)."""
@@ -366,28 +366,28 @@ def train(
     device = resolve_device(cfg.training.device)
     if data is None or model is None:
         data, model = build(cfg, data)
-    run = _setup(cfg, data, model, device)
+    run = setup_run(cfg, data, model, device)
     sink.started({
         "device": describe_device(device),
         "n_params": models.n_params(model),
         "n_shared_params": models.n_params(model, model.shared_parameters()),
         "tasks": run.names,
     })
-    poll = _Poll(poll_seconds)
+    poll = Poll(poll_seconds)
     stop = should_stop or (lambda: False)
     status: Status = "done"
     reason: str | None = None
     history: list[dict[str, Any]] = []
-    early = _EarlyStopping(cfg.training.early_stopping)
+    early = EarlyStopping(cfg.training.early_stopping)
     epochs_run, epochs = 0, cfg.training.epochs
     diverged: dict[str, Any] = {}
     for epoch in range(epochs):
         ep = _train_epoch(run, epoch, poll, stop, sink.progress, run.steps * epochs)
-        losses = _epoch_losses(run, ep, epoch) if ep.status == "done" else None
+        losses = epoch_losses(run, ep, epoch) if ep.status == "done" else None
         if ep.status == "diverged":
             status, reason = ep.status, ep.reason
             diverged = {"diverged_epoch": epoch, "diverged_task": ep.task}
-            rows = _diverged_rows(run, ep)
+            rows = diverged_rows(run, ep)
             if rows:  # keep what the epoch had before it diverged
                 extras = {"diverged": True, **diverged}
                 history.append({"epoch": epoch, "rows": rows, "extras": extras})
@@ -397,7 +397,7 @@ def train(
             status, reason = "cancelled", ep.reason
             break
         train_losses, val_losses = losses
-        rows, extras = _bookkeeping(run, epoch, train_losses, val_losses, ep.aux_sums)
+        rows, extras = bookkeeping(run, epoch, train_losses, val_losses, ep.aux_sums)
         epochs_run = epoch + 1
         history.append({"epoch": epoch, "rows": rows, "extras": extras})
         sink.epoch(epoch, rows, extras)
@@ -423,7 +423,7 @@ def train(
     return result
 
 
-def _epoch_losses(run: _Run, ep: _Epoch, epoch: int, val_losses: torch.Tensor | None = None
+def epoch_losses(run: RunState, ep: EpochState, epoch: int, val_losses: torch.Tensor | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The finished epoch's mean train losses and its validation losses, (n_tasks,) each;
     None, with ``ep`` marked diverged, when either is not finite. ``val_losses``: when
@@ -433,12 +433,12 @@ def _epoch_losses(run: _Run, ep: _Epoch, epoch: int, val_losses: torch.Tensor | 
         val_losses, _ = evaluate(run.model, run.val, run.specs)
     bad = _non_finite(train_losses, run.names)
     if bad is not None:  # the steps diverged after the last poll
-        ep.status, ep.task, ep.reason = "diverged", bad, _diverged(bad, epoch, None)
+        ep.status, ep.task, ep.reason = "diverged", bad, diverged_message(bad, epoch, None)
         return None
     bad = _non_finite(val_losses, run.names)
     if bad is not None:
         ep.status, ep.task = "diverged", bad
-        ep.reason = _diverged(bad, epoch, None, "validation")
+        ep.reason = diverged_message(bad, epoch, None, "validation")
         ep.good = (ep.sums, run.steps)  # the whole epoch trained with finite losses
         ep.val = val_losses
         return None
@@ -474,7 +474,7 @@ def _epoch_rows(names: list[str], train_losses: torch.Tensor, val_losses: torch.
     return rows
 
 
-def _diverged(task: str, epoch: int, step: int | None, split: str = "") -> str:
+def diverged_message(task: str, epoch: int, step: int | None, split: str = "") -> str:
     where = f"epoch {epoch + 1}" + (f", step {step + 1}" if step is not None else "")
     loss = f"{split} loss" if split else "loss"  # unnamed: the training loss
     return (f"the {loss} of task '{task}' became NaN or infinite at {where}; "

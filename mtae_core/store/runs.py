@@ -19,16 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .baselines import run_key
-from .config import ExperimentConfig
-from .dataset_store import (
+from ..config import ExperimentConfig, run_key
+from ..errors import ConfigError
+from .datasets import (
     DATASETS_SCHEMA,
     DatasetInUse,
     DatasetTables,
     StoredDataset,
     read_stored_datasets,
 )
-from .study_store import STUDY_SCHEMA, Study, StudyTables
+from .studies import STUDY_SCHEMA, Study, StudyTables
 
 if TYPE_CHECKING:  # torch is imported to save or load weights, not to read runs
     import torch
@@ -282,10 +282,21 @@ class RunStore(StudyTables, DatasetTables):
         with self._tx() as c:
             c.execute("DELETE FROM runs WHERE id=?", (run_id,))
 
+    def _run(self, row: sqlite3.Row) -> Run:
+        try:
+            return _run(row)
+        except ConfigError:
+            # a run may name a table added since this process listed the store's tables:
+            # read the listing again, once (the store side refreshes; configs never read it)
+            from .tables import attach
+
+            attach(self.path)
+            return _run(row)
+
     def get_run(self, run_id: int) -> Run | None:
         with self._conn() as c:
             row = c.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
-        return _run(row) if row else None
+        return self._run(row) if row else None
 
     def runs(self, status: Sequence[str] | None = None) -> list[Run]:
         q = "SELECT * FROM runs"
@@ -295,7 +306,7 @@ class RunStore(StudyTables, DatasetTables):
             args = tuple(status)
         with self._conn() as c:
             rows = c.execute(q + " ORDER BY id DESC", args).fetchall()
-        return [_run(r) for r in rows]
+        return [self._run(r) for r in rows]
 
     def latest_run(self, active_only: bool = False) -> Run | None:
         rs = self.runs(ACTIVE if active_only else None)
@@ -310,7 +321,7 @@ class RunStore(StudyTables, DatasetTables):
                 chunk = ids[i:i + 500]
                 rows = c.execute(f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
                                  chunk).fetchall()
-                out.update((r["id"], _run(r)) for r in rows)
+                out.update((r["id"], self._run(r)) for r in rows)
         return out
 
     def find_run(self, key: str) -> Run | None:
@@ -319,7 +330,7 @@ class RunStore(StudyTables, DatasetTables):
         with self._conn() as c:
             row = c.execute("SELECT * FROM runs WHERE key=? AND status IN ('done','queued','running')"
                             " ORDER BY id DESC LIMIT 1", (key,)).fetchone()
-        return _run(row) if row else None
+        return self._run(row) if row else None
 
     def find_runs(self, keys: Sequence[str]) -> dict[str, Run]:
         """``find_run`` for many keys in one query: key -> newest reusable run."""
@@ -331,7 +342,7 @@ class RunStore(StudyTables, DatasetTables):
                 rows = c.execute(
                     f"SELECT * FROM runs WHERE key IN ({','.join('?' * len(chunk))})"
                     " AND status IN ('done','queued','running') ORDER BY id", chunk).fetchall()
-                out.update((r["key"], _run(r)) for r in rows)  # the newest id wins
+                out.update((r["key"], self._run(r)) for r in rows)  # the newest id wins
         return out
 
     def run_keys(self, run_ids: Sequence[int]) -> dict[int, str]:

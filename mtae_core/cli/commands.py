@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, ExperimentConfig, parse_json
+from ..config import ConfigError, ExperimentConfig, parse_json
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from .store import RunStore
+    from ..store.runs import RunStore
 
     return RunStore(args.db)
 
@@ -39,7 +39,7 @@ def load_config(path: str) -> ExperimentConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .preflight import preflight
+    from ..engine.preflight import preflight
 
     try:
         cfg = load_config(args.config)
@@ -51,7 +51,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 2
     from tqdm import tqdm
 
-    from .jobs import execute
+    from ..runner.jobs import execute
 
     store = _store(args)
     run_id = store.create_run(cfg, status="running")
@@ -98,10 +98,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from .data import datasets
-    from .models import autoencoders, sharing
-    from .schedules import schedules
-    from .weighting import weightings
+    from ..data import datasets
+    from ..models import autoencoders, sharing
+    from ..schedules import schedules
+    from ..weighting import weightings
 
     for title, reg in (("data sets", datasets), ("autoencoders", autoencoders),
                        ("sharing schemes", sharing), ("weighting strategies", weightings),
@@ -127,8 +127,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_data_add(args: argparse.Namespace) -> int:
-    from .data import user
-    from .data.csv_import import CsvError, parse_roles, read_table
+    from ..data.csv_import import CsvError, parse_roles, read_table
+    from ..store.tables import add_table
 
     try:
         data = Path(args.file).read_bytes()
@@ -139,7 +139,7 @@ def cmd_data_add(args: argparse.Namespace) -> int:
         parsed = read_table(data)
         columns = (parse_roles(parsed.frame, args.task or (), args.input or ())
                    if args.task or args.input else None)
-        ds = user.add(args.name, data, columns, args.missing, _store(args), parsed)
+        ds = add_table(_store(args), args.name, data, columns, args.missing, parsed)
     except CsvError as e:
         print(f"error: {args.file}: {e}", file=sys.stderr)
         return 2
@@ -161,7 +161,7 @@ def _print_columns(meta: dict[str, Any]) -> None:
 
 
 def cmd_data_list(args: argparse.Namespace) -> int:
-    from .data import datasets
+    from ..data import datasets
 
     builtin = set(datasets.builtin_names())
     for name, summary in datasets.describe():
@@ -170,8 +170,8 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 
 
 def cmd_data_show(args: argparse.Namespace) -> int:
-    from .data import datasets
-    from .relatedness import dataset_report
+    from ..analysis.relatedness import dataset_report
+    from ..data import datasets
 
     if args.name not in datasets:
         print(f"error: no data set named {args.name!r}; data sets: "
@@ -195,11 +195,11 @@ def cmd_data_show(args: argparse.Namespace) -> int:
 
 
 def cmd_data_delete(args: argparse.Namespace) -> int:
-    from .data import user
-    from .data.csv_import import CsvError
+    from ..data.csv_import import CsvError
+    from ..store.tables import delete_table
 
     try:
-        user.delete(args.name, _store(args))
+        delete_table(_store(args), args.name)
     except CsvError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -247,23 +247,27 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("export", help="print the config of a stored run")
     e.add_argument("run_id", type=int)
     e.set_defaults(fn=cmd_export)
-    from .studies.cli import add_parsers as add_study_parsers
+    from .study import add_parsers as add_study_parsers
 
     add_study_parsers(sub)
     _data_parser(sub)
-    from .lessons.cli import add_parsers as add_lesson_parsers
+    from .lesson import add_parsers as add_lesson_parsers
 
     add_lesson_parsers(sub)
     args = p.parse_args(argv)
-    from .data import user
+    from ..data import datasets
+    from ..store import default_path
+    from ..store.tables import StoreTables, attach
 
-    previous = user.store_override()
-    if args.db:  # users' tables are read from the same store as the runs
-        user.use_store(args.db)
+    # configs may name the users' tables of the store the command works on
+    previous = datasets.source
+    attach(args.db or default_path())
     try:
         return int(args.fn(args))
     finally:
-        user.use_store(previous)
+        datasets.use_source(previous)  # (a caller in the same process keeps its own)
+        if isinstance(previous, StoreTables):
+            previous.refresh()  # the command may have added or deleted a table
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The replicas' parameters stacked side by side, and the parts of a batched step that act
-on them (see ``mtae_core.replicas``): losses, penalties and clipping per replica, copying a
+on them (see ``mtae_core.engine.replicas``): losses, penalties and clipping per replica, copying a
 replica back into its own model, the training-noise probe, and the gate statistics that
 mixture-of-experts models gather in their forward pass.
 """
@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import stack_module_state
 
-from .data import Split, TaskSpec
+from ..data import Split, TaskSpec
 from .replica_noise import Draw, Feed, Probe
-from .training import _Run, build_optimizer
+from .training import RunState, build_optimizer
 
 
 class NotBatchable(Exception):
@@ -62,7 +62,7 @@ class Stack:
 
 
 
-def make_stack(runs: list[_Run], test: Split) -> Stack:
+def make_stack(runs: list[RunState], test: Split) -> Stack:
     """The replicas' models stacked, and one optimizer over them and their strategies."""
     ms = [r.model for r in runs]
     template = copy.deepcopy(ms[0]).to("meta")
@@ -123,11 +123,11 @@ def explicit_plan(template: nn.Module, layout: list[Slot]) -> Plan | None:
     """The model's forward pass as lists of batched layers, or None when it does more than
     ``HardSharing.forward`` / ``SingleTask.forward`` with a plain autoencoder and MLPs of
     linear layers and elementwise activations (no dropout, batch norm or noise)."""
-    from .models.base import ACTIVATIONS, BatchedLinear
-    from .models.hard import HardSharing
-    from .models.mmoe import MMoE
-    from .models.plain import Plain
-    from .models.single_task import SingleTask
+    from ..models.base import ACTIVATIONS, BatchedLinear
+    from ..models.hard import HardSharing
+    from ..models.mmoe import MMoE
+    from ..models.plain import Plain
+    from ..models.single_task import SingleTask
 
     if type(template) not in (HardSharing, SingleTask, MMoE) or type(template.ae) is not Plain:
         return None
@@ -227,7 +227,7 @@ def grad_cosines(stack: Stack, split: Split, specs: list[TaskSpec],
     cosines of the task gradients on the shared encoder, on the first ``batch`` rows of
     ``split``; (K, n_tasks, n_tasks) as nested lists. Each replica's losses reach only its
     own row of ``Stack.flat``, so one backward per task gives every replica's gradient."""
-    from .weighting.gradient_base import jacobian
+    from ..weighting.gradient_base import jacobian
 
     assert stack.plan is not None and stack.plan.shared
     k, n = stack.flat.shape
@@ -245,7 +245,7 @@ def grad_cosines(stack: Stack, split: Split, specs: list[TaskSpec],
     return (unit @ unit.transpose(1, 2)).clamp(-1.0, 1.0).tolist()
 
 
-def probe_draws(stack: Stack, run: _Run, batch: int) -> list[Draw]:
+def probe_draws(stack: Stack, run: RunState, batch: int) -> list[Draw]:
     """The random draws of one training forward pass at this batch size (cached). Made on
     a copy of replica 0's model (its batch-norm statistics untouched) with the generator
     state put back, so nothing a replica sees changes."""
@@ -263,7 +263,7 @@ def probe_draws(stack: Stack, run: _Run, batch: int) -> list[Draw]:
     return probe.draws
 
 
-def strategy_draws(run: _Run) -> bool:
+def strategy_draws(run: RunState) -> bool:
     """Whether the strategy's ``combine`` draws random numbers (tried on a copy, which
     is then dropped: some strategies change their state as they combine)."""
     strategy = copy.deepcopy(run.strategy)

@@ -27,10 +27,10 @@ import torch
 from scipy import stats
 from sklearn.metrics import normalized_mutual_info_score
 
-from .config import ExperimentConfig
-from .data import MultiTaskData, datasets, load
-from .metrics import task_loss
-from .weighting.diagnostics import task_gradient_cosine
+from ..config import ExperimentConfig
+from ..data import MultiTaskData, datasets, load
+from ..engine.metrics import task_loss
+from ..weighting.diagnostics import task_gradient_cosine
 
 STRONG, WEAK = 0.5, 0.2  # strength thresholds of the readings
 MAX_ROWS = 20000  # label relatedness on a seeded sample of larger tables: enough to be stable
@@ -138,7 +138,7 @@ def gradient_cosine(cfg: ExperimentConfig, data: MultiTaskData | None = None,
 
 def _gradient_cosine(cfg: ExperimentConfig, data: MultiTaskData, seeds: Sequence[int],
                      batches: int, batch_size: int) -> pd.DataFrame:
-    from .training import build
+    from ..engine.training import build
 
     names = data.task_names
     total = np.zeros((len(names), len(names)))
