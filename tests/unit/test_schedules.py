@@ -7,6 +7,7 @@ import torch
 
 from mtae_core import ConfigError, ExperimentConfig
 from mtae_core.schedules import schedules
+from mtae_core.schedules._order import OrderedSchedule
 from mtae_core.training import train
 from mtae_core.weighting import weightings
 
@@ -119,3 +120,10 @@ def test_adaptive_seeded_by_option():
     a = visits(make("adaptive", seed=3), 2, 5)
     b = visits(make("adaptive", seed=3), 2, 5)
     assert a == b
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_an_order_option_is_checked_by_the_shared_base(name):
+    # the base checks and resolves it, so no schedule with an order can forget either
+    has_order = "order" in schedules.get(name).Options.model_fields
+    assert issubclass(schedules.get(name), OrderedSchedule) == has_order
