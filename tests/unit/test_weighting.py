@@ -15,6 +15,7 @@ from mtae_core.models import build as build_model
 from mtae_core.training import train
 from mtae_core.weighting import GradientWeighting, jacobian, task_gradient_cosine, weightings
 from mtae_core.weighting.aligned_mtl import alignment
+from mtae_core.weighting.gradient_base import UpperBoundWeighting
 from mtae_core.weighting.mgda import min_norm
 from mtae_core.weighting.nash_mtl import nash_weights
 from mtae_core.weighting.upgrad import dual_cone_weights
@@ -241,6 +242,24 @@ def test_mgda_upper_bound_trains(digits):
                                     else data.train.y[t.name][:32]) for t in data.tasks])
     s.backward(losses, torch.zeros(()), model, None, out)
     assert s.last_weights.sum() == pytest.approx(1.0, abs=1e-5)
+    assert all(p.grad is not None for p in model.encoder.parameters())
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if "upper_bound" in weightings.get(n).Options.model_fields])
+def test_upper_bound_weights_come_from_the_shared_representation(name, digits):
+    cfg, data = digits
+    torch.manual_seed(0)
+    model = build_model(cfg.model, data.tasks, data.input_dim)
+    s = make(name, [t.name for t in data.tasks], upper_bound=True)
+    assert isinstance(s, UpperBoundWeighting)
+    x = data.train.x[:32]
+    out = model(x)
+    losses = torch.stack([task_loss(t, out.outputs[t.name], x if t.kind == "reconstruction"
+                                    else data.train.y[t.name][:32]) for t in data.tasks])
+    _, ref = make(name, [t.name for t in data.tasks]).direction(
+        jacobian(losses, [out.shared_repr]), losses.detach())
+    s.backward(losses, torch.zeros(()), model, None, out)
+    torch.testing.assert_close(s.last_weights, ref.to(s.last_weights.dtype))
     assert all(p.grad is not None for p in model.encoder.parameters())
 
 
