@@ -1,3 +1,6 @@
+"""Aligned-MTL (Senushkin, Patakin, Kuznetsov & Konushin 2023, "Independent Component
+Alignment for Multi-Task Learning", CVPR)."""
+
 from __future__ import annotations
 
 import numpy as np

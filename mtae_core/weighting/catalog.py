@@ -23,6 +23,8 @@ class WeightingEntry(Entry):
     """Base of the strategies' entries: loss-based unless it says otherwise."""
 
     needs_task_grads: ClassVar[bool] = False
+    # its module's docstring names the paper (a test holds it); False for the baselines
+    has_paper: ClassVar[bool] = True
 
 
 class GradientEntry(WeightingEntry):
@@ -41,6 +43,7 @@ class EqualEntry(WeightingEntry):
     """Equal weighting: the mean of the task losses."""
 
     Options = NoOptions
+    has_paper = False
 
 
 class FixedOptions(Options):
@@ -55,6 +58,7 @@ class FixedEntry(WeightingEntry):
     """Fixed weights: Σ λ_t L_t with a slider per task."""
 
     Options = FixedOptions
+    has_paper = False
 
     @classmethod
     def check(cls, options: Any, tasks: list[str]) -> None:

@@ -1,3 +1,6 @@
+"""MGDA and MGDA-UB (Sener & Koltun 2018, "Multi-Task Learning as Multi-Objective
+Optimization", NeurIPS; after Désidéri's multiple-gradient descent, 2012)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import sys
 
 import numpy as np
 import pytest
@@ -70,6 +72,17 @@ def test_summary_and_option_descriptions(name):
     assert cls.summary(), f"{name} has no docstring"
     for field, info in cls.Options.model_fields.items():
         assert info.description, f"{name}.{field} has no description"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_module_docstring_names_the_paper(name):
+    entry, module = weightings.spec(name), sys.modules[weightings.get(name).__module__]
+    doc = module.__doc__ or ""
+    assert doc.strip(), f"{module.__name__} has no module docstring"
+    years = re.findall(r"\b(?:19|20)\d\d\b", doc)
+    assert bool(years) == entry.has_paper, f"{module.__name__}: a year names the paper, or has_paper = False"
+    # the form's summary cites the same paper as the module
+    assert set(re.findall(r"\b(?:19|20)\d\d\b", entry.summary())) <= set(years)
 
 
 @pytest.mark.parametrize("name", ALL)
