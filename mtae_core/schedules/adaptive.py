@@ -1,3 +1,8 @@
+"""Adaptive schedule: a bandit picks each step's task (EXP3: Auer, Cesa-Bianchi, Freund &
+Schapire 2002, "The Nonstochastic Multiarmed Bandit Problem", SIAM J. Computing; the
+learning-progress reward of Graves, Bellemare, Menick, Munos & Kavukcuoglu 2017,
+"Automated Curriculum Learning for Neural Networks", ICML)."""
+
 from __future__ import annotations
 
 import math

@@ -1,3 +1,5 @@
+"""Joint schedule: every task in every step (no paper)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -1,12 +1,14 @@
+"""Sequential schedule: one task after another, a chosen number of epochs each."""
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from ..registry import Options
-from ._order import check_order, resolve_order
-from .base import Schedule, schedules
+from ._order import OrderedSchedule, order_field
+from .base import schedules
 
 if TYPE_CHECKING:  # torch is imported when a schedule runs, not when the form lists it
     import torch
@@ -14,26 +16,17 @@ if TYPE_CHECKING:  # torch is imported when a schedule runs, not when the form l
 
 class SequentialOptions(Options):
     epochs_per_task: int = Field(5, ge=1, le=10000, description="epochs spent on each task before the next")
-    order: list[str] = Field(default_factory=list, description="visiting order; tasks left out follow in the data set's order")
+    order: list[str] = order_field()
     after: Literal["joint", "last", "repeat"] = Field(
         "joint", description="once every task had its turn: train all jointly, stay on the last, or start over",
     )
 
 
 @schedules.register("sequential")
-class Sequential(Schedule):
+class Sequential(OrderedSchedule):
     """Sequential training: one task after another, a chosen number of epochs each (watch earlier tasks being forgotten)."""
 
     Options = SequentialOptions
-
-    @classmethod
-    def check(cls, options: Any, tasks: list[str]) -> None:
-        check_order(options.order, tasks)
-
-    def __init__(self, task_names: list[str], options: Any, steps_per_epoch: int,
-                 epochs: int, device: torch.device | str = "cpu") -> None:
-        super().__init__(task_names, options, steps_per_epoch, epochs, device)
-        self.order = resolve_order(options.order, self.task_names)
 
     def active(self, epoch: int, step: int) -> torch.Tensor | None:
         k = epoch // self.options.epochs_per_task

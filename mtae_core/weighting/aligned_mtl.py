@@ -1,11 +1,12 @@
+"""Aligned-MTL (Senushkin, Patakin, Kuznetsov & Konushin 2023, "Independent Component
+Alignment for Multi-Task Learning", CVPR)."""
+
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..models.base import ModelOutput, SharingScheme
 from .catalog import AlignedMTLEntry
-from .gradient_base import GradientWeighting, shared_repr_weights
+from .gradient_base import UpperBoundWeighting
 
 
 def alignment(gram: np.ndarray) -> np.ndarray:
@@ -20,14 +21,7 @@ def alignment(gram: np.ndarray) -> np.ndarray:
     return np.sqrt(lam.min()) * (U / np.sqrt(lam)) @ U.T
 
 
-class AlignedMTL(AlignedMTLEntry, GradientWeighting):
+class AlignedMTL(AlignedMTLEntry, UpperBoundWeighting):
     def weights_from_gram(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:
         # d = Σ_i (BG)_i with unit task weights ⇒ weights = Bᵀ 1
         return alignment(gram).sum(axis=0)
-
-    def backward(self, losses: torch.Tensor, extra: torch.Tensor, model: SharingScheme,
-                 active: torch.Tensor | None, out: ModelOutput) -> None:
-        if self.options.upper_bound and model.shared_parameters() and \
-                shared_repr_weights(self, losses, extra, model, active, out):
-            return
-        super().backward(losses, extra, model, active, out)

@@ -1,3 +1,6 @@
+"""CAGrad (Liu, Liu, Jin, Stone & Liu 2021, "Conflict-Averse Gradient Descent for
+Multi-task Learning", NeurIPS)."""
+
 from __future__ import annotations
 
 import numpy as np

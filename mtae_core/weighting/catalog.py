@@ -1,8 +1,9 @@
 """The loss-weighting strategies as the Train form and the config see them: name,
-summary (the paper), ``Options`` and their checks against the chosen tasks, and whether
-a strategy needs per-task gradients. No torch here, so the form shows without it; each
-strategy's working ``nn.Module`` (``impl``, one module per strategy) subclasses its
-entry here and is imported when ``weightings.get`` first asks.
+summary (the paper), ``Options`` and their checks against the chosen tasks, and what a
+strategy declares of itself (``needs_task_grads``, ``has_paper``, ``per_step_weights``).
+No torch here, so the form shows without it; each strategy's working ``nn.Module``
+(``impl``, one module per strategy) subclasses its entry here and is imported when
+``weightings.get`` first asks.
 
 Adding a strategy: its module with the working class, and its entry here (one
 decorator)."""
@@ -23,6 +24,11 @@ class WeightingEntry(Entry):
     """Base of the strategies' entries: loss-based unless it says otherwise."""
 
     needs_task_grads: ClassVar[bool] = False
+    # its module's docstring names the paper (a test holds it); False for the baselines
+    has_paper: ClassVar[bool] = True
+    # its charted weights (``last_weights``) are the step's, 0 for a task the schedule left
+    # out; False where they stand for an epoch or the run (set by hand or at epoch ends)
+    per_step_weights: ClassVar[bool] = True
 
 
 class GradientEntry(WeightingEntry):
@@ -41,6 +47,7 @@ class EqualEntry(WeightingEntry):
     """Equal weighting: the mean of the task losses."""
 
     Options = NoOptions
+    has_paper = False
 
 
 class FixedOptions(Options):
@@ -55,6 +62,8 @@ class FixedEntry(WeightingEntry):
     """Fixed weights: Σ λ_t L_t with a slider per task."""
 
     Options = FixedOptions
+    has_paper = False
+    per_step_weights = False
 
     @classmethod
     def check(cls, options: Any, tasks: list[str]) -> None:
@@ -87,6 +96,7 @@ class CurriculumEntry(WeightingEntry):
     """Curriculum (Bengio et al. 2009, applied to tasks): tasks enter in a chosen order at chosen epochs, each weight ramping up linearly."""
 
     Options = CurriculumOptions
+    per_step_weights = False
 
     @classmethod
     def check(cls, options: Any, tasks: list[str]) -> None:
@@ -135,6 +145,7 @@ class DWAEntry(WeightingEntry):
     """Dynamic Weight Average (Liu et al. 2019, MTAN): weights n·softmax(r_t / T) of each task's loss ratio r_t = L_t(e−1) / L_t(e−2)."""
 
     Options = DWAOptions
+    per_step_weights = False
 
 
 class GradNormOptions(Options):

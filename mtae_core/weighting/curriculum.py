@@ -1,3 +1,6 @@
+"""Curriculum weighting: tasks enter one by one, each weight ramping up (Bengio,
+Louradour, Collobert & Weston 2009, "Curriculum Learning", ICML; here over tasks)."""
+
 from __future__ import annotations
 
 from typing import Any

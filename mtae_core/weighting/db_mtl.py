@@ -1,3 +1,6 @@
+"""DB-MTL (Lin, Jiang, Ye, Zhang, Chen, Chen, Liu & Kwok 2023, "Dual-Balancing for
+Multi-Task Learning", arXiv)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,3 +1,6 @@
+"""Dynamic Weight Average (Liu, Johns & Davison 2019, "End-to-End Multi-Task Learning
+with Attention", CVPR: the MTAN paper)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,3 +1,5 @@
+"""Equal weighting: the mean of the task losses (the baseline; no paper)."""
+
 from __future__ import annotations
 
 import torch

@@ -1,3 +1,6 @@
+"""FAMO (Liu, Feng, Stone & Liu 2023, "FAMO: Fast Adaptive Multitask Optimization",
+NeurIPS)."""
+
 from __future__ import annotations
 
 from typing import Any

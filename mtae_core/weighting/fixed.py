@@ -1,3 +1,5 @@
+"""Fixed weighting: Σ λ_t L_t with λ chosen by hand (no paper)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,3 +1,7 @@
+"""Geometric Loss Strategy (Chennupati, Sistu, Yogamani & Rawashdeh 2019, "MultiNet++:
+Multi-Stream Feature Aggregation and Geometric Loss Strategy for Multi-Task Learning",
+CVPR Workshops)."""
+
 from __future__ import annotations
 
 import torch

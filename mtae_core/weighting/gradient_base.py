@@ -110,26 +110,37 @@ class GradientWeighting(Weighting):
             p.grad = g.clone() if p.grad is None else p.grad + g
 
 
-def shared_repr_weights(strategy: GradientWeighting, losses: torch.Tensor, extra: torch.Tensor,
-                        model: SharingScheme, active: torch.Tensor | None,
-                        out: ModelOutput) -> bool:
-    """The MGDA-UB route (Sener & Koltun 2018, section 3.3): gradients with respect to the
-    shared representation stand in for those of the shared parameters; the weights then
-    drive one ordinary weighted backward pass. Returns False when there is no such
-    representation (the caller takes the exact route)."""
-    z = out.shared_repr
-    if z is None or not z.requires_grad:
-        return False
-    n = losses.numel()
-    idx = active_indices(active, n)
-    if not idx:
+class UpperBoundWeighting(GradientWeighting):
+    """Base of the gradient strategies with an ``upper_bound`` option (MGDA-UB, Sener &
+    Koltun 2018, section 3.3; Aligned-MTL-UB): with it set, the gradients with respect to
+    the shared representation stand in for those of the shared parameters (a Jacobian of
+    batch × repr columns instead of one per shared parameter), and the weights found from
+    them drive one ordinary weighted backward pass."""
+
+    def backward(self, losses: torch.Tensor, extra: torch.Tensor, model: SharingScheme,
+                 active: torch.Tensor | None, out: ModelOutput) -> None:
+        if self.options.upper_bound and model.shared_parameters() and \
+                self.upper_bound_backward(losses, extra, active, out):
+            return
+        super().backward(losses, extra, model, active, out)
+
+    def upper_bound_backward(self, losses: torch.Tensor, extra: torch.Tensor,
+                             active: torch.Tensor | None, out: ModelOutput) -> bool:
+        """The upper-bound step; False when the model has no shared representation with a
+        graph (the caller then takes the exact route)."""
+        z = out.shared_repr
+        if z is None or not z.requires_grad:
+            return False
+        n = losses.numel()
+        idx = active_indices(active, n)
+        if not idx:
+            return True
+        self.active_idx = idx
+        la = losses[idx] if len(idx) < n else losses
+        G = jacobian(la, [z])  # (k, batch * repr)
+        _, w = self.direction(G, la.detach())
+        full = torch.zeros(n, device=losses.device, dtype=w.dtype)
+        full[idx] = w
+        self.last_weights.copy_(full)
+        ((w.detach() * la).sum() + extra).backward()
         return True
-    strategy.active_idx = idx
-    la = losses[idx] if len(idx) < n else losses
-    G = jacobian(la, [z])  # (k, batch * repr)
-    _, w = strategy.direction(G, la.detach())
-    full = torch.zeros(n, device=losses.device, dtype=w.dtype)
-    full[idx] = w
-    strategy.last_weights.copy_(full)
-    ((w.detach() * la).sum() + extra).backward()
-    return True

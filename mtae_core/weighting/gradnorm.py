@@ -1,3 +1,6 @@
+"""GradNorm (Chen, Badrinarayanan, Lee & Rabinovich 2018, "GradNorm: Gradient
+Normalization for Adaptive Loss Balancing in Deep Multitask Networks", ICML)."""
+
 from __future__ import annotations
 
 from typing import Any

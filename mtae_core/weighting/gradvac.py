@@ -1,3 +1,6 @@
+"""Gradient Vaccine (Wang, Tsvetkov, Firat & Cao 2021, "Gradient Vaccine: Investigating
+and Improving Multi-task Optimization in Massively Multilingual Models", ICLR)."""
+
 from __future__ import annotations
 
 from typing import Any

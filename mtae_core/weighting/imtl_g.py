@@ -1,3 +1,6 @@
+"""IMTL-G, the gradient-balance half of IMTL (Liu, Li, Kuang, Xue, Chen, Yang, Liao &
+Zhang 2021, "Towards Impartial Multi-task Learning", ICLR)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,3 +1,6 @@
+"""IMTL-L, the loss-balance half of IMTL (Liu, Li, Kuang, Xue, Chen, Yang, Liao & Zhang
+2021, "Towards Impartial Multi-task Learning", ICLR)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,11 +1,12 @@
+"""MGDA and MGDA-UB (Sener & Koltun 2018, "Multi-Task Learning as Multi-Objective
+Optimization", NeurIPS; after Désidéri's multiple-gradient descent, 2012)."""
+
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..models.base import ModelOutput, SharingScheme
 from .catalog import MGDAEntry
-from .gradient_base import GradientWeighting, shared_repr_weights
+from .gradient_base import UpperBoundWeighting
 
 
 def min_norm(gram: np.ndarray, iters: int = 250, tol: float = 1e-9) -> np.ndarray:
@@ -83,7 +84,7 @@ def _min_norm_exact(gram: np.ndarray) -> np.ndarray | None:
     return None
 
 
-class MGDA(MGDAEntry, GradientWeighting):
+class MGDA(MGDAEntry, UpperBoundWeighting):
     def scales(self, gram: np.ndarray, losses: np.ndarray) -> np.ndarray:
         norms = np.sqrt(np.maximum(np.diag(gram), 1e-20))
         mode = self.options.normalization
@@ -99,10 +100,3 @@ class MGDA(MGDAEntry, GradientWeighting):
         s = self.scales(gram, losses)
         alpha = min_norm(gram * np.outer(s, s))
         return alpha * s  # weights on the raw gradients
-
-    def backward(self, losses: torch.Tensor, extra: torch.Tensor, model: SharingScheme,
-                 active: torch.Tensor | None, out: ModelOutput) -> None:
-        if self.options.upper_bound and model.shared_parameters() and \
-                shared_repr_weights(self, losses, extra, model, active, out):
-            return
-        super().backward(losses, extra, model, active, out)

@@ -1,3 +1,6 @@
+"""Nash-MTL (Navon, Shamsian, Achituve, Maron, Kawaguchi, Chechik & Fetaya 2022,
+"Multi-Task Learning as a Bargaining Game", ICML)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,3 +1,6 @@
+"""PCGrad (Yu, Kumar, Gupta, Levine, Hausman & Finn 2020, "Gradient Surgery for
+Multi-Task Learning", NeurIPS)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,3 +1,6 @@
+"""Random Loss Weighting (Lin, Ye, Zhang & Tsang 2022, "Reasonable Effectiveness of
+Random Weighting: A Litmus Test for Multi-Task Learning", TMLR)."""
+
 from __future__ import annotations
 
 import torch

@@ -1,3 +1,6 @@
+"""Homoscedastic uncertainty weighting (Kendall, Gal & Cipolla 2018, "Multi-Task Learning
+Using Uncertainty to Weigh Losses for Scene Geometry and Semantics", CVPR)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,3 +1,6 @@
+"""UPGrad (Quinton & Rey 2024, "Jacobian Descent for Multi-Objective Optimization",
+arXiv; the method of the TorchJD library)."""
+
 from __future__ import annotations
 
 import numpy as np

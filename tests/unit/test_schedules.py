@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pytest
 import torch
 
 from mtae_core import ConfigError, ExperimentConfig
 from mtae_core.engine.training import train
 from mtae_core.schedules import schedules
+from mtae_core.schedules._order import OrderedSchedule
 from mtae_core.weighting import weightings
 
 ALL = schedules.names()
@@ -119,3 +123,19 @@ def test_adaptive_seeded_by_option():
     a = visits(make("adaptive", seed=3), 2, 5)
     b = visits(make("adaptive", seed=3), 2, 5)
     assert a == b
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_an_order_option_is_checked_by_the_shared_base(name):
+    # the base checks and resolves it, so no schedule with an order can forget either
+    has_order = "order" in schedules.get(name).Options.model_fields
+    assert issubclass(schedules.get(name), OrderedSchedule) == has_order
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_module_docstring_names_the_summary_papers(name):
+    cls = schedules.get(name)
+    doc = sys.modules[cls.__module__].__doc__ or ""
+    assert doc.strip(), f"{cls.__module__} has no module docstring"
+    # a paper the form's summary cites (adaptive's) is named in the module too
+    assert set(re.findall(r"\b(?:19|20)\d\d\b", cls.summary())) <= set(re.findall(r"\b(?:19|20)\d\d\b", doc))

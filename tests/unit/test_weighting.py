@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from mtae_core.engine.training import train
 from mtae_core.models import build as build_model
 from mtae_core.weighting import GradientWeighting, jacobian, task_gradient_cosine, weightings
 from mtae_core.weighting.aligned_mtl import alignment
+from mtae_core.weighting.gradient_base import UpperBoundWeighting
 from mtae_core.weighting.mgda import min_norm
 from mtae_core.weighting.nash_mtl import nash_weights
 from mtae_core.weighting.upgrad import dual_cone_weights
@@ -72,6 +75,17 @@ def test_summary_and_option_descriptions(name):
 
 
 @pytest.mark.parametrize("name", ALL)
+def test_module_docstring_names_the_paper(name):
+    entry, module = weightings.spec(name), sys.modules[weightings.get(name).__module__]
+    doc = module.__doc__ or ""
+    assert doc.strip(), f"{module.__name__} has no module docstring"
+    years = re.findall(r"\b(?:19|20)\d\d\b", doc)
+    assert bool(years) == entry.has_paper, f"{module.__name__}: a year names the paper, or has_paper = False"
+    # the form's summary cites the same paper as the module
+    assert set(re.findall(r"\b(?:19|20)\d\d\b", entry.summary())) <= set(years)
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_weights_finite_and_seeded(name, digits):
     s1, m1, _ = step(name, digits, steps=2)
     s2, m2, _ = step(name, digits, steps=2)
@@ -95,8 +109,10 @@ def test_inactive_tasks_get_no_gradient(name, digits):
         for p in model.heads[t].parameters():
             assert p.grad is None or p.grad.abs().max() == 0
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.heads["digit"].parameters())
-    if name not in ("fixed", "dwa", "gradnorm", "curriculum"):  # weights there are not per-step
+    if weightings.spec(name).per_step_weights:
         assert strategy.last_weights[1:].abs().max() == 0
+    else:  # weights standing for the epoch or the run: the step leaves them as they were
+        torch.testing.assert_close(strategy.last_weights, make(name, strategy.task_names).last_weights)
 
 
 @pytest.mark.parametrize("name", GRADIENT)
@@ -241,6 +257,24 @@ def test_mgda_upper_bound_trains(digits):
                                     else data.train.y[t.name][:32]) for t in data.tasks])
     s.backward(losses, torch.zeros(()), model, None, out)
     assert s.last_weights.sum() == pytest.approx(1.0, abs=1e-5)
+    assert all(p.grad is not None for p in model.encoder.parameters())
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if "upper_bound" in weightings.get(n).Options.model_fields])
+def test_upper_bound_weights_come_from_the_shared_representation(name, digits):
+    cfg, data = digits
+    torch.manual_seed(0)
+    model = build_model(cfg.model, data.tasks, data.input_dim)
+    s = make(name, [t.name for t in data.tasks], upper_bound=True)
+    assert isinstance(s, UpperBoundWeighting)
+    x = data.train.x[:32]
+    out = model(x)
+    losses = torch.stack([task_loss(t, out.outputs[t.name], x if t.kind == "reconstruction"
+                                    else data.train.y[t.name][:32]) for t in data.tasks])
+    _, ref = make(name, [t.name for t in data.tasks]).direction(
+        jacobian(losses, [out.shared_repr]), losses.detach())
+    s.backward(losses, torch.zeros(()), model, None, out)
+    torch.testing.assert_close(s.last_weights, ref.to(s.last_weights.dtype))
     assert all(p.grad is not None for p in model.encoder.parameters())
 
 
