@@ -17,5 +17,9 @@ __version__ = "0.1.0"
 __getattr__ = exports(__name__, {name: "api" for name in
                                  ("Run", "StudyResult", "load_runs", "run_study", "train")})
 
+
+def __dir__() -> list[str]:  # a notebook's completion lists the lazy names too
+    return sorted({*globals(), *__all__})
+
 if TYPE_CHECKING:
     from .api import Run, StudyResult, load_runs, run_study, train

@@ -172,6 +172,7 @@ def test_import_mtae_core_imports_no_torch(tmp_path: Path) -> None:
     code = ("import json, sys, mtae_core\n"
             "from mtae_core import ConfigError, ExperimentConfig, Run, StudyResult, "
             "load_runs, run_study, train\n"
+            "assert {'train', 'run_study', 'load_runs', 'Run'} <= set(dir(mtae_core))\n"
             "print(json.dumps([sorted(mtae_core.__all__), "
             "[m for m in ('torch', 'sklearn', 'scipy') if m in sys.modules]]))")
     env = {**os.environ, "MTAE_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
@@ -182,3 +183,102 @@ def test_import_mtae_core_imports_no_torch(tmp_path: Path) -> None:
     assert names == sorted(["ConfigError", "ExperimentConfig", "Run", "StudyResult",
                             "load_runs", "run_study", "train"])
     assert heavy == []
+
+
+def test_training_uses_one_torch_thread_and_gives_the_callers_back(
+        store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """(And a run that fails is a result with its reason, as a diverging one.)"""
+    from mtae_core.engine import training
+
+    seen: list[int] = []
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        seen.append(torch.get_num_threads())
+        raise RuntimeError("the model could not be built")
+
+    monkeypatch.setattr(training, "train", failing)
+    torch.set_num_threads(2)
+    try:
+        runs = [mt.train(TINY, store=store), mt.train(TINY, store=store, threads=2)]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+    assert seen == [1, 2]
+    assert [(r.status, r.error) for r in runs] == \
+        [("failed", "RuntimeError: the model could not be built")] * 2
+    with pytest.raises(ValueError, match="threads"):
+        mt.train(TINY, store=store, threads=0)
+
+
+def test_ctrl_c_cancels_the_run_and_is_raised_again(store: RunStore,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from mtae_core.engine import training
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        mt.train(TINY, store=store)
+    [run] = store.runs()
+    assert (run.status, run.error) == ("cancelled", "interrupted from the keyboard")
+
+
+def test_ctrl_c_in_a_study_cancels_its_runs(store: RunStore,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from mtae_core.runner import jobs
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(jobs, "execute_group", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        mt.run_study({"base": TINY, "axes": {"model.sharing": ["hard", "mmoe"]}, "seeds": 2},
+                     workers=0, store=store)
+    runs = store.runs()
+    assert len(runs) == 6 and {r.status for r in runs} == {"cancelled"}  # none left running
+    assert mt.load_runs(store).status.eq("cancelled").all()
+
+
+def test_a_run_an_apps_worker_claimed_first_is_waited_for(
+        store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between queuing the run and claiming it, a worker of an app on the same store may
+    take it: the run then trains there, and ``train`` returns it once it has ended."""
+    from mtae_core.runner.jobs import execute
+
+    real = RunStore.claim_group
+
+    def worker_first(self: RunStore, pid: int, limit: int = 64,
+                     among: Any = None) -> list[Any]:
+        for run in real(self, pid + 1, limit, among):  # "another process" takes it
+            execute(self, run.id, run.config)
+        return real(self, pid, limit, among)
+
+    monkeypatch.setattr(RunStore, "claim_group", worker_first)
+    run = mt.train(TINY, store=store)
+    assert run.status == "done" and len(store.runs()) == 1
+
+
+def test_workers_pick_this_process_or_worker_processes(store: RunStore,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """0 and 1 train here; N ≥ 2 and None go to ``planning.serve`` (the pool `mtae study`
+    starts and stops: its workers' lifecycle is tested with the CLI's)."""
+    from mtae_core.lessons.run import train_here
+    from mtae_core.studies import planning
+
+    served: list[int | None] = []
+
+    def serve(store: RunStore, study_id: int, workers: int | None = None,
+              on_run: Any = None) -> None:
+        served.append(workers)
+        train_here(store, study_id)
+
+    monkeypatch.setattr(planning, "serve", serve)
+    spec = {"base": TINY, "axes": {"model.sharing": ["hard"]}, "seeds": 2}
+    assert mt.run_study(spec, workers=2, store=store).to_frame().delta_m_n.tolist() == [2]
+    assert served == [2]
+    for workers in (0, 1, None):
+        assert mt.run_study(spec, workers=workers, store=store).status == "done"
+    assert served == [2, None] and len(store.runs()) == 4  # (every later run reused)
+    with pytest.raises(ValueError, match="workers"):
+        mt.run_study(spec, workers=-1, store=store)
