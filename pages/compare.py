@@ -3,16 +3,10 @@ test metrics side by side, with Δm against a single-task baseline said and chec
 
 import streamlit as st
 
+from mtae_core.analysis.baselines import BASELINE
+from mtae_core.analysis.comparison import baselines_of, task_delta_frame
 from ui import charts, classroom, downloads, links
-from ui.compare import (
-    BASELINE,
-    baselines_of,
-    comparison_table,
-    curve_rows,
-    style_best,
-    task_delta_frame,
-    validation_table,
-)
+from ui.compare import comparison_table, curve_rows, style_best, validation_table
 from ui.compare_views import baseline_notes
 from ui.live import run_insights, tab_runs
 from ui.pictures import weights_download

@@ -540,7 +540,7 @@ def test_widgets_carry_plain_word_labels(app):
 
 
 def test_compare_shows_which_tasks_gain_or_lose_from_sharing(app, filled):
-    from ui.compare import task_delta_frame
+    from mtae_core.analysis.comparison import task_delta_frame
 
     at = open_page(app(), "pages/compare.py")
     at = select_runs(at, filled, ["hard"])
