@@ -11,13 +11,9 @@ from ui.compare_views import baseline_notes
 from ui.live import run_insights, tab_runs
 from ui.pictures import weights_download
 from ui.runs_view import delete_control, runs_table, selected_metrics
-from ui.state import ensure_app_frame, get_store
-from ui.train_form import LABELS
+from ui.state import get_store, page_frame
 
-ensure_app_frame()
-links.carry(LABELS)  # the tab's Train settings and run stay in the URL
-st.title("Compare runs")
-links.show_notices()
+page_frame("Compare runs")
 tab_runs("compare.tab", on_train_page=False)
 def main() -> None:
     """The page below its title: a function, so an early end returns to app.py's frame,

@@ -17,10 +17,9 @@ from mtae_core.config import ExperimentConfig, run_key
 from . import links
 from .classroom import owner
 from .compare import flatten
-from .messages import label_of
+from .messages import LABELS, label_of
 from .state import get_store, submit
 from .text import md
-from .train_form import LABELS
 
 
 def describe_differences(base: ExperimentConfig, cfg: ExperimentConfig,

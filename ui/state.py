@@ -20,6 +20,8 @@ from mtae_core.runner.jobs import JobRunner
 from mtae_core.store.runs import RunStore, default_path
 from mtae_core.store.tables import attach, attached
 
+from . import links
+
 _frame_seen = threading.Event()  # app.py's frame (and so st.navigation) ran in this process
 # a page has been drawn to its end in this process: ui.serve's engine warm-up waits for it
 # (a little), so it does not slow the first visitor's form down with torch's import
@@ -49,6 +51,18 @@ def ensure_app_frame() -> None:
     if not _frame_seen.is_set() and getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def page_frame(title: str, notices: bool = True) -> None:
+    """The top of every page, one call: the app's frame (``ensure_app_frame``), the tab's
+    settings and run carried in the URL (``links.carry``), the page's title, then —
+    unless the page has its own places for them (``notices=False``: Train shows each
+    beside what it concerns) — the warnings about link parameters that were ignored."""
+    ensure_app_frame()
+    links.carry()
+    st.title(title)
+    if notices:
+        links.show_notices()
 
 
 def workers_enabled() -> bool:

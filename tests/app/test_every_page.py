@@ -1,9 +1,12 @@
 """Every page through Streamlit's AppTest: on an empty store, on a store of real finished
-runs (see conftest.py), and user text never drawn as Markdown on any page."""
+runs (see conftest.py), the one frame call each page makes, and user text never drawn as
+Markdown on any page."""
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
 import pytest
 from page_helpers import finished, open_page, texts
@@ -11,6 +14,7 @@ from page_helpers import finished, open_page, texts
 from mtae_core.config import ExperimentConfig
 from mtae_core.store.runs import RunStore
 
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["pages/train.py", "pages/compare.py", "pages/latent.py"]
 
 
@@ -70,3 +74,21 @@ def test_user_text_is_never_markdown(app, home):
         for r in rendered:  # …but never as Markdown
             assert "![x](" not in str(r) and "**bold**" not in str(r) and ":red[" not in str(r)
 
+
+# ---- the frame ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "pages").glob("*.py")))
+def test_every_page_starts_with_one_frame_call(page):
+    """One call at the top of each page (``ui.state.page_frame``) draws the app's frame,
+    carries the tab's state in the URL, the title and the link notices: no page repeats
+    its parts."""
+    tree = ast.parse((ROOT / "pages" / page).read_text())
+    calls = [n.func for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    names = [c.attr if isinstance(c, ast.Attribute) else getattr(c, "id", "") for c in calls]
+    assert names.count("page_frame") == 1, page
+    assert not {"ensure_app_frame", "carry", "title"} & set(names), page
+    # the first thing a page does (before it draws anything)
+    first = next(s.value for s in tree.body
+                 if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call))
+    assert getattr(first.func, "id", "") == "page_frame", page

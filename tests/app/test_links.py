@@ -4,6 +4,9 @@ own run, bad link parameters are dropped with a plain notice."""
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from page_helpers import button, exported_config, field, open_page, texts
 
@@ -80,3 +83,17 @@ def test_bad_settings_parameter_on_compare_is_ignored_with_a_notice(app, filled)
                for t in texts(at2.warning)), texts(at2.warning)
     assert "cfg" not in at2.query_params
 
+
+@pytest.mark.parametrize("page", ["pages/compare.py", "pages/data.py", "pages/studies.py"])
+def test_a_link_with_a_bad_setting_names_its_field_by_its_label_on_any_page(app, home, page):
+    """A link whose settings decode but break a bound, opened on a page without the Train
+    form: the notice names the field as the form labels it (the frame finds the labels)."""
+    data = json.dumps({"optimizer": {"lr": 0}}, separators=(",", ":")).encode()
+    at = app()
+    at.query_params["cfg"] = "j" + base64.urlsafe_b64encode(data).decode().rstrip("=")
+    at.switch_page(page).run()
+    assert not at.exception
+    [warning] = [w for w in texts(at.warning) if "settings could not be used" in w]
+    assert "Learning rate must be greater than 0" in warning, warning
+    assert "optimizer.lr" not in warning and "Input should" not in warning
+    assert "cfg" not in at.query_params
