@@ -1,11 +1,10 @@
 """The baseline a comparison uses and Δm against it (mtae_core.analysis.comparison), and
 the gains measured on a data set (mtae_core.analysis.gains), on a store of runs with
-hand-written test metrics (nothing is trained)."""
+hand-written test metrics (nothing is trained; ``store``: tests/conftest.py)."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -48,11 +47,6 @@ def _tables(store: RunStore) -> tuple[pd.DataFrame, dict[int, ExperimentConfig]]
 
 def _row(runs: pd.DataFrame, run_id: int) -> pd.Series:
     return runs[runs["id"] == run_id].iloc[0]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> RunStore:
-    return RunStore(tmp_path / "runs.db")
 
 
 def test_the_newest_matched_baseline_is_used_before_a_newer_unmatched_one(store):
