@@ -6,13 +6,9 @@ import streamlit as st
 
 from ui import links
 from ui.classroom import class_tables, run_choice_label
-from ui.state import ensure_app_frame, get_store
-from ui.train_form import LABELS
+from ui.state import get_store, page_frame
 
-ensure_app_frame()
-links.carry(LABELS)  # the tab's Train settings and run stay in the URL
-st.title("Class")
-links.show_notices()
+page_frame("Class")
 st.caption("Every run on this server, by student: each browser tab's runs under the name "
            "its student typed in the sidebar (*Your name*).")
 REFRESH_SECONDS = 3.0

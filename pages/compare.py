@@ -3,27 +3,17 @@ test metrics side by side, with Δm against a single-task baseline said and chec
 
 import streamlit as st
 
+from mtae_core.analysis.baselines import BASELINE
+from mtae_core.analysis.comparison import baselines_of, task_delta_frame
 from ui import charts, classroom, downloads, links
-from ui.compare import (
-    BASELINE,
-    baselines_of,
-    comparison_table,
-    curve_rows,
-    style_best,
-    task_delta_frame,
-    validation_table,
-)
+from ui.compare import comparison_table, curve_rows, style_best, validation_table
 from ui.compare_views import baseline_notes
 from ui.live import run_insights, tab_runs
 from ui.pictures import weights_download
 from ui.runs_view import delete_control, runs_table, selected_metrics
-from ui.state import ensure_app_frame, get_store
-from ui.train_form import LABELS
+from ui.state import get_store, page_frame
 
-ensure_app_frame()
-links.carry(LABELS)  # the tab's Train settings and run stay in the URL
-st.title("Compare runs")
-links.show_notices()
+page_frame("Compare runs")
 tab_runs("compare.tab", on_train_page=False)
 def main() -> None:
     """The page below its title: a function, so an early end returns to app.py's frame,

@@ -2,15 +2,10 @@
 
 import streamlit as st
 
-from ui import links
 from ui.data_page import add_table, look, stored_tables
-from ui.state import ensure_app_frame, get_store
-from ui.train_form import LABELS
+from ui.state import get_store, page_frame
 
-ensure_app_frame()
-links.carry(LABELS)  # the tab's Train settings and run stay in the URL
-links.show_notices()
-st.title("Data")
+page_frame("Data")
 st.caption("Look at a data set before training: its labels, its inputs in 2-D, and how related "
            "its tasks are. Sharing tends to help related tasks and hurt unrelated ones: "
            "predict here, then check on Compare.")

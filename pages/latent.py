@@ -8,13 +8,9 @@ from ui import charts, classroom, downloads, links
 from ui.latent import projection
 from ui.live import run_label
 from ui.pictures import UMAP_FIRST, projection_methods, recon_section, side_by_side_section
-from ui.state import ensure_app_frame, get_store
-from ui.train_form import LABELS
+from ui.state import get_store, page_frame
 
-ensure_app_frame()
-links.carry(LABELS)  # the tab's Train settings and run stay in the URL
-st.title("Latent space")
-links.show_notices()
+page_frame("Latent space")
 def main() -> None:
     """The page below its title: a function, so an early end returns to app.py's frame,
     which draws the sidebar's status after the page (``st.stop()`` would skip it)."""

@@ -4,16 +4,11 @@ run the study, and see whether the claim held next to your prediction.
 
 import streamlit as st
 
-from ui import links
 from ui.lessons import n_steps, pick_lesson, predict_and_run, read_link, show_notices, steps_view
-from ui.state import ensure_app_frame, get_store
-from ui.train_form import LABELS
+from ui.state import get_store, page_frame
 
-ensure_app_frame()
-links.carry(LABELS)  # the tab's Train settings stay in the URL
+page_frame("Lessons")
 read_link()
-st.title("Lessons")
-links.show_notices()
 show_notices()
 st.caption("Each lesson is a study with a claim that is checked on its results: what the "
            "study showed on this app's engine, including where the papers' claims did not.")

@@ -4,16 +4,11 @@ against one run. ``?study=ID`` in the URL opens a study."""
 
 import streamlit as st
 
-from ui import links
-from ui.state import ensure_app_frame, get_store
+from ui.state import get_store, page_frame
 from ui.studies import example_button, start_section
 from ui.study_progress import pick_study, show_study, study_view
-from ui.train_form import LABELS
 
-ensure_app_frame()
-links.carry(LABELS)  # the tab's Train settings (a new study's base) stay in the URL
-st.title("Studies")
-links.show_notices()
+page_frame("Studies")
 st.caption("A study trains every combination of the settings you vary, once per seed, "
            "next to single-task networks trained on the same data with the same budget, "
            "and reports each combination's mean, spread and 95% interval.")

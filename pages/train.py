@@ -7,10 +7,9 @@ import streamlit as st
 from mtae_core.config import ConfigError, ExperimentConfig
 from ui import classroom, links, live
 from ui.preload import plotly_when_idle
-from ui.state import ensure_app_frame, get_store, submit
+from ui.state import get_store, page_frame, submit
 from ui.text import md
 from ui.train_form import (
-    LABELS,
     architecture,
     auto_name,
     build_config,
@@ -25,9 +24,7 @@ from ui.url_state import hidden_paths
 
 PENDING = "train.pending"  # session: the config JSON waiting for "queue it after?"
 
-ensure_app_frame()
-links.carry(LABELS)
-st.title("Train")
+page_frame("Train", notices=False)
 form_col, run_col = st.columns([2, 3], gap="large")
 
 

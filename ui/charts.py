@@ -243,8 +243,8 @@ def cosine_figure(extras: Sequence[Mapping[str, Any]], tasks: Sequence[str],
 def task_delta_figure(deltas: pd.DataFrame,
                       title: str | None = "Change per task vs the single-task baseline"
                       ) -> go.Figure | None:
-    """Bars of ``ui.compare.task_delta_frame``: one group per task, one bar per run; right
-    of zero the task gained from sharing, left of it the task lost."""
+    """Bars of ``mtae_core.analysis.comparison.task_delta_frame``: one group per task, one
+    bar per run; right of zero the task gained from sharing, left of it the task lost."""
     if deltas.empty:
         return None
     fig = go.Figure()

@@ -1,22 +1,30 @@
 """Tables of the Compare page: per-task test metrics of chosen runs, the run best on
-validation per column, and Δm against a single-task baseline — a matched one (same
-everything but the sharing scheme, see ``mtae_core.analysis.baselines``) when there is one,
-else the newest on the same data and tasks, with what differs said."""
+validation per column, and Δm against a single-task baseline. Which baseline and the Δm
+itself are the engine's (``mtae_core.analysis.comparison``: a matched one when there is
+one, else the newest on the same data and tasks, with what differs said); this module
+lays them out."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from mtae_core.analysis.baselines import BASELINE, differences, is_matched_baseline
-from mtae_core.config import ExperimentConfig
-from mtae_core.engine.metrics import METRIC_DIRECTION, delta_m, task_deltas
+from mtae_core.analysis.comparison import (  # (names other ui modules read from here too)
+    SEP,
+    Configs,
+    delta_m_column,
+    higher_is_better,
+    metric_columns,
+    row_label,
+)
 
-SEP = " · "  # runs_table names metric columns "<task> · <metric>"
+__all__ = ["BEST_STYLE", "DELTA_M", "SEP", "Configs", "comparison_table", "curve_rows",
+           "distinguishing_names", "flatten", "higher_is_better", "metric_columns",
+           "row_label", "style_best", "validation_table"]
+
 DELTA_M = "Δm vs single-task (%)"
 BEST_STYLE = "background-color: rgba(33, 195, 84, 0.25); font-weight: 600"
 
@@ -33,19 +41,6 @@ def curve_rows(metrics: pd.DataFrame, labels: Mapping[int, str], task: str,
                          "epoch": d["epoch"] + 1, "loss": d["value"]})
 
 
-def metric_columns(runs: pd.DataFrame) -> list[str]:
-    return [c for c in runs.columns if SEP in c]
-
-
-def higher_is_better(column: str) -> bool:
-    metric = column.rsplit(SEP, 1)[-1]
-    return METRIC_DIRECTION.get(metric, True)
-
-
-def row_label(row: pd.Series) -> str:
-    return f"#{row['id']} {row['name']}"
-
-
 def comparison_table(runs: pd.DataFrame, all_runs: pd.DataFrame | None = None,
                      configs: Configs | None = None) -> pd.DataFrame:
     """Rows: runs; columns: their test metrics (plus Δm where a baseline exists)."""
@@ -56,102 +51,6 @@ def comparison_table(runs: pd.DataFrame, all_runs: pd.DataFrame | None = None,
     if dm.notna().any():
         table[DELTA_M] = dm.to_numpy()
     return table
-
-
-def _headline(row: pd.Series, cols: Sequence[str]) -> dict[str, float]:
-    """One metric per task: accuracy for classification, mse otherwise."""
-    out: dict[str, float] = {}
-    tasks = dict.fromkeys(c.rsplit(SEP, 1)[0] for c in cols)
-    for task in tasks:
-        for metric in ("accuracy", "mse"):
-            col = f"{task}{SEP}{metric}"
-            if col in row and pd.notna(row[col]):
-                out[col] = float(row[col])
-                break
-    return out
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """The single-task run a run's Δm is computed against."""
-
-    id: int
-    name: str
-    matched: bool  # differs in nothing but what a single-task baseline must differ in
-    differs: tuple[str, ...]  # dotted config paths it differs in (besides those)
-
-
-Configs = Mapping[int, ExperimentConfig]
-
-
-def find_baseline(row: pd.Series, candidates: pd.DataFrame,
-                  configs: Configs | None = None) -> Baseline | None:
-    """The single-task run to compare ``row`` with: among finished ``single_task`` runs on
-    the same data set and tasks, the newest matched one (``is_matched_baseline``), else
-    the newest, with the settings it differs in. None when there is none (or ``row`` is
-    a baseline itself)."""
-    if row.get("sharing") == BASELINE or candidates.empty:
-        return None
-    same = candidates[(candidates["sharing"] == BASELINE) & (candidates["status"] == "done")
-                      & (candidates["dataset"] == row["dataset"])
-                      & (candidates["tasks"] == row["tasks"])].sort_values("id")
-    if same.empty:
-        return None
-    cfg = configs.get(int(row["id"])) if configs is not None else None
-    if configs is None or cfg is None:  # nothing to match with: the newest, differences unknown
-        newest = same.iloc[-1]
-        return Baseline(int(newest["id"]), str(newest["name"]), False, ())
-    found = [(int(b["id"]), str(b["name"]), configs[int(b["id"])])
-             for _, b in same.iterrows() if int(b["id"]) in configs]
-    if not found:
-        return None
-    matched = [f for f in found if is_matched_baseline(f[2], cfg)]
-    run_id, name, base = (matched or found)[-1]
-    return Baseline(run_id, name, bool(matched),
-                    tuple(differences(base, cfg, ignore_baseline_free=True)))
-
-
-def _against_baseline(row: pd.Series, candidates: pd.DataFrame, configs: Configs | None
-                      ) -> tuple[dict[str, float], dict[str, float], dict[str, bool]] | None:
-    """(the run's headline metrics, its single-task baseline's, which way each points),
-    keyed by metric column; None for a run not finished or without a baseline."""
-    base = find_baseline(row, candidates, configs)
-    if base is None or row.get("status") != "done":
-        return None
-    cols = metric_columns(candidates)
-    b = _headline(candidates[candidates["id"] == base.id].iloc[0], cols)
-    return _headline(row, cols), b, {k: higher_is_better(k) for k in b}
-
-
-def delta_m_column(runs: pd.DataFrame, candidates: pd.DataFrame,
-                   configs: Configs | None = None) -> pd.Series:
-    """Δm in percent of each run over its single-task baseline (NaN when there is none)."""
-    values = []
-    for _, row in runs.iterrows():
-        pair = _against_baseline(row, candidates, configs)
-        values.append(delta_m(*pair) if pair else float("nan"))
-    return pd.Series(values, index=runs.index, dtype=float)
-
-
-def task_delta_frame(runs: pd.DataFrame, candidates: pd.DataFrame,
-                     configs: Configs | None = None) -> pd.DataFrame:
-    """Which tasks gain and which lose from training together: one row per (run, task)
-    with the change (%) of the task's headline metric over the single-task baseline,
-    positive = better. Runs without a baseline are left out."""
-    rows = []
-    for _, row in runs.iterrows():
-        pair = _against_baseline(row, candidates, configs)
-        for col, delta in (task_deltas(*pair) if pair else {}).items():
-            task, metric = col.rsplit(SEP, 1)
-            rows.append((int(row["id"]), row_label(row), task, metric, delta))
-    return pd.DataFrame(rows, columns=["run_id", "run", "task", "metric", "delta"])
-
-
-def baselines_of(runs: pd.DataFrame, candidates: pd.DataFrame, configs: Configs
-                 ) -> list[tuple[pd.Series, Baseline | None]]:
-    """Each finished multi-task run of ``runs`` with the baseline its Δm uses (or None)."""
-    return [(row, find_baseline(row, candidates, configs)) for _, row in runs.iterrows()
-            if row.get("status") == "done" and row.get("sharing") != BASELINE]
 
 
 def validation_table(table: pd.DataFrame, runs: pd.DataFrame,

@@ -11,15 +11,15 @@ import pandas as pd
 import streamlit as st
 
 from mtae_core.analysis.baselines import baseline_config
+from mtae_core.analysis.comparison import Baseline
 from mtae_core.config import ExperimentConfig, run_key
 
 from . import links
 from .classroom import owner
-from .compare import Baseline, flatten
-from .messages import label_of
+from .compare import flatten
+from .messages import LABELS, label_of
 from .state import get_store, submit
 from .text import md
-from .train_form import LABELS
 
 
 def describe_differences(base: ExperimentConfig, cfg: ExperimentConfig,

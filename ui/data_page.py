@@ -17,6 +17,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from mtae_core.analysis.gains import measured_gains
 from mtae_core.analysis.relatedness import dataset_report, loaded
 from mtae_core.config import ConfigError, ExperimentConfig
 from mtae_core.data import TableDataset, datasets
@@ -33,7 +34,6 @@ from mtae_core.store import tables as store_tables
 from mtae_core.store.runs import RunStore
 
 from . import charts, downloads
-from .compare import baselines_of, task_delta_frame
 
 UPLOAD_KEY = "data.upload"  # session state: (file id, ParsedTable | error message)
 VIEW_KEY = "data.view"  # the data set shown under "Look before you train"
@@ -205,21 +205,6 @@ def _heatmap(matrix: dict[str, Any], title: str, zmin: float) -> go.Figure:
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(title=title, height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
-
-
-def measured_gains(store: RunStore, dataset: str) -> pd.DataFrame:
-    """Each finished sharing run on ``dataset`` against its single-task baseline: one row
-    per (run, task) with the change (%) of the task's headline metric."""
-    runs = store.runs_table()
-    if runs.empty:
-        return pd.DataFrame(columns=["run", "task", "metric", "delta"])
-    configs = {r.id: r.config for r in store.runs()}
-    mine = runs[runs["dataset"] == dataset]
-    # only runs with a matched baseline (same data, budget, optimizer, seeds): a gain
-    # against a baseline trained otherwise would not measure transfer
-    matched = [int(row["id"]) for row, base in baselines_of(mine, runs, configs)
-               if base is not None and base.matched]
-    return task_delta_frame(mine[mine["id"].isin(matched)], runs, configs)
 
 
 def _view_config(dataset: str) -> tuple[str, list[str]] | None:

@@ -25,7 +25,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mtae_core.config import ConfigError
 
-from .messages import problems
+from .messages import LABELS, problems
 from .text import md
 from .url_state import HIDE, PRESENT, decode_config, encode_hide, parse_hide, parse_present
 
@@ -65,8 +65,10 @@ def _shown(value: str) -> str:
 
 
 def carry(labels: dict[str, str] | None = None) -> None:
-    """Call at the top of every page: on the tab's first run, adopt the link's
-    parameters (checked); on every run, write the tab's state back to the URL."""
+    """Call at the top of every page (``ui.state.page_frame`` does): on the tab's first
+    run, adopt the link's parameters (checked; a bad ``?cfg=`` is named by the fields'
+    labels, ``messages.LABELS`` unless ``labels`` says otherwise); on every run, write
+    the tab's state back to the URL."""
     ss = st.session_state
     if STARTED_KEY not in ss:
         ss[STARTED_KEY] = True
@@ -83,7 +85,8 @@ def carry(labels: dict[str, str] | None = None) -> None:
                 decode_config(raw_cfg)
                 ss[SETTINGS_KEY] = raw_cfg
             except ConfigError as e:
-                notices[CFG] = "; ".join(str(p) for p in problems(e.errors, labels or {}))
+                notices[CFG] = "; ".join(str(p) for p in problems(
+                    e.errors, LABELS if labels is None else labels))
         ss.setdefault(NOTICES_KEY, {}).update(notices)
     for param, key in ((CFG, SETTINGS_KEY), (RUN, RUN_KEY)):
         value = ss.get(key)

@@ -3,8 +3,8 @@
 The engine reports a problem as ``(dotted field path, message)``; a message may still be
 pydantic's ("Input should be greater than or equal to 1 (got 0)"). ``plain`` rewrites
 those into a sentence with the field's label ("Epochs must be at least 1"), cuts long
-echoed values, and leaves the engine's own plain messages as they are. Pure functions,
-no Streamlit.
+echoed values, and leaves the engine's own plain messages as they are. ``LABELS``: each
+config path's label, from the schemas. Pure functions, no Streamlit.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from mtae_core.config import DataConfig, ModelConfig, OptimizerConfig, TrainingConfig
 
 MAX_VALUE_CHARS = 40  # an echoed value longer than this is cut (a pasted 10,000-char text)
 
@@ -115,3 +117,19 @@ def problems(errors: Iterable[Any], labels: Mapping[str, str]) -> list[Problem]:
             text = plain(label, message)
         out.append(Problem(key, label, text))
     return out
+
+
+def _schema_labels() -> dict[str, str]:
+    """Config path → the label its widget shows, from the schemas (for problems found
+    where no form is drawn: a link opened on another page)."""
+    out = {"name": "Run name", "seed": "Seed", "data.dataset": "Data set", "data.tasks": "Tasks",
+           "model.autoencoder": "Autoencoder", "model.sharing": "Parameter sharing",
+           "weighting.strategy": "Loss weighting", "schedule.kind": "Task schedule"}
+    for section, model in (("data", DataConfig), ("model", ModelConfig),
+                           ("optimizer", OptimizerConfig), ("training", TrainingConfig)):
+        for name, f in model.model_fields.items():
+            out.setdefault(f"{section}.{name}", f.title or name.replace("_", " ").capitalize())
+    return out
+
+
+LABELS = _schema_labels()

@@ -20,6 +20,8 @@ from mtae_core.runner.jobs import JobRunner
 from mtae_core.store.runs import RunStore, default_path
 from mtae_core.store.tables import attach, attached
 
+from . import links
+
 _frame_seen = threading.Event()  # app.py's frame (and so st.navigation) ran in this process
 # a page has been drawn to its end in this process: ui.serve's engine warm-up waits for it
 # (a little), so it does not slow the first visitor's form down with torch's import
@@ -36,12 +38,18 @@ def run_in_frame(page: Any) -> None:
 
 
 def ensure_app_frame() -> None:
-    """Call first in every page. Until a server's first script run reaches app.py's
-    ``st.navigation``, Streamlit takes ``pages/`` for an old-style page folder and runs a
-    page opened by its URL (a bookmark, a tab reconnecting after a restart) on its own,
-    without app.py's frame; that state lasts until someone opens the app's front page.
-    A page run before the frame ever ran turns that mode off and reruns through app.py."""
-    # (an internal flag of Streamlit: if a later version drops it, there is nothing to do)
+    """Call first in every page (``page_frame`` does): a page run before app.py's frame
+    ever ran in this process turns Streamlit's page-folder mode off and reruns through
+    app.py."""
+    # Why a private flag: Streamlit 1.67.0 sets PagesManager.uses_pages_directory when the
+    # server's first session starts, because app.py has a folder named pages/ beside it,
+    # and until some script run reaches st.navigation (which clears it) it runs a URL such
+    # as /compare (a bookmark, a tab reconnecting after a restart) as that file alone
+    # (script_runner._mpa_v1), without app.py: no sidebar, no menu, no device line (the
+    # browser test test_a_page_opened_first_on_a_fresh_server_gets_the_app_frame fails
+    # without this). No public setting stops it: client.showSidebarNavigation=false only
+    # hides that mode's menu (tried: the test still fails), and the folder must keep its
+    # name. If a later version drops the flag, getattr finds none and this does nothing.
     try:
         from streamlit.runtime.pages_manager import PagesManager
     except ImportError:
@@ -49,6 +57,18 @@ def ensure_app_frame() -> None:
     if not _frame_seen.is_set() and getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def page_frame(title: str, notices: bool = True) -> None:
+    """The top of every page, one call: the app's frame (``ensure_app_frame``), the tab's
+    settings and run carried in the URL (``links.carry``), the page's title, then —
+    unless the page has its own places for them (``notices=False``: Train shows each
+    beside what it concerns) — the warnings about link parameters that were ignored."""
+    ensure_app_frame()
+    links.carry()
+    st.title(title)
+    if notices:
+        links.show_notices()
 
 
 def workers_enabled() -> bool:

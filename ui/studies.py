@@ -96,8 +96,9 @@ def _start_text(value: Any) -> str:
 
 
 def _number_values(label: str, text: str, info: Any) -> tuple[list[Any], str | None]:
-    """Parse "0.1, 0.5, 0.9" and check each value in plain words (the engine checks them
-    again against the config when the spec is parsed)."""
+    """Parse "0.1, 0.5, 0.9" into numbers, in plain words when it cannot. Whether each
+    value is allowed (bounds, whole numbers) is the config's to say: ``StudySpec.parse``
+    checks every value against the field and names the axis and the field."""
     values = parse_number_list(text)
     if not values:
         return [], f"{label}: give at least one value, separated by commas"
@@ -105,19 +106,24 @@ def _number_values(label: str, text: str, info: Any) -> tuple[list[Any], str | N
     if bad:
         return [], f"{label}: {bad[0]!r} is not a number"
     if _meta(info, "integer", False):
-        frac = [v for v in values if isinstance(v, float) and not v.is_integer()]
-        if frac:
-            return [], f"{label} must be whole numbers ({frac[0]} is not)"
-        values = [int(v) for v in values]
-    lo, hi = _meta(info, "minimum"), _meta(info, "maximum")
-    for v in values:
-        if lo is not None and v < lo:
-            return [], f"{label} must be at least {lo} (got {v})"
-        if hi is not None and v > hi:
-            return [], f"{label} must be at most {hi} (got {v})"
+        # "3.0" means 3 to a person; the config takes only whole numbers as such (a
+        # fraction goes on as it is, for the config to refuse by name)
+        values = [int(v) if isinstance(v, float) and v.is_integer() else v for v in values]
     if len(set(values)) != len(values):
         return [], f"{label}: a value is listed twice"
     return values, None
+
+
+def _lambda_values(text: str) -> tuple[list[float], str | None]:
+    """The λ of a weight sweep: numbers from 0 to 1 (λ for one task, 1 − λ for the other:
+    a rule of this sweep, not a bound of any config field, so it is checked here)."""
+    lams, problem = _number_values("λ", text, {})
+    for lam in lams:
+        if lam < 0.0:
+            return [], f"λ must be at least 0.0 (got {lam})"
+        if lam > 1.0:
+            return [], f"λ must be at most 1.0 (got {lam})"
+    return lams, problem
 
 
 WEIGHTS = "weighting.options.weights"
@@ -140,7 +146,7 @@ def _weights_values(place: Any, label: str, key: str, tasks: list[str]
                                [w for w in weightings.names() if w != "fixed"],
                                key=f"{key}.others",
                                help="each one a cell of this axis, on the same Pareto view")
-    lams, problem = _number_values("λ", text, {"minimum": 0.0, "maximum": 1.0})
+    lams, problem = _lambda_values(text)
     weights = [{first: float(lam), second: round(1.0 - float(lam), 10)} for lam in lams]
     if not others:
         return WEIGHTS, weights, problem

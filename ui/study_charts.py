@@ -6,9 +6,9 @@
   baselines, with error bars;
 - ``axis_figure``: a task's metric against a numeric axis (λ, p, latent size, lr), the
   mean with its 95% interval as a band, one line per setting of the other axes;
-- ``pareto_mask`` / ``pareto_figure``: two tasks' metrics, each cell a point with error
-  bars and the non-dominated front drawn; with a fixed-λ sweep, the front of the
-  scalarisation cells and the other cells on the same axes.
+- ``pareto_figure``: two tasks' metrics, each cell a point with error bars and the
+  non-dominated front (``mtae_core.analysis.pareto``) drawn; with a fixed-λ sweep, the
+  front of the scalarisation cells and the other cells on the same axes.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from mtae_core.analysis.pareto import pareto_mask
 
 from .charts import PALETTE, _layout, task_losses
 
@@ -156,23 +158,6 @@ def axis_figure(frame: pd.DataFrame, axis_label: str, log_x: bool = False,
 
 
 # ---- Pareto view ------------------------------------------------------------------------------
-
-
-def pareto_mask(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,
-                higher_a: bool = True, higher_b: bool = True) -> np.ndarray:
-    """Which points are not dominated: no other point is at least as good on both
-    metrics and strictly better on one. Points with a NaN are never on the front."""
-    pa = np.asarray(a, dtype=float) * (1.0 if higher_a else -1.0)  # both: higher is better
-    pb = np.asarray(b, dtype=float) * (1.0 if higher_b else -1.0)
-    ok = np.isfinite(pa) & np.isfinite(pb)
-    out = np.zeros(len(pa), dtype=bool)
-    for i in np.flatnonzero(ok):
-        others = ok.copy()
-        others[i] = False
-        dominated = (others & (pa >= pa[i]) & (pb >= pb[i])
-                     & ((pa > pa[i]) | (pb > pb[i]))).any()
-        out[i] = not dominated
-    return out
 
 
 def _front_xy(x: np.ndarray, y: np.ndarray, higher_y: bool) -> tuple[np.ndarray, np.ndarray]:

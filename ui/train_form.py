@@ -46,7 +46,7 @@ from .forms import (
     model_form,
     register,
 )
-from .messages import Problem, problems
+from .messages import LABELS, Problem, problems
 from .model_views import architecture_figure  # (light: it imports torch when it draws)
 from .text import md
 from .url_state import DEFAULT_NAME, decode_config, encode_config
@@ -293,22 +293,6 @@ def build_config(raw: dict[str, Any], name: str = "") -> ExperimentConfig:
     if not raw["data"]["tasks"]:
         raise ConfigError([("data.tasks", "must include at least one task")])
     return ExperimentConfig.parse({**raw, "name": name.strip() or auto_name(raw)})
-
-
-def _schema_labels() -> dict[str, str]:
-    """Config path → the label its widget shows, from the schemas (for problems found
-    where no form is drawn: a link opened on another page)."""
-    out = {"name": "Run name", "seed": "Seed", "data.dataset": "Data set", "data.tasks": "Tasks",
-           "model.autoencoder": "Autoencoder", "model.sharing": "Parameter sharing",
-           "weighting.strategy": "Loss weighting", "schedule.kind": "Task schedule"}
-    for section, model in (("data", DataConfig), ("model", ModelConfig),
-                           ("optimizer", OptimizerConfig), ("training", TrainingConfig)):
-        for name, f in model.model_fields.items():
-            out.setdefault(f"{section}.{name}", f.title or name.replace("_", " ").capitalize())
-    return out
-
-
-LABELS = _schema_labels()
 
 
 def config_problems(error: ConfigError, fields: Fields) -> list[Problem]:

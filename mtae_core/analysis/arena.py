@@ -25,6 +25,7 @@ from ..config import plain_problems as config_problems  # pydantic's errors in p
 from ..engine.training import build_optimizer
 from ..models.base import ModelOutput, SharingScheme
 from ..weighting import GradientWeighting, weightings
+from .pareto import pareto_mask
 
 __all__ = ["BOUNDS", "ArenaError", "STARTS", "TASKS", "Toy", "Trajectory", "loss_grid", "pareto_set",
            "run_method", "toy_gradients"]
@@ -202,16 +203,16 @@ def loss_grid(toy: Toy | None = None, n: int = 200) -> tuple[np.ndarray, np.ndar
 
 def pareto_set(toy: Toy | None = None, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
     """The Pareto set, approximated by the non-dominated points of an n × n grid:
-    (points (m, 2), their losses (m, 2)), ordered by the first loss."""
+    (points (m, 2), their losses (m, 2)), ordered by the first loss; of grid points with
+    equal losses, the first one only."""
     xs, ys, L = loss_grid(toy, n)
     X, Y = np.meshgrid(xs, ys)
-    pts = np.column_stack([X.ravel(), Y.ravel()])
-    f = np.column_stack([L[0].ravel(), L[1].ravel()])
-    order = np.lexsort((f[:, 1], f[:, 0]))  # by L1, ties by L2
-    keep, best = [], np.inf
-    for i in order:  # a point is non-dominated when its L2 beats every smaller L1's
-        if f[i, 1] < best:
-            keep.append(i)
-            best = f[i, 1]
-    idx = np.array(keep, dtype=int)
+    pts = np.column_stack([X.ravel(), Y.ravel()])  # (n², 2)
+    f = np.column_stack([L[0].ravel(), L[1].ravel()])  # (n², 2): both losses, lower is better
+    on = pareto_mask(f[:, 0], f[:, 1], higher_a=False, higher_b=False)
+    order = np.lexsort((f[:, 1], f[:, 0]))  # by L1, ties by L2 (stable: grid order next)
+    idx = order[on[order]]
+    # equal losses are one point of the front, drawn once
+    first = np.r_[True, np.any(f[idx][1:] != f[idx][:-1], axis=1)]
+    idx = idx[first]
     return pts[idx], f[idx]

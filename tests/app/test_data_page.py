@@ -126,8 +126,8 @@ def test_measured_gains_use_matched_baselines_only(filled):
     out of 'Did relatedness predict transfer?' (its gain would not measure transfer)."""
     from page_helpers import tiny
 
+    from mtae_core.analysis.gains import measured_gains
     from mtae_core.runner.jobs import execute
-    from ui.data_page import measured_gains
 
     store = RunStore(filled.path)
     before = set(measured_gains(store, "digits")["run_id"])

@@ -121,6 +121,27 @@ def test_bad_axis_values_are_named_in_plain_words_and_start_is_off(app, home, te
     assert RunStore(home / "runs.db").runs() == []
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("0, 2", "Epochs must be at least 1"),
+    ("2.5", "Epochs must be a whole number"),
+])
+def test_values_the_config_refuses_are_named_by_the_engine_next_to_the_axis(app, home, text,
+                                                                           message):
+    """The form checks only that the values are numbers; bounds and whole numbers are the
+    config's, and its message names the field in plain words."""
+    at = _axis(open_studies(app()), "training.epochs", text)
+    errors = texts(at.error)
+    assert len(errors) == 1 and message in errors[0], errors
+    assert not any(w in errors[0] for w in ("Input should", "Traceback", "pydantic"))
+    assert button(at, "Start study").disabled
+
+
+def test_whole_numbers_written_with_a_point_are_whole_numbers(app, home):
+    at = _axis(open_studies(app()), "training.epochs", "3.0, 2")
+    assert not at.error, texts(at.error)
+    assert not button(at, "Start study").disabled
+
+
 def test_a_study_above_the_size_cap_says_how_to_raise_it(app, home):
     at = open_studies(app())
     at.number_input(key="studies.seeds").set_value(50).run()

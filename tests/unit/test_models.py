@@ -351,7 +351,6 @@ E2E = {"single_task": "plain", "hard": "denoising", "soft": "sparse",
 @pytest.mark.parametrize("scheme", sharing.names())
 def test_train_two_epochs_on_digits(scheme, tiny_cfg):
     from mtae_core.engine.training import train
-    from ui.model_views import architecture_figure, mixing_figures
 
     assert scheme in E2E  # a new scheme gets a variant to train with here
     cfg = tiny_cfg.replace(model={"sharing": scheme, "autoencoder": E2E[scheme],
@@ -365,29 +364,6 @@ def test_train_two_epochs_on_digits(scheme, tiny_cfg):
     expected = {"sparse": {"aux:sparsity"}, "variational": {"aux:kl"},
                 "contractive": {"aux:contractive"}}.get(E2E[scheme], set())
     assert aux == expected | ({"aux:soft_penalty"} if scheme == "soft" else set())
-    extras = [h["extras"] for h in res.history]
-    figs = mixing_figures(extras)
-    assert len(figs) == (1 if scheme in ("soft", "cross_stitch", "mmoe", "cgc", "ple") else 0)
-    fig, counts = architecture_figure(cfg)
-    assert fig.layout.shapes and fig.data
-    assert counts["total"] == counts["shared"] + counts["task_specific"] > 0
-
-
-def test_mixing_figures_from_hand_made_extras():
-    from ui.model_views import mixing_figures
-
-    hist = [
-        {"soft_distance": 2.0},
-        {"soft_distance": 1.5,
-         "cross_stitch": {"tasks": ["a", "b"], "alphas": [[[0.9, 0.1], [0.1, 0.9]]] * 2},
-         "gates": {"gates": {"experts": ["shared 1", "shared 2"],
-                             "rows": {"a": [0.3, 0.7], "b": [0.5, 0.5]}}}},
-    ]
-    gates, alphas, dist = mixing_figures(hist)
-    assert gates.data[0].type == "heatmap" and list(gates.data[0].y) == ["a", "b"]
-    assert len(alphas.data) == 2
-    assert list(dist.data[0].y) == [2.0, 1.5]
-    assert mixing_figures([{}, {"lr": 0.1}]) == []
 
 
 def test_batched_linear_is_independent_linear_layers():

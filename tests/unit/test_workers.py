@@ -271,15 +271,3 @@ def test_one_worker_starts_at_once_and_more_when_runs_wait(store, tiny_cfg):
     finally:
         runner.stop()
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]  # stop() reaps them
-
-
-def test_the_app_shows_detecting_until_the_device_is_known(monkeypatch):
-    """Without workers (as in the app tests) the server detects the device itself, in a
-    background thread: the sidebar never waits for it."""
-    monkeypatch.setenv("MTAE_NO_WORKERS", "1")
-    from ui.state import DETECTING, device_label
-
-    first = device_label()
-    assert first in (DETECTING, describe_device(resolve_device("auto")))
-    assert _wait(lambda: device_label() != DETECTING, 10)
-    assert device_label() == describe_device(resolve_device("auto"))

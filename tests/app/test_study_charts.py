@@ -16,7 +16,6 @@ from ui.study_charts import (
     cell_curves,
     gains_figure,
     pareto_figure,
-    pareto_mask,
 )
 
 
@@ -26,30 +25,7 @@ def _metrics(rows: list[tuple[int, int, str, str, float]]) -> pd.DataFrame:
                         columns=["run_id", "epoch", "split", "task", "metric", "value"])
 
 
-# ---- Pareto front -----------------------------------------------------------------------
-
-
-def test_pareto_mask_both_higher_is_better() -> None:
-    # (1, 5) and (5, 1) and (3, 3) trade off; (2, 2) is beaten by (3, 3); (3, 2) by (3, 3)
-    a = [1, 5, 3, 2, 3]
-    b = [5, 1, 3, 2, 2]
-    assert pareto_mask(a, b).tolist() == [True, True, True, False, False]
-
-
-def test_pareto_mask_follows_each_metrics_direction() -> None:
-    # accuracy (higher better) against reconstruction MSE (lower better)
-    acc = [0.9, 0.8, 0.95, 0.85]
-    mse = [0.30, 0.10, 0.50, 0.40]
-    # (0.85, 0.40) is beaten by (0.9, 0.30) on both; the rest trade off
-    assert pareto_mask(acc, mse, True, False).tolist() == [True, True, True, False]
-    # flipping the direction of MSE changes which points win
-    assert pareto_mask(acc, mse, True, True).tolist() == [False, False, True, False]
-
-
-def test_pareto_mask_ties_and_nan() -> None:
-    # two identical points dominate neither each other; a NaN is never on the front
-    assert pareto_mask([1, 1, np.nan], [2, 2, 9]).tolist() == [True, True, False]
-    assert pareto_mask([], []).tolist() == []
+# ---- Pareto view (its front: tests/unit/test_pareto.py) ------------------------------
 
 
 def _points() -> pd.DataFrame:
