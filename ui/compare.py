@@ -14,7 +14,7 @@ from pandas.io.formats.style import Styler
 
 from mtae_core.analysis.baselines import BASELINE, differences, is_matched_baseline
 from mtae_core.config import ExperimentConfig
-from mtae_core.engine.metrics import METRIC_DIRECTION, delta_m, task_deltas
+from mtae_core.engine.metrics import METRIC_DIRECTION, delta_m, headline_of, task_deltas
 
 SEP = " · "  # runs_table names metric columns "<task> · <metric>"
 DELTA_M = "Δm vs single-task (%)"
@@ -58,16 +58,20 @@ def comparison_table(runs: pd.DataFrame, all_runs: pd.DataFrame | None = None,
     return table
 
 
-def _headline(row: pd.Series, cols: Sequence[str]) -> dict[str, float]:
-    """One metric per task: accuracy for classification, mse otherwise."""
+def _headline(row: pd.Series, cols: Sequence[str], other: pd.Series | None = None
+              ) -> dict[str, float]:
+    """One metric per task, the engine's headline (``headline_of``: ROC AUC for a binary
+    task, accuracy for another classification task, else MSE), the one ``row`` and
+    ``other`` (its baseline) both have."""
     out: dict[str, float] = {}
     tasks = dict.fromkeys(c.rsplit(SEP, 1)[0] for c in cols)
+    rows = [row] if other is None else [row, other]
     for task in tasks:
-        for metric in ("accuracy", "mse"):
-            col = f"{task}{SEP}{metric}"
-            if col in row and pd.notna(row[col]):
-                out[col] = float(row[col])
-                break
+        keys = [{c.rsplit(SEP, 1)[1] for c in cols if c.rsplit(SEP, 1)[0] == task
+                 and c in r and pd.notna(r[c])} for r in rows]
+        metric = headline_of(keys) if all(keys) else None
+        if metric is not None and metric in keys[0]:
+            out[f"{task}{SEP}{metric}"] = float(row[f"{task}{SEP}{metric}"])
     return out
 
 
@@ -119,8 +123,9 @@ def _against_baseline(row: pd.Series, candidates: pd.DataFrame, configs: Configs
     if base is None or row.get("status") != "done":
         return None
     cols = metric_columns(candidates)
-    b = _headline(candidates[candidates["id"] == base.id].iloc[0], cols)
-    return _headline(row, cols), b, {k: higher_is_better(k) for k in b}
+    base_row = candidates[candidates["id"] == base.id].iloc[0]
+    b = _headline(base_row, cols, row)
+    return _headline(row, cols, base_row), b, {k: higher_is_better(k) for k in b}
 
 
 def delta_m_column(runs: pd.DataFrame, candidates: pd.DataFrame,

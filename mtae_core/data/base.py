@@ -28,8 +28,12 @@ class TaskSpec:
 
     @property
     def metric(self) -> str:
-        """The headline metric of the task."""
-        return "accuracy" if self.kind == "classification" else "mse"
+        """The headline metric of the task (the one Δm, "best" and verdicts use): ROC AUC
+        for a binary task (accuracy hides an imbalanced one), accuracy for another
+        classification task, else MSE (``engine.metric_names.HEADLINE_ORDER``)."""
+        if self.kind == "classification":
+            return "auc" if self.n_classes == 2 else "accuracy"
+        return "mse"
 
     @property
     def higher_is_better(self) -> bool:
