@@ -50,7 +50,7 @@ def convert(train: Path, test: Path, out: Path) -> None:
 
 class AdultOptions(Options):
     rows: int | None = Field(
-        None, ge=100, title="Rows",
+        None, ge=20, title="Rows",
         description="a random subset of this many rows for a quicker run (drawn with the "
                     "data seed, test and training rows in the given split's proportion); "
                     "left out: every row")

@@ -76,7 +76,7 @@ class CensusOptions(Options):
                     "or education at least college with never married (group 2); the "
                     "default tasks, any of the three may be chosen")
     rows: int | None = Field(
-        None, ge=100, title="Rows",
+        None, ge=20, title="Rows",
         description="a random subset of this many rows for a quicker run (drawn with the "
                     "data seed, test and training rows in the given split's proportion); "
                     "left out: every row")
