@@ -206,6 +206,9 @@ def test_the_cli_lists_absent_benchmarks_with_the_command(data_home, capsys):
     assert main(["data", "list"]) == 0
     out = capsys.readouterr().out
     assert "census_income" in out and "`make data` adds it" in out
+    assert main(["data", "show", "census_income"]) == 2  # a plain line, not a traceback
+    err = capsys.readouterr().err
+    assert err.startswith("error: the files of census_income") and "make data" in err
 
 
 # ---- the data sets, on the small files ------------------------------------------------------
