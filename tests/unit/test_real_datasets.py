@@ -382,3 +382,34 @@ def test_real_mnist_holds_every_digit():
     ds = datasets.get("mnist")
     raw = ds.generate(ds.Options(), 0)
     assert raw.x.shape == (5000, 784) and set(np.unique(raw.targets["digit"])) == set(range(10))
+
+
+def test_the_train_form_starts_each_census_task_set_from_its_own_tasks(fetched, tmp_path,
+                                                                       monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from ui.train_form import TAB_KEY
+
+    monkeypatch.setenv("MTAE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MTAE_NO_WORKERS", "1")
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"),
+                           default_timeout=60).run()
+    at.session_state[TAB_KEY] = "Data"
+    at.run()
+
+    def widget(end: str):
+        return next(w for kind in ("selectbox", "radio", "segmented_control")
+                    for w in getattr(at, kind, []) if (w.key or "").endswith(end))
+
+    def tasks() -> list[str]:  # the Tasks widget of the data set shown now
+        (box,) = [w for w in at.multiselect if (w.key or "").startswith("data.tasks.census")]
+        return list(box.value)
+
+    widget("data.dataset.name").set_value("census_income").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert tasks() == ["income", "never_married", "reconstruction"]
+    widget("task_set").set_value("education_marital").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert tasks() == ["education", "never_married", "reconstruction"]
+    widget("task_set").set_value("income_marital").run()
+    assert tasks() == ["income", "never_married", "reconstruction"]
