@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 # the optional extras the test suite covers (Ray studies, UMAP); `make run` stays lean
 EXTRAS_STAMP := $(VENV)/.installed-extras
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean data data-if-missing
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,10 +19,19 @@ $(EXTRAS_STAMP): $(STAMP)
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev,ray,umap]'
 	touch $(EXTRAS_STAMP)
 
-run: $(STAMP)
+# the real benchmarks (Census-Income, Adult, MNIST, penguins): fetched once, checksum-verified,
+# into $$MTAE_HOME/datasets (docs/data.md); idempotent
+data: $(STAMP)
+	$(PY) -m mtae_core.data.fetch
+
+# make run and make test fetch what is missing; a failure is one plain line and they go on
+data-if-missing: $(STAMP)
+	@$(PY) -m mtae_core.data.fetch --if-missing --soft
+
+run: $(STAMP) data-if-missing
 	$(PY) -m ui.serve  # streamlit run app.py, the engine imported while the server starts
 
-test: $(EXTRAS_STAMP)
+test: $(EXTRAS_STAMP) data-if-missing
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q

@@ -166,9 +166,10 @@ class DataConfig(Section):
         data["options"] = _options(datasets, name, data.get("options"), "data.options",
                                    "data.dataset")
         ds = datasets.get(name)
-        allowed = ds.task_names(ds.Options.model_validate(data["options"]))
+        options = ds.Options.model_validate(data["options"])
+        allowed = ds.task_names(options)
         # left out: the data set's defaults; given but empty (null, []): a mistake
-        tasks = data["tasks"] if "tasks" in data else ds.default_tasks
+        tasks = data["tasks"] if "tasks" in data else ds.default_tasks_for(options)
         if tasks is None or (isinstance(tasks, list | tuple) and not tasks):
             raise fail("data.tasks", f"choose at least one task ({', '.join(allowed)})")
         if isinstance(tasks, str) or not isinstance(tasks, list | tuple):

@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from mtae_core.engine.metric_names import metric_label
 from mtae_core.store.runs import Run
 from mtae_core.weighting import weightings
 
@@ -258,7 +259,18 @@ def _test_metrics(run: Run) -> None:
         if key is None:
             continue
         value = ms[key]
-        col.metric(f"{task} · {key}", f"{value:.1%}" if key == "accuracy" else f"{value:.4g}")
+        col.metric(f"{task} · {key}", f"{value:.1%}" if key == "accuracy" else f"{value:.4g}",
+                   help=_beside_accuracy(ms))
+
+
+def _beside_accuracy(ms: dict[str, float]) -> str | None:
+    """What a classification task's accuracy is read against: ROC AUC and average
+    precision (a binary task's; AUC is its headline, the one Δm uses) and the accuracy
+    of always guessing the training split's most common class."""
+    parts = [f"{metric_label(k)} {ms[k]:.3f}" for k in ("auc", "average_precision") if k in ms]
+    if "majority_accuracy" in ms:
+        parts.append(f"always guessing the most common class: {ms['majority_accuracy']:.1%}")
+    return "; ".join(parts) or None
 
 
 # ---- the runs of this tab ------------------------------------------------------------------

@@ -143,6 +143,14 @@ def _tasks_of(dataset: str, options: dict[str, Any]) -> list[str]:
         return list(ds.task_names(ds.Options()))
 
 
+def _default_tasks(dataset: str, options: dict[str, Any]) -> tuple[str, ...]:
+    ds = datasets.get(dataset)
+    try:
+        return tuple(ds.default_tasks_for(ds.Options.model_validate(options or {})))
+    except Exception:  # invalid options: the config reports them
+        return tuple(ds.default_tasks)
+
+
 def experiment_form(start: ExperimentConfig | dict[str, Any] | None = None,
                     hidden: frozenset[str] = frozenset()
                     ) -> tuple[dict[str, Any], DeltaGenerator | None, Fields]:
@@ -238,8 +246,14 @@ def _data_section(begin: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]
                           values=begin["options"] if same else None, path="data.options")
                if ds.Options.model_fields else {})
     allowed = _tasks_of(dataset, options)
-    start = [t for t in (begin["tasks"] if same else ds.default_tasks) if t in allowed]
+    # a data set whose options choose a task set (Census-Income's two groups): another
+    # set starts from its own tasks, in a widget of its own
+    defaults = _default_tasks(dataset, options)
+    begun = same and _default_tasks(dataset, begin["options"]) == defaults
+    start = [t for t in (begin["tasks"] if begun else defaults) if t in allowed]
     key = f"data.tasks.{dataset}[{','.join(allowed)}]"  # a new task list: a clean selection
+    if defaults != tuple(ds.default_tasks):
+        key += f"<{','.join(defaults)}>"
     if is_hidden("data.tasks"):
         register("data.tasks", "Tasks")  # (a label only: no widget)
         sent = st.session_state.get(key) if not is_class_hidden("data.tasks") else None

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..config import ExperimentConfig
+from ..engine.metric_names import headline_of
 from ..engine.metrics import METRIC_DIRECTION, delta_m, task_deltas
 from .baselines import BASELINE, differences, is_matched_baseline
 
 SEP = " · "  # RunStore.runs_table names metric columns "<task> · <metric>"
-# one metric per task stands for it in Δm: accuracy for classification, mse otherwise
-HEADLINE_METRICS = ("accuracy", "mse")
 
 Configs = Mapping[int, ExperimentConfig]
 
@@ -52,17 +51,21 @@ def row_label(row: pd.Series) -> str:
     return f"#{row['id']} {row['name']}"
 
 
-def headline_metrics(row: pd.Series, cols: Sequence[str]) -> dict[str, float]:
-    """One metric per task of ``row`` (``HEADLINE_METRICS``, the first it has), keyed by
-    metric column."""
+def headline_metrics(row: pd.Series, cols: Sequence[str], other: pd.Series | None = None
+                     ) -> dict[str, float]:
+    """One metric per task of ``row``, keyed by metric column: the engine's headline
+    (``headline_of``: ROC AUC for a binary task, accuracy for another classification task,
+    else MSE), the one ``row`` and ``other`` (its baseline, if given) both have, so a run
+    stored before a metric existed is still compared on a metric both runs report."""
     out: dict[str, float] = {}
     tasks = dict.fromkeys(c.rsplit(SEP, 1)[0] for c in cols)
+    rows = [row] if other is None else [row, other]
     for task in tasks:
-        for metric in HEADLINE_METRICS:
-            col = f"{task}{SEP}{metric}"
-            if col in row and pd.notna(row[col]):
-                out[col] = float(row[col])
-                break
+        keys = [{c.rsplit(SEP, 1)[1] for c in cols if c.rsplit(SEP, 1)[0] == task
+                 and c in r and pd.notna(r[c])} for r in rows]
+        metric = headline_of(keys) if all(keys) else None
+        if metric is not None and metric in keys[0]:
+            out[f"{task}{SEP}{metric}"] = float(row[f"{task}{SEP}{metric}"])
     return out
 
 
@@ -102,8 +105,9 @@ def _against_baseline(row: pd.Series, candidates: pd.DataFrame, configs: Configs
     if base is None or row.get("status") != "done":
         return None
     cols = metric_columns(candidates)
-    b = headline_metrics(candidates[candidates["id"] == base.id].iloc[0], cols)
-    return headline_metrics(row, cols), b, {k: higher_is_better(k) for k in b}
+    base_row = candidates[candidates["id"] == base.id].iloc[0]
+    b = headline_metrics(base_row, cols, row)
+    return headline_metrics(row, cols, base_row), b, {k: higher_is_better(k) for k in b}
 
 
 def delta_m_column(runs: pd.DataFrame, candidates: pd.DataFrame,

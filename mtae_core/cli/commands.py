@@ -177,7 +177,11 @@ def cmd_data_show(args: argparse.Namespace) -> int:
         print(f"error: no data set named {args.name!r}; data sets: "
               f"{', '.join(datasets.names())}", file=sys.stderr)
         return 2
-    report = dataset_report(args.name)
+    try:
+        report = dataset_report(args.name)
+    except ConfigError as e:  # a real benchmark not fetched yet: `make data` adds it
+        print(f"error: {'; '.join(p.message for p in e.problems)}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

@@ -28,8 +28,12 @@ class TaskSpec:
 
     @property
     def metric(self) -> str:
-        """The headline metric of the task."""
-        return "accuracy" if self.kind == "classification" else "mse"
+        """The headline metric of the task (the one Δm, "best" and verdicts use): ROC AUC
+        for a binary task (accuracy hides an imbalanced one), accuracy for another
+        classification task, else MSE (``engine.metric_names.HEADLINE_ORDER``)."""
+        if self.kind == "classification":
+            return "auc" if self.n_classes == 2 else "accuracy"
+        return "mse"
 
     @property
     def higher_is_better(self) -> bool:
@@ -84,6 +88,12 @@ class RawData:
     # spans several); a chosen task named like a column is removed from the inputs
     columns: list[str] | None = None
     missing: Literal["drop", "impute"] = "impute"  # what load() does with missing inputs
+    # a data set that comes with its own test split (Census-Income, Adult): True marks its
+    # test rows; load() keeps them as the test split and carves validation from the rest
+    test_rows: np.ndarray | None = None
+    # a large data set (float32 inputs, maybe memory-mapped, no missing values): load()
+    # scales one float32 copy in place instead of float64 copies (``_compact_scale``)
+    compact: bool = False
 
 
 class Dataset(Entry):
@@ -109,6 +119,18 @@ class Dataset(Entry):
     def n_samples(cls, options: Any) -> int:
         """How many samples ``generate`` makes; override when known without generating."""
         return len(cls.generate(options, 0).x)
+
+    @classmethod
+    def given_test_size(cls, options: Any) -> int | None:
+        """The size of the test split the data set comes with (``RawData.test_rows``);
+        None: the test split is drawn by the config's test share."""
+        return None
+
+    @classmethod
+    def default_tasks_for(cls, options: Any) -> tuple[str, ...]:
+        """The tasks a config gets when it names none (a data set whose options choose a
+        task set overrides this)."""
+        return cls.default_tasks
 
 
 class DatasetSource(Protocol):
@@ -190,12 +212,32 @@ def _split_indices(n: int, val: float, test: float, seed: int) -> tuple[np.ndarr
     return perm[n_test + n_val:], perm[n_test:n_test + n_val], perm[:n_test]
 
 
+def given_split_sizes(n: int, n_test: int, val: float) -> tuple[int, int, int]:
+    """(train, validation, test) of ``n`` rows of which ``n_test`` are the given test
+    split: validation is the share ``val`` of the other rows."""
+    n_rest = n - n_test
+    n_val = int(round(n_rest * val))
+    return n_rest - n_val, n_val, n_test
+
+
+def _given_split(test_rows: np.ndarray, val: float, seed: int) -> tuple[np.ndarray, ...]:
+    """The data set's own test rows kept as the test split; validation drawn (seeded) from
+    its training rows, the share ``val`` of them."""
+    rest = np.flatnonzero(~test_rows)
+    perm = np.random.default_rng(seed).permutation(rest)
+    _, n_val, _ = given_split_sizes(len(test_rows), int(test_rows.sum()), val)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val]), np.flatnonzero(test_rows)
+
+
 def data_sizes(cfg: DataConfig) -> dict[str, int]:
     """Samples per split (``train``, ``val``, ``test``) and in all (``total``), without
     generating the data where the data set knows its size: cheap enough for a form."""
     ds = datasets.get(cfg.dataset)
-    n = ds.n_samples(ds.Options.model_validate(cfg.options))
-    n_train, n_val, n_test = split_sizes(n, cfg.val_fraction, cfg.test_fraction)
+    options = ds.Options.model_validate(cfg.options)
+    n = ds.n_samples(options)
+    given = ds.given_test_size(options)
+    n_train, n_val, n_test = (split_sizes(n, cfg.val_fraction, cfg.test_fraction) if given is None
+                              else given_split_sizes(n, given, cfg.val_fraction))
     return {"total": n, "train": n_train, "val": n_val, "test": n_test}
 
 
@@ -212,8 +254,14 @@ def load(cfg: DataConfig, seed: int | None = None) -> MultiTaskData:
     ds = datasets.get(cfg.dataset)
     raw = ds.generate(ds.Options.model_validate(cfg.options), seed)
     x, targets, kept = _select(raw, cfg.tasks)
-    idx = _split_indices(len(x), cfg.val_fraction, cfg.test_fraction, seed)
-    x = _impute_and_scale(x, idx[0], cfg.scaling)
+    if raw.compact and np.may_share_memory(x, raw.x):  # a float32 copy of ours, scaled in place
+        x = np.array(x, dtype=np.float32)
+    if raw.test_rows is None:
+        idx = _split_indices(len(x), cfg.val_fraction, cfg.test_fraction, seed)
+    else:  # the data set's own test split (the config's test share does not apply)
+        idx = _given_split(np.asarray(raw.test_rows, dtype=bool)[kept], cfg.val_fraction, seed)
+    x = (_compact_scale(x, idx[0], cfg.scaling) if raw.compact
+         else _impute_and_scale(x, idx[0], cfg.scaling))
     specs: list[TaskSpec] = []
     ys: dict[str, np.ndarray] = {}
     for name in cfg.tasks:
@@ -231,7 +279,8 @@ def load(cfg: DataConfig, seed: int | None = None) -> MultiTaskData:
         ys[name] = y
 
     def make(ix: np.ndarray) -> Split:
-        xs = torch.as_tensor(x[ix], dtype=torch.float32)
+        xs = (torch.from_numpy(x).index_select(0, torch.from_numpy(ix)) if raw.compact
+              else torch.as_tensor(x[ix], dtype=torch.float32))
         y: dict[str, torch.Tensor] = {}
         for s in specs:
             if s.kind == "reconstruction":
@@ -255,7 +304,9 @@ def _select(raw: RawData, tasks: tuple[str, ...]) -> tuple[np.ndarray, Mapping[s
         if not keep_cols.any():
             raise ValueError("every column of the table is a task: keep at least one column "
                              "as an input")
-        x = x[:, keep_cols]
+        # np.asarray: a memory-mapped array's own indexing is several times slower
+        x = np.asarray(x).take(np.flatnonzero(keep_cols), axis=1) if raw.compact \
+            else x[:, keep_cols]
     rows = np.ones(len(x), dtype=bool)
     for name in tasks:
         if name in raw.targets:
@@ -285,4 +336,37 @@ def _impute_and_scale(x: np.ndarray, train: np.ndarray, scaling: str) -> np.ndar
     if scaling != "none":
         scaler = StandardScaler() if scaling == "standard" else MinMaxScaler()
         x = scaler.fit(x[train]).transform(x)
+    return x
+
+
+def _compact_scale(x: np.ndarray, train: np.ndarray, scaling: str, chunk: int = 8192
+                   ) -> np.ndarray:
+    """``_impute_and_scale`` for a large float32 array of ours without missing values:
+    statistics of the training rows in float64, a chunk of rows at a time (two passes:
+    mean, then squared deviations), then ``x`` scaled in place. Matches scikit-learn's
+    scalers (a constant column is left unscaled) to float32 precision."""
+    if scaling == "none":
+        return x
+    n, d = len(train), x.shape[1]
+    parts = [train[i:i + chunk] for i in range(0, n, chunk)]
+    if scaling == "standard":
+        total = np.zeros(d)
+        for p in parts:
+            total += x[p].sum(axis=0, dtype=np.float64)
+        shift = total / max(n, 1)
+        sq = np.zeros(d)
+        for p in parts:
+            c = x[p].astype(np.float64) - shift
+            sq += np.einsum("ij,ij->j", c, c)
+        scale = np.sqrt(sq / max(n, 1))
+    else:  # minmax, to [0, 1]
+        lo, hi = np.full(d, np.inf), np.full(d, -np.inf)
+        for p in parts:
+            lo, hi = np.minimum(lo, x[p].min(axis=0)), np.maximum(hi, x[p].max(axis=0))
+        shift, scale = lo, hi - lo
+    scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(shift), 1.0)] = 1.0
+    for i in range(0, len(x), chunk):  # in place, a chunk at a time: no second copy
+        block = x[i:i + chunk]
+        block -= shift.astype(np.float32)
+        block /= scale.astype(np.float32)
     return x

@@ -41,6 +41,7 @@ from .. import models
 from ..config import ConfigError, ExperimentConfig
 from ..data import MultiTaskData
 from ..weighting import Weighting, weightings
+from .metrics import majority_classes
 from .preflight import preflight
 from .replica_noise import ReplicaRng, stack_draws
 from .replica_stack import (
@@ -423,8 +424,9 @@ def _finish(rep: _Replica, stack: Stack, k: int, status: Status, reason: str | N
     result = TrainResult(status, reason, rep.epochs_run, {}, 0.0, describe_device(run.device),
                          run.model, rep.history, **diverged)
     if status == "done":
-        result.test_metrics = test_report(run.model, stack.test, run.specs)
-        result.val_metrics = test_report(run.model, run.val, run.specs)
+        majority = majority_classes(run.specs, run.train.y)
+        result.test_metrics = test_report(run.model, stack.test, run.specs, majority)
+        result.val_metrics = test_report(run.model, run.val, run.specs, majority)
         result.kept_epoch = best_epoch if best_epoch is not None else rep.epochs_run - 1
     run.model.cpu()
     result.seconds = time.perf_counter() - t0

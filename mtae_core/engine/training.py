@@ -25,7 +25,7 @@ from ..models import SharingScheme
 from ..schedules import schedules
 from ..weighting import weightings
 from ..weighting.diagnostics import epoch_grad_cosine
-from .metrics import task_loss, task_metrics
+from .metrics import majority_classes, task_loss, task_metrics
 from .preflight import mps_available, preflight
 
 Status = Literal["done", "cancelled", "diverged", "failed"]
@@ -415,8 +415,9 @@ def train(
                          history, **diverged)
     if status == "done":
         # both from the model the run keeps: the last epoch, or the best on validation
-        result.test_metrics = test_report(model, data.test.to(device), run.specs)
-        result.val_metrics = test_report(model, run.val, run.specs)
+        majority = majority_classes(run.specs, run.train.y)
+        result.test_metrics = test_report(model, data.test.to(device), run.specs, majority)
+        result.val_metrics = test_report(model, run.val, run.specs, majority)
         result.kept_epoch = best_epoch if best_epoch is not None else epochs_run - 1
     model.cpu()
     result.seconds = time.perf_counter() - t0
@@ -451,12 +452,15 @@ def _non_finite(losses: torch.Tensor, names: list[str]) -> str | None:
     return names[bad[0]] if bad else None
 
 
-def test_report(model: SharingScheme, split: Split, specs: list[Any]) -> dict[str, dict[str, float]]:
+def test_report(model: SharingScheme, split: Split, specs: list[Any],
+                majority: dict[str, int] | None = None) -> dict[str, dict[str, float]]:
+    """Each task's metrics on ``split`` (``majority``: the training split's most common
+    class per classification task, for the majority-class baseline)."""
     losses, extra = evaluate(model, split, specs)
     out = extra["out"]
     report = {}
     for i, s in enumerate(specs):
-        m = task_metrics(s, out.outputs[s.name], split.y[s.name])
+        m = task_metrics(s, out.outputs[s.name], split.y[s.name], (majority or {}).get(s.name))
         m["loss"] = float(losses[i])
         report[s.name] = m
     return report

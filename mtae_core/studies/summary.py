@@ -22,7 +22,7 @@ from scipy import stats as sps
 
 from ..analysis.baselines import BASELINE, baseline_config
 from ..config import run_key
-from ..engine.metrics import METRIC_DIRECTION, delta_m, task_deltas
+from ..engine.metrics import METRIC_DIRECTION, delta_m, headline_of, task_deltas
 from .spec import StudySpec, data_seed_supported, short
 
 if TYPE_CHECKING:
@@ -246,11 +246,18 @@ def _failure_notes(runs: dict[int, Run]) -> list[str]:
 
 
 def _headlines(runs: Any, tasks: list[str], spec: StudySpec) -> dict[str, str]:
-    """Headline metric per task: accuracy for classification, else mean squared error."""
-    out: dict[str, str] = {}
+    """Headline metric per task (``TaskSpec.metric``: ROC AUC for a binary task, accuracy
+    for another classification task, else MSE), read from what the runs stored: the one
+    every run has (``headline_of``), so runs stored before AUC compare on accuracy."""
+    stored: dict[str, list[Any]] = {}
     for r in runs:
         for t, ms in r.test_metrics.items():
-            out.setdefault(t, "accuracy" if "accuracy" in ms else "mse")
+            stored.setdefault(t, []).append(ms)
+    out: dict[str, str] = {}
+    for t, keys in stored.items():
+        m = headline_of(keys)
+        if m is not None:
+            out[t] = m
     missing = [t for t in tasks if t not in out]
     if missing:
         from ..data import datasets

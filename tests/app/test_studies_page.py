@@ -316,7 +316,7 @@ def test_a_numeric_axis_draws_each_tasks_metric_against_it(app, home):
     figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     (fig,) = [f for f in figs if f["layout"].get("title", {}).get("text") == "Against Learning rate"]
     panels = [a["text"] for a in fig["layout"]["annotations"]]
-    assert panels == ["digit · accuracy", "parity · accuracy", "reconstruction · mse"]
+    assert panels == ["digit · accuracy", "parity · auc", "reconstruction · mse"]  # binary: AUC
     lines = [t for t in fig["data"] if t.get("mode") == "lines+markers"]
     summary = studies.summarize(store, study_id)
     assert plotted(lines[0]["x"]) == [0.001, 0.01]  # hard sharing's line on digit

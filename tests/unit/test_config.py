@@ -43,7 +43,7 @@ def test_config_has_the_documented_sections():
         ({"optimizer": {"lr": 0}}, "optimizer.lr", "Learning rate must be greater than 0"),
         ({"optimizer": {"lr": -1}}, "optimizer.lr", "Learning rate must be greater than 0"),
         ({"training": {"epochs": 0}}, "training.epochs", "Epochs must be at least 1"),
-        ({"data": {"dataset": "mnist"}}, "data.dataset", "allowed: digits, synthetic_correlated"),
+        ({"data": {"dataset": "imagenet"}}, "data.dataset", "allowed: digits, synthetic_correlated"),
         ({"data": {"tasks": ["digit", "colour"]}}, "data.tasks", "allowed: digit, parity, reconstruction"),
         ({"weighting": {"strategy": "fixed", "options": {"weights": {"digit": -0.5}}}},
          "weighting.options.weights.digit", "≥ 0"),

@@ -234,7 +234,10 @@ def test_validation_metrics_come_from_the_kept_model(tiny_cfg):
     for task, ms in r.test_metrics.items():
         assert set(r.val_metrics[task]) == set(ms)
     data, _ = build(tiny_cfg)
-    assert r.val_metrics == training.test_report(r.model, data.val, data.tasks)
+    from mtae_core.engine.metrics import majority_classes
+
+    majority = majority_classes(data.tasks, data.train.y)  # the baseline guess, from train
+    assert r.val_metrics == training.test_report(r.model, data.val, data.tasks, majority)
     assert r.val_metrics != r.test_metrics
 
 
@@ -244,7 +247,10 @@ def test_early_stopping_keeps_the_best_validation_epoch_and_reports_it(tiny_cfg)
     val = {h["epoch"]: sum(v for s, _, _, v in h["rows"] if s == "val") for h in r.history}
     assert r.kept_epoch == min(val, key=val.get) < r.epochs_run - 1  # not the last epoch
     data, _ = build(cfg)
-    assert r.val_metrics == training.test_report(r.model, data.val, data.tasks)
+    from mtae_core.engine.metrics import majority_classes
+
+    majority = majority_classes(data.tasks, data.train.y)  # the baseline guess, from train
+    assert r.val_metrics == training.test_report(r.model, data.val, data.tasks, majority)
     # the kept model's mean validation loss is the best epoch's
     losses = [m["loss"] for m in r.val_metrics.values()]
     assert sum(losses) == pytest.approx(val[r.kept_epoch], rel=1e-4)
