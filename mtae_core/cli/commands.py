@@ -141,13 +141,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_data_add(args: argparse.Namespace) -> int:
-    from ..data.csv_import import CsvError, parse_roles, read_table
+    from ..data.csv_import import CsvError, parse_roles, read_file, read_table
     from ..store.tables import add_table
 
     try:
-        data = Path(args.file).read_bytes()
+        data = read_file(args.file)  # its size is checked before it is read
     except OSError as e:
         say(f"error: cannot read {args.file}: {e.strerror}", err=True)
+        return 2
+    except CsvError as e:
+        say(f"error: {args.file}: {e}", err=True)
         return 2
     try:
         parsed = read_table(data)

@@ -9,12 +9,15 @@ store: ``store.tables.add_table`` does, after every check has passed, so a bad f
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
+import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -69,42 +72,106 @@ def _size(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} kB"
 
 
-def _decode(data: bytes) -> tuple[str, str]:
-    """(text, encoding name); UTF-16 only with its byte-order mark."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            return data.decode("utf-16"), "UTF-16"
-        except UnicodeDecodeError:
-            pass
+CHUNK = 1 << 20  # bytes checked at a time: no copy of the whole file is made to check it
+SAMPLE_LINES, SAMPLE_CHARS = 50, 1 << 20  # what the delimiter is guessed from
+
+
+def check_size(n_bytes: int) -> None:
+    """Refuse a file by its size alone, before any of it is read."""
+    if n_bytes > MAX_BYTES:
+        raise CsvError(f"The file is {_size(n_bytes)}; the limit is {_size(MAX_BYTES)}.")
+
+
+def read_file(path: str | Path) -> bytes:
+    """The bytes of the file at ``path``: its size is checked before it is read, and no
+    more than the limit is ever read (a pipe has no size to check). ``OSError`` when it
+    cannot be read; ``CsvError`` when it is too large."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        check_size(size)
+        data = f.read(min(size, MAX_BYTES) + 1)
+        if len(data) > size:  # a pipe, or a file that grew since: read on, to the limit
+            data += f.read(MAX_BYTES + 1 - len(data))
+    check_size(len(data))
+    return data
+
+
+def _not_text() -> CsvError:
+    return CsvError("This file is not text (it holds binary data), so it cannot be a CSV "
+                    "file. Save the table as CSV and upload that.")
+
+
+def _decodes(data: bytes, codec: str) -> bool:
+    """True when the whole of ``data`` is text in ``codec``, checked a chunk at a time
+    (nothing the size of the file is made); ``CsvError`` when the text holds a NUL."""
+    decoder = codecs.getincrementaldecoder(codec)()
+    view = memoryview(data)
+    try:
+        for i in range(0, max(len(data), 1), CHUNK):
+            last = i + CHUNK >= len(data)
+            if "\x00" in decoder.decode(view[i:i + CHUNK], final=last):
+                raise _not_text()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _encoding(data: bytes) -> tuple[str, str]:
+    """(codec, encoding name shown to the user) of the whole file; UTF-16 only with its
+    byte-order mark. ``CsvError`` for an Office file or binary data anywhere in it."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") and _decodes(data, "utf-16"):
+        return "utf-16", "UTF-16"
     if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise CsvError("This is an Excel workbook (or another zipped or Office file), not a CSV "
                        "file. In Excel, use File › Save As › CSV, then upload that file.")
-    if b"\x00" in data[:65536]:
-        raise CsvError("This file is not text (it holds binary data), so it cannot be a CSV "
-                       "file. Save the table as CSV and upload that.")
+    if b"\x00" in data:  # anywhere: a NUL after the first pages is binary too
+        raise _not_text()
     for codec, label in ENCODINGS:
-        try:
-            return data.decode(codec), label
-        except UnicodeDecodeError:
-            continue
+        if codec == "latin-1" or _decodes(data, codec):  # (latin-1 decodes any bytes)
+            return codec, label
     raise CsvError("The file's text encoding could not be read.")  # pragma: no cover - latin-1
 
 
-def _delimiter(text: str) -> str:
-    sample = "\n".join(text.splitlines()[:50])
+def _text(data: bytes, codec: str) -> io.TextIOWrapper:
+    """The file's text as a stream, decoded as it is read (``io.BytesIO`` shares the
+    bytes: no copy); lines end at \\n, \\r\\n or \\r, as the csv module needs."""
+    return io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline="")
+
+
+def _delimiter(data: bytes, codec: str) -> str:
+    stream = _text(data, codec)
+    lines: list[str] = []
+    left = SAMPLE_CHARS
+    while len(lines) < SAMPLE_LINES and left > 0 and (line := stream.readline(left)):
+        lines.append(line.rstrip("\r\n"))
+        left -= len(line)
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
     except csv.Error:
         return ","
 
 
-def _check_shape(text: str, delim: str) -> list[str]:
+def _rows(reader: Any) -> Iterator[list[str]]:
+    """The rows of a ``csv.reader``, its errors in plain words naming the line."""
+    try:
+        yield from reader
+    except csv.Error as e:
+        if "field larger than field limit" in str(e):
+            raise CsvError(f"Line {reader.line_num:,} holds a value longer than "
+                           f"{csv.field_size_limit():,} characters: a table's values are "
+                           "numbers or short labels. Check the file's quotes: a quote that "
+                           "is never closed makes the rest of the file one value.") from None
+        raise CsvError(f"Line {reader.line_num:,} cannot be read as a row of a CSV table "
+                       "(check its quotes and delimiters).") from None
+
+
+def _check_shape(stream: io.TextIOWrapper, delim: str) -> list[str]:
     """The header, after checking every row has as many values as it (plain-words
-    message naming the line otherwise)."""
-    reader = csv.reader(io.StringIO(text), delimiter=delim)
+    message naming the line otherwise). Reads the file as a stream, one row at a time."""
+    reader = csv.reader(stream, delimiter=delim)
     header: list[str] | None = None
     rows = 0
-    for row in reader:
+    for row in _rows(reader):
         if not row or all(not v.strip() for v in row):
             continue  # blank lines are skipped, as pandas does
         if header is None:
@@ -126,31 +193,34 @@ def _check_shape(text: str, delim: str) -> list[str]:
         raise CsvError(f"The file has {rows} row{'s' if rows > 1 else ''} of data; at least "
                        f"{MIN_ROWS} are needed to train, validate and test.")
     names = [h.strip() for h in header]
+    first: dict[str, int] = {}
     for i, n in enumerate(names):
         if not n:
             raise CsvError(f"Column {i + 1} has no name in the header row: name every column.")
-        if names.index(n) != i:
-            raise CsvError(f"The column name {n!r} appears twice (columns {names.index(n) + 1} "
+        if n in first:
+            raise CsvError(f"The column name {n!r} appears twice (columns {first[n] + 1} "
                            f"and {i + 1}): give each column its own name.")
+        first[n] = i
     return names
 
 
 def read_table(data: bytes, checked: bool = False) -> ParsedTable:
     """Bytes of a CSV file → a typed frame, or ``CsvError`` saying what is wrong.
     ``checked``: the file passed these checks before (it is in the store), so the row by
-    row pass over it is skipped."""
-    if len(data) > MAX_BYTES:
-        raise CsvError(f"The file is {_size(len(data))}; the limit is {_size(MAX_BYTES)}.")
-    if not data.strip():
+    row pass over it is skipped. The text is read as a stream: beside the bytes, memory
+    holds the frame and a chunk at a time, never a whole copy of the text."""
+    check_size(len(data))
+    if not data or data.isspace():
         raise CsvError("The file is empty.")
-    text, encoding = _decode(data)
-    delim = _delimiter(text)
+    codec, encoding = _encoding(data)
+    delim = _delimiter(data, codec)
     if checked:
-        names = [str(n).strip() for n in next(csv.reader(io.StringIO(text), delimiter=delim))]
+        header = next(_rows(csv.reader(_text(data, codec), delimiter=delim)))
+        names = [str(n).strip() for n in header]
     else:
-        names = _check_shape(text, delim)
+        names = _check_shape(_text(data, codec), delim)
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delim, na_values=NA_VALUES,
+        frame = pd.read_csv(io.BytesIO(data), sep=delim, encoding=codec, na_values=NA_VALUES,
                             keep_default_na=True, skip_blank_lines=True, skipinitialspace=True)
     except (pd.errors.ParserError, ValueError) as e:  # pragma: no cover - caught above
         raise CsvError(f"The file could not be read as a table: {e}") from None
