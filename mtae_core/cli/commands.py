@@ -191,7 +191,7 @@ def cmd_data_show(args: argparse.Namespace) -> int:
     from ..data import datasets
 
     if args.name not in datasets:
-        say(f"error: no data set named {args.name!r}; data sets: "
+        say(f"error: no data set named '{cut(args.name)}'; data sets: "
             f"{', '.join(datasets.names())}", err=True)
         return 2
     report = dataset_report(args.name)
@@ -220,7 +220,7 @@ def cmd_data_delete(args: argparse.Namespace) -> int:
     except CsvError as e:
         say(f"error: {e}", err=True)
         return 2
-    say(f"deleted data set {args.name!r}")
+    say(f"deleted data set '{cut(args.name)}'")
     return 0
 
 

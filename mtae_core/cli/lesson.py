@@ -9,6 +9,7 @@ import json
 import sys
 from typing import Any
 
+from ..errors import cut
 from ..lessons.base import lessons
 from .terminal import say
 
@@ -46,7 +47,7 @@ def cmd_lessons(args: argparse.Namespace) -> int:
 
 def cmd_lesson(args: argparse.Namespace) -> int:
     if args.name not in lessons:
-        say(f"error: no lesson named {args.name!r}; lessons: {', '.join(lessons.names())}",
+        say(f"error: no lesson named '{cut(args.name)}'; lessons: {', '.join(lessons.names())}",
             err=True)
         return 2
     if args.workers is not None and args.workers < 1:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ..errors import cut
 from .tabular import ColumnKind, infer_kind
 
 MAX_BYTES = 100 * 1024 * 1024  # the upload cap the Data page states (50k × 100 fits)
@@ -66,6 +67,11 @@ class ColumnInfo:
 
 
 # ---- bytes → frame ------------------------------------------------------------------------
+
+
+def _q(value: object) -> str:
+    """A name or value from the file, quoted in a message: cut, control characters escaped."""
+    return f"'{cut(str(value))}'"
 
 
 def _size(n: int) -> str:
@@ -198,7 +204,7 @@ def _check_shape(stream: io.TextIOWrapper, delim: str) -> list[str]:
         if not n:
             raise CsvError(f"Column {i + 1} has no name in the header row: name every column.")
         if n in first:
-            raise CsvError(f"The column name {n!r} appears twice (columns {first[n] + 1} "
+            raise CsvError(f"The column name {_q(n)} appears twice (columns {first[n] + 1} "
                            f"and {i + 1}): give each column its own name.")
         first[n] = i
     return names
@@ -233,7 +239,7 @@ def read_table(data: bytes, checked: bool = False) -> ParsedTable:
             values = col.to_numpy(dtype=np.float64, na_value=np.nan)
             bad = np.flatnonzero(np.isinf(values))
             if len(bad):
-                raise CsvError(f"Column {name!r} has an infinite value on line {bad[0] + 2}: "
+                raise CsvError(f"Column {_q(name)} has an infinite value on line {bad[0] + 2}: "
                                "replace it with a number or leave it empty.")
         elif not pd.api.types.is_bool_dtype(col):
             frame[name] = col.astype("string").str.strip().astype(object).where(col.notna())
@@ -281,18 +287,18 @@ def describe_columns(frame: pd.DataFrame, tasks: Iterable[str] | None = None,
 def _check_task(frame: pd.DataFrame, c: ColumnInfo) -> None:
     col = frame[c.name]
     if c.missing == len(col):
-        raise CsvError(f"Task column {c.name!r} is empty: every value is missing.")
+        raise CsvError(f"Task column {_q(c.name)} is empty: every value is missing.")
     if c.distinct == 1:
-        raise CsvError(f"Task column {c.name!r} has the same value in every row, so there is "
+        raise CsvError(f"Task column {_q(c.name)} has the same value in every row, so there is "
                        "nothing to learn: choose another task column.")
     if c.kind == "regression" and c.dtype == "text":
-        raise CsvError(f"Task column {c.name!r} holds text, so it can only be a "
+        raise CsvError(f"Task column {_q(c.name)} holds text, so it can only be a "
                        "classification task.")
     if c.kind == "classification":
         counts = col.value_counts(dropna=True)
         single = counts[counts == 1]
         if len(single):
-            raise CsvError(f"Task column {c.name!r} has a class ({single.index[0]!s}) with a "
+            raise CsvError(f"Task column {_q(c.name)} has a class ({cut(str(single.index[0]))}) with a "
                            "single row: every class needs at least 2 rows, to appear in "
                            "training and test. Merge rare classes or make it a regression "
                            "task.")
@@ -308,11 +314,11 @@ def check_columns(frame: pd.DataFrame, columns: list[ColumnInfo]) -> None:
         raise CsvError("Choose at least one input column (a column that is not a task).")
     for c in columns:
         if c.name not in names:  # pragma: no cover - built from the frame
-            raise CsvError(f"No column {c.name!r} in the file.")
+            raise CsvError(f"No column {_q(c.name)} in the file.")
         if c.role == "task":
             _check_task(frame, c)
         elif c.role == "input" and c.dtype == "text" and c.distinct > MAX_TEXT_VALUES:
-            raise CsvError(f"Input column {c.name!r} has {c.distinct:,} different text values: "
+            raise CsvError(f"Input column {_q(c.name)} has {c.distinct:,} different text values: "
                            f"too many to encode (at most {MAX_TEXT_VALUES}). Leave it out of "
                            "the inputs, or make it a task.")
 
@@ -328,18 +334,18 @@ def parse_roles(frame: pd.DataFrame, tasks: Iterable[str] = (), inputs: Iterable
         name, _, kind = t.partition(":") if t not in known else (t, "", "")
         if kind:
             if kind not in ("classification", "regression"):
-                raise CsvError(f"Unknown task kind {kind!r} for column {name!r}: use "
+                raise CsvError(f"Unknown task kind {_q(kind)} for column {_q(name)}: use "
                                "classification or regression.")
             kinds[name] = kind  # type: ignore[assignment]
         task_names.append(name)
     input_names = list(inputs)
     for name in [*task_names, *input_names, *kinds]:
         if name not in known:
-            raise CsvError(f"No column {name!r} in the file; its columns are: "
-                           f"{', '.join(known)}.")
+            raise CsvError(f"No column {_q(name)} in the file; its columns are: "
+                           f"{cut(', '.join(known), 300)}.")
     both = set(task_names) & set(input_names)
     if both:
-        raise CsvError(f"Column {sorted(both)[0]!r} is listed as both a task and an input.")
+        raise CsvError(f"Column {_q(sorted(both)[0])} is listed as both a task and an input.")
     cols = describe_columns(frame, task_names, input_names)
     return [ColumnInfo(c.name, c.dtype, c.role, kinds.get(c.name, c.kind), c.missing, c.distinct)
             for c in cols]
@@ -361,9 +367,9 @@ def check_name(name: str) -> None:
     if not name or not name.strip():
         raise CsvError("Give the data set a name.")
     if name in datasets.builtin_names():
-        raise CsvError(f"{name!r} is the name of a built-in data set: choose another name.")
+        raise CsvError(f"{_q(name)} is the name of a built-in data set: choose another name.")
     if not NAME_RE.match(name):
-        raise CsvError(f"The name {name!r} cannot be used: use up to 60 letters, digits, "
+        raise CsvError(f"The name {_q(name)} cannot be used: use up to 60 letters, digits, "
                        "'_', '-' or '.', starting with a letter or digit.")
 
 

@@ -151,3 +151,21 @@ def test_peak_memory_of_a_file_just_over_and_just_under_the_cap(tmp_path):
     rc, grew = _peak(tmp_path, over, cap)
     assert rc == 2
     assert grew < 5, f"{grew:.0f} MB to refuse a file over the cap"  # it is never read
+
+
+def test_names_and_values_from_a_file_are_cut_in_messages(tmp_path, store, capsys):
+    long = "c" * 10_000
+    with pytest.raises(CsvError) as e:  # a column named twice
+        read_table(f"{long},{long}\n".encode() + b"1,2\n" * 10)
+    assert "appears twice" in str(e.value) and len(str(e.value)) < 300
+    path = tmp_path / "t.csv"
+    path.write_text("".join(f"col{i}{long}," for i in range(30)) + "y\n"
+                    + "".join(",".join(["1"] * 30) + f",{i % 2}\n" for i in range(20)))
+    for extra in (["--task", "z" * 10_000], ["--input", "\x1b[2J" + long]):
+        rc, err = _add(store, path, capsys)  # (the file itself is fine)
+        assert rc == 0
+        rc = main(["--db", str(store.path), "data", "add", str(path), "--name", "u", *extra])
+        err = capsys.readouterr().err
+        assert rc == 2 and "No column" in err and len(err) < 1000 and "\x1b" not in err, err[:300]
+        main(["--db", str(store.path), "data", "delete", "t"])
+        capsys.readouterr()
