@@ -145,7 +145,7 @@ def short(value: Any) -> str:
         options = value.get("options")
         if "options" in value and len(value) <= 2 and isinstance(options, dict | None):
             name = next((v for k, v in value.items() if k != "options"), "")
-            opts = ",".join(f"{k}={short(v)}" for k, v in (options or {}).items())
+            opts = ",".join(f"{short(k)}={short(v)}" for k, v in (options or {}).items())
             return f"{short(name)}({opts})" if opts else short(name)
         return ",".join(f"{short(k)}={short(v)}" for k, v in value.items())
     if isinstance(value, list):
@@ -320,12 +320,12 @@ def _blame(e: ConfigError, settings: dict[str, Any]) -> ConfigError:
     if best:
         path = next(p for sc, p in scored if sc == best)
         value = settings[path]
-        others = [f"{cut(p)}={short(v)}" for p, v in settings.items() if p != path]
-        where = f" (in the cell with {', '.join(others)})" if others else ""
+        others = [f"{cut(p)}={cut(short(v))}" for p, v in settings.items() if p != path]
+        where = f" (in the cell with {cut(', '.join(others), 300)})" if others else ""
         return _err(_field(path), f"{_axis(path)}, value {_show(value)}{where}: "
                     f"{field_ + ': ' if field_ != path else ''}{plain_words(msg)}")
     if settings:
-        cell = ", ".join(f"{cut(p)}={short(v)}" for p, v in settings.items())
+        cell = cut(", ".join(f"{cut(p)}={cut(short(v))}" for p, v in settings.items()), 300)
         return _err(field_, f"the cell {cell}: {plain_words(msg)}")
     return e
 
