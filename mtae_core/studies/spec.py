@@ -198,7 +198,8 @@ class StudySpec:
     @classmethod
     def parse(cls, obj: Any, check_size: bool = True) -> StudySpec:
         """Validate a spec dict; raise ``ConfigError`` naming the axis and value at fault.
-        ``check_size=False`` reads back a stored study whatever today's size cap."""
+        ``check_size=False`` reads back a stored study whatever today's size cap (and
+        its names, stored before control characters were refused, with them escaped)."""
         if isinstance(obj, StudySpec):
             return obj
         if not isinstance(obj, dict):
@@ -220,7 +221,10 @@ class StudySpec:
         except ValueError:
             raise _err("name", "the study name must not hold control characters (such as "
                        "line breaks or terminal escapes)") from None
-        base = ExperimentConfig.parse(obj.get("base") or {})
+        base_obj = obj.get("base") or {}
+        if not check_size and isinstance(base_obj, dict) and isinstance(base_obj.get("name"), str):
+            base_obj = {**base_obj, "name": printable(base_obj["name"])}  # (as the name)
+        base = ExperimentConfig.parse(base_obj)
         axes = _parse_axes(obj.get("axes") or {})
         seeds = _parse_seeds(obj.get("seeds", DEFAULT_SEEDS))
         vary = obj.get("vary_data_seed", False)

@@ -74,7 +74,7 @@ def test_runs_prints_an_old_name_escaped(store, capsys):
 
 
 def test_studies_and_study_show_print_an_old_name_escaped(store, capsys):
-    spec = {"name": EVIL, "base": TINY, "seeds": 1}
+    spec = {"name": EVIL, "base": {**TINY, "name": EVIL}, "seeds": 1}
     study_id = store.create_study(EVIL, json.dumps(spec))
     assert main(["--db", str(store.path), "studies"]) == 0
     out = capsys.readouterr().out
