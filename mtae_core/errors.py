@@ -191,9 +191,11 @@ def digits(n: int | LongNumber) -> int:
 def long_numbers(obj: Any) -> Iterator[tuple[list[Any], int]]:
     """(the keys leading to it, its digits) of every number in ``obj`` too long to use
     (a ``LongNumber``, or an int of more than ``MAX_DIGITS`` digits): a walk without
-    recursion, each value seen once (a found number's keys are rebuilt from its parents)."""
+    recursion that enters each list or dict once (a dict built in Python may hold
+    itself), a found number's keys rebuilt from its parents."""
     Node = tuple[Any, Any]  # (the parent's node, the key in it); None at the top
     stack: list[tuple[Any, Node | None]] = [(obj, None)]
+    entered: set[int] = set()
     while stack:
         o, node = stack.pop()
         if isinstance(o, LongNumber) or (isinstance(o, int) and _too_long(o)):
@@ -202,10 +204,10 @@ def long_numbers(obj: Any) -> Iterator[tuple[list[Any], int]]:
                 node, key = node
                 keys.append(key)
             yield keys[::-1], digits(o)
-        elif isinstance(o, dict):
-            stack.extend((v, (node, k)) for k, v in reversed(list(o.items())))
-        elif isinstance(o, list | tuple):
-            stack.extend((v, (node, i)) for i, v in reversed(list(enumerate(o))))
+        elif isinstance(o, dict | list | tuple) and id(o) not in entered:
+            entered.add(id(o))
+            items = o.items() if isinstance(o, dict) else enumerate(o)
+            stack.extend((v, (node, k)) for k, v in reversed(list(items)))
 
 
 def words(name: str) -> str:

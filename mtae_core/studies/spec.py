@@ -370,7 +370,11 @@ def _parse_axes(axes: Any) -> dict[str, list[Any]]:
             raise _err(_field(path), f"{_axis(path)}: the values must be a list")
         if not values:
             raise _err(_field(path), f"{_axis(path)}: the list of values is empty")
-        out[path] = _plain(values)
+        try:
+            out[path] = _plain(values)
+        except (TypeError, ValueError, RecursionError):  # (a set, an object, a dict in itself)
+            raise _err(_field(path), f"{_axis(path)}: the values must be JSON values (text, "
+                       "numbers, true or false, lists and objects of them)") from None
     return out
 
 

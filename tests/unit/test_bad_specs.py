@@ -212,3 +212,15 @@ def test_fuzz_through_the_command_exit_2_and_nothing_queued(tmp_path, capsys, st
             continue
         refused += 1
         _refused(tmp_path, capsys, store, text)
+
+
+def test_values_of_the_python_api_that_are_not_json_are_named():
+    # (StudySpec.parse takes a dict built in Python: a set, an object, a dict in itself)
+    loop: dict[str, Any] = {"a": 1}
+    loop["self"] = loop
+    for value in ({1, 2}, object(), loop):
+        with pytest.raises(ConfigError, match="the values must be JSON values"):
+            StudySpec.parse({**SPEC, "axes": {"optimizer.lr": [value]}})
+    for spec in ({**SPEC, "base": loop}, loop, {**SPEC, "seeds": [loop]}):
+        with pytest.raises(ConfigError):
+            StudySpec.parse(spec)
