@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .data import datasets
 from .errors import (
@@ -24,7 +24,11 @@ from .errors import (
     compose,
     cut,
     fail,
+    long_numbers,
+    printable,
+    read_int,
     show,
+    unprintable,
     use_labels,
     words,
 )
@@ -69,6 +73,7 @@ def _plain(err: Any) -> str:
         "finite_number": "must be a finite number",
         "bool_type": "must be true or false", "bool_parsing": "must be true or false",
         "string_type": "must be text",
+        "string_unicode": "must be text without a lone surrogate (a \\ud800 escape on its own)",
         "literal_error": f"must be one of {ctx.get('expected', '')}",
         "tuple_type": "must be a list", "list_type": "must be a list",
         "dict_type": "must be an object of names to values",
@@ -300,6 +305,12 @@ class ExperimentConfig(Section):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
 
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, name: str) -> str:
+        check_name_text("name", name)
+        return name
+
     @model_validator(mode="after")
     def _cross(self) -> ExperimentConfig:
         tasks = list(self.data.tasks)
@@ -331,6 +342,8 @@ class ExperimentConfig(Section):
         if not _depth_ok(obj):
             raise ConfigError([("", f"the config is nested too deeply (more than {MAX_DEPTH} "
                                 "levels); a config is a few levels deep")])
+        for keys, n in long_numbers(obj):
+            raise ConfigError([long_number_problem(keys, n)])
         try:
             return cls.model_validate(obj)
         except ValidationError as e:
@@ -351,6 +364,9 @@ class ExperimentConfig(Section):
         data = obj.get("data") if isinstance(obj, dict) else None
         if isinstance(data, dict) and "seed" not in data:
             obj = {**obj, "data": {**data, "seed": obj.get("seed", 0)}}
+        if isinstance(obj, dict) and isinstance(obj.get("name"), str):
+            # a name stored before names were checked: kept, its control characters escaped
+            obj = {**obj, "name": printable(obj["name"])}
         return cls.parse(obj)
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -404,12 +420,30 @@ def parse_json(text: str | bytes) -> Any:
             raise ConfigError([("", f"the file is not UTF-8 text (byte {e.start + 1} cannot be "
                                 "read); save it as UTF-8")]) from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=read_int)  # a 5,000-digit number: named, not raised
     except json.JSONDecodeError as e:
         raise ConfigError([("", f"not valid JSON: {e.msg} at line {e.lineno}, "
                             f"column {e.colno}")]) from None
     except RecursionError:
         raise ConfigError([("", "the JSON is nested too deeply")]) from None
+
+
+def check_name_text(path: str, name: str) -> None:
+    """A name (of a run, a study) holds no control character: printed in a terminal, an
+    escape sequence would clear it or print fake text (``fail`` at ``path`` otherwise)."""
+    bad = unprintable(name)
+    if bad is not None:
+        raise fail(path, f"must not hold control characters (it holds {printable(bad)}); "
+                   "use letters, digits, spaces and punctuation")
+
+
+def long_number_problem(keys: list[Any], n_digits: int) -> ConfigProblem:
+    """The problem of a number of ``n_digits`` digits found at ``keys`` (``long_numbers``):
+    named by its field's label."""
+    path = ".".join(cut(str(k)) for k in keys if not isinstance(k, int))
+    label = label_of(path)
+    text = f"has a number of {n_digits:,} digits, too long to be a setting"
+    return ConfigProblem(path, label, compose(label, text), text)
 
 
 def label_of(path: str) -> str:

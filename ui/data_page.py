@@ -26,6 +26,7 @@ from mtae_core.data.csv_import import (
     ColumnInfo,
     CsvError,
     ParsedTable,
+    check_size,
     describe_columns,
     read_table,
 )
@@ -51,6 +52,7 @@ def _parsed(upload: Any) -> ParsedTable | str:
     if held and held[0] == upload.file_id:
         return held[1]  # type: ignore[no-any-return]
     try:
+        check_size(upload.size)  # before its bytes are taken: a file over the cap is not read
         result: ParsedTable | str = read_table(upload.getvalue())
     except CsvError as e:
         result = str(e)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import types
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -47,6 +48,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from streamlit.delta_generator import DeltaGenerator
 
+from mtae_core.errors import MAX_DIGITS, read_int
 from mtae_core.registry import Registry
 
 WEIGHT_RANGE = (0.0, 5.0)  # per-task weight sliders (widened to fit a larger start value)
@@ -251,7 +253,7 @@ def sent_value(field: FieldInfo, key: str, tasks: Sequence[str], start: Any) -> 
         if ann is bool or origin is Literal or ann in (int, float, str):
             return sent
         try:
-            return json.loads(sent)
+            return json.loads(sent, parse_int=read_int)  # (a 5,000-digit number: named)
         except (TypeError, json.JSONDecodeError):
             return sent
     except (KeyError, st.errors.StreamlitAPIException):  # (cleared between check and read)
@@ -341,21 +343,25 @@ def _task_list(label: str, start: list[str], tasks: Sequence[str], key: str,
 
 
 def parse_number_list(text: str) -> list[Any]:
-    """``"128, 64"`` → ``[128, 64]``; a token that is not a number is kept as text so the
+    """``"128, 64"`` → ``[128, 64]``; a token that is not a number (in ASCII digits:
+    Python's ``int`` takes "١٢" too, its ``float`` "nan" and "1_0") is kept as text so the
     config names it in its error."""
     out: list[Any] = []
     for tok in text.replace(";", ",").split(","):
         tok = tok.strip()
         if not tok:
             continue
-        try:
+        if _INT.fullmatch(tok) and len(tok) <= MAX_DIGITS:
             out.append(int(tok))
-        except ValueError:
-            try:
-                out.append(float(tok))
-            except ValueError:
-                out.append(tok)
+        elif _NUMBER.fullmatch(tok):
+            out.append(float(tok))  # (a longer whole number is too large: inf)
+        else:
+            out.append(tok)
     return out
+
+
+_INT = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def _number_list(label: str, start: Iterable[Any], key: str, help_: str | None) -> list[Any]:
@@ -367,7 +373,7 @@ def _number_list(label: str, start: Iterable[Any], key: str, help_: str | None) 
 def _json_text(label: str, start: Any, key: str, help_: str | None) -> Any:
     text = st.text_input(label, value=json.dumps(start), key=key, help=help_)
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=read_int)  # (a 5,000-digit number: named)
     except json.JSONDecodeError:
         return text
 

@@ -18,6 +18,7 @@ from typing import Any
 import streamlit as st
 
 from mtae_core import studies
+from mtae_core.errors import whole_number
 from mtae_core.lessons import ClaimResult, Lesson, lessons
 from mtae_core.store.runs import ACTIVE, RunStore
 
@@ -70,10 +71,9 @@ def parse_link(params: Mapping[str, str]) -> Link:
     if raw_step is not None:
         lesson = lessons.get(out.name or lessons.names()[0])
         n = n_steps(lesson)
-        text = raw_step.strip()
-        if text.isdigit() and len(text) <= 6 and 1 <= int(text) <= n:
-            out.step = int(text)
-        else:
+        try:
+            out.step = whole_number(raw_step, 1, n)  # ("²" is a digit to isdigit, not to int)
+        except ValueError:
             out.notices.append(f"The link's step {_shown(raw_step)} is not a step of this "
                                f"lesson (1 to {n}), so it opens at step 1.")
     return out

@@ -13,7 +13,6 @@ bad one is dropped with a plain notice, never trusted.
 
 from __future__ import annotations
 
-import re
 import secrets
 import threading
 import unicodedata
@@ -24,6 +23,7 @@ from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mtae_core.config import ConfigError
+from mtae_core.errors import whole_number
 
 from .messages import LABELS, problems
 from .text import md
@@ -49,14 +49,13 @@ _nav = threading.local()  # this script run's menu: (pages, slot); each session 
 
 
 def parse_run_id(raw: str) -> int:
-    """A run id from a URL: digits only, 1 to 2⁶³−1; else ``ValueError`` in plain words."""
-    text = raw.strip()
-    if not re.fullmatch(r"[0-9]{1,30}", text):
-        raise ValueError("is not a run number")
-    n = int(text)
-    if not 1 <= n <= MAX_RUN_ID:
-        raise ValueError("is not a run number that can exist")
-    return n
+    """A run id from a URL: ASCII digits only, 1 to 2⁶³−1; else ``ValueError`` in plain
+    words (``errors.whole_number`` reads every number of a link)."""
+    try:
+        return whole_number(raw, 1, MAX_RUN_ID)
+    except ValueError as e:
+        why = "is not a run number that can exist" if " too " in str(e) else "is not a run number"
+        raise ValueError(why) from None
 
 
 def _shown(value: str) -> str:

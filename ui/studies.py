@@ -20,6 +20,7 @@ import streamlit as st
 from mtae_core import studies
 from mtae_core.analysis.baselines import BASELINE, differences
 from mtae_core.config import ConfigError, ExperimentConfig
+from mtae_core.errors import cut
 from mtae_core.store.runs import RunStore
 from mtae_core.studies.spec import data_seed_supported
 from mtae_core.weighting import weightings
@@ -104,7 +105,7 @@ def _number_values(label: str, text: str, info: Any) -> tuple[list[Any], str | N
         return [], f"{label}: give at least one value, separated by commas"
     bad = [v for v in values if isinstance(v, str)]
     if bad:
-        return [], f"{label}: {bad[0]!r} is not a number"
+        return [], f"{label}: '{cut(str(bad[0]))}' is not a number"
     if _meta(info, "integer", False):
         # "3.0" means 3 to a person; the config takes only whole numbers as such (a
         # fraction goes on as it is, for the config to refuse by name)

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from mtae_core import studies
+from mtae_core.errors import cut, whole_number
 from mtae_core.store.runs import ACTIVE, RunStore
 
 from . import links
@@ -202,6 +203,15 @@ def show_study(study_id: int) -> None:
     st.query_params[STUDY_PARAM] = str(study_id)
 
 
+def link_study(raw: str) -> int | None:
+    """The study id a link's ``?study=`` asks for (ASCII digits, 1 to SQLite's largest
+    integer), or None when it cannot be one."""
+    try:
+        return whole_number(raw, 1, 2**63 - 1)
+    except ValueError:
+        return None
+
+
 def pick_study(store: RunStore) -> int | None:
     """A selectbox over the stored studies, newest first, following ``?study=ID``."""
     items = sorted(store.studies(), key=lambda s: s.id, reverse=True)
@@ -211,8 +221,13 @@ def pick_study(store: RunStore) -> int | None:
     names = {s.id: s.name for s in items}
     wanted = st.query_params.get(STUDY_PARAM)
     index = 0
-    if wanted is not None and wanted.isdigit() and int(wanted) in ids:
-        index = ids.index(int(wanted))
+    if wanted is not None:
+        asked = link_study(wanted)
+        if asked in ids:
+            index = ids.index(asked)
+        else:
+            st.warning(md(f"The link's study '{cut(wanted, 30)}' is not a study here, so the "
+                          "newest study is shown."), icon=":material/link_off:")
     # keyed on the list, so a new study (or ?study=) starts a fresh selection
     chosen = st.selectbox("Study", ids, index=index, format_func=lambda i: f"#{i} {names[i]}",
                           key=f"studies.pick.{ids[0]}.{wanted}")

@@ -23,6 +23,7 @@ from typing import Any
 
 from mtae_core.config import ConfigError, ExperimentConfig
 from mtae_core.data import datasets
+from mtae_core.errors import read_int
 from mtae_core.models import autoencoders, sharing
 from mtae_core.registry import Registry
 from mtae_core.schedules import schedules
@@ -160,7 +161,8 @@ def decode_config(text: str) -> ExperimentConfig:
                 raise ConfigError([("", "the settings text expands to too much data")])
         elif kind != "j":
             raise bad
-        delta = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        delta = json.loads(data.decode("utf-8"), parse_constant=_reject_constant,
+                           parse_int=read_int)  # a 5,000-digit number: named, not raised
     except ConfigError:
         raise
     except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError, RecursionError):

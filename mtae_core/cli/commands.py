@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, ExperimentConfig, parse_json
+from ..errors import cut, printable, whole_number
+from .terminal import say
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -45,9 +47,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = load_config(args.config)
         preflight(cfg)  # what the data and this machine allow: nothing is stored otherwise
     except ConfigError as e:
-        print(f"cannot train {args.config}:", file=sys.stderr)
+        say(f"cannot train {args.config}:", err=True)
         for p in e.problems:
-            print(f"  {p.message}" + (f"  [{p.path}]" if p.path else ""), file=sys.stderr)
+            say(f"  {p.message}" + (f"  [{p.path}]" if p.path else ""), err=True)
         return 2
     from tqdm import tqdm
 
@@ -73,27 +75,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = store.get_run(run_id)
     assert run is not None
     if args.json:
-        print(json.dumps({"run_id": run.id, "status": run.status, "error": run.error,
+        say(json.dumps({"run_id": run.id, "status": run.status, "error": run.error,
                           "device": run.device, "test_metrics": run.test_metrics,
                           "val_metrics": run.val_metrics, "kept_epoch": run.info.get("kept_epoch"),
                           "train_seconds": run.train_seconds}))
     else:
-        print(f"run {run.id} ({run.name}): {run.status}"
-              + (f" in {run.train_seconds:.1f} s on {run.device}" if run.train_seconds else ""))
+        say(f"run {run.id} ({run.name}): {run.status}"
+            + (f" in {run.train_seconds:.1f} s on {run.device}" if run.train_seconds else ""))
         if run.error:
-            print(f"  {run.error}")
+            say(f"  {run.error}")
         for task, ms in run.test_metrics.items():
-            print(f"  {task:<16} " + "  ".join(f"{k}={v:.4f}" for k, v in ms.items() if k != "loss"))
+            say(f"  {task:<16} " + "  ".join(f"{k}={v:.4f}" for k, v in ms.items() if k != "loss"))
     return 0 if run.status == "done" else 1
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
     df = _store(args).runs_table()
     if df.empty:
-        print("no runs yet")
+        say("no runs yet")
         return 0
     cols = [c for c in df.columns if c not in ("tasks", "created", "device")]
-    print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    df = df[cols].copy()
+    for c in cols:  # names (and owners) escaped before the columns are lined up
+        if df[c].dtype == object:
+            df[c] = df[c].map(lambda v: printable(v) if isinstance(v, str) else v)
+    say(df.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return 0
 
 
@@ -106,34 +112,45 @@ def cmd_list(args: argparse.Namespace) -> int:
     for title, reg in (("data sets", datasets), ("autoencoders", autoencoders),
                        ("sharing schemes", sharing), ("weighting strategies", weightings),
                        ("schedules", schedules)):
-        print(f"{title}:")
+        say(f"{title}:")
         for name, summary in reg.describe():
-            print(f"  {name:<22} {summary}")
+            say(f"  {name:<22} {summary}")
     return 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    print(ExperimentConfig().to_json())
+    say(ExperimentConfig().to_json())
     return 0
+
+
+def _run_id(text: str) -> int:
+    """A run id typed on the command line: ASCII digits, 1 to SQLite's largest integer."""
+    try:
+        return whole_number(text, 1, 2**63 - 1)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"the run id '{cut(text)}' {e}") from None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     run = _store(args).get_run(args.run_id)
     if run is None:
-        print(f"error: no run with id {args.run_id}", file=sys.stderr)
+        say(f"error: no run with id {args.run_id}", err=True)
         return 2
-    print(run.config.to_json())
+    say(run.config.to_json())
     return 0
 
 
 def cmd_data_add(args: argparse.Namespace) -> int:
-    from ..data.csv_import import CsvError, parse_roles, read_table
+    from ..data.csv_import import CsvError, parse_roles, read_file, read_table
     from ..store.tables import add_table
 
     try:
-        data = Path(args.file).read_bytes()
+        data = read_file(args.file)  # its size is checked before it is read
     except OSError as e:
-        print(f"error: cannot read {args.file}: {e.strerror}", file=sys.stderr)
+        say(f"error: cannot read {args.file}: {e.strerror}", err=True)
+        return 2
+    except CsvError as e:
+        say(f"error: {args.file}: {e}", err=True)
         return 2
     try:
         parsed = read_table(data)
@@ -141,23 +158,23 @@ def cmd_data_add(args: argparse.Namespace) -> int:
                    if args.task or args.input else None)
         ds = add_table(_store(args), args.name, data, columns, args.missing, parsed)
     except CsvError as e:
-        print(f"error: {args.file}: {e}", file=sys.stderr)
+        say(f"error: {args.file}: {e}", err=True)
         return 2
     for note in ds.meta["notes"]:
-        print(note)
-    print(f"stored data set {ds.name!r} (SHA-256 {ds.sha256[:12]}…)")
+        say(note)
+    say(f"stored data set {ds.name!r} (SHA-256 {ds.sha256[:12]}…)")
     _print_columns(ds.meta)
-    print(f'a config uses it with "data": {{"dataset": "{ds.name}"}}')
+    say(f'a config uses it with "data": {{"dataset": "{ds.name}"}}')
     return 0
 
 
 def _print_columns(meta: dict[str, Any]) -> None:
-    print(f"  {meta['rows']:,} rows; missing values: {meta['missing']}")
+    say(f"  {meta['rows']:,} rows; missing values: {meta['missing']}")
     for c in meta["columns"]:
         extra = f" ({c['missing']} missing)" if c["missing"] else ""
         kind = f" as {c['kind']}" + (f", {c['distinct']} classes" if c["kind"] == "classification"
                                      else "") if c["role"] == "task" else ""
-        print(f"  {c['role']:<7} {c['name']} [{c['dtype']}]{kind}{extra}")
+        say(f"  {c['role']:<7} {c['name']} [{c['dtype']}]{kind}{extra}")
 
 
 def cmd_data_list(args: argparse.Namespace) -> int:
@@ -165,7 +182,7 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 
     builtin = set(datasets.builtin_names())
     for name, summary in datasets.describe():
-        print(f"  {name:<22} {'built-in' if name in builtin else 'stored  '}  {summary}")
+        say(f"  {name:<22} {'built-in' if name in builtin else 'stored  '}  {summary}")
     return 0
 
 
@@ -174,8 +191,8 @@ def cmd_data_show(args: argparse.Namespace) -> int:
     from ..data import datasets
 
     if args.name not in datasets:
-        print(f"error: no data set named {args.name!r}; data sets: "
-              f"{', '.join(datasets.names())}", file=sys.stderr)
+        say(f"error: no data set named '{cut(args.name)}'; data sets: "
+            f"{', '.join(datasets.names())}", err=True)
         return 2
     try:
         report = dataset_report(args.name)
@@ -183,18 +200,18 @@ def cmd_data_show(args: argparse.Namespace) -> int:
         print(f"error: {'; '.join(p.message for p in e.problems)}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(report, indent=2))
+        say(json.dumps(report, indent=2))
         return 0
-    print(f"{args.name}: {report['summary']}")
-    print(f"  {report['rows']:,} rows; {len(report['inputs'])} input columns")
+    say(f"{args.name}: {report['summary']}")
+    say(f"  {report['rows']:,} rows; {len(report['inputs'])} input columns")
     for t in report["tasks"]:
         classes = (f", {len(t['class_counts'])} classes: " + ", ".join(
             f"{k} ({v})" for k, v in list(t["class_counts"].items())[:10])
             if t["kind"] == "classification" else "")
-        print(f"  task {t['name']:<20} {t['kind']}{classes}")
-    print("relatedness of the default tasks (before training):")
+        say(f"  task {t['name']:<20} {t['kind']}{classes}")
+    say("relatedness of the default tasks (before training):")
     for line in report["readings"]:
-        print(f"  {line}")
+        say(f"  {line}")
     return 0
 
 
@@ -205,9 +222,9 @@ def cmd_data_delete(args: argparse.Namespace) -> int:
     try:
         delete_table(_store(args), args.name)
     except CsvError as e:
-        print(f"error: {e}", file=sys.stderr)
+        say(f"error: {e}", err=True)
         return 2
-    print(f"deleted data set {args.name!r}")
+    say(f"deleted data set '{cut(args.name)}'")
     return 0
 
 
@@ -249,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="list every registry with a line each").set_defaults(fn=cmd_list)
     sub.add_parser("config", help="print the default config").set_defaults(fn=cmd_config)
     e = sub.add_parser("export", help="print the config of a stored run")
-    e.add_argument("run_id", type=int)
+    e.add_argument("run_id", type=_run_id)
     e.set_defaults(fn=cmd_export)
     from .study import add_parsers as add_study_parsers
 

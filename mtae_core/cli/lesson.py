@@ -9,7 +9,9 @@ import json
 import sys
 from typing import Any
 
+from ..errors import cut
 from ..lessons.base import lessons
+from .terminal import say
 
 
 def add_parsers(sub: Any) -> None:
@@ -35,21 +37,21 @@ def cmd_lessons(args: argparse.Namespace) -> int:
 
     for name, cls in lessons.items():
         spec, quick = cls.study(), cls.study(quick=True)
-        print(f"{name:<16} {cls.title}")
-        print(f"{'':<16} claim: {cls.claim_text}")
-        print(f"{'':<16} study: {len(spec.cells())} cells × {len(spec.seeds)} seeds, "
-              f"{len(plan(spec))} runs with the single-task baselines; quick form: "
-              f"{len(plan(quick))} runs")
+        say(f"{name:<16} {cls.title}")
+        say(f"{'':<16} claim: {cls.claim_text}")
+        say(f"{'':<16} study: {len(spec.cells())} cells × {len(spec.seeds)} seeds, "
+            f"{len(plan(spec))} runs with the single-task baselines; quick form: "
+            f"{len(plan(quick))} runs")
     return 0
 
 
 def cmd_lesson(args: argparse.Namespace) -> int:
     if args.name not in lessons:
-        print(f"error: no lesson named {args.name!r}; lessons: {', '.join(lessons.names())}",
-              file=sys.stderr)
+        say(f"error: no lesson named '{cut(args.name)}'; lessons: {', '.join(lessons.names())}",
+            err=True)
         return 2
     if args.workers is not None and args.workers < 1:
-        print("error: --workers must be at least 1", file=sys.stderr)
+        say("error: --workers must be at least 1", err=True)
         return 2
     from tqdm import tqdm
 
@@ -67,20 +69,20 @@ def cmd_lesson(args: argparse.Namespace) -> int:
         checked = check(args.name, RunStore(args.db), quick=args.quick, workers=args.workers,
                         on_run=on_run)
     except KeyboardInterrupt:
-        print("interrupted: the lesson's study was cancelled", file=sys.stderr)
+        say("interrupted: the lesson's study was cancelled", err=True)
         return 130
     finally:
         bar.close()
     r = checked.result
     if args.json:
-        print(json.dumps({"lesson": args.name, "quick": args.quick, "held": r.held,
+        say(json.dumps({"lesson": args.name, "quick": args.quick, "held": r.held,
                           "text": r.text, "study": checked.study_id,
                           "seconds": round(checked.seconds, 1)}))
     else:
         form = "quick" if args.quick else "full"
-        print(f"lesson {args.name} ({form}, study {checked.study_id}, "
-              f"{checked.seconds:.0f} s): the claim {'HELD' if r.held else 'DID NOT HOLD'}")
-        print(f"  claim: {checked.lesson.claim_text}")
-        print(f"  {r.text}")
-        print(f"  details: mtae study show {checked.study_id}")
+        say(f"lesson {args.name} ({form}, study {checked.study_id}, "
+            f"{checked.seconds:.0f} s): the claim {'HELD' if r.held else 'DID NOT HOLD'}")
+        say(f"  claim: {checked.lesson.claim_text}")
+        say(f"  {r.text}")
+        say(f"  details: mtae study show {checked.study_id}")
     return 0 if r.held else 1

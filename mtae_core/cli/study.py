@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
+from ..errors import cut, whole_number
 from ..studies.planning import cancel, retry, serve, start
 from ..studies.spec import StudySpec
 from ..studies.summary import ENDED, StudySummary, summarize
+from .terminal import say
 
 WORDS = ("show", "export", "resume", "cancel")
+MAX_ID = 2**63 - 1  # SQLite's largest integer
 
 
 def add_parsers(sub: Any) -> None:
@@ -53,7 +56,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def _fail(msg: str) -> int:
-    print(f"error: {msg}", file=sys.stderr)
+    say(f"error: {msg}", err=True)
     return 2
 
 
@@ -85,28 +88,31 @@ def _study(args: argparse.Namespace) -> int:
             return _fail("--no-wait leaves the runs to the app's local workers; with --backend "
                          "ray this command drives them (leave out --no-wait)")
     if args.target in WORDS:
-        if args.study_id is None or not str(args.study_id).isdigit():
+        if args.study_id is None:
             return _fail(f"give the study id: mtae study {args.target} ID")
+        try:
+            study_id = whole_number(args.study_id, 1, MAX_ID)
+        except ValueError as e:
+            return _fail(f"the study id {cut(args.study_id)} {e}: mtae study {args.target} ID")
         store = _store(args)
-        study_id = int(args.study_id)
         if store.get_study(study_id) is None:
             return _fail(f"no study with id {study_id}")
         if args.target == "show":
             return _print(summarize(store, study_id), args.json)
         if args.target == "export":
-            print(json.dumps(store.get_study(study_id).spec, indent=2))
+            say(json.dumps(store.get_study(study_id).spec, indent=2))
             return 0
         if args.target == "cancel":
             stopped = cancel(store, study_id)
-            print(f"study {study_id} cancelled ({len(stopped)} runs asked to stop)")
+            say(f"study {study_id} cancelled ({len(stopped)} runs asked to stop)")
             return 0
         again = retry(store, study_id, backend=backend)  # runs that failed or were cancelled
         if again:
-            print(f"study {study_id}: {len(again)} failed or cancelled runs queued again",
-                  file=sys.stderr)
+            say(f"study {study_id}: {len(again)} failed or cancelled runs queued again",
+                err=True)
         return _run(store, study_id, args)
     if args.study_id is not None:
-        return _fail(f"unexpected argument {args.study_id!r}: a study id follows only "
+        return _fail(f"unexpected argument '{cut(args.study_id)}': a study id follows only "
                      f"{', '.join(WORDS)}")
     try:
         text = Path(args.target).read_text() if args.target != "-" else sys.stdin.read()
@@ -117,14 +123,14 @@ def _study(args: argparse.Namespace) -> int:
     try:
         spec = StudySpec.from_json(text)
     except ConfigError as e:
-        print(f"invalid study spec {args.target}:\n{e}", file=sys.stderr)
+        say(f"invalid study spec {args.target}:\n{e}", err=True)
         return 2
     if args.separate_seeds:
         spec = dataclasses.replace(spec, separate_seeds=True)
     store = _store(args)
     study_id = start(store, spec, backend=backend, workers=args.workers)
     if args.no_wait:
-        print(f"study {study_id} queued", file=sys.stderr)
+        say(f"study {study_id} queued", err=True)
         return _print(summarize(store, study_id), args.json)
     return _run(store, study_id, args)
 
@@ -194,7 +200,7 @@ def _ended(store: Any, study_id: int, args: argparse.Namespace, interrupted: boo
     """Print how the study ended; the exit code: 0 done, 1 not all done, 130 interrupted."""
     if interrupted:
         _mark_interrupted(store, study_id)
-        print(f"study {study_id} cancelled: interrupted from the keyboard", file=sys.stderr)
+        say(f"study {study_id} cancelled: interrupted from the keyboard", err=True)
         _print(summarize(store, study_id), args.json)
         return 130
     summary = summarize(store, study_id)
@@ -216,9 +222,9 @@ def cmd_studies(args: argparse.Namespace) -> int:
     store = _store(args)
     studies = store.studies()
     if not studies:
-        print("no studies yet")
+        say("no studies yet")
         return 0
-    print(f"{'id':>4}  {'status':<9}  {'runs':>9}  {'cells':>5}  name")
+    say(f"{'id':>4}  {'status':<9}  {'runs':>9}  {'cells':>5}  name")
     for st in studies:
         df = store.study_runs(st.id)
         runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
@@ -228,7 +234,7 @@ def cmd_studies(args: argparse.Namespace) -> int:
             status, n_cells = s.status, str(len(s.cells))
         except ConfigError:
             status, n_cells = "unreadable", "?"  # its spec no longer reads; runs are kept
-        print(f"{st.id:>4}  {status:<9}  {f'{done}/{len(runs)}':>9}  {n_cells:>5}  {st.name}")
+        say(f"{st.id:>4}  {status:<9}  {f'{done}/{len(runs)}':>9}  {n_cells:>5}  {st.name}")
     return 0
 
 
@@ -240,28 +246,28 @@ def _fmt(v: Any, digits: int = 4) -> str:
 
 def _print(summary: StudySummary, as_json: bool) -> int:
     if as_json:
-        print(json.dumps(summary.to_json()))
+        say(json.dumps(summary.to_json()))
         return 0
     s = summary
     counts = ", ".join(f"{n} {k}" for k, n in s.counts.items())
-    print(f"study {s.study_id} '{s.name}': {s.status} ({counts})")
+    say(f"study {s.study_id} '{s.name}': {s.status} ({counts})")
     for note in s.notes:
-        print(f"  note: {note}")
+        say(f"  note: {note}")
     for task in s.tasks:
         m = s.metric_of[task]
-        print(f"\n{task} ({m}, test; best chosen on validation)")
-        print(f"  {'cell':<44} {'mean ± std':>18} {'95% interval':>20} {'n':>3} "
-              f"{'Δm % ± std':>16} {'best':>5} {'params all/shared':>17}")
+        say(f"\n{task} ({m}, test; best chosen on validation)")
+        say(f"  {'cell':<44} {'mean ± std':>18} {'95% interval':>20} {'n':>3} "
+            f"{'Δm % ± std':>16} {'best':>5} {'params all/shared':>17}")
         for c in s.cells:
             st = c.metrics.get(task, {}).get(m, {})
             ci = st.get("ci95")
             dm = c.delta_m
             params = f"{_fmt(c.params.get('total'))}/{_fmt(c.params.get('shared'))}"
-            print(f"  {c.label[:44]:<44} {_fmt(st.get('mean')):>8} ± {_fmt(st.get('std')):<7} "
-                  f"{(f'[{_fmt(ci[0])}, {_fmt(ci[1])}]' if ci else '–'):>20} {st.get('n', 0):>3} "
-                  f"{_fmt(dm.get('mean'), 2):>7} ± {_fmt(dm.get('std'), 2):<6} "
-                  f"{str(c.best.get(task, False)):>5} {params:>17}")
-    print()
+            say(f"  {c.label[:44]:<44} {_fmt(st.get('mean')):>8} ± {_fmt(st.get('std')):<7} "
+                f"{(f'[{_fmt(ci[0])}, {_fmt(ci[1])}]' if ci else '–'):>20} {st.get('n', 0):>3} "
+                f"{_fmt(dm.get('mean'), 2):>7} ± {_fmt(dm.get('std'), 2):<6} "
+                f"{str(c.best.get(task, False)):>5} {params:>17}")
+    say()
     for c in s.cells:
-        print(f"{c.label}: " + ("; ".join(c.words) or "no finished runs yet"))
+        say(f"{c.label}: " + ("; ".join(c.words) or "no finished runs yet"))
     return 0

@@ -9,17 +9,21 @@ store: ``store.tables.add_table`` does, after every check has passed, so a bad f
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
+import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from ..errors import cut
 from .tabular import ColumnKind, infer_kind
 
 MAX_BYTES = 100 * 1024 * 1024  # the upload cap the Data page states (50k × 100 fits)
@@ -65,46 +69,115 @@ class ColumnInfo:
 # ---- bytes → frame ------------------------------------------------------------------------
 
 
+def _q(value: object) -> str:
+    """A name or value from the file, quoted in a message: cut, control characters escaped."""
+    return f"'{cut(str(value))}'"
+
+
 def _size(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} kB"
 
 
-def _decode(data: bytes) -> tuple[str, str]:
-    """(text, encoding name); UTF-16 only with its byte-order mark."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            return data.decode("utf-16"), "UTF-16"
-        except UnicodeDecodeError:
-            pass
+CHUNK = 1 << 20  # bytes checked at a time: no copy of the whole file is made to check it
+SAMPLE_LINES, SAMPLE_CHARS = 50, 1 << 20  # what the delimiter is guessed from
+
+
+def check_size(n_bytes: int) -> None:
+    """Refuse a file by its size alone, before any of it is read."""
+    if n_bytes > MAX_BYTES:
+        raise CsvError(f"The file is {_size(n_bytes)}; the limit is {_size(MAX_BYTES)}.")
+
+
+def read_file(path: str | Path) -> bytes:
+    """The bytes of the file at ``path``: its size is checked before it is read, and no
+    more than the limit is ever read (a pipe has no size to check). ``OSError`` when it
+    cannot be read; ``CsvError`` when it is too large."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        check_size(size)
+        data = f.read(min(size, MAX_BYTES) + 1)
+        if len(data) > size:  # a pipe, or a file that grew since: read on, to the limit
+            data += f.read(MAX_BYTES + 1 - len(data))
+    check_size(len(data))
+    return data
+
+
+def _not_text() -> CsvError:
+    return CsvError("This file is not text (it holds binary data), so it cannot be a CSV "
+                    "file. Save the table as CSV and upload that.")
+
+
+def _decodes(data: bytes, codec: str) -> bool:
+    """True when the whole of ``data`` is text in ``codec``, checked a chunk at a time
+    (nothing the size of the file is made); ``CsvError`` when the text holds a NUL."""
+    decoder = codecs.getincrementaldecoder(codec)()
+    view = memoryview(data)
+    try:
+        for i in range(0, max(len(data), 1), CHUNK):
+            last = i + CHUNK >= len(data)
+            if "\x00" in decoder.decode(view[i:i + CHUNK], final=last):
+                raise _not_text()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _encoding(data: bytes) -> tuple[str, str]:
+    """(codec, encoding name shown to the user) of the whole file; UTF-16 only with its
+    byte-order mark. ``CsvError`` for an Office file or binary data anywhere in it."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") and _decodes(data, "utf-16"):
+        return "utf-16", "UTF-16"
     if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise CsvError("This is an Excel workbook (or another zipped or Office file), not a CSV "
                        "file. In Excel, use File › Save As › CSV, then upload that file.")
-    if b"\x00" in data[:65536]:
-        raise CsvError("This file is not text (it holds binary data), so it cannot be a CSV "
-                       "file. Save the table as CSV and upload that.")
+    if b"\x00" in data:  # anywhere: a NUL after the first pages is binary too
+        raise _not_text()
     for codec, label in ENCODINGS:
-        try:
-            return data.decode(codec), label
-        except UnicodeDecodeError:
-            continue
+        if codec == "latin-1" or _decodes(data, codec):  # (latin-1 decodes any bytes)
+            return codec, label
     raise CsvError("The file's text encoding could not be read.")  # pragma: no cover - latin-1
 
 
-def _delimiter(text: str) -> str:
-    sample = "\n".join(text.splitlines()[:50])
+def _text(data: bytes, codec: str) -> io.TextIOWrapper:
+    """The file's text as a stream, decoded as it is read (``io.BytesIO`` shares the
+    bytes: no copy); lines end at \\n, \\r\\n or \\r, as the csv module needs."""
+    return io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline="")
+
+
+def _delimiter(data: bytes, codec: str) -> str:
+    stream = _text(data, codec)
+    lines: list[str] = []
+    left = SAMPLE_CHARS
+    while len(lines) < SAMPLE_LINES and left > 0 and (line := stream.readline(left)):
+        lines.append(line.rstrip("\r\n"))
+        left -= len(line)
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
     except csv.Error:
         return ","
 
 
-def _check_shape(text: str, delim: str) -> list[str]:
+def _rows(reader: Any) -> Iterator[list[str]]:
+    """The rows of a ``csv.reader``, its errors in plain words naming the line."""
+    try:
+        yield from reader
+    except csv.Error as e:
+        if "field larger than field limit" in str(e):
+            raise CsvError(f"Line {reader.line_num:,} holds a value longer than "
+                           f"{csv.field_size_limit():,} characters: a table's values are "
+                           "numbers or short labels. Check the file's quotes: a quote that "
+                           "is never closed makes the rest of the file one value.") from None
+        raise CsvError(f"Line {reader.line_num:,} cannot be read as a row of a CSV table "
+                       "(check its quotes and delimiters).") from None
+
+
+def _check_shape(stream: io.TextIOWrapper, delim: str) -> list[str]:
     """The header, after checking every row has as many values as it (plain-words
-    message naming the line otherwise)."""
-    reader = csv.reader(io.StringIO(text), delimiter=delim)
+    message naming the line otherwise). Reads the file as a stream, one row at a time."""
+    reader = csv.reader(stream, delimiter=delim)
     header: list[str] | None = None
     rows = 0
-    for row in reader:
+    for row in _rows(reader):
         if not row or all(not v.strip() for v in row):
             continue  # blank lines are skipped, as pandas does
         if header is None:
@@ -126,31 +199,34 @@ def _check_shape(text: str, delim: str) -> list[str]:
         raise CsvError(f"The file has {rows} row{'s' if rows > 1 else ''} of data; at least "
                        f"{MIN_ROWS} are needed to train, validate and test.")
     names = [h.strip() for h in header]
+    first: dict[str, int] = {}
     for i, n in enumerate(names):
         if not n:
             raise CsvError(f"Column {i + 1} has no name in the header row: name every column.")
-        if names.index(n) != i:
-            raise CsvError(f"The column name {n!r} appears twice (columns {names.index(n) + 1} "
+        if n in first:
+            raise CsvError(f"The column name {_q(n)} appears twice (columns {first[n] + 1} "
                            f"and {i + 1}): give each column its own name.")
+        first[n] = i
     return names
 
 
 def read_table(data: bytes, checked: bool = False) -> ParsedTable:
     """Bytes of a CSV file → a typed frame, or ``CsvError`` saying what is wrong.
     ``checked``: the file passed these checks before (it is in the store), so the row by
-    row pass over it is skipped."""
-    if len(data) > MAX_BYTES:
-        raise CsvError(f"The file is {_size(len(data))}; the limit is {_size(MAX_BYTES)}.")
-    if not data.strip():
+    row pass over it is skipped. The text is read as a stream: beside the bytes, memory
+    holds the frame and a chunk at a time, never a whole copy of the text."""
+    check_size(len(data))
+    if not data or data.isspace():
         raise CsvError("The file is empty.")
-    text, encoding = _decode(data)
-    delim = _delimiter(text)
+    codec, encoding = _encoding(data)
+    delim = _delimiter(data, codec)
     if checked:
-        names = [str(n).strip() for n in next(csv.reader(io.StringIO(text), delimiter=delim))]
+        header = next(_rows(csv.reader(_text(data, codec), delimiter=delim)))
+        names = [str(n).strip() for n in header]
     else:
-        names = _check_shape(text, delim)
+        names = _check_shape(_text(data, codec), delim)
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delim, na_values=NA_VALUES,
+        frame = pd.read_csv(io.BytesIO(data), sep=delim, encoding=codec, na_values=NA_VALUES,
                             keep_default_na=True, skip_blank_lines=True, skipinitialspace=True)
     except (pd.errors.ParserError, ValueError) as e:  # pragma: no cover - caught above
         raise CsvError(f"The file could not be read as a table: {e}") from None
@@ -163,7 +239,7 @@ def read_table(data: bytes, checked: bool = False) -> ParsedTable:
             values = col.to_numpy(dtype=np.float64, na_value=np.nan)
             bad = np.flatnonzero(np.isinf(values))
             if len(bad):
-                raise CsvError(f"Column {name!r} has an infinite value on line {bad[0] + 2}: "
+                raise CsvError(f"Column {_q(name)} has an infinite value on line {bad[0] + 2}: "
                                "replace it with a number or leave it empty.")
         elif not pd.api.types.is_bool_dtype(col):
             frame[name] = col.astype("string").str.strip().astype(object).where(col.notna())
@@ -211,18 +287,18 @@ def describe_columns(frame: pd.DataFrame, tasks: Iterable[str] | None = None,
 def _check_task(frame: pd.DataFrame, c: ColumnInfo) -> None:
     col = frame[c.name]
     if c.missing == len(col):
-        raise CsvError(f"Task column {c.name!r} is empty: every value is missing.")
+        raise CsvError(f"Task column {_q(c.name)} is empty: every value is missing.")
     if c.distinct == 1:
-        raise CsvError(f"Task column {c.name!r} has the same value in every row, so there is "
+        raise CsvError(f"Task column {_q(c.name)} has the same value in every row, so there is "
                        "nothing to learn: choose another task column.")
     if c.kind == "regression" and c.dtype == "text":
-        raise CsvError(f"Task column {c.name!r} holds text, so it can only be a "
+        raise CsvError(f"Task column {_q(c.name)} holds text, so it can only be a "
                        "classification task.")
     if c.kind == "classification":
         counts = col.value_counts(dropna=True)
         single = counts[counts == 1]
         if len(single):
-            raise CsvError(f"Task column {c.name!r} has a class ({single.index[0]!s}) with a "
+            raise CsvError(f"Task column {_q(c.name)} has a class ({cut(str(single.index[0]))}) with a "
                            "single row: every class needs at least 2 rows, to appear in "
                            "training and test. Merge rare classes or make it a regression "
                            "task.")
@@ -238,11 +314,11 @@ def check_columns(frame: pd.DataFrame, columns: list[ColumnInfo]) -> None:
         raise CsvError("Choose at least one input column (a column that is not a task).")
     for c in columns:
         if c.name not in names:  # pragma: no cover - built from the frame
-            raise CsvError(f"No column {c.name!r} in the file.")
+            raise CsvError(f"No column {_q(c.name)} in the file.")
         if c.role == "task":
             _check_task(frame, c)
         elif c.role == "input" and c.dtype == "text" and c.distinct > MAX_TEXT_VALUES:
-            raise CsvError(f"Input column {c.name!r} has {c.distinct:,} different text values: "
+            raise CsvError(f"Input column {_q(c.name)} has {c.distinct:,} different text values: "
                            f"too many to encode (at most {MAX_TEXT_VALUES}). Leave it out of "
                            "the inputs, or make it a task.")
 
@@ -258,18 +334,18 @@ def parse_roles(frame: pd.DataFrame, tasks: Iterable[str] = (), inputs: Iterable
         name, _, kind = t.partition(":") if t not in known else (t, "", "")
         if kind:
             if kind not in ("classification", "regression"):
-                raise CsvError(f"Unknown task kind {kind!r} for column {name!r}: use "
+                raise CsvError(f"Unknown task kind {_q(kind)} for column {_q(name)}: use "
                                "classification or regression.")
             kinds[name] = kind  # type: ignore[assignment]
         task_names.append(name)
     input_names = list(inputs)
     for name in [*task_names, *input_names, *kinds]:
         if name not in known:
-            raise CsvError(f"No column {name!r} in the file; its columns are: "
-                           f"{', '.join(known)}.")
+            raise CsvError(f"No column {_q(name)} in the file; its columns are: "
+                           f"{cut(', '.join(known), 300)}.")
     both = set(task_names) & set(input_names)
     if both:
-        raise CsvError(f"Column {sorted(both)[0]!r} is listed as both a task and an input.")
+        raise CsvError(f"Column {_q(sorted(both)[0])} is listed as both a task and an input.")
     cols = describe_columns(frame, task_names, input_names)
     return [ColumnInfo(c.name, c.dtype, c.role, kinds.get(c.name, c.kind), c.missing, c.distinct)
             for c in cols]
@@ -291,9 +367,9 @@ def check_name(name: str) -> None:
     if not name or not name.strip():
         raise CsvError("Give the data set a name.")
     if name in datasets.builtin_names():
-        raise CsvError(f"{name!r} is the name of a built-in data set: choose another name.")
+        raise CsvError(f"{_q(name)} is the name of a built-in data set: choose another name.")
     if not NAME_RE.match(name):
-        raise CsvError(f"The name {name!r} cannot be used: use up to 60 letters, digits, "
+        raise CsvError(f"The name {_q(name)} cannot be used: use up to 60 letters, digits, "
                        "'_', '-' or '.', starting with a letter or digit.")
 
 

@@ -14,9 +14,19 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import ConfigError, DataConfig, ExperimentConfig, cut, show
+from ..config import (
+    ConfigError,
+    DataConfig,
+    ExperimentConfig,
+    check_name_text,
+    cut,
+    long_number_problem,
+    show,
+)
+from ..errors import LongNumber, digits, long_numbers, printable, read_int, words
 
 MAX_RUNS = 500
+HUGE = 10**15  # cells: a count past it is not written out
 DEFAULT_SEEDS = 3
 
 # an axis over one of these picks another registered entry: that entry's options start
@@ -50,6 +60,16 @@ def _show(value: Any) -> str:
     return cut(value) if isinstance(value, str) else show(value)
 
 
+def _axis(path: Any) -> str:
+    """An axis as a message names it: ``axis 'optimizer.lr'``, a long path cut."""
+    return f"axis '{cut(str(path))}'"
+
+
+def _field(path: Any) -> str:
+    """The field path of a problem of the axis ``path``."""
+    return f"axes.{cut(str(path))}"
+
+
 def _plain(value: Any) -> Any:
     """JSON-shaped copy (tuples become lists) so a spec equals its parsed JSON."""
     return json.loads(json.dumps(value))
@@ -72,8 +92,12 @@ def _component_value(path: str, value: Any) -> tuple[Any, Any]:
     extra = set(value) - {key, "name", "options"}
     if extra or not ({key, "name"} & set(value)):
         raise ValueError(f"a value given as an object needs '{key}' and may have 'options'"
-                         + (f"; unknown key {sorted(extra)[0]!r}" if extra else ""))
-    return value.get(key, value.get("name")), value.get("options")
+                         + (f"; unknown key {_show(sorted(map(str, extra))[0])}" if extra else ""))
+    options = value.get("options")
+    if options is not None and not isinstance(options, dict):
+        raise ValueError(f"its 'options' must be an object of option names to values "
+                         f"(got {_show(options)})")
+    return value.get(key, value.get("name")), options
 
 
 def apply_setting(d: dict[str, Any], path: str, value: Any) -> None:
@@ -118,16 +142,19 @@ def _ordered(settings: dict[str, Any]) -> list[tuple[str, Any]]:
 def short(value: Any) -> str:
     """A value as a cell label shows it: ``cagrad(c=0.4)``, ``digit=1,parity=0.5``."""
     if isinstance(value, dict):
-        if "options" in value and len(value) <= 2:
+        options = value.get("options")
+        if "options" in value and len(value) <= 2 and isinstance(options, dict | None):
             name = next((v for k, v in value.items() if k != "options"), "")
-            opts = ",".join(f"{k}={short(v)}" for k, v in (value["options"] or {}).items())
-            return f"{name}({opts})" if opts else str(name)
-        return ",".join(f"{k}={short(v)}" for k, v in value.items())
+            opts = ",".join(f"{short(k)}={short(v)}" for k, v in (options or {}).items())
+            return f"{short(name)}({opts})" if opts else short(name)
+        return ",".join(f"{short(k)}={short(v)}" for k, v in value.items())
     if isinstance(value, list):
         return "[" + ",".join(short(v) for v in value) + "]"
     if isinstance(value, float):
         return f"{value:g}"
-    return str(value)
+    if isinstance(value, LongNumber) or (isinstance(value, int) and digits(value) > 30):
+        return show(value)  # (str() refuses an int of more than 4,300 digits)
+    return printable(str(value))
 
 
 # ---- cells and the spec ---------------------------------------------------------------------
@@ -171,32 +198,42 @@ class StudySpec:
     @classmethod
     def parse(cls, obj: Any, check_size: bool = True) -> StudySpec:
         """Validate a spec dict; raise ``ConfigError`` naming the axis and value at fault.
-        ``check_size=False`` reads back a stored study whatever today's size cap."""
+        ``check_size=False`` reads back a stored study whatever today's size cap (and
+        its names, stored before control characters were refused, with them escaped)."""
         if isinstance(obj, StudySpec):
             return obj
         if not isinstance(obj, dict):
             raise _err("", "a study spec must be a JSON object with base, axes and seeds")
         unknown = [k for k in obj if k not in _SPEC_KEYS]
         if unknown:
-            raise _err(str(unknown[0]), f"unknown key in the study spec; allowed: {', '.join(_SPEC_KEYS)}")
+            raise _err(cut(str(unknown[0])),
+                       f"unknown key {_show(str(unknown[0]))} in the study spec; allowed: "
+                       f"{', '.join(_SPEC_KEYS)}")
+        for keys, n in long_numbers(obj):
+            raise _long_number(keys, n)
         name = obj.get("name") or "study"
         if not isinstance(name, str) or len(name) > 100:
             raise _err("name", "the study name must be text of at most 100 characters")
-        base = ExperimentConfig.parse(obj.get("base") or {})
+        if not check_size:
+            name = printable(name)  # stored before names were checked: kept, escaped
+        try:
+            check_name_text("name", name)
+        except ValueError:
+            raise _err("name", "the study name must not hold control characters (such as "
+                       "line breaks or terminal escapes)") from None
+        base_obj = obj.get("base") or {}
+        if not check_size and isinstance(base_obj, dict) and isinstance(base_obj.get("name"), str):
+            base_obj = {**base_obj, "name": printable(base_obj["name"])}  # (as the name)
+        base = ExperimentConfig.parse(base_obj)
         axes = _parse_axes(obj.get("axes") or {})
         seeds = _parse_seeds(obj.get("seeds", DEFAULT_SEEDS))
         vary = obj.get("vary_data_seed", False)
         if not isinstance(vary, bool):
             raise _err("vary_data_seed", "must be true or false")
-        n_cells = 1
-        for values in axes.values():
-            n_cells *= len(values)
-        cap = max_runs()
-        if check_size and n_cells * len(seeds) > cap:
-            raise _err("axes", f"this study has {n_cells} cells × {len(seeds)} seeds = "
-                       f"{n_cells * len(seeds)} runs, more than the limit of {cap}; use fewer "
-                       "values or seeds, or raise the limit with the environment variable "
-                       "MTAE_MAX_STUDY_RUNS")
+        if check_size:  # before any check whose time grows with the values
+            _check_size(axes, len(seeds))
+        for path, values in axes.items():
+            _check_repeats(path, values)
         separate = obj.get("separate_seeds", False)
         if not isinstance(separate, bool):
             raise _err("separate_seeds", "must be true or false")
@@ -207,7 +244,7 @@ class StudySpec:
     @classmethod
     def from_json(cls, text: str) -> StudySpec:
         try:
-            obj = json.loads(text)
+            obj = json.loads(text, parse_int=read_int)  # a 5,000-digit number: named, not raised
         except json.JSONDecodeError as e:
             raise _err("", f"the study spec is not valid JSON: {e}") from None
         except RecursionError:
@@ -262,7 +299,7 @@ class StudySpec:
             try:
                 apply_setting(d, path, value)
             except ValueError as e:
-                raise _err(f"axes.{path}", f"axis {path!r}, value {_show(value)}: {e}") from None
+                raise _err(_field(path), f"{_axis(path)}, value {_show(value)}: {e}") from None
         d["name"] = (f"{self.name} · " + ", ".join(
             f"{p.rsplit('.', 1)[-1]}={short(v)}" for p, v in settings.items()))[:120] \
             if settings else self.name[:120]
@@ -287,12 +324,12 @@ def _blame(e: ConfigError, settings: dict[str, Any]) -> ConfigError:
     if best:
         path = next(p for sc, p in scored if sc == best)
         value = settings[path]
-        others = [f"{p}={short(v)}" for p, v in settings.items() if p != path]
-        where = f" (in the cell with {', '.join(others)})" if others else ""
-        return _err(f"axes.{path}", f"axis {path!r}, value {_show(value)}{where}: "
+        others = [f"{cut(p)}={cut(short(v))}" for p, v in settings.items() if p != path]
+        where = f" (in the cell with {cut(', '.join(others), 300)})" if others else ""
+        return _err(_field(path), f"{_axis(path)}, value {_show(value)}{where}: "
                     f"{field_ + ': ' if field_ != path else ''}{plain_words(msg)}")
     if settings:
-        cell = ", ".join(f"{p}={short(v)}" for p, v in settings.items())
+        cell = cut(", ".join(f"{cut(p)}={cut(short(v))}" for p, v in settings.items()), 300)
         return _err(field_, f"the cell {cell}: {plain_words(msg)}")
     return e
 
@@ -316,29 +353,65 @@ def plain_words(msg: str) -> str:
 
 
 def _parse_axes(axes: Any) -> dict[str, list[Any]]:
+    """The axes' shape: dotted paths to non-empty lists (their values' repeats are checked
+    by ``_check_repeats``, once the study's size is known to be within the cap)."""
     if not isinstance(axes, dict):
         raise _err("axes", "axes must be an object of dotted field paths to lists of values, "
                    'e.g. {"model.sharing": ["hard", "soft"]}')
     out: dict[str, list[Any]] = {}
     for path, values in axes.items():
         if not isinstance(path, str) or not path or path.strip(".") != path or ".." in path:
-            raise _err("axes", f"axis {path!r}: not a dotted field path such as 'optimizer.lr'")
+            raise _err("axes", f"{_axis(path)}: not a dotted field path such as 'optimizer.lr'")
         if path in ("seed", "name"):
-            raise _err(f"axes.{path}", f"axis {path!r}: "
+            raise _err(_field(path), f"{_axis(path)}: "
                        + ("give the seeds as 'seeds', not as an axis" if path == "seed"
                           else "the name is not a setting to vary"))
         if not isinstance(values, list):
-            raise _err(f"axes.{path}", f"axis {path!r}: the values must be a list")
+            raise _err(_field(path), f"{_axis(path)}: the values must be a list")
         if not values:
-            raise _err(f"axes.{path}", f"axis {path!r}: the list of values is empty")
-        seen: list[str] = []
-        for v in values:
-            key = json.dumps(v, sort_keys=True)
-            if key in seen:
-                raise _err(f"axes.{path}", f"axis {path!r}, value {_show(v)}: listed twice")
-            seen.append(key)
-        out[path] = _plain(values)
+            raise _err(_field(path), f"{_axis(path)}: the list of values is empty")
+        try:
+            out[path] = _plain(values)
+        except (TypeError, ValueError, RecursionError):  # (a set, an object, a dict in itself)
+            raise _err(_field(path), f"{_axis(path)}: the values must be JSON values (text, "
+                       "numbers, true or false, lists and objects of them)") from None
     return out
+
+
+def _check_size(axes: dict[str, list[Any]], n_seeds: int) -> None:
+    """Refuse a study of more runs than the cap (``max_runs``)."""
+    cap = max_runs()
+    n_cells = 1
+    for values in axes.values():
+        n_cells *= len(values)
+        if n_cells > HUGE:  # (each further axis only multiplies: say "more than")
+            raise _err("axes", f"this study has more than {HUGE:,} cells, far more runs than "
+                       f"the limit of {cap}; use fewer axes or values")
+    if n_cells * n_seeds > cap:
+        raise _err("axes", f"this study has {n_cells} cells × {n_seeds} seeds = "
+                   f"{n_cells * n_seeds} runs, more than the limit of {cap}; use fewer "
+                   "values or seeds, or raise the limit with the environment variable "
+                   "MTAE_MAX_STUDY_RUNS")
+
+
+def _check_repeats(path: str, values: list[Any]) -> None:
+    """No value of an axis listed twice (one pass: a set of the values' JSON)."""
+    seen: set[str] = set()
+    for v in values:
+        key = json.dumps(v, sort_keys=True)
+        if key in seen:
+            raise _err(_field(path), f"{_axis(path)}, value {_show(v)}: listed twice")
+        seen.add(key)
+
+
+def _long_number(keys: list[Any], n_digits: int) -> ConfigError:
+    """The problem of a number too long to use at ``keys`` of a spec, naming its field."""
+    text = f"a number of {n_digits:,} digits, too long to be a setting"
+    if keys[0] == "base" and len(keys) > 1:
+        return ConfigError([long_number_problem(keys[1:], n_digits)])
+    if keys[0] == "axes" and len(keys) > 1:
+        return _err(_field(keys[1]), f"{_axis(keys[1])}: a value holds {text}")
+    return _err(cut(str(keys[0])), f"{words(str(keys[0]))}: {text}")
 
 
 def _parse_seeds(seeds: Any) -> tuple[int, ...]:
@@ -346,12 +419,13 @@ def _parse_seeds(seeds: Any) -> tuple[int, ...]:
         raise _err("seeds", "seeds must be a count (e.g. 3) or a list of seeds")
     if isinstance(seeds, int):
         if not 1 <= seeds <= 100:
-            raise _err("seeds", f"the number of seeds must be between 1 and 100 (got {seeds})")
+            raise _err("seeds", f"the number of seeds must be between 1 and 100 (got {show(seeds)})")
         return tuple(range(seeds))
     if isinstance(seeds, list | tuple) and seeds:
         if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= 2**31 - 1
                    for s in seeds):
-            raise _err("seeds", f"each seed must be a whole number from 0 to 2147483647 (got {list(seeds)})")
+            raise _err("seeds", "each seed must be a whole number from 0 to 2147483647 "
+                       f"(got {show(list(seeds))})")
         if len(set(seeds)) != len(seeds):
             raise _err("seeds", "a seed is listed twice")
         return tuple(seeds)
