@@ -197,7 +197,7 @@ def cmd_data_show(args: argparse.Namespace) -> int:
     try:
         report = dataset_report(args.name)
     except ConfigError as e:  # a real benchmark not fetched yet: `make data` adds it
-        print(f"error: {'; '.join(p.message for p in e.problems)}", file=sys.stderr)
+        say(f"error: {'; '.join(p.message for p in e.problems)}", err=True)
         return 2
     if args.json:
         say(json.dumps(report, indent=2))
