@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..store.access import CLI, Actor
 from ..store.runs import RunStore
 
 if TYPE_CHECKING:
@@ -258,18 +259,21 @@ class JobRunner:
             return [p.pid for p in self.procs if p.poll() is None]
 
     # -- work ---------------------------------------------------------------------------------
-    def submit(self, cfg: ExperimentConfig, owner: str | None = None) -> int:
-        run_id = self.store.create_run(cfg, owner=owner)
+    def submit(self, cfg: ExperimentConfig, owner: str | None = None, actor: Actor = CLI) -> int:
+        """Queue a run and make sure workers serve it (``actor``: as in
+        ``RunStore.create_run``; ``QueueFull`` for a student over the class's cap)."""
+        run_id = self.store.create_run(cfg, owner=owner, actor=actor)
         self.start()
         return run_id
 
-    def cancel(self, run_id: int) -> None:
-        self.store.request_cancel(run_id)
+    def cancel(self, run_id: int, actor: Actor = CLI) -> None:
+        """``RunStore.request_cancel``: ``NotAllowed`` when it is not ``actor``'s run."""
+        self.store.request_cancel(run_id, actor)
 
-    def cancel_many(self, run_ids: Iterable[int]) -> None:
-        """Cancel several runs: queued ones at once, running ones at their next poll."""
-        for run_id in run_ids:
-            self.store.request_cancel(run_id)
+    def cancel_many(self, run_ids: Iterable[int], actor: Actor = CLI) -> None:
+        """Cancel several runs: queued ones at once, running ones at their next poll (one
+        audit row; ``NotAllowed``, nothing cancelled, if any is not ``actor``'s)."""
+        self.store.cancel_runs(list(run_ids), actor)
 
     def wait(self, run_ids: Sequence[int], timeout: float | None = None,
              on_progress: Callable[[list[Run]], None] | None = None,
