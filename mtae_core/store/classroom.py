@@ -4,8 +4,8 @@ with their owners' and studies' consent, clearing the queue. ``RunStore`` inheri
 methods; every check runs inside the store transaction that makes the change.
 
 Schema (to become one numbered migration with the store's others): the tables
-``class_settings`` and ``audit``, and an ``owner`` column on ``studies`` and ``datasets``
-(``migrate``).
+``class_settings`` and ``audit``, an ``owner`` column on ``studies`` and ``datasets``, and
+``runs.first_epoch`` (when a run's first epoch was stored) (``migrate``).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ def migrate(c: sqlite3.Connection) -> None:
     c.executescript(CLASS_SCHEMA)
     for table in ("studies", "datasets"):
         add_column(c, table, "owner")
+    add_column(c, "runs", "first_epoch", "REAL")  # when its first epoch was stored
 
 
 def add_column(c: sqlite3.Connection, table: str, name: str, kind: str = "TEXT") -> None:

@@ -111,6 +111,7 @@ class Run:
     test_metrics: dict[str, dict[str, float]]
     val_metrics: dict[str, dict[str, float]]  # same shape, on the validation split
     owner: str | None = None  # who queued it (the UI: the browser tab and its user's name)
+    first_epoch: float | None = None  # when its first epoch was stored (time.time())
 
     @property
     def active(self) -> bool:
@@ -365,6 +366,9 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
     def add_epoch(self, run_id: int, epoch: int, rows: Sequence[tuple[str, str, str, float]],
                   extras: dict[str, Any] | None = None) -> None:
         with self._tx() as c:
+            # when the run's first epoch was stored (a class's wait: queue_position, benches)
+            c.execute("UPDATE runs SET first_epoch=? WHERE id=? AND first_epoch IS NULL",
+                      (time.time(), run_id))
             c.executemany(
                 "INSERT OR REPLACE INTO epoch_metrics VALUES (?,?,?,?,?,?)",
                 [(run_id, epoch, s, t, m, _finite(v)) for s, t, m, v in rows],
@@ -447,7 +451,7 @@ def _run(row: sqlite3.Row) -> Run:
         worker_pid=row["worker_pid"], train_seconds=row["train_seconds"],
         test_metrics=json.loads(row["test_metrics"] or "{}"),
         val_metrics=json.loads(row["val_metrics"] or "{}"),
-        owner=row["owner"],
+        owner=row["owner"], first_epoch=row["first_epoch"],
     )
 
 
