@@ -180,6 +180,31 @@ def execute_group(store: RunStore, runs: Sequence[Run],
     return out
 
 
+CLASS_BATCH = 8  # on a class's server: runs one worker claims at once, at most
+
+
+def claim(store: RunStore, worker_pid: int) -> list[Run]:
+    """What a worker trains next: ``RunStore.claim_group`` (the fair choice, with its seed
+    group). On a class's server (``access.class_mode``) a claim takes at most
+    ``CLASS_BATCH`` runs, so a student's long study is cut into short turns, and a run
+    claimed alone takes with it other students' queued runs alike but for the seed
+    (``RunStore.claim_alike``: many students pressing Train on the class link's setup
+    train as one batched model, each run still its own)."""
+    from ..store.access import class_mode
+
+    if not class_mode():
+        return store.claim_group(worker_pid)
+    runs = store.claim_group(worker_pid, limit=CLASS_BATCH)
+    if len(runs) == 1:
+        from ..engine.replicas import batch_reason
+
+        if batch_reason(runs[0].config) is None:
+            more = store.claim_alike(worker_pid, runs[0].id, CLASS_BATCH - 1)
+            found = store.runs_by_id(more)
+            runs += [found[i] for i in more if i in found]
+    return runs
+
+
 class JobRunner:
     """A pool of worker processes over one run store, with a supervisor thread that
     starts them, marks the run of a crashed worker ``failed`` and starts a new worker.

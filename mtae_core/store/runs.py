@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..config import ExperimentConfig, run_key
+from ..config import ExperimentConfig, run_key, seedless_key
 from ..errors import ConfigError
 from . import classroom
 from .access import CLI, Actor, NotAllowed
@@ -168,8 +168,10 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
             owner = classroom.check_owner(actor, owner)
             classroom.check_cap(c, actor, 1)
             cur = c.execute(
-                "INSERT INTO runs (name, status, config, owner, created, key) VALUES (?,?,?,?,?,?)",
-                (cfg.name, status, cfg.to_json(None), owner, time.time(), run_key(cfg)),
+                "INSERT INTO runs (name, status, config, owner, created, key, alike)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (cfg.name, status, cfg.to_json(None), owner, time.time(), run_key(cfg),
+                 seedless_key(cfg)),
             )
             return int(cur.lastrowid or 0)
 
@@ -193,9 +195,9 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
             for cfg, group, info in zip(cfgs, groups, infos, strict=True):
                 cur = c.execute(
                     "INSERT INTO runs (name, status, config, owner, created, key, backend,"
-                    " seed_group, info) VALUES (?,?,?,?,?,?,?,?,?)",
+                    " seed_group, info, alike) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (cfg.name, "queued", cfg.to_json(None), owner, now, run_key(cfg), backend,
-                     group, json.dumps(info) if info else None))
+                     group, json.dumps(info) if info else None, seedless_key(cfg)))
                 ids.append(int(cur.lastrowid or 0))
         return ids
 

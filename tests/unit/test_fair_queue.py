@@ -111,3 +111,43 @@ def test_fair_order_by_hand():
     queued = [u(1, "a"), u(2, "a"), u(3, "a"), u(4, "b"), u(5, "t", True), u(6, "t", True)]
     assert [x.first for x in fair_order(queued)] == [5, 1, 4, 6, 2, 3]
     assert [x.first for x in fair_order(queued, {"a": 2})] == [5, 4, 6, 1, 2, 3]
+
+
+def test_on_a_class_server_claims_are_short_and_alike_runs_train_together(store, tiny_cfg,
+                                                                          monkeypatch):
+    from mtae_core.runner.jobs import CLASS_BATCH, claim, execute_group
+
+    d = Actor("student", "d", "Dee")
+    study = store.create_runs([tiny_cfg.replace(seed=s) for s in range(12)],
+                              owner=owner_text(A), groups=["g"] * 12)
+    ben, cy, dee = (store.create_run(tiny_cfg, actor=who) for who in (B, C, d))
+    ben2 = store.create_run(tiny_cfg, actor=B)  # Ben's second run waits for his next turn
+    other = store.create_run(tiny_cfg.replace(training={"epochs": 3}), actor=d)
+    monkeypatch.delenv("MTAE_TEACHER_KEY", raising=False)
+    assert [r.id for r in claim(store, 1)] == study  # (one user: the whole group at once)
+    with store._tx() as c:
+        c.execute("UPDATE runs SET status='queued', worker_pid=NULL")
+    monkeypatch.setenv("MTAE_TEACHER_KEY", "k")
+    assert [r.id for r in claim(store, 1)] == study[:CLASS_BATCH]  # a short turn
+    batch = claim(store, 2)  # Ben's run takes Cy's and Dee's alike runs along
+    assert [r.id for r in batch] == [ben, cy, dee]
+    # everyone has had one turn: the second round, oldest first; Dee's other run is not
+    # alike the others, so it trains alone
+    assert [r.id for r in claim(store, 3)] == study[CLASS_BATCH:]
+    assert [r.id for r in claim(store, 4)] == [ben2]
+    assert [r.id for r in claim(store, 5)] == [other]
+    # the students' runs train as one batched model, each run its own
+    execute_group(store, batch)
+    runs = store.runs_by_id([ben, cy, dee])
+    assert {r.status for r in runs.values()} == {"done"}
+    assert all(r.first_epoch for r in runs.values())
+    assert runs[ben].test_metrics == runs[cy].test_metrics  # the same setup and seed
+
+
+def test_paused_claims_nothing_alike(store, tiny_cfg):
+    ben, cy = store.create_run(tiny_cfg, actor=B), store.create_run(tiny_cfg, actor=C)
+    [run] = store.claim_group(1)
+    store.set_class_settings(TEACHER, paused=True)
+    assert store.claim_alike(1, run.id, 7) == []
+    store.set_class_settings(TEACHER, paused=False)
+    assert store.claim_alike(1, run.id, 7) == [cy] and run.id == ben
