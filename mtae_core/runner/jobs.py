@@ -186,7 +186,9 @@ CLASS_BATCH = 8  # on a class's server: runs one worker claims at once, at most
 def claim(store: RunStore, worker_pid: int) -> list[Run]:
     """What a worker trains next: ``RunStore.claim_group`` (the fair choice, with its seed
     group). On a class's server (``access.class_mode``) a claim takes at most
-    ``CLASS_BATCH`` runs, so a student's long study is cut into short turns, and a run
+    ``CLASS_BATCH`` runs, so a student's long study is cut into short turns; one student
+    trains on at most all workers but one (``default_workers() - 1``, at least one), so a
+    worker is free for the next student's first run whenever it comes; and a run
     claimed alone takes with it other students' queued runs alike but for the seed
     (``RunStore.claim_alike``: many students pressing Train on the class link's setup
     train as one batched model, each run still its own)."""
@@ -194,7 +196,7 @@ def claim(store: RunStore, worker_pid: int) -> list[Run]:
 
     if not class_mode():
         return store.claim_group(worker_pid)
-    runs = store.claim_group(worker_pid, limit=CLASS_BATCH)
+    runs = store.claim_group(worker_pid, limit=CLASS_BATCH, share=max(1, default_workers() - 1))
     if len(runs) == 1:
         from ..engine.replicas import batch_reason
 

@@ -128,6 +128,7 @@ def test_on_a_class_server_claims_are_short_and_alike_runs_train_together(store,
     with store._tx() as c:
         c.execute("UPDATE runs SET status='queued', worker_pid=NULL")
     monkeypatch.setenv("MTAE_TEACHER_KEY", "k")
+    monkeypatch.setenv("MTAE_WORKERS", "8")  # (one student may hold 7 of them)
     assert [r.id for r in claim(store, 1)] == study[:CLASS_BATCH]  # a short turn
     batch = claim(store, 2)  # Ben's run takes Cy's and Dee's alike runs along
     assert [r.id for r in batch] == [ben, cy, dee]
@@ -151,3 +152,24 @@ def test_paused_claims_nothing_alike(store, tiny_cfg):
     assert store.claim_alike(1, run.id, 7) == []
     store.set_class_settings(TEACHER, paused=False)
     assert store.claim_alike(1, run.id, 7) == [cy] and run.id == ben
+
+
+def test_one_student_never_holds_every_worker_of_a_class(store, tiny_cfg, monkeypatch):
+    from mtae_core.runner.jobs import claim
+
+    monkeypatch.setenv("MTAE_TEACHER_KEY", "k")
+    monkeypatch.setenv("MTAE_WORKERS", "2")
+    study = store.create_runs([tiny_cfg.replace(seed=s) for s in range(12)],
+                              owner=owner_text(A), groups=["g"] * 12)
+    assert [r.id for r in claim(store, 1)] == study[:8]
+    assert claim(store, 2) == []  # Ada trains on one worker: the other waits for the class
+    ben = store.create_run(tiny_cfg, actor=B)
+    assert [r.id for r in claim(store, 2)] == [ben]
+    mine = store.create_runs([tiny_cfg.replace(seed=s) for s in range(2)],
+                             owner=owner_text(TEACHER), groups=["t"] * 2)
+    other = store.create_runs([tiny_cfg.replace(seed=s) for s in range(2)],
+                              owner=owner_text(TEACHER), groups=["t2"] * 2)
+    assert [r.id for r in claim(store, 3)] == mine
+    assert [r.id for r in claim(store, 4)] == other  # the teacher's are never held back
+    monkeypatch.delenv("MTAE_TEACHER_KEY")
+    assert [r.id for r in claim(store, 5)] == study[8:]  # one person: every worker
