@@ -390,8 +390,13 @@ class JobRunner:
         """How many workers to have now: one warm worker from the start (a Train press
         starts at once), more — up to ``n_workers`` — as soon as more runs are queued or
         running (a study). So an app on a many-core machine does not start a dozen torch
-        processes for one class demo, and the first view is not slowed by their start."""
-        if self.n_workers == 0 or len(self.procs) >= self.n_workers:
+        processes for one class demo, and the first view is not slowed by their start.
+        A class's server (``access.class_mode``) starts them all with the app: twenty
+        students press Train within seconds, and a worker starting then (importing torch
+        on a busy machine) keeps them waiting for it."""
+        from ..store.access import class_mode
+
+        if self.n_workers == 0 or len(self.procs) >= self.n_workers or class_mode():
             return self.n_workers
         return min(self.n_workers, max(1, len(self.store.runs(("queued", "running")))))
 

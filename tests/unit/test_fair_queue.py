@@ -173,3 +173,13 @@ def test_one_student_never_holds_every_worker_of_a_class(store, tiny_cfg, monkey
     assert [r.id for r in claim(store, 4)] == other  # the teacher's are never held back
     monkeypatch.delenv("MTAE_TEACHER_KEY")
     assert [r.id for r in claim(store, 5)] == study[8:]  # one person: every worker
+
+
+def test_a_class_server_starts_every_worker_with_the_app(store, monkeypatch):
+    from mtae_core.runner.jobs import JobRunner
+
+    runner = JobRunner(store, n_workers=2)  # (not started: no process is spawned here)
+    monkeypatch.delenv("MTAE_TEACHER_KEY", raising=False)
+    assert runner._wanted() == 1  # one person: one warm worker, more when runs wait
+    monkeypatch.setenv("MTAE_TEACHER_KEY", "k")
+    assert runner._wanted() == 2
