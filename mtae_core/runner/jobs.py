@@ -180,16 +180,20 @@ def execute_group(store: RunStore, runs: Sequence[Run],
     return out
 
 
-CLASS_BATCH = 8  # on a class's server: runs one worker claims at once, at most
+CLASS_BATCH = 8  # on a class's server: runs of one seed group one worker claims at once
+# ... and other students' runs alike but for the seed claimed with a run taken alone: each
+# gets its first epoch one batched epoch after the claim, so the more the sooner for all
+CLASS_ALIKE = 32
 
 
 def claim(store: RunStore, worker_pid: int) -> list[Run]:
     """What a worker trains next: ``RunStore.claim_group`` (the fair choice, with its seed
     group). On a class's server (``access.class_mode``) a claim takes at most
-    ``CLASS_BATCH`` runs, so a student's long study is cut into short turns; one student
+    ``CLASS_BATCH`` runs of a seed group, so a student's long study is cut into short turns; one student
     trains on at most all workers but one (``default_workers() - 1``, at least one), so a
     worker is free for the next student's first run whenever it comes; and a run
-    claimed alone takes with it other students' queued runs alike but for the seed
+    claimed alone takes with it (up to ``CLASS_ALIKE`` in all) other students' queued runs
+    alike but for the seed
     (``RunStore.claim_alike``: many students pressing Train on the class link's setup
     train as one batched model, each run still its own)."""
     from ..store.access import class_mode
@@ -201,7 +205,7 @@ def claim(store: RunStore, worker_pid: int) -> list[Run]:
         from ..engine.replicas import batch_reason
 
         if batch_reason(runs[0].config) is None:
-            more = store.claim_alike(worker_pid, runs[0].id, CLASS_BATCH - 1)
+            more = store.claim_alike(worker_pid, runs[0].id, CLASS_ALIKE - 1)
             found = store.runs_by_id(more)
             runs += [found[i] for i in more if i in found]
     return runs

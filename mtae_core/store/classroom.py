@@ -132,8 +132,11 @@ def fair_units(c: sqlite3.Connection, among: Sequence[int] | None = None,
     queued = c.execute("SELECT id, owner, seed_group FROM runs WHERE status='queued'"
                        " AND backend IS NULL" + only, args).fetchall()
     running = c.execute("SELECT id, owner, seed_group FROM runs WHERE status='running'").fetchall()
+    served = c.execute("SELECT owner, MAX(started) FROM runs WHERE started IS NOT NULL"
+                       " GROUP BY owner").fetchall()
     training = fair.running_units(tuple(r) for r in running)
-    order = fair.fair_order(fair.units(tuple(r) for r in queued), training)
+    order = fair.fair_order(fair.units(tuple(r) for r in queued), training,
+                            fair.last_served(tuple(r) for r in served))
     if share is None:
         return order
     return [u for u in order if u.teacher or training.get(u.owner, 0) < share]
