@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import audit, fair
 from .access import (
     CLI,
     Actor,
@@ -36,13 +35,16 @@ from .access import (
     owner_text,
     refusal,
 )
+from .audit import AUDIT_SCHEMA, ids_text, record
+from .audit import read as read_audit
+from .fair import Unit, fair_order, last_served, owner_key, running_units, units
 
 CLASS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS class_settings (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     data TEXT NOT NULL
 );
-""" + audit.AUDIT_SCHEMA
+""" + AUDIT_SCHEMA
 
 MAX_CAP = 1000
 RECENT_RUNS = 20  # finished runs the queue's wait estimate learns from
@@ -122,7 +124,7 @@ def check_cap(c: sqlite3.Connection, actor: Actor, adding: int) -> None:
 
 
 def fair_units(c: sqlite3.Connection, among: Sequence[int] | None = None,
-               share: int | None = None) -> list[fair.Unit]:
+               share: int | None = None) -> list[Unit]:
     """The queued units for the local workers, in the fair order (see ``store.fair``).
     ``share``: leave out students' units while their owner has that many training (so one
     student never holds every worker; the teacher's are never left out)."""
@@ -134,9 +136,9 @@ def fair_units(c: sqlite3.Connection, among: Sequence[int] | None = None,
     running = c.execute("SELECT id, owner, seed_group FROM runs WHERE status='running'").fetchall()
     served = c.execute("SELECT owner, MAX(started) FROM runs WHERE started IS NOT NULL"
                        " GROUP BY owner").fetchall()
-    training = fair.running_units(tuple(r) for r in running)
-    order = fair.fair_order(fair.units(tuple(r) for r in queued), training,
-                            fair.last_served(tuple(r) for r in served))
+    training = running_units(tuple(r) for r in running)
+    order = fair_order(units(tuple(r) for r in queued), training,
+                            last_served(tuple(r) for r in served))
     if share is None:
         return order
     return [u for u in order if u.teacher or training.get(u.owner, 0) < share]
@@ -175,7 +177,7 @@ class ClassTables:
                       (json.dumps({**asdict(new), "hide": list(new.hide)}),))
             said = ", ".join(f"{k} {'on' if v is True else 'off' if v is False else v}"
                              for k, v in changes.items()) or "nothing"
-            audit.record(c, actor, "class settings", said)
+            record(c, actor, "class settings", said)
         return new
 
     def check_cap(self, actor: Actor, adding: int) -> None:
@@ -187,7 +189,7 @@ class ClassTables:
     def audit_log(self, limit: int = 200) -> pd.DataFrame:
         """The newest ``limit`` audit rows, newest first: when, who, role, action, what."""
         with self._conn() as c:
-            return audit.read(c, limit)
+            return read_audit(c, limit)
 
     # ---- the queue --------------------------------------------------------------------------
     def queue_order(self) -> list[int]:
@@ -237,7 +239,7 @@ class ClassTables:
                 " seed_group IS NULL AND alike=? AND id<>?", (row["alike"], run_id))}
             if not alike:
                 return []
-            owners = {fair.owner_key(row["owner"])}
+            owners = {owner_key(row["owner"])}
             ids: list[int] = []
             for u in fair_units(c):
                 if len(ids) >= limit:
@@ -257,8 +259,8 @@ class ClassTables:
         with self._tx() as c:
             ids = [int(r[0]) for r in c.execute("SELECT id FROM runs WHERE status='queued'")]
             _cancel_in(c, ids)
-            audit.record(c, actor, "clear queue",
-                         f"{len(ids)} queued run(s) cancelled" + (f": {audit.ids_text(ids)}"
+            record(c, actor, "clear queue",
+                         f"{len(ids)} queued run(s) cancelled" + (f": {ids_text(ids)}"
                                                                    if ids else ""))
         return ids
 
@@ -278,7 +280,7 @@ class ClassTables:
                     raise refusal(actor, f"Run #{i}", rows[i]["owner"], "cancel")
             active = [i for i in ids if i in rows and rows[i]["status"] in ("queued", "running")]
             _cancel_in(c, ids)
-            audit.record(c, actor, "cancel", what or _described(ids, rows))
+            record(c, actor, "cancel", what or _described(ids, rows))
         return active
 
     # ---- delete ------------------------------------------------------------------------------
@@ -316,7 +318,7 @@ class ClassTables:
             used = _studies_using(c, [i for i in ids if i in rows])
             if used and (not actor.is_teacher or not force):
                 names = sorted({f"#{s} {n!r}" for ss in used.values() for s, n in ss})
-                runs = audit.ids_text(sorted(used))
+                runs = ids_text(sorted(used))
                 if not actor.is_teacher:
                     raise NotAllowed(f"Run(s) {runs} belong to the study {', '.join(names)}: "
                                      "only the teacher may delete a study's runs.")
@@ -328,7 +330,7 @@ class ClassTables:
                 chunk = found[k:k + 500]
                 c.execute(f"DELETE FROM runs WHERE id IN ({_marks(chunk)})", chunk)
             if found:
-                audit.record(c, actor, "delete", _described(found, rows)
+                record(c, actor, "delete", _described(found, rows)
                              + (" (used by a study; deleted anyway)" if used else ""))
         return found
 
@@ -379,7 +381,7 @@ def _described(ids: Sequence[int], rows: dict[int, sqlite3.Row]) -> str:
         if i in rows:
             name = owner_name(rows[i]["owner"])
             whose[name] = whose.get(name, 0) + 1
-    return (f"run(s) {audit.ids_text(list(ids))}"
+    return (f"run(s) {ids_text(list(ids))}"
             + (f" ({', '.join(f'{k}: {n}' for k, n in whose.items())})" if whose else ""))
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import audit
 from .access import CLI, Actor, may_act, refusal
+from .audit import record
 
 # Users' tables, by the SHA-256 of the file's bytes (so a run's config, which keeps the
 # hash, names exactly the data it trained on). A store made before this table existed
@@ -141,4 +141,4 @@ class DatasetTables:
                                f"({ids}): delete those runs first.")
         with self._tx() as c:
             c.execute("DELETE FROM datasets WHERE sha256=?", (ds.sha256,))
-            audit.record(c, actor, "delete", f"data set {ds.name!r}")
+            record(c, actor, "delete", f"data set {ds.name!r}")

@@ -21,9 +21,9 @@ import pandas as pd
 
 from ..config import ExperimentConfig, run_key, seedless_key
 from ..errors import ConfigError
-from . import classroom
 from .access import CLI, Actor, NotAllowed
-from .classroom import ClassTables
+from .classroom import ClassTables, check_cap, check_owner, fair_units, settings_in
+from .classroom import migrate as migrate_class
 from .datasets import (
     DATASETS_SCHEMA,
     DatasetInUse,
@@ -134,7 +134,7 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
             # the queued ones together and trains them as one batched model (replicas)
             _add_column(c, "seed_group")
             # a class's server: its settings, the audit log, owners of studies and tables
-            classroom.migrate(c)
+            migrate_class(c)
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -165,8 +165,8 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
         """Queue a run (or record one in ``status``). ``actor``: who asks; a student's run is
         their own and counts against the class's cap (``QueueFull``)."""
         with self._tx() as c:
-            owner = classroom.check_owner(actor, owner)
-            classroom.check_cap(c, actor, 1)
+            owner = check_owner(actor, owner)
+            check_cap(c, actor, 1)
             cur = c.execute(
                 "INSERT INTO runs (name, status, config, owner, created, key, alike)"
                 " VALUES (?,?,?,?,?,?,?)",
@@ -190,8 +190,8 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
         groups = groups or [None] * len(cfgs)
         infos = infos or [None] * len(cfgs)
         with self._tx() as c:
-            owner = classroom.check_owner(actor, owner)
-            classroom.check_cap(c, actor, len(cfgs))
+            owner = check_owner(actor, owner)
+            check_cap(c, actor, len(cfgs))
             for cfg, group, info in zip(cfgs, groups, infos, strict=True):
                 cur = c.execute(
                     "INSERT INTO runs (name, status, config, owner, created, key, backend,"
@@ -217,9 +217,9 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
         ``share``: a student with that many claims training gets no other meanwhile (a
         class's server keeps a worker for everyone else)."""
         with self._tx() as c:
-            if classroom.settings_in(c).paused:
+            if settings_in(c).paused:
                 return []
-            order = classroom.fair_units(c, among, share)
+            order = fair_units(c, among, share)
             if not order:
                 return []
             ids = list(order[0].ids[:max(1, limit)])

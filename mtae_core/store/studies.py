@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import audit
 from .access import CLI, Actor, may_act, refusal
+from .audit import record
 
 STUDY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS studies (
@@ -110,7 +110,7 @@ class StudyTables:
     def record_study_action(self, study_id: int, actor: Actor, action: str, what: str) -> None:
         """One audit row for a study's cancel or resume (``studies.planning``)."""
         with self._tx() as c:
-            audit.record(c, actor, action, f"study #{study_id}: {what}")
+            record(c, actor, action, f"study #{study_id}: {what}")
 
     def replace_study_run(self, study_id: int, old_run_id: int, new_run_id: int) -> None:
         """Point the study at a new run in place of an old one (a retry); the study owns it."""
@@ -157,7 +157,7 @@ class StudyTables:
                               "delete")
             c.execute("DELETE FROM study_runs WHERE study_id=?", (study_id,))
             c.execute("DELETE FROM studies WHERE id=?", (study_id,))
-            audit.record(c, actor, "delete", f"study #{study_id} {row['name']!r}")
+            record(c, actor, "delete", f"study #{study_id} {row['name']!r}")
 
 
 def _study(row: sqlite3.Row) -> Study:
