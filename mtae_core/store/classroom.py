@@ -63,6 +63,7 @@ def migrate(c: sqlite3.Connection) -> None:
 
 
 def add_column(c: sqlite3.Connection, table: str, name: str, kind: str = "TEXT") -> None:
+    """Give a store made before the column ``table.name`` existed that column (empty)."""
     if name in {r[1] for r in c.execute(f"PRAGMA table_info({table})")}:
         return
     try:
@@ -259,9 +260,8 @@ class ClassTables:
         with self._tx() as c:
             ids = [int(r[0]) for r in c.execute("SELECT id FROM runs WHERE status='queued'")]
             _cancel_in(c, ids)
-            record(c, actor, "clear queue",
-                         f"{len(ids)} queued run(s) cancelled" + (f": {ids_text(ids)}"
-                                                                   if ids else ""))
+            said = f"{len(ids)} queued run(s) cancelled" + (f": {ids_text(ids)}" if ids else "")
+            record(c, actor, "clear queue", said)
         return ids
 
     # ---- cancel --------------------------------------------------------------------------------
@@ -275,9 +275,7 @@ class ClassTables:
             return []
         with self._tx() as c:
             rows = _rows(c, ids)
-            for i in ids:
-                if i in rows and not may_act(actor, rows[i]["owner"]):
-                    raise refusal(actor, f"Run #{i}", rows[i]["owner"], "cancel")
+            _check_all(actor, rows, "cancel")
             active = [i for i in ids if i in rows and rows[i]["status"] in ("queued", "running")]
             _cancel_in(c, ids)
             record(c, actor, "cancel", what or _described(ids, rows))
@@ -312,9 +310,7 @@ class ClassTables:
             return []
         with self._tx() as c:
             rows = _rows(c, ids)
-            for i in ids:
-                if i in rows and not may_act(actor, rows[i]["owner"]):
-                    raise refusal(actor, f"Run #{i}", rows[i]["owner"], "delete")
+            _check_all(actor, rows, "delete")
             used = _studies_using(c, [i for i in ids if i in rows])
             if used and (not actor.is_teacher or not force):
                 names = sorted({f"#{s} {n!r}" for ss in used.values() for s, n in ss})
@@ -352,6 +348,13 @@ def _rows(c: sqlite3.Connection, ids: Sequence[int]) -> dict[int, sqlite3.Row]:
         out.update((int(r["id"]), r) for r in c.execute(
             f"SELECT id, owner, status FROM runs WHERE id IN ({_marks(chunk)})", chunk))
     return out
+
+
+def _check_all(actor: Actor, rows: dict[int, sqlite3.Row], verb: str) -> None:
+    """NotAllowed, naming the first, if any of these runs is not ``actor``'s to ``verb``."""
+    for i, row in sorted(rows.items()):
+        if not may_act(actor, row["owner"]):
+            raise refusal(actor, f"Run #{i}", row["owner"], verb)
 
 
 def _studies_using(c: sqlite3.Connection, ids: Sequence[int]) -> dict[int, set[tuple[int, str]]]:

@@ -22,7 +22,7 @@ import pandas as pd
 from ..config import ExperimentConfig, run_key, seedless_key
 from ..errors import ConfigError
 from .access import CLI, Actor, NotAllowed
-from .classroom import ClassTables, check_cap, check_owner, fair_units, settings_in
+from .classroom import ClassTables, add_column, check_cap, check_owner, fair_units, settings_in
 from .classroom import migrate as migrate_class
 from .datasets import (
     DATASETS_SCHEMA,
@@ -469,13 +469,7 @@ def _config(text: str) -> ExperimentConfig:
 
 def _add_column(c: sqlite3.Connection, name: str, kind: str = "TEXT") -> None:
     """Give a store made before the column ``name`` existed that column (empty)."""
-    if name in {r[1] for r in c.execute("PRAGMA table_info(runs)")}:
-        return
-    try:
-        c.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
-    except sqlite3.OperationalError as e:  # another process added it a moment ago
-        if "duplicate column" not in str(e):
-            raise
+    add_column(c, "runs", name, kind)
 
 
 def _migrate_run_keys(c: sqlite3.Connection) -> None:
