@@ -151,10 +151,13 @@ def port_free(port: int) -> bool:
     return True
 
 
-def server_command(port: int) -> list[str]:
+def server_command(port: int, address: str) -> list[str]:
+    """``make run``'s server on every interface. ``browser.serverAddress``: the address
+    Streamlit prints (otherwise a headless server on 0.0.0.0 asks a web service for this
+    computer's public address: a request to the internet, from a classroom)."""
     return [sys.executable, "-m", "ui.serve", "--server.headless", "true",
             "--server.port", str(port), "--server.address", "0.0.0.0",
-            "--browser.gatherUsageStats", "false"]
+            "--browser.serverAddress", address, "--browser.gatherUsageStats", "false"]
 
 
 def _end_with_parent() -> None:  # (runs in the child, before it starts Python's server)
@@ -235,7 +238,7 @@ def serve_class(port: int = DEFAULT_PORT, out: TextIO | None = None,
     child_env = {**os.environ, **(env or {}), KEY_ENV: key}
     child_env.pop("MTAE_NO_WORKERS", None)
     print(f"Starting the class server on port {port}…", file=out, flush=True)
-    proc = subprocess.Popen(server_command(port), cwd=ROOT, env=child_env,
+    proc = subprocess.Popen(server_command(port, address), cwd=ROOT, env=child_env,
                             preexec_fn=_end_with_parent if sys.platform.startswith("linux")
                             else None)
     try:

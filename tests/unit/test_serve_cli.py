@@ -138,6 +138,9 @@ def test_serve_class_prints_links_and_its_server_ends_with_it(tmp_path, sig):
         assert students.group(1) == f"http://{host}:{port}/"
         assert teacher.group(1) == f"http://{host}:{port}/?teacher=k3y-for-the-test"
         assert sum("\u2588" in line for line in out) > 10  # the QR code's block
+        # Streamlit asked no web service for this computer's public address (it says
+        # "External URL" when that works, "Did not auto detect external IP" when not)
+        assert "External URL" not in text and "external IP" not in text, text
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5) as r:
             assert r.status == 200
         server = _children(proc.pid)
