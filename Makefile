@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 # the optional extras the test suite covers (Ray studies, UMAP); `make run` stays lean
 EXTRAS_STAMP := $(VENV)/.installed-extras
 
-.PHONY: run test lint bench clean data data-if-missing
+.PHONY: run class test lint bench clean data data-if-missing
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,6 +30,10 @@ data-if-missing: $(STAMP)
 
 run: $(STAMP) data-if-missing
 	$(PY) -m ui.serve  # streamlit run app.py, the engine imported while the server starts
+
+# a class on one server: students' link, its QR code and the teacher's link (PORT=8502 to move)
+class: $(STAMP) data-if-missing
+	$(PY) -m mtae_core.cli serve --class $(if $(PORT),--port $(PORT))
 
 test: $(EXTRAS_STAMP) data-if-missing
 	$(VENV)/bin/ruff check .

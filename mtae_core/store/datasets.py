@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .access import CLI, Actor, may_act, refusal
+from .audit import record
+
 # Users' tables, by the SHA-256 of the file's bytes (so a run's config, which keeps the
 # hash, names exactly the data it trained on). A store made before this table existed
 # gets it when opened: CREATE ... IF NOT EXISTS is the migration.
@@ -35,6 +38,7 @@ class StoredDataset:
     meta: dict[str, Any]  # rows, encoding, delimiter, columns (roles, kinds), missing policy
     created: float
     size: int  # bytes of the file
+    owner: str | None = None  # who added it (``access.owner_text``), None: the command line
 
 
 def read_stored_datasets(path: str | Path) -> list[StoredDataset]:
@@ -45,14 +49,18 @@ def read_stored_datasets(path: str | Path) -> list[StoredDataset]:
     c = sqlite3.connect(path, timeout=30.0)  # the file exists: nothing is created
     try:
         c.row_factory = sqlite3.Row
-        rows = c.execute("SELECT sha256, name, meta, created, length(csv) AS size "
-                         "FROM datasets ORDER BY created").fetchall()
+        try:
+            rows = c.execute("SELECT sha256, name, meta, created, length(csv) AS size, owner "
+                             "FROM datasets ORDER BY created").fetchall()
+        except sqlite3.OperationalError:  # a store made before owners (or before tables)
+            rows = c.execute("SELECT sha256, name, meta, created, length(csv) AS size, "
+                             "NULL AS owner FROM datasets ORDER BY created").fetchall()
     except sqlite3.OperationalError:  # a store made before users' tables: none yet
         return []
     finally:
         c.close()
     return [StoredDataset(r["sha256"], r["name"], json.loads(r["meta"]), r["created"],
-                          r["size"]) for r in rows]
+                          r["size"], r["owner"]) for r in rows]
 
 
 def read_dataset_csv(path: str | Path, sha256: str) -> bytes | None:
@@ -81,7 +89,7 @@ class DatasetTables:
         def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
     def add_dataset(self, name: str, csv: bytes, sha256: str,
-                    meta: dict[str, Any]) -> None:
+                    meta: dict[str, Any], owner: str | None = None) -> None:
         """Keep a user's table. Raises ``ValueError`` (plain words) if the name or the
         content is already stored; stores nothing then."""
         with self._tx() as c:
@@ -91,8 +99,9 @@ class DatasetTables:
             if c.execute("SELECT 1 FROM datasets WHERE name=?", (name,)).fetchone():
                 raise ValueError(f"A data set named {name!r} is already stored: choose another "
                                  "name, or delete that one first.")
-            c.execute("INSERT INTO datasets VALUES (?,?,?,?,?)",
-                      (sha256, name, csv, json.dumps(meta), time.time()))
+            c.execute("INSERT INTO datasets (sha256, name, csv, meta, created, owner)"
+                      " VALUES (?,?,?,?,?,?)",
+                      (sha256, name, csv, json.dumps(meta), time.time(), owner))
 
     def stored_datasets(self) -> list[StoredDataset]:
         """Every stored table, oldest first."""
@@ -101,10 +110,10 @@ class DatasetTables:
     def stored_dataset(self, name: str) -> StoredDataset | None:
         """The table stored under ``name`` (or with that SHA-256)."""
         with self._conn() as c:
-            r = c.execute("SELECT sha256, name, meta, created, length(csv) AS size FROM datasets "
-                          "WHERE name=? OR sha256=?", (name, name)).fetchone()
+            r = c.execute("SELECT sha256, name, meta, created, length(csv) AS size, owner "
+                          "FROM datasets WHERE name=? OR sha256=?", (name, name)).fetchone()
         return StoredDataset(r["sha256"], r["name"], json.loads(r["meta"]), r["created"],
-                             r["size"]) if r else None
+                             r["size"], r["owner"]) if r else None
 
     def dataset_csv(self, sha256: str) -> bytes | None:
         with self._conn() as c:
@@ -117,11 +126,14 @@ class DatasetTables:
                              "'$.data.options.sha256') = ? ORDER BY id", (sha256,)).fetchall()
         return [int(r[0]) for r in rows]
 
-    def delete_dataset(self, name: str) -> None:
-        """Delete a stored table; ``DatasetInUse`` while any run uses it."""
+    def delete_dataset(self, name: str, actor: Actor = CLI) -> None:
+        """Delete a stored table; ``DatasetInUse`` while any run uses it; ``NotAllowed``
+        when it is not ``actor``'s. One audit row."""
         ds = self.stored_dataset(name)
         if ds is None:
             raise KeyError(f"No data set named {name!r} is stored.")
+        if not may_act(actor, ds.owner):
+            raise refusal(actor, f"The data set {ds.name!r}", ds.owner, "delete")
         used = self.runs_using_dataset(ds.sha256)
         if used:
             ids = ", ".join(map(str, used[:10])) + (" …" if len(used) > 10 else "")
@@ -129,3 +141,4 @@ class DatasetTables:
                                f"({ids}): delete those runs first.")
         with self._tx() as c:
             c.execute("DELETE FROM datasets WHERE sha256=?", (ds.sha256,))
+            record(c, actor, "delete", f"data set {ds.name!r}")

@@ -19,8 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..config import ExperimentConfig, run_key
+from ..config import ExperimentConfig, run_key, seedless_key
 from ..errors import ConfigError
+from .access import CLI, Actor, NotAllowed
+from .classroom import ClassTables, add_column, check_cap, check_owner, fair_units, settings_in
+from .classroom import migrate as migrate_class
 from .datasets import (
     DATASETS_SCHEMA,
     DatasetInUse,
@@ -33,8 +36,8 @@ from .studies import STUDY_SCHEMA, Study, StudyTables
 if TYPE_CHECKING:  # torch is imported to save or load weights, not to read runs
     import torch
 
-__all__ = ["ACTIVE", "STATUSES", "DatasetInUse", "Run", "RunStore", "StoredDataset", "Study",
-           "default_path", "read_stored_datasets"]
+__all__ = ["ACTIVE", "STATUSES", "DatasetInUse", "NotAllowed", "Run", "RunStore", "StoredDataset",
+           "Study", "default_path", "read_stored_datasets"]
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "diverged")
 ACTIVE = ("queued", "running")
@@ -108,13 +111,14 @@ class Run:
     test_metrics: dict[str, dict[str, float]]
     val_metrics: dict[str, dict[str, float]]  # same shape, on the validation split
     owner: str | None = None  # who queued it (the UI: the browser tab and its user's name)
+    first_epoch: float | None = None  # when its first epoch was stored (time.time())
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
 
 
-class RunStore(StudyTables, DatasetTables):
+class RunStore(StudyTables, DatasetTables, ClassTables):
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,6 +133,8 @@ class RunStore(StudyTables, DatasetTables):
             # runs that differ only in their seed (a study cell's seeds): a worker claims
             # the queued ones together and trains them as one batched model (replicas)
             _add_column(c, "seed_group")
+            # a class's server: its settings, the audit log, owners of studies and tables
+            migrate_class(c)
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -154,34 +160,44 @@ class RunStore(StudyTables, DatasetTables):
             c.execute("COMMIT")
 
     # ---- runs ---------------------------------------------------------------------------
-    def create_run(self, cfg: ExperimentConfig, status: str = "queued", owner: str | None = None) -> int:
+    def create_run(self, cfg: ExperimentConfig, status: str = "queued", owner: str | None = None,
+                   actor: Actor = CLI) -> int:
+        """Queue a run (or record one in ``status``). ``actor``: who asks; a student's run is
+        their own and counts against the class's cap (``QueueFull``)."""
         with self._tx() as c:
+            owner = check_owner(actor, owner)
+            check_cap(c, actor, 1)
             cur = c.execute(
-                "INSERT INTO runs (name, status, config, owner, created, key) VALUES (?,?,?,?,?,?)",
-                (cfg.name, status, cfg.to_json(None), owner, time.time(), run_key(cfg)),
+                "INSERT INTO runs (name, status, config, owner, created, key, alike)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (cfg.name, status, cfg.to_json(None), owner, time.time(), run_key(cfg),
+                 seedless_key(cfg)),
             )
             return int(cur.lastrowid or 0)
 
     def create_runs(self, cfgs: Sequence[ExperimentConfig], owner: str | None = None,
                     backend: str | None = None,
                     groups: Sequence[str | None] | None = None,
-                    infos: Sequence[dict[str, Any] | None] | None = None) -> list[int]:
+                    infos: Sequence[dict[str, Any] | None] | None = None,
+                    actor: Actor = CLI) -> list[int]:
         """Queue many runs in one transaction (a study); their ids, in order. ``backend``
         (e.g. 'ray'): the runs are born claimed for that driver, never for local workers.
         ``groups``: each run's seed group (``claim_group`` claims a group's queued runs
         together); ``infos``: what each run's info starts with (e.g. why its seeds train
-        apart)."""
+        apart). ``actor``: as in ``create_run`` (a study counts each of its runs)."""
         now = time.time()
         ids = []
         groups = groups or [None] * len(cfgs)
         infos = infos or [None] * len(cfgs)
         with self._tx() as c:
+            owner = check_owner(actor, owner)
+            check_cap(c, actor, len(cfgs))
             for cfg, group, info in zip(cfgs, groups, infos, strict=True):
                 cur = c.execute(
                     "INSERT INTO runs (name, status, config, owner, created, key, backend,"
-                    " seed_group, info) VALUES (?,?,?,?,?,?,?,?,?)",
+                    " seed_group, info, alike) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (cfg.name, "queued", cfg.to_json(None), owner, now, run_key(cfg), backend,
-                     group, json.dumps(info) if info else None))
+                     group, json.dumps(info) if info else None, seedless_key(cfg)))
                 ids.append(int(cur.lastrowid or 0))
         return ids
 
@@ -191,27 +207,22 @@ class RunStore(StudyTables, DatasetTables):
         return runs[0] if runs else None
 
     def claim_group(self, worker_pid: int, limit: int = 64,
-                    among: Sequence[int] | None = None) -> list[Run]:
-        """Atomically move the oldest queued run to running for this worker, with (up to
-        ``limit`` runs in all) the other queued runs of its seed group, oldest first: the
-        worker trains them together. ``among``: only these runs (a lesson trained in its
-        own process takes only its study's). [] when nothing is queued."""
-        only, args = "", ()  # type: tuple[str, tuple[int, ...]]
-        if among is not None:
-            only, args = f" AND id IN ({','.join('?' * len(among))})", tuple(among)
+                    among: Sequence[int] | None = None, share: int | None = None) -> list[Run]:
+        """Atomically move the next queued run in the fair order (``store.fair``: round-robin
+        by owner, the teacher's first in each round, then the oldest) to running for this
+        worker, with (up to ``limit`` runs in all) the other queued runs of its seed group,
+        oldest first: the worker trains them together. ``among``: only these runs (a lesson
+        trained in its own process takes only its study's). [] when nothing is queued or
+        the class is paused. Runs another backend (Ray) drives are not for local workers.
+        ``share``: a student with that many claims training gets no other meanwhile (a
+        class's server keeps a worker for everyone else)."""
         with self._tx() as c:
-            # runs another backend (Ray) drives are not for the local workers
-            row = c.execute("SELECT id, seed_group FROM runs WHERE status='queued'"
-                            " AND backend IS NULL" + only +
-                            " ORDER BY id LIMIT 1", args).fetchone()
-            if row is None:
+            if settings_in(c).paused:
                 return []
-            ids = [row["id"]]
-            if row["seed_group"] is not None and limit > 1:
-                ids += [r["id"] for r in c.execute(
-                    "SELECT id FROM runs WHERE status='queued' AND backend IS NULL"
-                    " AND seed_group=? AND id<>?" + only +
-                    " ORDER BY id LIMIT ?", (row["seed_group"], row["id"], *args, limit - 1))]
+            order = fair_units(c, among, share)
+            if not order:
+                return []
+            ids = list(order[0].ids[:max(1, limit)])
             now = time.time()
             c.executemany("UPDATE runs SET status='running', started=?, worker_pid=? WHERE id=?",
                           [(now, worker_pid, i) for i in ids])
@@ -251,19 +262,17 @@ class RunStore(StudyTables, DatasetTables):
                 merged = {**json.loads((row and row["info"]) or "{}"), **info}
                 c.execute("UPDATE runs SET info=? WHERE id=?", (json.dumps(merged), run_id))
 
-    def request_cancel(self, run_id: int) -> None:
+    def request_cancel(self, run_id: int, actor: Actor = CLI) -> None:
         """Ask a run to stop. A queued run is cancelled at once; a running one at its
-        worker's next poll."""
-        with self._tx() as c:
-            c.execute("UPDATE runs SET cancel_requested=1 WHERE id=?", (run_id,))
-            c.execute(
-                "UPDATE runs SET status='cancelled', error='cancelled by the user', finished=?"
-                " WHERE id=? AND status='queued'", (time.time(), run_id))
+        worker's next poll. ``NotAllowed`` (nothing changed) when the run is not
+        ``actor``'s to cancel; one audit row otherwise."""
+        self.cancel_runs([run_id], actor)
 
     def cancel_requested(self, run_id: int) -> bool:
+        """Whether the run should stop: asked to, or deleted meanwhile."""
         with self._conn() as c:
             row = c.execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()
-        return bool(row and row[0])
+        return row is None or bool(row[0])
 
     def fail_orphans(self, alive_pids: Sequence[int] | None = None, reason: str | None = None) -> list[int]:
         """Mark running runs whose worker is gone as failed. With ``alive_pids`` None,
@@ -278,9 +287,9 @@ class RunStore(StudyTables, DatasetTables):
             self.finish(run_id, "failed", reason or "the worker process running it stopped unexpectedly")
         return dead
 
-    def delete_run(self, run_id: int) -> None:
-        with self._tx() as c:
-            c.execute("DELETE FROM runs WHERE id=?", (run_id,))
+    def delete_run(self, run_id: int, actor: Actor = CLI, force: bool = False) -> None:
+        """Delete one run: ``delete_runs([run_id], actor, force)``."""
+        self.delete_runs([run_id], actor, force=force)
 
     def _run(self, row: sqlite3.Row) -> Run:
         try:
@@ -361,6 +370,9 @@ class RunStore(StudyTables, DatasetTables):
     def add_epoch(self, run_id: int, epoch: int, rows: Sequence[tuple[str, str, str, float]],
                   extras: dict[str, Any] | None = None) -> None:
         with self._tx() as c:
+            # when the run's first epoch was stored (a class's wait: queue_position, benches)
+            c.execute("UPDATE runs SET first_epoch=? WHERE id=? AND first_epoch IS NULL",
+                      (time.time(), run_id))
             c.executemany(
                 "INSERT OR REPLACE INTO epoch_metrics VALUES (?,?,?,?,?,?)",
                 [(run_id, epoch, s, t, m, _finite(v)) for s, t, m, v in rows],
@@ -443,7 +455,7 @@ def _run(row: sqlite3.Row) -> Run:
         worker_pid=row["worker_pid"], train_seconds=row["train_seconds"],
         test_metrics=json.loads(row["test_metrics"] or "{}"),
         val_metrics=json.loads(row["val_metrics"] or "{}"),
-        owner=row["owner"],
+        owner=row["owner"], first_epoch=row["first_epoch"],
     )
 
 
@@ -457,13 +469,7 @@ def _config(text: str) -> ExperimentConfig:
 
 def _add_column(c: sqlite3.Connection, name: str, kind: str = "TEXT") -> None:
     """Give a store made before the column ``name`` existed that column (empty)."""
-    if name in {r[1] for r in c.execute("PRAGMA table_info(runs)")}:
-        return
-    try:
-        c.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
-    except sqlite3.OperationalError as e:  # another process added it a moment ago
-        if "duplicate column" not in str(e):
-            raise
+    add_column(c, "runs", name, kind)
 
 
 def _migrate_run_keys(c: sqlite3.Connection) -> None:

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .access import CLI, Actor, may_act, refusal
+from .audit import record
+
 STUDY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS studies (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -43,6 +46,7 @@ class Study:
     created: float
     spec: dict[str, Any]
     cancelled: bool
+    owner: str | None = None  # who started it (``access.owner_text``), None: the command line
 
 
 class StudyTables:
@@ -50,10 +54,10 @@ class StudyTables:
         def _conn(self) -> AbstractContextManager[sqlite3.Connection]: ...
         def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
-    def create_study(self, name: str, spec_json: str) -> int:
+    def create_study(self, name: str, spec_json: str, owner: str | None = None) -> int:
         with self._tx() as c:
-            cur = c.execute("INSERT INTO studies (name, created, spec) VALUES (?,?,?)",
-                            (name, time.time(), spec_json))
+            cur = c.execute("INSERT INTO studies (name, created, spec, owner) VALUES (?,?,?,?)",
+                            (name, time.time(), spec_json, owner))
             return int(cur.lastrowid or 0)
 
     def add_study_run(self, study_id: int, run_id: int, role: str, cell: int | None, seed: int,
@@ -95,6 +99,19 @@ class StudyTables:
         with self._tx() as c:
             c.execute("UPDATE studies SET cancelled=? WHERE id=?", (int(cancelled), study_id))
 
+    def check_study(self, study_id: int, actor: Actor, verb: str) -> Study | None:
+        """The study, if ``actor`` may ``verb`` it (cancel, resume, delete); NotAllowed
+        otherwise. None: no such study."""
+        study = self.get_study(study_id)
+        if study is not None and not may_act(actor, study.owner):
+            raise refusal(actor, f"The study #{study_id} {study.name!r}", study.owner, verb)
+        return study
+
+    def record_study_action(self, study_id: int, actor: Actor, action: str, what: str) -> None:
+        """One audit row for a study's cancel or resume (``studies.planning``)."""
+        with self._tx() as c:
+            record(c, actor, action, f"study #{study_id}: {what}")
+
     def replace_study_run(self, study_id: int, old_run_id: int, new_run_id: int) -> None:
         """Point the study at a new run in place of an old one (a retry); the study owns it."""
         with self._tx() as c:
@@ -128,13 +145,22 @@ class StudyTables:
                             "WHERE id=? AND status='queued'", (time.time(), pid, run_id))
             return cur.rowcount > 0
 
-    def delete_study(self, study_id: int) -> None:
-        """Forget the study; its runs stay in the store."""
+    def delete_study(self, study_id: int, actor: Actor = CLI) -> None:
+        """Forget the study; its runs stay in the store. NotAllowed (nothing changed) when
+        it is not ``actor``'s; one audit row otherwise."""
         with self._tx() as c:
+            row = c.execute("SELECT name, owner FROM studies WHERE id=?", (study_id,)).fetchone()
+            if row is None:
+                return
+            if not may_act(actor, row["owner"]):
+                raise refusal(actor, f"The study #{study_id} {row['name']!r}", row["owner"],
+                              "delete")
             c.execute("DELETE FROM study_runs WHERE study_id=?", (study_id,))
             c.execute("DELETE FROM studies WHERE id=?", (study_id,))
+            record(c, actor, "delete", f"study #{study_id} {row['name']!r}")
 
 
 def _study(row: sqlite3.Row) -> Study:
     return Study(id=row["id"], name=row["name"], created=row["created"],
-                 spec=json.loads(row["spec"]), cancelled=bool(row["cancelled"]))
+                 spec=json.loads(row["spec"]), cancelled=bool(row["cancelled"]),
+                 owner=row["owner"] if "owner" in row.keys() else None)

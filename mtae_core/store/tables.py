@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from ..data import datasets
 from ..data.csv_import import ColumnInfo, CsvError, ParsedTable, prepare
 from ..data.user import UserDataset, lookup, seed_cache
+from .access import CLI, Actor, NotAllowed
 from .datasets import StoredDataset, read_dataset_csv, read_stored_datasets
 
 if TYPE_CHECKING:
@@ -84,13 +85,14 @@ def detach() -> None:
 
 def add_table(store: RunStore, name: str, data: bytes, columns: list[ColumnInfo] | None = None,
               missing: Literal["drop", "impute"] = "impute",
-              parsed: ParsedTable | None = None) -> StoredDataset:
+              parsed: ParsedTable | None = None, owner: str | None = None) -> StoredDataset:
     """Check a CSV file and keep it in ``store`` as the data set ``name``; configs may then
     name it. Raises ``CsvError`` with a plain-words message, storing nothing, when it
-    cannot be used."""
+    cannot be used. ``owner``: who adds it (``access.owner_text``; None: the command
+    line), whom ``delete_table`` lets delete it."""
     table = prepare(name, data, columns, missing, parsed)
     try:
-        store.add_dataset(table.name, table.csv, table.sha256, table.meta)
+        store.add_dataset(table.name, table.csv, table.sha256, table.meta, owner=owner)
     except ValueError as e:
         raise CsvError(str(e)) from None
     src = attach(store.path)
@@ -101,10 +103,13 @@ def add_table(store: RunStore, name: str, data: bytes, columns: list[ColumnInfo]
     return ds
 
 
-def delete_table(store: RunStore, name: str) -> None:
-    """Delete a stored table; ``CsvError`` when it is unknown or runs use it."""
+def delete_table(store: RunStore, name: str, actor: Actor = CLI) -> None:
+    """Delete a stored table; ``CsvError`` when it is unknown or runs use it,
+    ``NotAllowed`` when it is not ``actor``'s (a student's may delete only their own)."""
     try:
-        store.delete_dataset(name)
+        store.delete_dataset(name, actor)
+    except NotAllowed:
+        raise
     except (KeyError, ValueError) as e:
         raise CsvError(str(e.args[0])) from None
     finally:

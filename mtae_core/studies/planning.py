@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..analysis.baselines import BASELINE, baseline_config
 from ..config import ExperimentConfig, run_key
+from ..store.access import CLI, Actor
 from .spec import StudySpec, with_seed
 
 if TYPE_CHECKING:
@@ -114,20 +115,26 @@ def estimate_seconds(spec: StudySpec, store: RunStore | None = None,
 def start(store: RunStore, spec: StudySpec,
           submit: Callable[[ExperimentConfig], int] | None = None,
           backend: str | None = None, workers: int | None = None,
-          owner: str | None = None) -> int:
+          owner: str | None = None, actor: Actor = CLI) -> int:
     """Record the study and queue its runs (``submit``, e.g. ``JobRunner.submit``; by
     default they are only queued in the store for whichever worker pool serves it;
     ``backend='ray'``: queued for a Ray driver, which local workers leave alone).
     ``workers``: how many local workers will serve it (default: the runner's), to share a
     cell's seeds out among them when there are fewer cells than workers. Returns the study
     id. ``owner``: who queued the runs (the app's tab and student name), as for a run
-    queued from the Train page."""
+    queued from the Train page. ``actor``: who asks (a student's study is their own, and
+    its new runs count against the class's cap: ``QueueFull``, nothing recorded)."""
+    from ..store.classroom import check_owner
+
+    owner = check_owner(actor, owner)
     planned = plan(spec, store)
-    study_id = store.create_study(spec.name, spec.to_json(None))
     new: dict[str, ExperimentConfig] = {}  # identical cells of this study share one run
     for p in planned:
         if p.reuse is None:
             new.setdefault(p.key, p.config)
+    if submit is None:
+        store.check_cap(actor, len(new))  # before the study is recorded
+    study_id = store.create_study(spec.name, spec.to_json(None), owner=owner)
     if submit is None:  # one transaction for all: a 500-run study queues at once
         # a cell's seeds train together on the local workers; Ray runs one task per run
         cfgs = list(new.values())
@@ -140,7 +147,8 @@ def start(store: RunStore, spec: StudySpec,
             infos = [{"seeds_path": "separately", "seeds_reason": f"{backend}: one task per run"}
                      for _ in cfgs]
         made = dict(zip(new, store.create_runs(cfgs, owner=owner, backend=backend,
-                                               groups=groups, infos=infos), strict=True))
+                                               groups=groups, infos=infos, actor=actor),
+                        strict=True))
     else:
         made = {key: submit(cfg) for key, cfg in new.items()}
     store.add_study_runs(study_id, [
@@ -245,30 +253,43 @@ def serve(store: RunStore, study_id: int, workers: int | None = None,
         runner.stop()
 
 
-def cancel(store: RunStore, study_id: int) -> list[int]:
+def cancel(store: RunStore, study_id: int, actor: Actor = CLI) -> list[int]:
     """Cancel the study: its queued runs stop at once, its training ones at their next
     poll. Runs it reused from elsewhere are left alone (they may belong to someone else).
+    ``NotAllowed`` (nothing changed) when the study is not ``actor``'s; one audit row.
     Returns the ids of the runs asked to stop."""
+    study = store.check_study(study_id, actor, "cancel")
     store.mark_study_cancelled(study_id)
     df = store.study_runs(study_id)
     ids = sorted({int(r) for r in df.loc[df.owned, "run_id"]})
     runs = store.runs_by_id(ids)
     active = [i for i in ids if i in runs and runs[i].active]
-    for run_id in active:
-        store.request_cancel(run_id)
+    name = study.name if study is not None else "?"
+    if active:  # one audit row for the study, not one per run
+        store.cancel_runs(active, actor,
+                          what=f"study #{study_id} {name!r}: {len(active)} run(s) asked to stop")
+    else:
+        store.record_study_action(study_id, actor, "cancel", f"{name!r}: nothing to stop")
     return active
 
 
 def retry(store: RunStore, study_id: int,
           submit: Callable[[ExperimentConfig], int] | None = None,
-          backend: str | None = None) -> list[int]:
+          backend: str | None = None, actor: Actor = CLI) -> list[int]:
     """Resume a study: queue again its runs that failed (e.g. the app stopped while they
     trained) or were cancelled, and lift the study's cancel. Diverged runs are kept as
     they are: the same seed diverges again. ``backend``: as in ``start`` (queued runs a
-    gone driver had tagged are tagged for this one). Returns the new run ids."""
-    store.mark_study_cancelled(study_id, cancelled=False)
+    gone driver had tagged are tagged for this one). ``actor``: the study's owner or the
+    teacher (``NotAllowed`` otherwise, nothing changed); the runs queued again are the
+    study's owner's, and a student's count against the class's cap. One audit row.
+    Returns the new run ids."""
+    study = store.check_study(study_id, actor, "resume")
+    owner = study.owner if study is not None else None
     df = store.study_runs(study_id)
     runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
+    if submit is None:  # before anything changes
+        store.check_cap(actor, sum(r.status in ("failed", "cancelled") for r in runs.values()))
+    store.mark_study_cancelled(study_id, cancelled=False)
     store.claim_for_backend([int(i) for i in df.loc[df.owned, "run_id"]], backend)
 
     again = [r for r in sorted(runs.values(), key=lambda r: r.id)
@@ -277,12 +298,12 @@ def retry(store: RunStore, study_id: int,
     if submit is not None:
         new = [submit(cfg) for cfg in cfgs]
     elif backend is None:  # a cell's seeds queued again train together, as at the start
-        study = store.get_study(study_id)
         separate = bool(study is not None and study.spec.get("separate_seeds"))
         groups, infos = seed_groups(cfgs, separate)
-        new = store.create_runs(cfgs, groups=groups, infos=infos)
+        new = store.create_runs(cfgs, groups=groups, infos=infos, owner=owner, actor=actor)
     else:
-        new = store.create_runs(cfgs, backend=backend)
+        new = store.create_runs(cfgs, backend=backend, owner=owner, actor=actor)
     for r, run_id in zip(again, new, strict=True):
         store.replace_study_run(study_id, r.id, run_id)
+    store.record_study_action(study_id, actor, "resume", f"{len(new)} run(s) queued again")
     return new
