@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 # the optional extras the test suite covers (Ray studies, UMAP); `make run` stays lean
 EXTRAS_STAMP := $(VENV)/.installed-extras
 
-.PHONY: run test lint bench clean
+.PHONY: run class test lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +21,11 @@ $(EXTRAS_STAMP): $(STAMP)
 
 run: $(STAMP)
 	$(PY) -m ui.serve  # streamlit run app.py, the engine imported while the server starts
+
+# a class server on the local network: prints the teacher's link (with the key) and the
+# students' link; MTAE_TEACHER_KEY=... make class keeps a key of your own
+class: $(STAMP)
+	$(PY) -m ui.class_server
 
 test: $(EXTRAS_STAMP)
 	$(VENV)/bin/ruff check .

@@ -30,7 +30,7 @@ def teacher_panel(store: RunStore) -> None:
         return
     with st.expander("Teacher's controls", expanded=access.class_mode(), icon=":material/key:"):
         if access.class_mode():
-            students_link()
+            students_link(store)
             st.divider()
         settings_controls(store)
         st.divider()
@@ -39,10 +39,13 @@ def teacher_panel(store: RunStore) -> None:
         student_runs_control(store)
 
 
-def students_link() -> None:
-    """The link students open (this tab's settings and hides; never the teacher's key),
-    with a QR code to scan from the projector."""
-    url = class_link(_base_url(), links.settings(), list(links.hidden()), False)
+def students_link(store: RunStore) -> None:
+    """The link students open (this tab's settings; what the class's locked settings hide,
+    else what this tab hides; never the teacher's key), with a QR code to scan from the
+    projector."""
+    settings = store.class_settings()
+    hide = list(settings.hide) if settings.locked else list(links.hidden())
+    url = class_link(_base_url(), links.settings(), hide, False)
     st.markdown("**Students' link** — it opens this setup with a student's rights:")
     left, right = st.columns([3, 1])
     left.code(url, language=None, wrap_lines=True)

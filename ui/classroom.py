@@ -21,7 +21,7 @@ import streamlit as st
 from mtae_core.store.access import class_mode, owner_of, owner_text
 from mtae_core.store.runs import Run
 
-from . import identity, links, notices
+from . import identity, links
 from .text import md
 from .url_state import GROUPS, HIDE, PARAM, PRESENT, SECTIONS, encode_hide, hideable
 
@@ -121,8 +121,6 @@ def frame() -> None:
                                        help="large text for a projector; the page's link "
                                             "keeps it (?present=1)"))
         role_line()
-    identity.show_notice()
-    notices.show()
     links.write_flags()
     if links.presenting():
         st.html(PRESENTER_CSS)

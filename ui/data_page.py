@@ -338,7 +338,8 @@ def stored_tables(store: RunStore) -> None:
         with c2.popover("Delete", icon=":material/delete:", disabled=bool(used),
                         help="delete the runs that use it first" if used else "delete this table"):
             st.markdown(f"Delete the table **{md(t.name)}**? This cannot be undone.")
-            if st.button("Delete for good", type="primary", key=f"data.delete.{t.sha256}"):
+            if st.button("Delete for good", type="primary", key=f"data.delete.{t.sha256}",
+                         disabled=bool(used)):
                 _delete_table(store, t.name)
 
 

@@ -38,13 +38,12 @@ import streamlit as st
 from mtae_core.store.access import Actor, check_key, class_mode
 from mtae_core.store.runs import default_path
 
-from . import links
+from . import links, notices
 
 TEACHER = "teacher"  # query parameter: the teacher's key (read once, removed at once)
 COOKIE = "mtae_actor"  # the browser's signed actor id
 ACTOR_KEY = "identity.actor"  # session: this browser's actor id
 TEACHER_KEY = "identity.teacher"  # session: this tab opened the teacher link with the key
-NOTICE_KEY = "identity.notice"  # session: why the link's teacher key was not taken
 SECRET_FILE = "actor-secret"  # in $MTAE_HOME: signs the actor ids of this store's server
 COOKIE_DAYS = 180
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}\.[0-9a-f]{32}")
@@ -121,16 +120,15 @@ def adopt() -> None:
     if raw is not None:
         del st.query_params[TEACHER]  # the key never stays in the address bar
         if not class_mode():
-            ss[NOTICE_KEY] = ("This server has no teacher key set (it is not a class "
-                              "server), so the link's teacher key was ignored: whoever "
-                              "uses this server may do everything.")
+            notices.flash("This server has no teacher key set (it is not a class server), "
+                          "so the link's teacher key was ignored: whoever uses this "
+                          "server may do everything.")
         elif check_key(raw):
             ss[TEACHER_KEY] = True
-            ss.pop(NOTICE_KEY, None)
         else:  # never echoed: the notice must not show what was typed
-            ss[NOTICE_KEY] = ("This teacher link's key is not right (or is empty or too "
-                              "long), so this tab has a student's rights. Ask for the "
-                              "teacher link again.")
+            notices.flash("This teacher link's key is not right (or is empty or too "
+                          "long), so this tab has a student's rights. Ask for the teacher "
+                          "link again.")
     actor_id()
     _keep_cookie()
 
@@ -149,10 +147,3 @@ def _keep_cookie() -> None:
         st.html(f"<script>document.cookie = '{COOKIE}={value}; path=/; "
                 f"max-age={COOKIE_DAYS * 86400}; SameSite=Strict';</script>",
                 unsafe_allow_javascript=True)
-
-
-def show_notice() -> None:
-    """The plain notice about the link's teacher key, once."""
-    text = st.session_state.pop(NOTICE_KEY, None)
-    if text:
-        st.warning(text, icon=":material/key_off:")

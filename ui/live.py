@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mtae_core.store.access import NotAllowed, may_act
 from mtae_core.store.runs import Run, RunStore
@@ -150,8 +151,10 @@ def _draw(run: Run) -> None:
                          "only the student who started it, or the teacher, may cancel it",
                          width="stretch"):
             refused = cancel(run.id)
-            if refused is None:
-                st.rerun(scope="fragment")
+            if refused is None:  # (a fragment's own rerun, or the page's in a full run)
+                ctx = get_script_run_ctx()
+                st.rerun(scope="fragment" if ctx is not None and ctx.fragment_ids_this_run
+                         else "app")
     fraction, text = progress_state(run, epochs_done)
     if run.status == "queued":
         place = queue_text(store, run)

@@ -20,6 +20,12 @@ def flash(text: str) -> None:
 
 
 def show() -> None:
-    """Draw the waiting notices once (a full run only: a fragment keeps them)."""
-    for text in st.session_state.pop(KEY, []):
+    """Draw the waiting notices (app.py's frame, before the page)."""
+    for text in st.session_state.get(KEY, []):
         st.warning(md(text), icon=":material/block:")
+
+
+def shown() -> None:
+    """Forget the notices once a page has been drawn to its end with them (app.py, after
+    the page): a page that reruns or switches before its end shows them again."""
+    st.session_state.pop(KEY, None)

@@ -17,6 +17,7 @@ FIRST = ["id", "name", "status"]  # then each task's test metrics, then the sett
 # (by: who queued the run, see ui.classroom.mine_first)
 SETTINGS = ["by", "dataset", "tasks", "autoencoder", "sharing", "weighting", "epochs", "seed",
             "seconds"]
+TICKED_KEY = "runs.ticked"  # session: the run ids ticked on the last run of the table
 DEFAULT_SHOWN = 3  # newest finished runs compared while no row is ticked (none is ticked)
 
 
@@ -39,7 +40,19 @@ def runs_table(runs: pd.DataFrame, key: str = "runs") -> pd.DataFrame:
         key=f"{key}-{'-'.join(map(str, runs['id']))}",
     )
     rows = list(event.selection.rows)  # type: ignore[attr-defined]
+    _say_gone(runs)
+    st.session_state[TICKED_KEY] = [int(i) for i in runs.iloc[rows]["id"]]
     return runs.iloc[rows]
+
+
+def _say_gone(runs: pd.DataFrame) -> None:
+    """Ticked runs that someone else (another student, the teacher, another tab) deleted
+    since: say so, plainly, instead of silently dropping the ticks."""
+    there = {int(i) for i in runs["id"]}
+    gone = [i for i in st.session_state.get(TICKED_KEY, []) if i not in there]
+    if gone:
+        st.info("Already deleted, by someone else: " + ", ".join(f"#{i}" for i in gone)
+                + ". The table shows the runs still stored.", icon=":material/info:")
 
 
 def newest_finished(runs: pd.DataFrame, n: int = DEFAULT_SHOWN) -> pd.DataFrame:
@@ -84,6 +97,7 @@ def delete_control(store: RunStore, chosen: pd.DataFrame) -> None:
         if len(finished) < len(chosen):
             st.caption("Runs still queued or training are kept; cancel them first.")
         force = False
+        in_studies: list[int] = []
         if preview.studies:
             used = "; ".join(f"#{i} {name}" for i, name in preview.studies)
             st.warning(f"Some of these runs belong to studies: {md(used)}. Their results "
@@ -91,10 +105,14 @@ def delete_control(store: RunStore, chosen: pd.DataFrame) -> None:
             if me.is_teacher:
                 force = st.checkbox("Delete them too (the studies lose those runs)",
                                     key="runs.delete.force")
-        refused = [i for i in preview.refused if not (force and me.is_teacher)]
+                in_studies = [i for i in ids if store.delete_preview([i], me).studies]
+        refused = sorted({*preview.refused, *([] if force else in_studies)})
         if refused:
-            st.caption("Kept, as you may not delete them (another student's, or used by "
-                       "a study): " + ", ".join(f"#{i}" for i in refused) + ".")
+            st.caption("Kept: " + ", ".join(f"#{i}" for i in refused)
+                       + (" (a study uses them: tick the box above to delete them too)"
+                          if me.is_teacher else
+                          " (you may delete only your own runs, and none a study uses)")
+                       + ".")
         allowed = [i for i in ids if i not in refused]
         if st.button("Delete for good", type="primary", help=f"delete {len(allowed)} run(s)",
                      key="runs.delete", disabled=not allowed):
@@ -104,6 +122,7 @@ def delete_control(store: RunStore, chosen: pd.DataFrame) -> None:
 def _delete(store: RunStore, ids: list[int], me: Actor, force: bool) -> None:
     """Delete through the engine's checked method; a refusal or a run someone else has
     just deleted is a plain notice (shown after the rerun)."""
+    st.session_state.pop(TICKED_KEY, None)  # (these go now: not "deleted by someone else")
     gone = [i for i in ids if store.get_run(i) is None]
     try:
         store.delete_runs([i for i in ids if i not in gone], actor=me, force=force)
