@@ -22,10 +22,9 @@ $(EXTRAS_STAMP): $(STAMP)
 run: $(STAMP)
 	$(PY) -m ui.serve  # streamlit run app.py, the engine imported while the server starts
 
-# a class server on the local network: prints the teacher's link (with the key) and the
-# students' link; MTAE_TEACHER_KEY=... make class keeps a key of your own
+# a class on one server: students' link, its QR code and the teacher's link (PORT=8502 to move)
 class: $(STAMP)
-	$(PY) -m ui.class_server
+	$(PY) -m mtae_core.cli serve --class $(if $(PORT),--port $(PORT))
 
 test: $(EXTRAS_STAMP)
 	$(VENV)/bin/ruff check .

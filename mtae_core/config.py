@@ -393,6 +393,13 @@ def run_key(cfg: ExperimentConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def seedless_key(cfg: ExperimentConfig) -> str:
+    """Runs with the same key differ only in their seed (and name): they can train as
+    replicas of one batched model (``engine.replicas``; the store claims such runs of
+    different students together on a class's server)."""
+    return run_key(cfg.model_copy(update={"seed": 0, "name": "seeds"}))
+
+
 def parse_json(text: str | bytes) -> Any:
     """JSON text (or UTF-8 bytes) → Python objects, with every failure a ``ConfigError``
     in plain words (not UTF-8, not JSON, nested too deeply)."""

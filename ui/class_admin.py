@@ -8,6 +8,7 @@ notice. The key is never part of the students' link."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 import streamlit as st
@@ -45,7 +46,7 @@ def students_link(store: RunStore) -> None:
     projector."""
     settings = store.class_settings()
     hide = list(settings.hide) if settings.locked else list(links.hidden())
-    url = class_link(_base_url(), links.settings(), hide, False)
+    url = class_link(root_url(), links.settings(), hide, False)
     st.markdown("**Students' link** — it opens this setup with a student's rights:")
     left, right = st.columns([3, 1])
     left.code(url, language=None, wrap_lines=True)
@@ -53,17 +54,24 @@ def students_link(store: RunStore) -> None:
     if svg is not None:
         right.image(svg, caption="scan to open", width=160)
     else:
-        right.caption("(no QR code: this version of the engine cannot draw one)")
+        right.caption("(no QR code for this link: it is too long, or segno is missing)")
+
+
+def root_url() -> str:
+    """The app's front page (the Train page) at the address this page was opened at: a
+    link to the Class page itself would open it for the students."""
+    parts = urlsplit(_base_url())
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return urlunsplit((parts.scheme, parts.netloc, f"/{base}/" if base else "/", "", ""))
 
 
 def _qr_svg(url: str) -> str | None:
-    """The engine's QR code of ``url`` as SVG text, when it has a helper for it."""
-    helper: Any = getattr(access, "qr_svg", None)
-    if helper is None:
-        return None
+    """The engine's QR code of ``url`` as SVG text (``mtae serve --class``'s own)."""
     try:
-        return str(helper(url))
-    except Exception:  # a link too long for a QR code: the link alone
+        from mtae_core.cli.serve import qr_svg
+
+        return qr_svg(url)
+    except Exception:  # segno missing, or a link too long for a QR code: the link alone
         return None
 
 

@@ -1,7 +1,8 @@
 """``mtae``: the engine headless. ``mtae train CONFIG.json [--json]``, ``mtae runs``,
 ``mtae list``, ``mtae config``, ``mtae export RUN_ID``, ``mtae study SPEC.json`` (and
 ``mtae study show|export|resume|cancel ID``), ``mtae studies``,
-``mtae data add|list|show|delete``, ``mtae lessons``, ``mtae lesson check NAME``."""
+``mtae data add|list|show|delete``, ``mtae lessons``, ``mtae lesson check NAME``,
+``mtae serve --class [--port N]``."""
 
 from __future__ import annotations
 
@@ -251,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
 
     add_study_parsers(sub)
     _data_parser(sub)
+    from .serve import add_parsers as add_serve_parsers
+
+    add_serve_parsers(sub)
     from .lesson import add_parsers as add_lesson_parsers
 
     add_lesson_parsers(sub)

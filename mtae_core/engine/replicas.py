@@ -102,9 +102,9 @@ def batch_reason(cfg: ExperimentConfig) -> str | None:
 def group_key(cfg: ExperimentConfig) -> str:
     """Runs with the same key differ only in their seed (and name): they can train as
     replicas of one batched model."""
-    from ..config import run_key
+    from ..config import seedless_key
 
-    return run_key(cfg.model_copy(update={"seed": 0, "name": "seeds"}))
+    return seedless_key(cfg)
 
 
 @dataclass

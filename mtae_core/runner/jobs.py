@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..store.access import CLI, Actor
 from ..store.runs import RunStore
 
 if TYPE_CHECKING:
@@ -179,6 +180,31 @@ def execute_group(store: RunStore, runs: Sequence[Run],
     return out
 
 
+CLASS_BATCH = 8  # on a class's server: runs one worker claims at once, at most
+
+
+def claim(store: RunStore, worker_pid: int) -> list[Run]:
+    """What a worker trains next: ``RunStore.claim_group`` (the fair choice, with its seed
+    group). On a class's server (``access.class_mode``) a claim takes at most
+    ``CLASS_BATCH`` runs, so a student's long study is cut into short turns, and a run
+    claimed alone takes with it other students' queued runs alike but for the seed
+    (``RunStore.claim_alike``: many students pressing Train on the class link's setup
+    train as one batched model, each run still its own)."""
+    from ..store.access import class_mode
+
+    if not class_mode():
+        return store.claim_group(worker_pid)
+    runs = store.claim_group(worker_pid, limit=CLASS_BATCH)
+    if len(runs) == 1:
+        from ..engine.replicas import batch_reason
+
+        if batch_reason(runs[0].config) is None:
+            more = store.claim_alike(worker_pid, runs[0].id, CLASS_BATCH - 1)
+            found = store.runs_by_id(more)
+            runs += [found[i] for i in more if i in found]
+    return runs
+
+
 class JobRunner:
     """A pool of worker processes over one run store, with a supervisor thread that
     starts them, marks the run of a crashed worker ``failed`` and starts a new worker.
@@ -258,18 +284,21 @@ class JobRunner:
             return [p.pid for p in self.procs if p.poll() is None]
 
     # -- work ---------------------------------------------------------------------------------
-    def submit(self, cfg: ExperimentConfig, owner: str | None = None) -> int:
-        run_id = self.store.create_run(cfg, owner=owner)
+    def submit(self, cfg: ExperimentConfig, owner: str | None = None, actor: Actor = CLI) -> int:
+        """Queue a run and make sure workers serve it (``actor``: as in
+        ``RunStore.create_run``; ``QueueFull`` for a student over the class's cap)."""
+        run_id = self.store.create_run(cfg, owner=owner, actor=actor)
         self.start()
         return run_id
 
-    def cancel(self, run_id: int) -> None:
-        self.store.request_cancel(run_id)
+    def cancel(self, run_id: int, actor: Actor = CLI) -> None:
+        """``RunStore.request_cancel``: ``NotAllowed`` when it is not ``actor``'s run."""
+        self.store.request_cancel(run_id, actor)
 
-    def cancel_many(self, run_ids: Iterable[int]) -> None:
-        """Cancel several runs: queued ones at once, running ones at their next poll."""
-        for run_id in run_ids:
-            self.store.request_cancel(run_id)
+    def cancel_many(self, run_ids: Iterable[int], actor: Actor = CLI) -> None:
+        """Cancel several runs: queued ones at once, running ones at their next poll (one
+        audit row; ``NotAllowed``, nothing cancelled, if any is not ``actor``'s)."""
+        self.store.cancel_runs(list(run_ids), actor)
 
     def wait(self, run_ids: Sequence[int], timeout: float | None = None,
              on_progress: Callable[[list[Run]], None] | None = None,

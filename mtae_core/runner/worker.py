@@ -1,7 +1,7 @@
 """A training worker process: ``python -m mtae_core.runner.worker --db PATH [--parent PID
 --parent-fd FD]``, started by ``jobs.JobRunner``.
 
-It claims the oldest queued run, trains it, and repeats, until its parent (the app) goes
+It claims the next queued run in the fair order (``jobs.claim``), trains it, and repeats, until its parent (the app) goes
 away — which it notices however the parent ends, even by SIGKILL, and at any moment,
 also while importing, warming up or in the middle of an epoch:
 
@@ -28,7 +28,7 @@ import traceback
 from types import FrameType
 
 from ..store.runs import RunStore
-from .jobs import APP_STOPPED, POLL_SECONDS, execute_group
+from .jobs import APP_STOPPED, POLL_SECONDS, claim, execute_group
 
 GRACE_SECONDS = 2.0  # how long a worker whose app is gone may take to end its run cleanly
 WATCH_SECONDS = 0.25  # how often the watcher checks the parent pid (besides the pipe)
@@ -114,8 +114,8 @@ def worker_main(db: str, parent_pid: int | None = None, parent_fd: int | None = 
         store = RunStore(db)
         watch.store = store
         while not watch.gone.is_set():
-            # the oldest queued run, with the queued runs of its seed group: trained together
-            runs = store.claim_group(os.getpid())
+            # the fair choice, with the queued runs of its seed group: trained together
+            runs = claim(store, os.getpid())
             if not runs:
                 watch.gone.wait(POLL_SECONDS)
                 continue

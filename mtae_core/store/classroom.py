@@ -4,8 +4,8 @@ with their owners' and studies' consent, clearing the queue. ``RunStore`` inheri
 methods; every check runs inside the store transaction that makes the change.
 
 Schema (to become one numbered migration with the store's others): the tables
-``class_settings`` and ``audit``, and an ``owner`` column on ``studies`` and ``datasets``
-(``migrate``).
+``class_settings`` and ``audit``, an ``owner`` column on ``studies`` and ``datasets``, and
+``runs.first_epoch`` (when a run's first epoch was stored) and ``runs.alike`` (``migrate``).
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ def migrate(c: sqlite3.Connection) -> None:
     c.executescript(CLASS_SCHEMA)
     for table in ("studies", "datasets"):
         add_column(c, table, "owner")
+    add_column(c, "runs", "first_epoch", "REAL")  # when its first epoch was stored
+    # ``config.seedless_key``: queued runs alike but for their seed (different students'
+    # runs of the class link's setup) may be claimed together and train as one model
+    add_column(c, "runs", "alike")
 
 
 def add_column(c: sqlite3.Connection, table: str, name: str, kind: str = "TEXT") -> None:
@@ -203,6 +207,39 @@ class ClassTables:
             return place, None
         n = max(1, workers or busy or 1)
         return place, math.ceil(place / n) * max(0.0, statistics.median(took))
+
+    def claim_alike(self, worker_pid: int, run_id: int, limit: int) -> list[int]:
+        """Claim for this worker, with the run ``run_id`` it just claimed alone, up to
+        ``limit`` other queued runs alike but for their seed (``config.seedless_key``) and
+        not in a seed group, at most one per owner, in the fair order: on a class's server
+        many students press Train on the class link's setup, and a worker trains their
+        runs as one batched model (each run still its own, as if trained alone). The ids
+        claimed (none while paused)."""
+        if limit <= 0:
+            return []
+        with self._tx() as c:
+            if settings_in(c).paused:
+                return []
+            row = c.execute("SELECT alike, owner FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None or row["alike"] is None:
+                return []
+            alike = {int(r[0]) for r in c.execute(
+                "SELECT id FROM runs WHERE status='queued' AND backend IS NULL AND"
+                " seed_group IS NULL AND alike=? AND id<>?", (row["alike"], run_id))}
+            if not alike:
+                return []
+            owners = {fair.owner_key(row["owner"])}
+            ids: list[int] = []
+            for u in fair_units(c):
+                if len(ids) >= limit:
+                    break
+                if len(u.ids) == 1 and u.first in alike and u.owner not in owners:
+                    owners.add(u.owner)
+                    ids.append(u.first)
+            now = time.time()
+            c.executemany("UPDATE runs SET status='running', started=?, worker_pid=? "
+                          "WHERE id=? AND status='queued'", [(now, worker_pid, i) for i in ids])
+        return ids
 
     def clear_queue(self, actor: Actor) -> list[int]:
         """Cancel every queued run (the teacher only); training runs go on. The ids."""

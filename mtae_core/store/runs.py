@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..config import ExperimentConfig, run_key
+from ..config import ExperimentConfig, run_key, seedless_key
 from ..errors import ConfigError
 from . import classroom
 from .access import CLI, Actor, NotAllowed
@@ -111,6 +111,7 @@ class Run:
     test_metrics: dict[str, dict[str, float]]
     val_metrics: dict[str, dict[str, float]]  # same shape, on the validation split
     owner: str | None = None  # who queued it (the UI: the browser tab and its user's name)
+    first_epoch: float | None = None  # when its first epoch was stored (time.time())
 
     @property
     def active(self) -> bool:
@@ -167,8 +168,10 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
             owner = classroom.check_owner(actor, owner)
             classroom.check_cap(c, actor, 1)
             cur = c.execute(
-                "INSERT INTO runs (name, status, config, owner, created, key) VALUES (?,?,?,?,?,?)",
-                (cfg.name, status, cfg.to_json(None), owner, time.time(), run_key(cfg)),
+                "INSERT INTO runs (name, status, config, owner, created, key, alike)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (cfg.name, status, cfg.to_json(None), owner, time.time(), run_key(cfg),
+                 seedless_key(cfg)),
             )
             return int(cur.lastrowid or 0)
 
@@ -192,9 +195,9 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
             for cfg, group, info in zip(cfgs, groups, infos, strict=True):
                 cur = c.execute(
                     "INSERT INTO runs (name, status, config, owner, created, key, backend,"
-                    " seed_group, info) VALUES (?,?,?,?,?,?,?,?,?)",
+                    " seed_group, info, alike) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (cfg.name, "queued", cfg.to_json(None), owner, now, run_key(cfg), backend,
-                     group, json.dumps(info) if info else None))
+                     group, json.dumps(info) if info else None, seedless_key(cfg)))
                 ids.append(int(cur.lastrowid or 0))
         return ids
 
@@ -365,6 +368,9 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
     def add_epoch(self, run_id: int, epoch: int, rows: Sequence[tuple[str, str, str, float]],
                   extras: dict[str, Any] | None = None) -> None:
         with self._tx() as c:
+            # when the run's first epoch was stored (a class's wait: queue_position, benches)
+            c.execute("UPDATE runs SET first_epoch=? WHERE id=? AND first_epoch IS NULL",
+                      (time.time(), run_id))
             c.executemany(
                 "INSERT OR REPLACE INTO epoch_metrics VALUES (?,?,?,?,?,?)",
                 [(run_id, epoch, s, t, m, _finite(v)) for s, t, m, v in rows],
@@ -447,7 +453,7 @@ def _run(row: sqlite3.Row) -> Run:
         worker_pid=row["worker_pid"], train_seconds=row["train_seconds"],
         test_metrics=json.loads(row["test_metrics"] or "{}"),
         val_metrics=json.loads(row["val_metrics"] or "{}"),
-        owner=row["owner"],
+        owner=row["owner"], first_epoch=row["first_epoch"],
     )
 
 

@@ -42,17 +42,15 @@ LINKS_JS = """() => [...document.querySelectorAll('a[href]')].map(a => a.href)
 
 @pytest.fixture
 def class_url(tmp_path: Path) -> Iterator[str]:
-    """``make class``'s server (``python -m ui.class_server``: a teacher's key set) on a
-    free port, with one training worker."""
+    """``make class``'s server (``mtae serve --class``: a teacher's key set) on a free
+    port, with one training worker."""
     port = _free_port()
     env = {**os.environ, "MTAE_HOME": str(tmp_path / "home"), "MTAE_WORKERS": "1",
            "MTAE_TEACHER_KEY": KEY}
     env.pop("MTAE_NO_WORKERS", None)
     log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ui.class_server", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        [sys.executable, "-m", "mtae_core.cli", "serve", "--class", "--port", str(port)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -71,14 +69,14 @@ def class_url(tmp_path: Path) -> Iterator[str]:
             time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()  # its workers exit when they see their parent gone
+        proc.terminate()  # it stops its server, whose workers exit when they see it gone
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
     printed = (tmp_path / "streamlit.log").read_text()
-    assert f"?teacher={KEY}" in printed  # make class printed the teacher's link
+    assert f"teacher={KEY}" in printed  # make class printed the teacher's link
 
 
 def _links(page) -> list[str]:  # type: ignore[no-untyped-def]
