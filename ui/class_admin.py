@@ -126,13 +126,13 @@ def queue_controls(store: RunStore) -> None:
 
 
 def students(runs: pd.DataFrame) -> dict[str, str]:
-    """Actor id → a label ("Ada (4 runs)") of everyone who queued a run from a browser."""
+    """Actor id → a label ("Ada (4 run(s))") of every student who queued a run."""
     counts: dict[str, int] = {}
     names: dict[str, str] = {}
     for text in runs.get("owner", pd.Series(dtype=object)):
         actor, name = owner_of(text)
-        if actor is None or actor == access.CLI.id:
-            continue
+        if actor is None or access.owner_role(text) != "student":
+            continue  # (the command line's, the teacher's own, or runs from before owners)
         counts[actor] = counts.get(actor, 0) + 1
         if name:
             names[actor] = name

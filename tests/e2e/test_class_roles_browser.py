@@ -143,13 +143,19 @@ def test_teacher_and_student_in_two_browsers(class_url: str, tmp_path: Path) -> 
             expect(t_main.get_by_text(re.compile("in the queue")).first).to_be_visible()
             teacher_run = max(r.id for r in store.runs())
 
+            # a wrong key: a plain notice, a student's rights, and the key leaves the URL
+            student.goto(f"{class_url}/?{urlencode({'teacher': 'guess', 'cfg': cfg})}")
+            expect(s_main.get_by_text("key is not right").first).to_be_visible()
+            expect(student).not_to_have_url(re.compile("teacher="))
+            expect(student.get_by_test_id("stSidebar").get_by_text("Student")).to_be_visible()
+
             # a crafted link to the teacher's run: no Cancel the student may press
             student.goto(f"{class_url}/?{urlencode({'cfg': cfg, 'run': teacher_run})}")
             expect(s_main.get_by_text(f"Run #{teacher_run}").first).to_be_visible()
             expect(s_main.get_by_role("button", name="Cancel")).to_be_disabled()
 
             # a refresh keeps the student who they are: their own run's Cancel works
-            student.goto(f"{class_url}/?{urlencode({'cfg': cfg, 'run': ben_run.id})}")
+            student.goto(f"{class_url}/?{urlencode({'cfg': cfg, 'run': ben_run.id, 'who': 'Ben'})}")
             student.reload()
             expect(s_main.get_by_text(f"Run #{ben_run.id}").first).to_be_visible()
             cancel = s_main.get_by_role("button", name="Cancel")
@@ -173,6 +179,7 @@ def test_teacher_and_student_in_two_browsers(class_url: str, tmp_path: Path) -> 
     log = store.audit_log()
     assert list(log["action"]) == ["cancel", "class settings"]
     assert list(log["role"]) == ["student", "teacher"]
+    assert list(log["who"]) == ["Ben", "the teacher"]
 
 
 def _side_by_side(left, right, path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -181,6 +188,9 @@ def _side_by_side(left, right, path: Path) -> None:  # type: ignore[no-untyped-d
 
     path.parent.mkdir(parents=True, exist_ok=True)
     a, b = path.with_suffix(".teacher.png"), path.with_suffix(".student.png")
+    for page in (left, right):  # (Streamlit scrolls its main area: a tall window shows it all)
+        page.set_viewport_size({"width": 1280, "height": 2100})
+        page.wait_for_timeout(500)
     left.screenshot(path=str(a))
     right.screenshot(path=str(b))
     with Image.open(a) as ia, Image.open(b) as ib:
