@@ -113,18 +113,41 @@ def _queue_study(db: Path) -> list[int]:
 
 def _student_runs(db: Path, names: list[str]) -> dict[str, tuple[int, float | None]]:
     """name → (run id, first epoch time) of each student's run (by the name in its owner)."""
+    return {k: (v[0], v[3]) for k, v in _times(db, names).items()}
+
+
+def _times(db: Path, names: list[str]
+           ) -> dict[str, tuple[int, float, float | None, float | None]]:
+    """name → (run id, queued, claimed, first epoch stored), the store's own times."""
     import json
 
-    out: dict[str, tuple[int, float | None]] = {}
+    out: dict[str, tuple[int, float, float | None, float | None]] = {}
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as c:
-        for run_id, owner, first in c.execute("SELECT id, owner, first_epoch FROM runs"):
+        for run_id, owner, created, started, first in c.execute(
+                "SELECT id, owner, created, started, first_epoch FROM runs"):
             try:
                 name = json.loads(owner or "{}").get("name")
             except (ValueError, AttributeError):
                 continue
             if name in names and name not in out:
-                out[name] = (int(run_id), first)
+                out[name] = (int(run_id), created, started, first)
     return out
+
+
+def _phases(times: dict[str, tuple[int, float, float | None, float | None]],
+            pressed: dict[str, float]) -> str:
+    """Median and worst of each part of the wait: the press to the run queued (the page's
+    script run), queued to claimed by a worker, claimed to its first epoch stored."""
+    parts: dict[str, list[float]] = {"press->queued": [], "queued->claimed": [],
+                                     "claimed->first epoch": []}
+    for name, (_, created, started, first) in times.items():
+        if name not in pressed or started is None or first is None:
+            continue
+        parts["press->queued"].append(created - pressed[name])
+        parts["queued->claimed"].append(started - created)
+        parts["claimed->first epoch"].append(first - started)
+    return "; ".join(f"{k} median {statistics.median(v):.1f} s, worst {max(v):.1f} s"
+                     for k, v in parts.items() if v)
 
 
 def main() -> None:
@@ -180,6 +203,7 @@ def main() -> None:
         finally:
             _stop_server(proc)
             log.close()
+        times = _times(db, names)
         runs = _student_runs(db, names)
         waits = sorted(runs[k][1] - pressed[k] for k in names  # type: ignore[operator]
                        if k in runs and runs[k][1] is not None)
@@ -190,6 +214,7 @@ def main() -> None:
         print(f"students {n}, first epoch wait: none within {args.timeout:.0f} s")
         return
     print("waits (s): " + " ".join(f"{w:.1f}" for w in waits))
+    print(_phases(times, pressed))
     print(f"aim: worst <= {TARGET_WORST:.0f} s; load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     worst = f">{args.timeout:.0f}" if missing else f"{waits[-1]:.1f}"

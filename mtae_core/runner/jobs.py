@@ -180,26 +180,32 @@ def execute_group(store: RunStore, runs: Sequence[Run],
     return out
 
 
-CLASS_BATCH = 8  # on a class's server: runs one worker claims at once, at most
+CLASS_BATCH = 8  # on a class's server: runs of one seed group one worker claims at once
+# ... and other students' runs alike but for the seed claimed with a run taken alone: each
+# gets its first epoch one batched epoch after the claim, so the more the sooner for all
+CLASS_ALIKE = 32
 
 
 def claim(store: RunStore, worker_pid: int) -> list[Run]:
     """What a worker trains next: ``RunStore.claim_group`` (the fair choice, with its seed
     group). On a class's server (``access.class_mode``) a claim takes at most
-    ``CLASS_BATCH`` runs, so a student's long study is cut into short turns, and a run
-    claimed alone takes with it other students' queued runs alike but for the seed
+    ``CLASS_BATCH`` runs of a seed group, so a student's long study is cut into short turns; one student
+    trains on at most all workers but one (``default_workers() - 1``, at least one), so a
+    worker is free for the next student's first run whenever it comes; and a run
+    claimed alone takes with it (up to ``CLASS_ALIKE`` in all) other students' queued runs
+    alike but for the seed
     (``RunStore.claim_alike``: many students pressing Train on the class link's setup
     train as one batched model, each run still its own)."""
     from ..store.access import class_mode
 
     if not class_mode():
         return store.claim_group(worker_pid)
-    runs = store.claim_group(worker_pid, limit=CLASS_BATCH)
+    runs = store.claim_group(worker_pid, limit=CLASS_BATCH, share=max(1, default_workers() - 1))
     if len(runs) == 1:
         from ..engine.replicas import batch_reason
 
         if batch_reason(runs[0].config) is None:
-            more = store.claim_alike(worker_pid, runs[0].id, CLASS_BATCH - 1)
+            more = store.claim_alike(worker_pid, runs[0].id, CLASS_ALIKE - 1)
             found = store.runs_by_id(more)
             runs += [found[i] for i in more if i in found]
     return runs
@@ -388,8 +394,13 @@ class JobRunner:
         """How many workers to have now: one warm worker from the start (a Train press
         starts at once), more — up to ``n_workers`` — as soon as more runs are queued or
         running (a study). So an app on a many-core machine does not start a dozen torch
-        processes for one class demo, and the first view is not slowed by their start."""
-        if self.n_workers == 0 or len(self.procs) >= self.n_workers:
+        processes for one class demo, and the first view is not slowed by their start.
+        A class's server (``access.class_mode``) starts them all with the app: twenty
+        students press Train within seconds, and a worker starting then (importing torch
+        on a busy machine) keeps them waiting for it."""
+        from ..store.access import class_mode
+
+        if self.n_workers == 0 or len(self.procs) >= self.n_workers or class_mode():
             return self.n_workers
         return min(self.n_workers, max(1, len(self.store.runs(("queued", "running")))))
 

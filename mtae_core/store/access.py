@@ -158,7 +158,8 @@ def check_key(given: object) -> bool:
     """Whether ``given`` is the teacher's key. False, never an exception, for an empty,
     overlong or non-text key, or when no key is set; compared in constant time."""
     key = class_key()
-    if key is None or not isinstance(given, str) or not given or len(given) > MAX_KEY:
+    if key is None or not isinstance(given, str) or not given \
+            or len(given) > max(MAX_KEY, len(key)):
         return False
     return hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
                                key.encode("utf-8", "surrogatepass"))

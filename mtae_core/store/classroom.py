@@ -121,16 +121,25 @@ def check_cap(c: sqlite3.Connection, actor: Actor, adding: int) -> None:
                         "for one to finish.")
 
 
-def fair_units(c: sqlite3.Connection, among: Sequence[int] | None = None) -> list[fair.Unit]:
-    """The queued units for the local workers, in the fair order (see ``store.fair``)."""
+def fair_units(c: sqlite3.Connection, among: Sequence[int] | None = None,
+               share: int | None = None) -> list[fair.Unit]:
+    """The queued units for the local workers, in the fair order (see ``store.fair``).
+    ``share``: leave out students' units while their owner has that many training (so one
+    student never holds every worker; the teacher's are never left out)."""
     only, args = "", ()  # type: tuple[str, tuple[int, ...]]
     if among is not None:
         only, args = f" AND id IN ({_marks(among)})", tuple(among)
     queued = c.execute("SELECT id, owner, seed_group FROM runs WHERE status='queued'"
                        " AND backend IS NULL" + only, args).fetchall()
     running = c.execute("SELECT id, owner, seed_group FROM runs WHERE status='running'").fetchall()
-    return fair.fair_order(fair.units(tuple(r) for r in queued),
-                           fair.running_units(tuple(r) for r in running))
+    served = c.execute("SELECT owner, MAX(started) FROM runs WHERE started IS NOT NULL"
+                       " GROUP BY owner").fetchall()
+    training = fair.running_units(tuple(r) for r in running)
+    order = fair.fair_order(fair.units(tuple(r) for r in queued), training,
+                            fair.last_served(tuple(r) for r in served))
+    if share is None:
+        return order
+    return [u for u in order if u.teacher or training.get(u.owner, 0) < share]
 
 
 class ClassTables:

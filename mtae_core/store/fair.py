@@ -5,9 +5,10 @@ everyone's first run; in each round the teacher's (and the command line's) go fi
 A unit of the queue is what one worker claims at once: a seed group's queued runs (a study
 cell's seeds, trained as one batched model) or a run alone. Each owner's units are
 numbered from the number that owner already has training (so a student with two runs
-training waits behind a student with none), and the units are taken by that number, the
-teacher's first among equals, then the oldest. Pure functions over rows the store reads
-inside its claim transaction.
+training waits behind a student with none), and the units are taken by that number; among
+equals the teacher's first, then the owner served longest ago (never: first), then the
+oldest — so a student whose study just had a turn waits while others have theirs. Pure
+functions over rows the store reads inside its claim transaction.
 """
 
 from __future__ import annotations
@@ -69,16 +70,30 @@ def running_units(rows: Iterable[tuple[int, object, str | None]]) -> dict[str, i
     return counts
 
 
-def fair_order(queued: Sequence[Unit], training: dict[str, int] | None = None) -> list[Unit]:
-    """The order in which the workers take the queued units (see the module's docstring)."""
-    training = training or {}
+def last_served(rows: Iterable[tuple[object, float | None]]) -> dict[str, float]:
+    """(owner text, latest start of its runs) rows → when each owner's last turn began."""
+    out: dict[str, float] = {}
+    for owner, started in rows:
+        if started is not None:
+            key = owner_key(owner)
+            out[key] = max(out.get(key, 0.0), float(started))
+    return out
+
+
+def fair_order(queued: Sequence[Unit], training: dict[str, int] | None = None,
+               served: dict[str, float] | None = None) -> list[Unit]:
+    """The order in which the workers take the queued units (see the module's docstring).
+    ``training``: units each owner has training; ``served``: when each owner's last turn
+    began."""
+    training, served = training or {}, served or {}
     turn: dict[str, int] = {}
     keyed = []
     for u in sorted(queued, key=lambda u: u.first):
         n = turn.get(u.owner, training.get(u.owner, 0))
         turn[u.owner] = n + 1
-        keyed.append(((n, 0 if u.teacher else 1, u.first), u))
+        keyed.append(((n, 0 if u.teacher else 1, served.get(u.owner, 0.0), u.first), u))
     return [u for _, u in sorted(keyed, key=lambda kv: kv[0])]
 
 
-__all__ = ["Unit", "fair_order", "is_teacher", "owner_key", "running_units", "units"]
+__all__ = ["Unit", "fair_order", "is_teacher", "last_served", "owner_key", "running_units",
+           "units"]

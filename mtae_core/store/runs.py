@@ -207,17 +207,19 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
         return runs[0] if runs else None
 
     def claim_group(self, worker_pid: int, limit: int = 64,
-                    among: Sequence[int] | None = None) -> list[Run]:
+                    among: Sequence[int] | None = None, share: int | None = None) -> list[Run]:
         """Atomically move the next queued run in the fair order (``store.fair``: round-robin
         by owner, the teacher's first in each round, then the oldest) to running for this
         worker, with (up to ``limit`` runs in all) the other queued runs of its seed group,
         oldest first: the worker trains them together. ``among``: only these runs (a lesson
         trained in its own process takes only its study's). [] when nothing is queued or
-        the class is paused. Runs another backend (Ray) drives are not for local workers."""
+        the class is paused. Runs another backend (Ray) drives are not for local workers.
+        ``share``: a student with that many claims training gets no other meanwhile (a
+        class's server keeps a worker for everyone else)."""
         with self._tx() as c:
             if classroom.settings_in(c).paused:
                 return []
-            order = classroom.fair_units(c, among)
+            order = classroom.fair_units(c, among, share)
             if not order:
                 return []
             ids = list(order[0].ids[:max(1, limit)])

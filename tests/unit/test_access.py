@@ -219,5 +219,7 @@ def test_check_key(monkeypatch):
     assert check_key("s3cret-key") is True
     for wrong in ("", "s3cret-kez", "s3cret-key ", "x" * 10_000, "ключ", None, 12, b"s3cret-key"):
         assert check_key(wrong) is False  # type: ignore[arg-type]
+    monkeypatch.setenv("MTAE_TEACHER_KEY", "k" * 300)  # a long key of the teacher's own
+    assert check_key("k" * 300) and not check_key("k" * 301)
     monkeypatch.setenv("MTAE_TEACHER_KEY", "")
     assert check_key("") is False and not class_mode()

@@ -126,8 +126,9 @@ def test_on_a_class_server_claims_are_short_and_alike_runs_train_together(store,
     monkeypatch.delenv("MTAE_TEACHER_KEY", raising=False)
     assert [r.id for r in claim(store, 1)] == study  # (one user: the whole group at once)
     with store._tx() as c:
-        c.execute("UPDATE runs SET status='queued', worker_pid=NULL")
+        c.execute("UPDATE runs SET status='queued', worker_pid=NULL, started=NULL")
     monkeypatch.setenv("MTAE_TEACHER_KEY", "k")
+    monkeypatch.setenv("MTAE_WORKERS", "8")  # (one student may hold 7 of them)
     assert [r.id for r in claim(store, 1)] == study[:CLASS_BATCH]  # a short turn
     batch = claim(store, 2)  # Ben's run takes Cy's and Dee's alike runs along
     assert [r.id for r in batch] == [ben, cy, dee]
@@ -151,3 +152,48 @@ def test_paused_claims_nothing_alike(store, tiny_cfg):
     assert store.claim_alike(1, run.id, 7) == []
     store.set_class_settings(TEACHER, paused=False)
     assert store.claim_alike(1, run.id, 7) == [cy] and run.id == ben
+
+
+def test_one_student_never_holds_every_worker_of_a_class(store, tiny_cfg, monkeypatch):
+    from mtae_core.runner.jobs import claim
+
+    monkeypatch.setenv("MTAE_TEACHER_KEY", "k")
+    monkeypatch.setenv("MTAE_WORKERS", "2")
+    study = store.create_runs([tiny_cfg.replace(seed=s) for s in range(12)],
+                              owner=owner_text(A), groups=["g"] * 12)
+    assert [r.id for r in claim(store, 1)] == study[:8]
+    assert claim(store, 2) == []  # Ada trains on one worker: the other waits for the class
+    ben = store.create_run(tiny_cfg, actor=B)
+    assert [r.id for r in claim(store, 2)] == [ben]
+    mine = store.create_runs([tiny_cfg.replace(seed=s) for s in range(2)],
+                             owner=owner_text(TEACHER), groups=["t"] * 2)
+    other = store.create_runs([tiny_cfg.replace(seed=s) for s in range(2)],
+                              owner=owner_text(TEACHER), groups=["t2"] * 2)
+    assert [r.id for r in claim(store, 3)] == mine
+    assert [r.id for r in claim(store, 4)] == other  # the teacher's are never held back
+    monkeypatch.delenv("MTAE_TEACHER_KEY")
+    assert [r.id for r in claim(store, 5)] == study[8:]  # one person: every worker
+
+
+def test_a_class_server_starts_every_worker_with_the_app(store, monkeypatch):
+    from mtae_core.runner.jobs import JobRunner
+
+    runner = JobRunner(store, n_workers=2)  # (not started: no process is spawned here)
+    monkeypatch.delenv("MTAE_TEACHER_KEY", raising=False)
+    assert runner._wanted() == 1  # one person: one warm worker, more when runs wait
+    monkeypatch.setenv("MTAE_TEACHER_KEY", "k")
+    assert runner._wanted() == 2
+
+
+def test_an_owner_just_served_waits_for_those_not_served_yet(store, tiny_cfg):
+    study = store.create_runs([tiny_cfg] * 3, owner=owner_text(A))
+    assert [r.id for r in store.claim_group(1)] == [study[0]]
+    ben = store.create_run(tiny_cfg, actor=B)
+    store.finish(study[0], "done")  # Ada's turn ended: she has nothing training now
+    # Ada's next run is older, but she had a turn and Ben has had none
+    assert store.queue_order() == [ben, study[1], study[2]]
+
+
+def test_fair_order_served_longest_ago_first():
+    queued = [Unit((1,), "a", False), Unit((2,), "b", False), Unit((3,), "c", False)]
+    assert [x.first for x in fair_order(queued, served={"a": 20.0, "b": 10.0})] == [3, 2, 1]
