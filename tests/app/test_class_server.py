@@ -361,3 +361,24 @@ def test_a_train_press_that_lands_in_a_fragments_rerun_queues_the_run_once(app, 
     at.run()  # a later run of the page queues nothing more, and asks nothing
     assert len(store.runs()) == 2
     assert not [w for w in texts(at.warning) if "still" in w]
+
+
+def test_a_student_cannot_cancel_the_teachers_study_and_the_teacher_can(app, home, key):
+    from mtae_core import studies
+
+    store = RunStore(default_path())
+    teacher = Actor("teacher", "t-" + "c" * 20, "Ms T")
+    spec = studies.StudySpec.parse({"name": "the class's study", "axes": {},
+                                    "base": TINY.replace(model={"sharing": "single_task"}).to_dict(),
+                                    "seeds": 2})
+    study = studies.start(store, spec, owner=owner_text(teacher, "t"), actor=teacher)
+    ben = opened(app, page="pages/studies.py", study=str(study), who="Ben")
+    button(ben, "Cancel study").click().run()
+    assert not ben.exception, [e.value for e in ben.exception]
+    assert any("only they or the teacher" in w for w in texts(ben.warning)), texts(ben.warning)
+    assert all(r.status == "queued" for r in store.runs())  # nothing changed
+    boss = opened(app, page="pages/studies.py", study=str(study), teacher=KEY)
+    button(boss, "Cancel study").click().run()
+    assert not boss.exception
+    assert all(r.status == "cancelled" for r in store.runs())
+    assert list(store.audit_log()["role"]) == ["teacher"]
