@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import pandas as pd
 import streamlit as st
 
-from mtae_core.store.access import class_mode, owner_of, owner_text
+from mtae_core.store.access import class_mode, owner_of, owner_role, owner_text
 from mtae_core.store.runs import Run
 
 from . import identity, links
@@ -222,12 +222,13 @@ class Group:
     name: str  # the student's name ("" if none given)
     tabs: tuple[str, ...]  # the browser tabs the runs came from; () = runs queued elsewhere
     runs: pd.DataFrame
+    teacher: bool = False  # the teacher's runs (their tab gave no name)
 
     @property
     def title(self) -> str:
         if not self.tabs:
             return "Not from a class tab (command line, studies, older runs)"
-        return self.name or "No name given"
+        return self.name or ("The teacher" if self.teacher else "No name given")
 
 
 def group_runs(runs: pd.DataFrame) -> list[Group]:
@@ -238,12 +239,14 @@ def group_runs(runs: pd.DataFrame) -> list[Group]:
     owners = runs["owner"] if "owner" in runs.columns else [None] * len(runs)
     for i, text in enumerate(owners):
         tab, name = parse_owner(text)
-        key = ("~none", "") if tab is None else ("name", name) if name else ("tab", tab)
+        key = ("~none", "") if tab is None else ("name", name) if name else (
+            ("teacher", "") if owner_role(text) == "teacher" else ("tab", tab))
         rows.setdefault(key, []).append(i)
         if tab is not None:
             tabs.setdefault(key, {})[tab] = None
     groups = [(key, Group(key[1] if key[0] == "name" else "", tuple(tabs.get(key, {})),
-                          runs.iloc[at].sort_values("id", ascending=False)))
+                          runs.iloc[at].sort_values("id", ascending=False),
+                          teacher=key[0] == "teacher"))
               for key, at in rows.items()]
     # named students first (A to Z), then tabs without a name, then the rest
     return [g for _, g in sorted(groups, key=lambda kg: (kg[0][0] != "name", kg[0][0],

@@ -77,6 +77,7 @@ def class_url(tmp_path: Path) -> Iterator[str]:
         log.close()
     printed = (tmp_path / "streamlit.log").read_text()
     assert f"teacher={KEY}" in printed  # make class printed the teacher's link
+    assert printed.count(KEY) == 1, printed  # and nothing else wrote the key (no access log)
 
 
 def _links(page) -> list[str]:  # type: ignore[no-untyped-def]
