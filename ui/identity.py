@@ -50,21 +50,31 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}\.[0-9a-f]{32}")
 
 
 def _secret() -> bytes:
-    """The store's signing secret, made on first use (readable by its owner only)."""
+    """The store's signing secret, made on first use (readable by its owner only). Where
+    ``$MTAE_HOME`` cannot be written, one for this server process only: ids then last
+    until it restarts."""
     path = Path(default_path()).parent / SECRET_FILE
     try:
         return bytes.fromhex(path.read_text().strip())
     except (OSError, ValueError):
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another session made it meanwhile
-        return bytes.fromhex(path.read_text().strip())
+        try:
+            return bytes.fromhex(path.read_text().strip())
+        except (OSError, ValueError):
+            return _PROCESS_SECRET
+    except OSError:
+        return _PROCESS_SECRET
     with os.fdopen(fd, "w") as f:
         value = secrets.token_hex(32)
         f.write(value)
     return bytes.fromhex(value)
+
+
+_PROCESS_SECRET = secrets.token_bytes(32)
 
 
 def _sign(actor_id: str) -> str:

@@ -167,6 +167,18 @@ def test_teacher_and_student_in_two_browsers(class_url: str, tmp_path: Path) -> 
             assert store.get_run(teacher_run).status == "queued"  # type: ignore[union-attr]
             assert not [x for x in _links(student) if KEY in x]
 
+            # a second tab of the same browser (its own Streamlit session, the same
+            # cookie) is the same student: the run it queues is Ben's
+            second = student.context.new_page()
+            second.set_default_timeout(TIMEOUT_MS)
+            second.goto(f"{class_url}/?{urlencode({'cfg': cfg, 'who': 'Ben'})}")
+            second_main = second.get_by_test_id("stMain")
+            second_main.get_by_role("button", name="Train", exact=True).click()
+            expect(second_main.get_by_text(re.compile("in the queue")).first).to_be_visible()
+            newest = max(store.runs(), key=lambda r: r.id)
+            assert owner_of(newest.owner)[0] == ben_id
+            second.close()
+
             # the teacher's audit log lists it, and the key is in no link there either
             teacher.get_by_test_id("stSidebar").get_by_role("link", name="Class").click()
             expect(t_main.get_by_role("heading", name="Class", exact=True)).to_be_visible()
