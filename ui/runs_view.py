@@ -90,8 +90,7 @@ def delete_control(store: RunStore, chosen: pd.DataFrame) -> None:
         if not ids:
             return
         preview = store.delete_preview(ids, me)
-        whose = ", ".join(f"{n} {'of yours' if name == me.name and not me.is_teacher else name or 'with no name'}"
-                          for name, n in preview.by_owner.items())
+        whose = ", ".join(f"{name}: {n}" for name, n in preview.by_owner.items())
         st.markdown(f"Delete **{preview.runs}** run(s) ({md(whose)}) with their curves and "
                     "weights? This cannot be undone.")
         if len(finished) < len(chosen):

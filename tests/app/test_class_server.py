@@ -215,7 +215,7 @@ def test_the_delete_says_whose_runs_and_which_studies_use_them(app, home, key):
         "rows": [ids.index(ada_run), ids.index(study_run)], "columns": []}}
     boss.run()
     said = " ".join(texts(boss.markdown))
-    assert "Delete **2** run(s)" in said and "1 Ada" in said, said
+    assert "Delete **2** run(s)" in said and "Ada: 1" in said, said
     assert any("class study" in w for w in texts(boss.warning))
     assert any(f"#{study_run}" in c for c in texts(boss.caption))  # kept unless ticked so
     button(boss, "Delete for good").click().run()
