@@ -188,14 +188,16 @@ CLASS_ALIKE = 32
 
 def claim(store: RunStore, worker_pid: int) -> list[Run]:
     """What a worker trains next: ``RunStore.claim_group`` (the fair choice, with its seed
-    group). On a class's server (``access.class_mode``) a claim takes at most
-    ``CLASS_BATCH`` runs of a seed group, so a student's long study is cut into short turns; one student
-    trains on at most all workers but one (``default_workers() - 1``, at least one), so a
-    worker is free for the next student's first run whenever it comes; and a run
-    claimed alone takes with it (up to ``CLASS_ALIKE`` in all) other students' queued runs
-    alike but for the seed
-    (``RunStore.claim_alike``: many students pressing Train on the class link's setup
-    train as one batched model, each run still its own)."""
+    group). On a class's server (``access.class_mode``):
+
+    - a claim takes at most ``CLASS_BATCH`` runs of a seed group, so a student's long
+      study is cut into short turns;
+    - one student trains on at most all workers but one (``default_workers() - 1``, at
+      least one), so a worker is free for the next student's first run whenever it comes;
+    - a run claimed alone takes with it (up to ``CLASS_ALIKE`` in all) other students'
+      queued runs alike but for the seed (``RunStore.claim_alike``): many students
+      pressing Train on the class link's setup train as one batched model, each run
+      still its own."""
     from ..store.access import class_mode
 
     if not class_mode():

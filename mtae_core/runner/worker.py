@@ -1,9 +1,9 @@
 """A training worker process: ``python -m mtae_core.runner.worker --db PATH [--parent PID
 --parent-fd FD]``, started by ``jobs.JobRunner``.
 
-It claims the next queued run in the fair order (``jobs.claim``), trains it, and repeats, until its parent (the app) goes
-away — which it notices however the parent ends, even by SIGKILL, and at any moment,
-also while importing, warming up or in the middle of an epoch:
+It claims the next queued run in the fair order (``jobs.claim``), trains it, and repeats,
+until its parent (the app) goes away — which it notices however the parent ends, even by
+SIGKILL, and at any moment, also while importing, warming up or in the middle of an epoch:
 
 - the read end of a pipe (``--parent-fd``) whose write end only the parent holds: the
   kernel closes it when the parent ends, and a watcher thread sees end-of-file;
