@@ -35,6 +35,7 @@ with st.sidebar:
     )
     status_line = st.empty()
 
+from ui import notices  # noqa: E402  (see above)
 from ui.classroom import frame as classroom_frame  # noqa: E402  (see above)
 from ui.links import nav_links  # noqa: E402  (see above)
 from ui.state import (  # noqa: E402  (see above)
@@ -48,6 +49,7 @@ from ui.state import (  # noqa: E402  (see above)
 classroom_frame()  # the link's ?hide=/?present=/?who=, "Your name", presenter mode
 nav_links(PAGES, nav)  # drawn again whenever the page changes the tab's settings or run
 run_in_frame(page)
+notices.shown()  # (the page reached its end: its notices were on screen)
 
 # After the page: the workers (each imports torch, seconds of CPU) start once the first
 # page is on screen, and the counts include a run the page has just queued (Train needs

@@ -4,7 +4,8 @@ any run opens on the Train page."""
 
 import streamlit as st
 
-from ui import links
+from ui import identity, links
+from ui.class_admin import audit_view, teacher_panel
 from ui.classroom import class_tables, run_choice_label
 from ui.state import get_store, page_frame
 
@@ -12,12 +13,15 @@ page_frame("Class")
 st.caption("Every run on this server, by student: each browser tab's runs under the name "
            "its student typed in the sidebar (*Your name*).")
 REFRESH_SECONDS = 3.0
+teacher_panel(get_store())  # (the teacher's session only)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def _class() -> None:
     """Redrawn every few seconds: runs appear as students press Train, and their status
     and metrics follow (one query of the store each time)."""
+    if identity.is_teacher():
+        audit_view(get_store())  # each cancel and delete shows up as it happens
     runs = get_store().runs_table()
     if runs.empty:
         st.info("No runs yet — when students press **Train**, their runs appear here by name.")

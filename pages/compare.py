@@ -10,7 +10,7 @@ from ui.compare import comparison_table, curve_rows, style_best, validation_tabl
 from ui.compare_views import baseline_notes
 from ui.live import run_insights, tab_runs
 from ui.pictures import weights_download
-from ui.runs_view import delete_control, runs_table, selected_metrics
+from ui.runs_view import delete_control, newest_finished, runs_table, selected_metrics
 from ui.state import get_store, page_frame
 
 page_frame("Compare runs")
@@ -27,10 +27,14 @@ def main() -> None:
         return
 
     st.caption("Tick runs in the table to compare them. This tab's runs come first.")
-    chosen = runs_table(runs)
+    ticked = runs_table(runs)
+    delete_control(store, ticked)
+    chosen = ticked if not ticked.empty else newest_finished(runs)
     if chosen.empty:
         return
-    delete_control(store, chosen)
+    if ticked.empty:
+        st.caption(f"Nothing ticked: showing the {len(chosen)} newest finished run(s) "
+                   "above. Tick rows to choose others.")
     stored = {r.id: r for r in store.runs()}
     configs = {i: r.config for i, r in stored.items()}
 

@@ -3,9 +3,11 @@ The settings live in the tab and its URL (``?cfg=``), so a page switch, a refres
 link all keep them; the run shown beside them is one this tab started or opened."""
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mtae_core.config import ConfigError, ExperimentConfig
-from ui import classroom, links, live
+from mtae_core.store.access import NotAllowed
+from ui import classroom, identity, links, live
 from ui.preload import plotly_when_idle
 from ui.state import get_store, page_frame, submit
 from ui.text import md
@@ -23,6 +25,7 @@ from ui.train_form import (
 from ui.url_state import hidden_paths
 
 PENDING = "train.pending"  # session: the config JSON waiting for "queue it after?"
+PRESSED = "train.pressed"  # session: which of Train / Queue it / Not now was pressed
 
 page_frame("Train", notices=False)
 form_col, run_col = st.columns([2, 3], gap="large")
@@ -31,13 +34,36 @@ form_col, run_col = st.columns([2, 3], gap="large")
 def start(cfg: ExperimentConfig) -> None:
     """Queue ``cfg``: show it unless the run shown is still training (both stay listed).
     No rerun: the rest of this script run draws the run beside the form, and app.py
-    counts it in the sidebar after the page (a rerun would delay its first point)."""
-    run_id = submit(cfg, owner=classroom.owner())
+    counts it in the sidebar after the page (a rerun would delay its first point). A
+    student over the class's cap of waiting runs gets the engine's plain refusal."""
+    try:
+        run_id = submit(cfg, owner=classroom.owner(), actor=identity.actor())
+    except NotAllowed as e:  # (QueueFull: too many runs waiting)
+        st.warning(md(str(e)), icon=":material/queue:")
+        return
     links.remember(run_id)
     shown = links.shown_run_id()
     current = get_store().get_run(shown) if shown is not None else None
     if current is None or not current.active:
         live.show(run_id)
+
+
+def pressed(which: str) -> None:
+    """The callback of Train, Queue it and Not now: note the press; the page acts on it
+    once, in its next full run (with the settings the form then describes).
+
+    Streamlit runs a widget's callback exactly once per press, in whichever script run
+    the press arrives. A button's *return value* is less sure while the live view's
+    fragments poll (``st.fragment(run_every=...)``): a press that lands in a fragment's
+    rerun (when it is coalesced with one) runs only that fragment, so the page's body
+    never sees the button True and the press is lost ("nothing happened"); and the
+    trigger, kept for replay, may then be seen by the body of the next run as well as of
+    the one after, so one later press queued a run and at once asked whether to queue
+    another. Here a press in a fragment's run asks for a full run, which acts on it."""
+    st.session_state[PRESSED] = which
+    ctx = get_script_run_ctx()
+    if ctx is not None and ctx.fragment_ids_this_run:
+        st.rerun()  # the whole page: only it draws the form and acts on the press
 
 
 with form_col:
@@ -70,25 +96,35 @@ with form_col:
     if pending is not None and (ready is None or pending != ready.to_json()):
         st.session_state.pop(PENDING)  # the settings changed: ask again on the next press
         pending = None
+    # A press is taken in its button's callback (``pressed``), never from the button's
+    # return value, and acted on here, once: see ``pressed`` for why.
+    press = st.session_state.pop(PRESSED, None)
+    if press == "train" and ready is not None:
+        if busy is not None:
+            st.session_state[PENDING] = pending = ready.to_json()  # say what will happen first
+        else:
+            start(ready)
+            busy = live.active_run_of_tab()
+    elif press == "queue" and pending is not None and ready is not None:
+        st.session_state.pop(PENDING)
+        pending = None
+        start(ready)
+    elif press == "not-now":
+        st.session_state.pop(PENDING, None)
+        pending = None
     if pending is not None and busy is not None and ready is not None:
         with st.container(border=True):
             st.warning(f"Run #{busy.id} is still {'training' if busy.status == 'running' else 'waiting'}: "
                        "queue this one to start after it? Both stay listed under "
                        "*Runs of this tab*.", icon=":material/queue:")
             yes, no = st.columns(2)
-            if yes.button("Queue it", type="primary", width="stretch", key="train.queue"):
-                st.session_state.pop(PENDING)
-                start(ready)
-                st.rerun()  # without the question drawn above
-            if no.button("Not now", width="stretch", key="train.not-now"):
-                st.session_state.pop(PENDING)
-                st.rerun()
-    elif st.button("Train", type="primary", disabled=ready is None, width="stretch",
-                   icon=":material/play_arrow:") and ready is not None:
-        if live.active_run_of_tab() is not None:
-            st.session_state[PENDING] = ready.to_json()  # say what will happen first
-            st.rerun()
-        start(ready)
+            yes.button("Queue it", type="primary", width="stretch", key="train.queue",
+                       on_click=pressed, args=("queue",))
+            no.button("Not now", width="stretch", key="train.not-now",
+                      on_click=pressed, args=("not-now",))
+    else:
+        st.button("Train", type="primary", disabled=ready is None, width="stretch",
+                  icon=":material/play_arrow:", on_click=pressed, args=("train",))
     if ready is not None:
         # a popover, not an expander: a browser draws its content (the highlighted JSON,
         # about a fifth of a reload's work in the browser) only when it is opened

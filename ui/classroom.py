@@ -18,9 +18,10 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import pandas as pd
 import streamlit as st
 
+from mtae_core.store.access import class_mode, owner_of, owner_role, owner_text
 from mtae_core.store.runs import Run
 
-from . import links
+from . import identity, links
 from .text import md
 from .url_state import GROUPS, HIDE, PARAM, PRESENT, SECTIONS, encode_hide, hideable
 
@@ -38,8 +39,10 @@ PRESENTER_CSS = "<style>html { font-size: 21px !important; }</style>"  # (defaul
 
 
 def owner() -> str:
-    """This tab's owner text for a run it queues: its id and the student's name."""
-    return json.dumps({"tab": links.tab_id(), "name": links.who()}, ensure_ascii=False)
+    """This session's owner text for a run, study or table it makes: the browser tab,
+    the name typed, and the actor (``ui.identity``: an id the server made, never the name)
+    with its role (``mtae_core.store.access.owner_text``)."""
+    return owner_text(identity.actor(), links.tab_id())
 
 
 def parse_owner(text: object) -> tuple[str | None, str]:
@@ -58,12 +61,15 @@ def parse_owner(text: object) -> tuple[str | None, str]:
 
 
 def _ranks(ids: Iterable[Any], owners: Iterable[object]) -> list[tuple[int, str]]:
-    """Per run: (0 this tab's, 1 the same name's, 2 anyone's; the owner's name)."""
-    mine, tab, name = set(links.mine()), links.tab_id(), links.who()
+    """Per run: (0 this tab's, 1 this browser's or the same name's, 2 anyone's; the
+    owner's name)."""
+    mine, tab, name, me = set(links.mine()), links.tab_id(), links.who(), identity.actor_id()
     out = []
     for i, text in zip(ids, owners, strict=True):
         t, n = parse_owner(text)
-        out.append((0 if int(i) in mine or t == tab else 1 if name and n == name else 2, n))
+        a, _ = owner_of(text)
+        out.append((0 if int(i) in mine or t == tab else
+                     1 if a == me or (name and n == name) else 2, n))
     return out
 
 
@@ -94,7 +100,9 @@ def frame() -> None:
     """app.py calls this before drawing the menu: adopt the link's flags, draw "Your
     name" and the presenter switch in the sidebar, keep the flags in the URL, and apply
     presenter mode."""
+    identity.adopt()  # first: the teacher key leaves the URL before any link is drawn
     links.adopt_flags()
+    locked_hide()
     ss = st.session_state
     if NAME_WIDGET not in ss:
         ss[NAME_WIDGET] = links.who()
@@ -112,9 +120,38 @@ def frame() -> None:
         links.set_presenting(st.toggle("Presenter mode", key=PRESENT_WIDGET,
                                        help="large text for a projector; the page's link "
                                             "keeps it (?present=1)"))
+        role_line()
     links.write_flags()
     if links.presenting():
         st.html(PRESENTER_CSS)
+
+
+def role_line() -> None:
+    """On a class server, the sidebar says whose rights this tab has."""
+    if not class_mode():
+        return
+    if identity.is_teacher():
+        st.caption(":material/key: **Teacher** in this tab: the **Class** page has your "
+                   "controls. A refresh needs the teacher link again.")
+    else:
+        st.caption(":material/person: Student: you may cancel and delete only the runs "
+                   "you started in this browser.")
+
+
+def locked_hide() -> None:
+    """A student's tab on a class whose teacher locked its settings hides what the
+    teacher chose, whatever its link's ``?hide=`` says (editing the link unhides
+    nothing)."""
+    if identity.is_teacher():
+        return
+    from .state import get_store  # (not at import: ui.state imports the engine's runner)
+
+    try:
+        settings = get_store().class_settings()
+    except Exception:  # a damaged store: its own page says so; the link's flags stay
+        return
+    if settings.locked:
+        st.session_state[links.HIDE_KEY] = tuple(settings.hide)
 
 
 # ---- the class link --------------------------------------------------------------------------
@@ -185,12 +222,13 @@ class Group:
     name: str  # the student's name ("" if none given)
     tabs: tuple[str, ...]  # the browser tabs the runs came from; () = runs queued elsewhere
     runs: pd.DataFrame
+    teacher: bool = False  # the teacher's runs (their tab gave no name)
 
     @property
     def title(self) -> str:
         if not self.tabs:
             return "Not from a class tab (command line, studies, older runs)"
-        return self.name or "No name given"
+        return self.name or ("The teacher" if self.teacher else "No name given")
 
 
 def group_runs(runs: pd.DataFrame) -> list[Group]:
@@ -201,12 +239,14 @@ def group_runs(runs: pd.DataFrame) -> list[Group]:
     owners = runs["owner"] if "owner" in runs.columns else [None] * len(runs)
     for i, text in enumerate(owners):
         tab, name = parse_owner(text)
-        key = ("~none", "") if tab is None else ("name", name) if name else ("tab", tab)
+        key = ("~none", "") if tab is None else ("name", name) if name else (
+            ("teacher", "") if owner_role(text) == "teacher" else ("tab", tab))
         rows.setdefault(key, []).append(i)
         if tab is not None:
             tabs.setdefault(key, {})[tab] = None
     groups = [(key, Group(key[1] if key[0] == "name" else "", tuple(tabs.get(key, {})),
-                          runs.iloc[at].sort_values("id", ascending=False)))
+                          runs.iloc[at].sort_values("id", ascending=False),
+                          teacher=key[0] == "teacher"))
               for key, at in rows.items()]
     # named students first (A to Z), then tabs without a name, then the rest
     return [g for _, g in sorted(groups, key=lambda kg: (kg[0][0] != "name", kg[0][0],

@@ -13,8 +13,9 @@ import streamlit as st
 from mtae_core.analysis.baselines import baseline_config
 from mtae_core.analysis.comparison import Baseline
 from mtae_core.config import ExperimentConfig, run_key
+from mtae_core.store.access import NotAllowed
 
-from . import links
+from . import identity, links, notices
 from .classroom import owner
 from .compare import flatten
 from .messages import LABELS, label_of
@@ -92,7 +93,11 @@ def _queue_button(cfg: ExperimentConfig, offered: set[str]) -> None:
                  icon=":material/add_task:",
                  help="a single_task run with exactly this run's data, split, model size, "
                       "training budget, optimizer and seed"):
-        run_id = submit(base, owner=owner())  # the Class page lists it with this tab's runs
+        try:  # the Class page lists it with this tab's runs
+            run_id = submit(base, owner=owner(), actor=identity.actor())
+        except NotAllowed as e:  # (QueueFull: too many runs waiting)
+            notices.flash(str(e))
+            st.rerun()
         links.remember(run_id)
         st.toast(f"Queued the matched baseline as run #{run_id}.")
         st.rerun()

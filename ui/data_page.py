@@ -32,9 +32,11 @@ from mtae_core.data.csv_import import (
 )
 from mtae_core.data.tabular import ColumnKind
 from mtae_core.store import tables as store_tables
+from mtae_core.store.access import NotAllowed
 from mtae_core.store.runs import RunStore
 
-from . import charts, downloads
+from . import charts, classroom, downloads, identity, notices
+from .text import md
 
 UPLOAD_KEY = "data.upload"  # session state: (file id, ParsedTable | error message)
 VIEW_KEY = "data.view"  # the data set shown under "Look before you train"
@@ -120,7 +122,8 @@ def add_table(store: RunStore) -> None:
                          help="how configs and the Train page call this data set")
     if st.button("Add data set", type="primary", key="data.new.add"):
         try:
-            ds = store_tables.add_table(store, name.strip(), upload.getvalue(), columns, missing, parsed)
+            ds = store_tables.add_table(store, name.strip(), upload.getvalue(), columns, missing,
+                                        parsed, owner=classroom.owner())
         except CsvError as e:
             st.error(str(e), icon=":material/error:")
             return
@@ -319,11 +322,19 @@ def stored_tables(store: RunStore) -> None:
         c1.markdown(f"**{t.name}** — {t.meta['rows']:,} rows, {t.size / 1024:,.0f} kB, "
                     f"SHA-256 `{t.sha256[:12]}…`"
                     + (f"; used by {len(used)} run(s)" if used else ""))
-        if c2.button("Delete", key=f"data.delete.{t.sha256}", disabled=bool(used),
-                     help="delete the runs that use it first" if used else "delete this table"):
-            try:
-                store_tables.delete_table(store, t.name)
-            except CsvError as e:
-                st.error(str(e), icon=":material/error:")
-            else:
-                st.rerun()
+        with c2.popover("Delete", icon=":material/delete:", disabled=bool(used),
+                        help="delete the runs that use it first" if used else "delete this table"):
+            st.markdown(f"Delete the table **{md(t.name)}**? This cannot be undone.")
+            if st.button("Delete for good", type="primary", key=f"data.delete.{t.sha256}",
+                         disabled=bool(used)):
+                _delete_table(store, t.name)
+
+
+def _delete_table(store: RunStore, name: str) -> None:
+    """Through the engine's checked delete, for this session's actor: a refusal (another
+    student's table) or a table already gone is a plain notice."""
+    try:
+        store_tables.delete_table(store, name, actor=identity.actor())
+    except (NotAllowed, CsvError) as e:  # (a table deleted meanwhile: CsvError says so)
+        notices.flash(str(e))
+    st.rerun()

@@ -25,6 +25,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from mtae_core.config import ConfigError
 from mtae_core.errors import whole_number
 
+from . import notices
 from .messages import LABELS, problems
 from .text import md
 from .url_state import HIDE, PRESENT, decode_config, encode_hide, parse_hide, parse_present
@@ -233,7 +234,9 @@ def notice(param: str) -> str | None:
 
 
 def show_flag_notices() -> None:
-    """Warn about the classroom flags the link had that could not be used."""
+    """Warn about the classroom flags the link had that could not be used, and show the
+    notices waiting (``ui.notices``: a refused cancel or delete, a wrong teacher key)."""
+    notices.show()
     for param in (HIDE, PRESENT, WHO):
         text = notice(param)
         if text:

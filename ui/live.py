@@ -14,14 +14,16 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mtae_core.engine.metric_names import metric_label
-from mtae_core.store.runs import Run
+from mtae_core.store.access import NotAllowed, may_act
+from mtae_core.store.runs import Run, RunStore
 from mtae_core.weighting import weightings
 
-from . import charts, downloads, links
+from . import charts, downloads, identity, links, notices
 from .model_views import mixing_figures
-from .state import get_runner, get_store
+from .state import get_store
 from .text import md
 from .train_form import auto_name
 
@@ -142,13 +144,26 @@ def _draw(run: Run) -> None:
 
     head, button = st.columns([5, 1], vertical_alignment="center")
     head.markdown(f"#### {STATUS_ICON.get(run.status, '')} Run #{run.id} · {md(run.name)}")
+    refused = None
     if run.active:
-        if button.button("Cancel", key=f"cancel-{run.id}", help="stop this run after its current step",
-                         disabled=run.cancel_requested, width="stretch"):
-            get_runner().cancel(run.id)
-            st.rerun(scope="fragment")
+        allowed = may_act(identity.actor(), run.owner)
+        if button.button("Cancel", key=f"cancel-{run.id}", disabled=run.cancel_requested or not allowed,
+                         help="stop this run after its current step" if allowed else
+                         "only the student who started it, or the teacher, may cancel it",
+                         width="stretch"):
+            refused = cancel(run.id)
+            if refused is None:  # (a fragment's own rerun, or the page's in a full run)
+                ctx = get_script_run_ctx()
+                st.rerun(scope="fragment" if ctx is not None and ctx.fragment_ids_this_run
+                         else "app")
     fraction, text = progress_state(run, epochs_done)
+    if run.status == "queued":
+        place = queue_text(store, run)
+        if place:
+            text = f"{place} — {run.config.training.epochs} epochs to go"
     st.progress(fraction, text=text)
+    if refused:
+        st.warning(md(refused), icon=":material/block:")
     _outcome(run, epochs_done)
 
     log_y = st.session_state.get("train.log_y", False)
@@ -303,7 +318,7 @@ def _tab_runs(runs: list[Run], key: str, on_train_page: bool) -> None:
     with st.expander(f"Runs of this tab ({len(runs)})", expanded=any(r.active for r in runs),
                      icon=":material/list:"):
         for run in runs:
-            name, status, open_, cancel = st.columns([4, 2, 2, 2], vertical_alignment="center")
+            name, status, open_, cancel_button = st.columns([4, 2, 2, 2], vertical_alignment="center")
             name.text(f"#{run.id} {' '.join(run.name.split())}")  # st.text: never Markdown
             status.markdown(f"{STATUS_ICON.get(run.status, '')} {run.status}"
                             + (" (cancelling…)" if run.cancel_requested and run.active else ""))
@@ -314,11 +329,60 @@ def _tab_runs(runs: list[Run], key: str, on_train_page: bool) -> None:
                 if on_train_page:
                     st.rerun()
                 st.switch_page("pages/train.py", query_params=links.page_params())
-            if run.active and cancel.button("Cancel", key=f"{key}-cancel-{run.id}",
-                                            disabled=run.cancel_requested,
-                                            help="stop this run after its current step"):
-                get_runner().cancel(run.id)
+            if run.active and cancel_button.button("Cancel", key=f"{key}-cancel-{run.id}",
+                                                   disabled=run.cancel_requested,
+                                                   help="stop this run after its current step"):
+                refused = cancel(run.id)
+                if refused:
+                    notices.flash(refused)
                 st.rerun()
+
+
+def cancel(run_id: int) -> str | None:
+    """Ask the engine to cancel ``run_id`` for this session's actor; the refusal in plain
+    words (not this student's run, or already gone), else None."""
+    try:
+        get_store().request_cancel(run_id, actor=identity.actor())
+    except NotAllowed as e:
+        return str(e)
+    except KeyError:
+        return f"Run #{run_id} is not there any more: someone deleted it."
+    return None
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st…"""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def queue_text(store: RunStore, run: Run) -> str | None:
+    """Where a queued run stands: "3rd in the queue, about 20 s", from the engine's fair
+    order (``RunStore.queue_position``); None when the engine cannot say."""
+    try:
+        place, seconds = store.queue_position(run.id)
+    except Exception:  # (a run that just left the queue; the status line says the rest)
+        return None
+    if place < 1:
+        return None
+    text = "Next in the queue" if place == 1 else f"{ordinal(place)} in the queue"
+    if seconds is not None:
+        text += f", about {_about(seconds)} to wait"
+    paused = _paused(store)
+    return text + (" (the teacher has paused the queue)" if paused else "")
+
+
+def _about(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    return f"{round(seconds / 60)} min"
+
+
+def _paused(store: RunStore) -> bool:
+    try:
+        return bool(store.class_settings().paused)
+    except Exception:
+        return False
 
 
 def active_run_of_tab() -> Run | None:

@@ -101,12 +101,15 @@ def get_runner() -> JobRunner:
     return _runner(str(default_path()), workers_enabled())
 
 
-def submit(cfg: ExperimentConfig, owner: str | None = None) -> int:
-    """Queue a run (``owner``: who queued it, see ``ui.classroom.owner``); with workers
-    enabled, make sure they are running."""
+def submit(cfg: ExperimentConfig, owner: str | None = None, actor: Any = None) -> int:
+    """Queue a run (``owner``: who queued it, see ``ui.classroom.owner``; ``actor``: the
+    session asking, ``ui.identity.actor``, whose cap the engine checks: ``QueueFull``);
+    with workers enabled, make sure they are running."""
+    kw = {} if actor is None else {"actor": actor}
+    run_id = get_store().create_run(cfg, owner=owner, **kw)
     if workers_enabled():
-        return get_runner().submit(cfg, owner=owner)
-    return get_store().create_run(cfg, owner=owner)
+        get_runner().start()  # (already started with the app: then nothing to do)
+    return run_id
 
 
 DETECTING = "detecting…"

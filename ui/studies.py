@@ -21,11 +21,12 @@ from mtae_core import studies
 from mtae_core.analysis.baselines import BASELINE, differences
 from mtae_core.config import ConfigError, ExperimentConfig
 from mtae_core.errors import cut
+from mtae_core.store.access import NotAllowed
 from mtae_core.store.runs import RunStore
 from mtae_core.studies.spec import data_seed_supported
 from mtae_core.weighting import weightings
 
-from . import classroom, links
+from . import classroom, identity, links, notices
 from .forms import parse_number_list
 from .state import get_runner, get_store, workers_enabled
 from .study_progress import STUDY_PARAM
@@ -328,13 +329,19 @@ def start_study(store: RunStore, spec: Any, on_ray: bool = False,
     joins the cluster at ``address`` (None: a Ray instance on this computer). Raises
     ``RayUnreachable`` (plain words) when the cluster cannot be joined; nothing is queued
     then."""
-    if on_ray:
-        backend = _ray_backend(str(store.path), address) if workers_enabled() else None
-        study_id = int(studies.start(store, spec, backend=RAY, owner=classroom.owner()))
-        if backend is not None:
-            backend.drive(study_id)
-        return study_id
-    study_id = int(studies.start(store, spec, owner=classroom.owner()))  # the Class page's
+    try:
+        if on_ray:
+            backend = _ray_backend(str(store.path), address) if workers_enabled() else None
+            study_id = int(studies.start(store, spec, backend=RAY, owner=classroom.owner(),
+                                         actor=identity.actor()))
+            if backend is not None:
+                backend.drive(study_id)
+            return study_id
+        study_id = int(studies.start(store, spec, owner=classroom.owner(),  # the Class page's
+                                     actor=identity.actor()))
+    except NotAllowed as e:  # (QueueFull: the study has more runs than the class's cap)
+        notices.flash(str(e))
+        st.rerun()
     if workers_enabled():
         get_runner().start()  # (already started with the app: then nothing to do)
     return study_id

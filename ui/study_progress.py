@@ -15,9 +15,10 @@ import streamlit as st
 
 from mtae_core import studies
 from mtae_core.errors import cut, whole_number
+from mtae_core.store.access import NotAllowed
 from mtae_core.store.runs import ACTIVE, RunStore
 
-from . import links
+from . import identity, links, notices
 from .state import get_store
 from .study_results import cell_name, results_section, spec_download
 from .text import md
@@ -173,7 +174,10 @@ def _draw_grid(store: RunStore, study_id: int, frame: pd.DataFrame) -> None:
     if active and button.button("Cancel study", key=f"studies.cancel.{study_id}",
                                 icon=":material/cancel:", width="stretch",
                                 help="cancel every run of this study not yet finished"):
-        studies.cancel(store, study_id)
+        try:
+            studies.cancel(store, study_id, actor=identity.actor())
+        except NotAllowed as e:
+            notices.flash(str(e))
         st.rerun()  # the whole page: the grid stops polling, the results redraw
     st.markdown(grid_html(frame), unsafe_allow_html=True)
     lines = seeds_lines(frame) if not frame.empty else []

@@ -111,7 +111,8 @@ def test_a_stored_table_is_deletable_while_no_run_uses_it(app, home):
     add_table(store, "free", _csv(120))
     store.create_run(ExperimentConfig.parse({"data": {"dataset": "used"}}))
     at = _open(app())
-    buttons = {b.key: b for b in at.button if b.label == "Delete"}
+    # (each Delete asks once more: its "Delete for good" is in a popover)
+    buttons = {b.key: b for b in at.button if b.label == "Delete for good"}
     assert buttons[f"data.delete.{used.sha256}"].disabled  # a run uses it
     free = next(b for k, b in buttons.items() if k != f"data.delete.{used.sha256}")
     assert not free.disabled
