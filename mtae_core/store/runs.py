@@ -21,14 +21,14 @@ import pandas as pd
 
 from ..config import ExperimentConfig, run_key
 from ..errors import ConfigError
+from . import problems, schema
 from .datasets import (
-    DATASETS_SCHEMA,
     DatasetInUse,
     DatasetTables,
     StoredDataset,
     read_stored_datasets,
 )
-from .studies import STUDY_SCHEMA, Study, StudyTables
+from .studies import Study, StudyTables
 
 if TYPE_CHECKING:  # torch is imported to save or load weights, not to read runs
     import torch
@@ -38,51 +38,6 @@ __all__ = ["ACTIVE", "STATUSES", "DatasetInUse", "Run", "RunStore", "StoredDatas
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "diverged")
 ACTIVE = ("queued", "running")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('queued','running','done','failed','cancelled','diverged')),
-    config TEXT NOT NULL,
-    owner TEXT,
-    created REAL NOT NULL,
-    started REAL,
-    finished REAL,
-    error TEXT,
-    device TEXT,
-    info TEXT,
-    progress REAL NOT NULL DEFAULT 0,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    worker_pid INTEGER,
-    train_seconds REAL,
-    test_metrics TEXT
-);
-CREATE TABLE IF NOT EXISTS epoch_metrics (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    epoch INTEGER NOT NULL,
-    split TEXT NOT NULL,
-    task TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    value REAL,
-    PRIMARY KEY (run_id, epoch, split, task, metric)
-);
-CREATE TABLE IF NOT EXISTS epoch_extras (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    epoch INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (run_id, epoch)
-);
-CREATE TABLE IF NOT EXISTS artifacts (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (run_id, name)
-);
-CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
-"""
-
-
 
 def default_path() -> Path:
     home = Path(os.environ.get("MTAE_HOME", Path.home() / ".mtae"))
@@ -115,30 +70,55 @@ class Run:
 
 
 class RunStore(StudyTables, DatasetTables):
+    """The store at ``path`` (default: ``$MTAE_HOME/runs.db``), brought to this version's
+    schema on opening (``schema.upgrade``). ``StoreError`` (one plain message naming the
+    file and what to do) when it cannot be used: damaged, not a database, a folder,
+    read-only, of a newer version, or its home is a file. ``notice``: something to tell
+    the person about how it opened (a 0-byte file taken as a new store), else None."""
+
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.notice: str | None = None
+        self.backups: list[Path] = []  # copies made before migrating it this time
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # the home is a file, or may not be created
+            raise problems.home_problem(self.path.parent, self.path, e) from None
+        if self.path.is_dir():
+            raise problems.damaged(self.path, "it is a folder, not a file")
+        if self.path.is_file() and self.path.stat().st_size == 0 \
+                and not self.path.with_name(self.path.name + "-wal").exists():
+            self.notice = problems.empty_notice(self.path)
         with self._conn() as c:
             c.execute("PRAGMA journal_mode=WAL")
-            c.executescript(_SCHEMA + DATASETS_SCHEMA)
-            c.executescript(STUDY_SCHEMA)
-            _migrate_run_keys(c)
-            _add_column(c, "val_metrics")  # validation metrics, next to the test metrics
-            # which backend drives a run (NULL: the local workers; 'ray': a Ray driver)
-            _add_column(c, "backend")
-            # runs that differ only in their seed (a study cell's seeds): a worker claims
-            # the queued ones together and trains them as one batched model (replicas)
-            _add_column(c, "seed_group")
+            self.backups = schema.upgrade(c, self.path)
+            # a store that cannot be written says so now, not at the first Train press: a
+            # write of page 1, rolled back (nothing reaches the file)
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute(f"PRAGMA user_version={schema.version_of(c)}")
+            finally:
+                c.execute("ROLLBACK")
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
-        c = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        """A connection for one operation. SQLite's errors that mean the file cannot be
+        used (damaged, read-only, a folder) come out as ``StoreError``."""
+        try:
+            c = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        except sqlite3.Error as e:
+            raise (problems.from_sqlite(e, self.path) or e) from None
         try:
             c.execute("PRAGMA busy_timeout=30000")
             c.execute("PRAGMA synchronous=NORMAL")
             c.execute("PRAGMA foreign_keys=ON")
             c.row_factory = sqlite3.Row
             yield c
+        except sqlite3.DatabaseError as e:
+            problem = problems.from_sqlite(e, self.path)
+            if problem is None:
+                raise
+            raise problem from None
         finally:
             c.close()
 
@@ -149,7 +129,10 @@ class RunStore(StudyTables, DatasetTables):
             try:
                 yield c
             except BaseException:
-                c.execute("ROLLBACK")
+                try:
+                    c.execute("ROLLBACK")
+                except sqlite3.Error:  # (the error itself may have ended the transaction)
+                    pass
                 raise
             c.execute("COMMIT")
 
@@ -453,40 +436,6 @@ def _config(text: str) -> ExperimentConfig:
     read the same runs every second. (``from_stored``: a run stored before the data seed
     keeps the data its run seed drew.)"""
     return ExperimentConfig.from_stored(text)
-
-
-def _add_column(c: sqlite3.Connection, name: str, kind: str = "TEXT") -> None:
-    """Give a store made before the column ``name`` existed that column (empty)."""
-    if name in {r[1] for r in c.execute("PRAGMA table_info(runs)")}:
-        return
-    try:
-        c.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
-    except sqlite3.OperationalError as e:  # another process added it a moment ago
-        if "duplicate column" not in str(e):
-            raise
-
-
-def _migrate_run_keys(c: sqlite3.Connection) -> None:
-    """Give a store made before studies its ``runs.key`` column (the run-key hash a study
-    reuses runs by) and fill it for the runs already there. Tolerant: a stored config that
-    no longer parses keeps a NULL key and is simply never reused."""
-    cols = {r[1] for r in c.execute("PRAGMA table_info(runs)")}
-    if "key" not in cols:
-        try:
-            c.execute("ALTER TABLE runs ADD COLUMN key TEXT")
-        except sqlite3.OperationalError as e:  # another process added it a moment ago
-            if "duplicate column" not in str(e):
-                raise
-    c.execute("CREATE INDEX IF NOT EXISTS runs_key ON runs(key)")
-    rows = c.execute("SELECT id, config FROM runs WHERE key IS NULL").fetchall()
-    keys = []
-    for r in rows:
-        try:
-            keys.append((run_key(ExperimentConfig.from_stored(r["config"])), r["id"]))
-        except Exception:  # noqa: BLE001  (an unreadable old config must not stop the app)
-            continue
-    if keys:
-        c.executemany("UPDATE runs SET key=? WHERE id=?", keys)
 
 
 def _finite(v: float) -> float | None:
