@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, ExperimentConfig, parse_json
+from ..errors import StoreError
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from ..store.runs import RunStore
+    from .opening import open_store
 
-    return RunStore(args.db)
+    return open_store(args.db)
 
 
 def read_json_file(path: str) -> Any:
@@ -264,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     attach(args.db or default_path())
     try:
         return int(args.fn(args))
+    except StoreError as e:  # damaged, read-only, newer, a home that is a file: one line
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     finally:
         datasets.use_source(previous)  # (a caller in the same process keeps its own)
         if isinstance(previous, StoreTables):

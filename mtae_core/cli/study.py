@@ -58,9 +58,9 @@ def _fail(msg: str) -> int:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from ..store.runs import RunStore
+    from .opening import open_store
 
-    return RunStore(args.db)
+    return open_store(args.db)
 
 
 def cmd_study(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import StoreError
 from ..store.runs import RunStore
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 POLL_SECONDS = 0.1  # how often an idle worker looks for queued runs
 SUPERVISE_SECONDS = 0.25  # how often the runner looks for workers that died
 APP_STOPPED = "the app stopped during training"
+STORE_EXIT = 3  # a worker's exit code when the store cannot be used (its reason: reported)
 
 
 def process_group(pgid: int) -> list[int]:
@@ -198,6 +200,8 @@ class JobRunner:
         self._pipes: dict[int, int] = {}  # worker pid -> write end of its parent-alive pipe
         self._reports: dict[int, int] = {}  # worker pid -> read end of what it reports
         self.device: str | None = None  # the device an "auto" run trains on, once a worker said
+        # why no worker can serve the store (damaged, read-only...): then none is started
+        self.problem: str | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._spawned = threading.Event()
@@ -242,7 +246,10 @@ class JobRunner:
                     p.kill()
                     p.wait()
             self.procs.clear()
-        self.store.fail_orphans(reason=APP_STOPPED)
+        try:
+            self.store.fail_orphans(reason=APP_STOPPED)
+        except StoreError as e:  # nothing to record in a store that cannot be used
+            self._store_failed(e)
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         """True once the workers have been started (not necessarily warm)."""
@@ -348,6 +355,8 @@ class JobRunner:
             for line in data.decode(errors="replace").splitlines():
                 if line.startswith("device "):
                     self.device = line.removeprefix("device ").strip()
+                elif line.startswith("store-error "):
+                    self.problem = line.removeprefix("store-error ").strip()
 
     def _close_pipe(self, pid: int) -> None:
         for fds in (self._pipes, self._reports):
@@ -365,6 +374,8 @@ class JobRunner:
         return min(self.n_workers, max(1, len(self.store.runs(("queued", "running")))))
 
     def _spawn_wanted(self) -> None:
+        if self.problem is not None:  # a new worker would only fail the same way
+            return
         wanted = self._wanted()
         while len(self.procs) < wanted:
             self.procs.append(self._spawn())
@@ -376,6 +387,8 @@ class JobRunner:
             with self._lock:
                 if not self._stop.is_set():
                     self._spawn_wanted()
+        except StoreError as e:
+            self._store_failed(e)
         except Exception:
             traceback.print_exc()
         finally:
@@ -386,14 +399,27 @@ class JobRunner:
                     return
                 try:
                     self._tick()
+                except StoreError as e:
+                    self._store_failed(e)
                 except Exception:
                     traceback.print_exc()
+
+    def _store_failed(self, e: StoreError) -> None:
+        """The store cannot be used (any more): say so once, and start no more workers."""
+        if self.problem is None:
+            print(f"mtae: {e}", file=sys.stderr, flush=True)
+        self.problem = str(e)
 
     def _tick(self) -> None:
         """Read what workers reported, replace dead ones (failing their runs), start
         more while runs wait. Called with the lock held."""
         self._read_reports()
         dead = [p for p in self.procs if p.poll() is not None]
+        if any(p.returncode == STORE_EXIT for p in dead):
+            self._read_reports()  # its last words: why
+            if self.problem is None:
+                self.problem = (f"the training workers cannot use the run store {self.store.path}"
+                                f" (see {self.log_path})")
         if dead:
             for p in dead:
                 self._close_pipe(p.pid)

@@ -1,0 +1,56 @@
+"""The app over a run store that cannot be used (issue 20, item 7): instead of an
+exception on every page, one page that names the file and says what to do, whichever
+page is asked for; the file is left as it was. A 0-byte store is said so."""
+
+from __future__ import annotations
+
+import pytest
+from page_helpers import texts
+from store_damage import CASES, RAW, snapshot
+
+PAGES = ["pages/train.py", "pages/compare.py", "pages/studies.py", "pages/data.py"]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_page_says_what_is_wrong(app, home, monkeypatch, case):
+    make, words = CASES[case]
+    where = make(home, monkeypatch)
+    before = snapshot(where)
+    at = app()
+    at.run()
+    for page in [None, *PAGES]:
+        if page is not None:
+            at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert texts(at.title) == ["The run store cannot be used"], page
+        (error,) = texts(at.error)
+        assert str(where) in error
+        for w in words:
+            assert w in error, (w, error)
+        shown = " ".join(texts(at.markdown) + texts(at.error) + texts(at.caption))
+        for raw in RAW:
+            assert raw not in shown, raw
+        assert not at.button  # no page drew: nothing to press
+    assert snapshot(where) == before
+
+
+def test_moving_the_file_aside_and_reloading_is_enough(app, home):
+    bad = home / "runs.db"
+    bad.write_text("not a database\n" * 100)
+    at = app()
+    at.run()
+    assert texts(at.title) == ["The run store cannot be used"]
+    bad.rename(home / "runs.db.damaged")
+    at.run()
+    assert not at.exception and "The run store cannot be used" not in texts(at.title)
+    assert (home / "runs.db").exists()
+
+
+def test_a_zero_byte_store_is_said_once(app, home):
+    (home / "runs.db").write_bytes(b"")
+    at = app()
+    at.run()
+    assert not at.exception
+    assert any("0 bytes" in t for t in texts(at.info))
+    at.run()
+    assert not any("0 bytes" in t for t in texts(at.info))
