@@ -89,12 +89,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    df = _store(args).runs_table()
-    if df.empty:
+    store = _store(args)
+    df = store.runs_table()
+    bad = store.unreadable()
+    if df.empty and not bad:
         print("no runs yet")
         return 0
-    cols = [c for c in df.columns if c not in ("tasks", "created", "device")]
-    print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if not df.empty:
+        cols = [c for c in df.columns if c not in ("tasks", "created", "device")]
+        print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    for r in bad:  # one run that no longer reads never hides the others
+        print(f"run {r.id} ({r.name}, {r.status}): unreadable, {r.problem}")
     return 0
 
 
@@ -119,7 +124,12 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    run = _store(args).get_run(args.run_id)
+    try:
+        run = _store(args).get_run(args.run_id)
+    except ConfigError as e:
+        print(f"error: run {args.run_id} is unreadable: its stored settings do not read in "
+              f"this version ({e.messages[0] if e.messages else e})", file=sys.stderr)
+        return 2
     if run is None:
         print(f"error: no run with id {args.run_id}", file=sys.stderr)
         return 2

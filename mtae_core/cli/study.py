@@ -221,14 +221,17 @@ def cmd_studies(args: argparse.Namespace) -> int:
     print(f"{'id':>4}  {'status':<9}  {'runs':>9}  {'cells':>5}  name")
     for st in studies:
         df = store.study_runs(st.id)
-        runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
+        ids = [int(i) for i in df.run_id.unique()]
+        runs = store.runs_by_id(ids)  # (a run whose row no longer reads is left out)
         done = sum(r.status == "done" for r in runs.values())
         try:
             s = summarize(store, st.id)
             status, n_cells = s.status, str(len(s.cells))
         except ConfigError:
             status, n_cells = "unreadable", "?"  # its spec no longer reads; runs are kept
-        print(f"{st.id:>4}  {status:<9}  {f'{done}/{len(runs)}':>9}  {n_cells:>5}  {st.name}")
+        bad = len(ids) - len(runs)
+        note = f"  ({bad} unreadable run{'s' * (bad > 1)}: see mtae runs)" if bad else ""
+        print(f"{st.id:>4}  {status:<9}  {f'{done}/{len(ids)}':>9}  {n_cells:>5}  {st.name}{note}")
     return 0
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..config import ExperimentConfig, run_key
-from ..errors import ConfigError
+from ..errors import ConfigError, cut
 from . import problems, schema
 from .datasets import (
     DatasetInUse,
@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # torch is imported to save or load weights, not to read runs
     import torch
 
 __all__ = ["ACTIVE", "STATUSES", "DatasetInUse", "Run", "RunStore", "StoredDataset", "Study",
-           "default_path", "read_stored_datasets"]
+           "UnreadableRun", "default_path", "read_stored_datasets"]
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "diverged")
 ACTIVE = ("queued", "running")
@@ -67,6 +67,17 @@ class Run:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+
+@dataclass(frozen=True)
+class UnreadableRun:
+    """A stored run whose row no longer reads (its config, say, names a setting this
+    version does not know): lists leave it out and say so with this."""
+
+    id: int
+    name: str
+    status: str
+    problem: str  # in plain words, one line
 
 
 class RunStore(StudyTables, DatasetTables):
@@ -199,6 +210,9 @@ class RunStore(StudyTables, DatasetTables):
             c.executemany("UPDATE runs SET status='running', started=?, worker_pid=? WHERE id=?",
                           [(now, worker_pid, i) for i in ids])
         runs = self.runs_by_id(ids)
+        for i in ids:
+            if i not in runs:  # its row no longer reads: it cannot be trained
+                self.finish(i, "failed", "its stored settings do not read in this version")
         return [runs[i] for i in ids if i in runs]
 
     def mark_started(self, run_id: int, info: dict[str, Any]) -> None:
@@ -266,6 +280,7 @@ class RunStore(StudyTables, DatasetTables):
             c.execute("DELETE FROM runs WHERE id=?", (run_id,))
 
     def _run(self, row: sqlite3.Row) -> Run:
+        """The run of a row; ``ConfigError`` (or ``ValueError``) when it does not read."""
         try:
             return _run(row)
         except ConfigError:
@@ -276,12 +291,27 @@ class RunStore(StudyTables, DatasetTables):
             attach(self.path)
             return _run(row)
 
+    def _readable(self, rows: Sequence[sqlite3.Row]) -> list[Run]:
+        """The runs of these rows that read; one that does not is left out (so one bad
+        row never hides the others: ``unreadable`` lists it)."""
+        out = []
+        for row in rows:
+            try:
+                out.append(self._run(row))
+            except (ValueError, TypeError):
+                continue
+        return out
+
     def get_run(self, run_id: int) -> Run | None:
+        """The run with this id; None when there is none. ``ConfigError`` when its row
+        no longer reads (see ``unreadable``)."""
         with self._conn() as c:
             row = c.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         return self._run(row) if row else None
 
     def runs(self, status: Sequence[str] | None = None) -> list[Run]:
+        """The runs (with these statuses), newest first; runs whose row no longer reads
+        are left out (``unreadable`` lists them)."""
         q = "SELECT * FROM runs"
         args: tuple[str, ...] = ()
         if status:
@@ -289,7 +319,19 @@ class RunStore(StudyTables, DatasetTables):
             args = tuple(status)
         with self._conn() as c:
             rows = c.execute(q + " ORDER BY id DESC", args).fetchall()
-        return [self._run(r) for r in rows]
+        return self._readable(rows)
+
+    def unreadable(self) -> list[UnreadableRun]:
+        """The runs whose stored row no longer reads, newest first, each with why."""
+        with self._conn() as c:
+            rows = c.execute("SELECT * FROM runs ORDER BY id DESC").fetchall()
+        out = []
+        for row in rows:
+            try:
+                self._run(row)
+            except (ValueError, TypeError) as e:
+                out.append(UnreadableRun(row["id"], row["name"], row["status"], _problem(e)))
+        return out
 
     def latest_run(self, active_only: bool = False) -> Run | None:
         rs = self.runs(ACTIVE if active_only else None)
@@ -304,7 +346,7 @@ class RunStore(StudyTables, DatasetTables):
                 chunk = ids[i:i + 500]
                 rows = c.execute(f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
                                  chunk).fetchall()
-                out.update((r["id"], self._run(r)) for r in rows)
+                out.update((r.id, r) for r in self._readable(rows))
         return out
 
     def find_run(self, key: str) -> Run | None:
@@ -313,7 +355,8 @@ class RunStore(StudyTables, DatasetTables):
         with self._conn() as c:
             row = c.execute("SELECT * FROM runs WHERE key=? AND status IN ('done','queued','running')"
                             " ORDER BY id DESC LIMIT 1", (key,)).fetchone()
-        return self._run(row) if row else None
+        found = self._readable([row]) if row else []
+        return found[0] if found else None
 
     def find_runs(self, keys: Sequence[str]) -> dict[str, Run]:
         """``find_run`` for many keys in one query: key -> newest reusable run."""
@@ -325,7 +368,8 @@ class RunStore(StudyTables, DatasetTables):
                 rows = c.execute(
                     f"SELECT * FROM runs WHERE key IN ({','.join('?' * len(chunk))})"
                     " AND status IN ('done','queued','running') ORDER BY id", chunk).fetchall()
-                out.update((r["key"], self._run(r)) for r in rows)  # the newest id wins
+                key_of = {r["id"]: r["key"] for r in rows}
+                out.update((key_of[r.id], r) for r in self._readable(rows))  # the newest id wins
         return out
 
     def run_keys(self, run_ids: Sequence[int]) -> dict[int, str]:
@@ -414,6 +458,16 @@ class RunStore(StudyTables, DatasetTables):
                         rec[f"{task} · {m}"] = v
             recs.append(rec)
         return pd.DataFrame(recs)
+
+
+def _problem(e: Exception) -> str:
+    """Why a row does not read, in one line: the first of a ``ConfigError``'s problems."""
+    if isinstance(e, ConfigError) and e.messages:
+        first = e.messages[0]
+        more = len(e.messages) - 1
+        return cut(first, 160) + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
+    return "its stored data is not valid JSON" if isinstance(e, json.JSONDecodeError) \
+        else "its stored data does not read in this version"
 
 
 def _run(row: sqlite3.Row) -> Run:
