@@ -90,7 +90,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     store = _store(args)
-    df = store.runs_table()
+    df = store.runs_table(superseded=args.all)
     bad = store.unreadable()
     if df.empty and not bad:
         print("no runs yet")
@@ -252,7 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--json", action="store_true", help="print one JSON object at the end")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(fn=cmd_train)
-    sub.add_parser("runs", help="list stored runs").set_defaults(fn=cmd_runs)
+    r = sub.add_parser("runs", help="list stored runs (one per study cell and seed)")
+    r.add_argument("--all", action="store_true",
+                   help="also the attempts a resumed study replaced (superseded runs)")
+    r.set_defaults(fn=cmd_runs)
     sub.add_parser("list", help="list every registry with a line each").set_defaults(fn=cmd_list)
     sub.add_parser("config", help="print the default config").set_defaults(fn=cmd_config)
     e = sub.add_parser("export", help="print the config of a stored run")

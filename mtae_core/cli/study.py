@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
-from ..studies.planning import cancel, retry, serve, start
+from ..studies.planning import INTERRUPTED, cancel, retry, serve, start
 from ..studies.spec import StudySpec
 from ..studies.summary import ENDED, StudySummary, summarize
 
@@ -178,7 +178,7 @@ def _run_ray(store: Any, study_id: int, args: argparse.Namespace) -> int:
         return _fail(str(e))
     except KeyboardInterrupt:
         interrupted = True
-        cancel(store, study_id)
+        cancel(store, study_id, reason=INTERRUPTED)
         end = time.monotonic() + 5.0  # tasks stop at their next poll
         try:
             backend.run_until(lambda: not backend.active or time.monotonic() > end)
@@ -194,7 +194,8 @@ def _ended(store: Any, study_id: int, args: argparse.Namespace, interrupted: boo
     """Print how the study ended; the exit code: 0 done, 1 not all done, 130 interrupted."""
     if interrupted:
         _mark_interrupted(store, study_id)
-        print(f"study {study_id} cancelled: interrupted from the keyboard", file=sys.stderr)
+        print(f"study {study_id} stopped: {INTERRUPTED}; `mtae study resume {study_id}` "
+              "runs what is left", file=sys.stderr)
         _print(summarize(store, study_id), args.json)
         return 130
     summary = summarize(store, study_id)
@@ -204,12 +205,12 @@ def _ended(store: Any, study_id: int, args: argparse.Namespace, interrupted: boo
 
 def _mark_interrupted(store: Any, study_id: int) -> None:
     """Runs of this study that the stopped workers left failed were being cancelled:
-    say so instead of calling them failures."""
+    say so instead of calling them failures (each says ``INTERRUPTED``)."""
     df = store.study_runs(study_id)
     own = [int(i) for i in df.loc[df.owned, "run_id"]]
     for r in store.runs_by_id(own).values():
         if r.cancel_requested and r.status in ("failed", "running", "queued"):
-            store.finish(r.id, "cancelled", "cancelled: the study was interrupted")
+            store.finish(r.id, "cancelled", INTERRUPTED)
 
 
 def cmd_studies(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ __all__ = ["ACTIVE", "STATUSES", "DatasetInUse", "Run", "RunStore", "StoredDatas
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "diverged")
 ACTIVE = ("queued", "running")
+CANCELLED_BY_USER = "cancelled by the user"
 
 def default_path() -> Path:
     home = Path(os.environ.get("MTAE_HOME", Path.home() / ".mtae"))
@@ -63,6 +64,9 @@ class Run:
     test_metrics: dict[str, dict[str, float]]
     val_metrics: dict[str, dict[str, float]]  # same shape, on the validation split
     owner: str | None = None  # who queued it (the UI: the browser tab and its user's name)
+    # the run that took this one's place in its study (a resumed study queued it again):
+    # lists of runs leave a superseded run out unless asked for every run
+    superseded_by: int | None = None
 
     @property
     def active(self) -> bool:
@@ -237,6 +241,8 @@ class RunStore(StudyTables, DatasetTables):
         if status not in STATUSES or status in ACTIVE:
             raise ValueError(f"not a final status: {status!r}")
         with self._tx() as c:
+            if status == "cancelled":  # why it was asked to stop, when that was recorded
+                error = _info(c, run_id).get("cancel_reason") or error
             c.execute(
                 "UPDATE runs SET status=?, error=?, test_metrics=?, val_metrics=?, train_seconds=?,"
                 " finished=?, progress=CASE WHEN ?='done' THEN 1 ELSE progress END WHERE id=?",
@@ -248,14 +254,17 @@ class RunStore(StudyTables, DatasetTables):
                 merged = {**json.loads((row and row["info"]) or "{}"), **info}
                 c.execute("UPDATE runs SET info=? WHERE id=?", (json.dumps(merged), run_id))
 
-    def request_cancel(self, run_id: int) -> None:
+    def request_cancel(self, run_id: int, reason: str = CANCELLED_BY_USER) -> None:
         """Ask a run to stop. A queued run is cancelled at once; a running one at its
-        worker's next poll."""
+        worker's next poll. ``reason``: what the cancelled run says (e.g. that its study
+        was interrupted with Ctrl-C), however it ends."""
         with self._tx() as c:
-            c.execute("UPDATE runs SET cancel_requested=1 WHERE id=?", (run_id,))
+            info = _info(c, run_id)
+            c.execute("UPDATE runs SET cancel_requested=1, info=? WHERE id=?",
+                      (json.dumps({**info, "cancel_reason": reason}), run_id))
             c.execute(
-                "UPDATE runs SET status='cancelled', error='cancelled by the user', finished=?"
-                " WHERE id=? AND status='queued'", (time.time(), run_id))
+                "UPDATE runs SET status='cancelled', error=?, finished=?"
+                " WHERE id=? AND status='queued'", (reason, time.time(), run_id))
 
     def cancel_requested(self, run_id: int) -> bool:
         with self._conn() as c:
@@ -309,14 +318,16 @@ class RunStore(StudyTables, DatasetTables):
             row = c.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         return self._run(row) if row else None
 
-    def runs(self, status: Sequence[str] | None = None) -> list[Run]:
-        """The runs (with these statuses), newest first; runs whose row no longer reads
-        are left out (``unreadable`` lists them)."""
-        q = "SELECT * FROM runs"
+    def runs(self, status: Sequence[str] | None = None, superseded: bool = False) -> list[Run]:
+        """The runs (with these statuses), newest first. Left out: runs a resumed study
+        replaced (``superseded_by``; ``superseded=True`` keeps them) and runs whose row
+        no longer reads (``unreadable`` lists them)."""
+        where = [] if superseded else ["superseded_by IS NULL"]
         args: tuple[str, ...] = ()
         if status:
-            q += f" WHERE status IN ({','.join('?' * len(status))})"
+            where.append(f"status IN ({','.join('?' * len(status))})")
             args = tuple(status)
+        q = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
         with self._conn() as c:
             rows = c.execute(q + " ORDER BY id DESC", args).fetchall()
         return self._readable(rows)
@@ -438,11 +449,12 @@ class RunStore(StudyTables, DatasetTables):
         return torch.load(io.BytesIO(row[0]), map_location="cpu", weights_only=True)  # type: ignore[no-any-return]
 
     # ---- tables for the UI ------------------------------------------------------------------
-    def runs_table(self) -> pd.DataFrame:
+    def runs_table(self, superseded: bool = False) -> pd.DataFrame:
         """One row per run with its settings and final per-task test metrics
-        (columns ``<task> · <metric>``)."""
+        (columns ``<task> · <metric>``). Runs a resumed study replaced are left out unless
+        ``superseded`` (then a column ``superseded by`` says by which run)."""
         recs = []
-        for r in self.runs():
+        for r in self.runs(superseded=superseded):
             cfg = r.config
             rec: dict[str, Any] = {
                 "id": r.id, "name": r.name, "status": r.status, "dataset": cfg.data.dataset,
@@ -452,12 +464,24 @@ class RunStore(StudyTables, DatasetTables):
                 "seconds": r.train_seconds, "created": pd.Timestamp(r.created, unit="s"),
                 "owner": r.owner,
             }
+            if superseded:
+                rec["superseded by"] = r.superseded_by
             for task, ms in r.test_metrics.items():
                 for m, v in ms.items():
                     if m != "loss":
                         rec[f"{task} · {m}"] = v
             recs.append(rec)
         return pd.DataFrame(recs)
+
+
+def _info(c: sqlite3.Connection, run_id: int) -> dict[str, Any]:
+    """A run's info as stored (empty when there is none, or it does not read)."""
+    row = c.execute("SELECT info FROM runs WHERE id=?", (run_id,)).fetchone()
+    try:
+        info = json.loads((row and row["info"]) or "{}")
+    except ValueError:
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def _problem(e: Exception) -> str:
@@ -480,7 +504,7 @@ def _run(row: sqlite3.Row) -> Run:
         worker_pid=row["worker_pid"], train_seconds=row["train_seconds"],
         test_metrics=json.loads(row["test_metrics"] or "{}"),
         val_metrics=json.loads(row["val_metrics"] or "{}"),
-        owner=row["owner"],
+        owner=row["owner"], superseded_by=row["superseded_by"],
     )
 
 

@@ -209,6 +209,9 @@ def chunks_per_group(n_groups: int, k: int, workers: int) -> int:
 
 
 SERVE_POLL_SECONDS = 0.25  # how often ``serve`` looks at the study's runs
+# what the runs a Ctrl-C stopped say (not "cancelled by the user": nobody chose to cancel
+# them one by one; `mtae study resume ID` runs them)
+INTERRUPTED = "the study was interrupted (Ctrl-C)"
 
 
 def serve(store: RunStore, study_id: int, workers: int | None = None,
@@ -236,7 +239,7 @@ def serve(store: RunStore, study_id: int, workers: int | None = None,
                 return
             time.sleep(SERVE_POLL_SECONDS)
     except KeyboardInterrupt:
-        stopping = cancel(store, study_id)
+        stopping = cancel(store, study_id, reason=INTERRUPTED)
         end = time.monotonic() + 5.0  # running ones stop at their next poll
         while time.monotonic() < end and any(r.active for r in store.runs_by_id(stopping).values()):
             time.sleep(0.05)
@@ -245,17 +248,21 @@ def serve(store: RunStore, study_id: int, workers: int | None = None,
         runner.stop()
 
 
-def cancel(store: RunStore, study_id: int) -> list[int]:
+def cancel(store: RunStore, study_id: int, reason: str | None = None) -> list[int]:
     """Cancel the study: its queued runs stop at once, its training ones at their next
     poll. Runs it reused from elsewhere are left alone (they may belong to someone else).
-    Returns the ids of the runs asked to stop."""
+    ``reason``: what the cancelled runs say (default: cancelled by the user; a Ctrl-C:
+    ``INTERRUPTED``). Returns the ids of the runs asked to stop."""
     store.mark_study_cancelled(study_id)
     df = store.study_runs(study_id)
     ids = sorted({int(r) for r in df.loc[df.owned, "run_id"]})
     runs = store.runs_by_id(ids)
     active = [i for i in ids if i in runs and runs[i].active]
     for run_id in active:
-        store.request_cancel(run_id)
+        if reason is None:
+            store.request_cancel(run_id)
+        else:
+            store.request_cancel(run_id, reason)
     return active
 
 
@@ -263,7 +270,8 @@ def retry(store: RunStore, study_id: int,
           submit: Callable[[ExperimentConfig], int] | None = None,
           backend: str | None = None) -> list[int]:
     """Resume a study: queue again its runs that failed (e.g. the app stopped while they
-    trained) or were cancelled, and lift the study's cancel. Diverged runs are kept as
+    trained) or were cancelled, each as a new run that supersedes the old one (which lists
+    of runs then leave out), and lift the study's cancel. Diverged runs are kept as
     they are: the same seed diverges again. ``backend``: as in ``start`` (queued runs a
     gone driver had tagged are tagged for this one). Returns the new run ids."""
     store.mark_study_cancelled(study_id, cancelled=False)
@@ -283,6 +291,6 @@ def retry(store: RunStore, study_id: int,
         new = store.create_runs(cfgs, groups=groups, infos=infos)
     else:
         new = store.create_runs(cfgs, backend=backend)
-    for r, run_id in zip(again, new, strict=True):
-        store.replace_study_run(study_id, r.id, run_id)
+    # the old attempts are superseded: lists show one run per cell and seed
+    store.replace_study_runs(study_id, [(r.id, run_id) for r, run_id in zip(again, new, strict=True)])
     return new
