@@ -266,6 +266,42 @@ def cancel(store: RunStore, study_id: int, reason: str | None = None) -> list[in
     return active
 
 
+@dataclass(frozen=True)
+class Unfinished:
+    """The runs of a study that ended without finishing, by why: what resuming it queues
+    again. Diverged runs are not among them (the same seed diverges again)."""
+
+    app_stopped: list[int]  # failed because the app (its workers) stopped as they trained
+    failed: dict[int, str]  # failed for another reason: run id -> the reason
+    cancelled: dict[int, str]  # run id -> why (cancelled by the user, a Ctrl-C...)
+    active: int  # runs of the study still queued or training
+
+    @property
+    def runs(self) -> list[int]:
+        return sorted([*self.app_stopped, *self.failed, *self.cancelled])
+
+    @property
+    def resumable(self) -> bool:
+        """Whether to offer Resume: some runs did not finish and none is still going
+        (while runs still stop after a cancel, the study is not yet as it will stay)."""
+        return bool(self.runs) and self.active == 0
+
+
+def unfinished(store: RunStore, study_id: int) -> Unfinished:
+    """Which of the study's runs ``retry`` would queue again, and why each ended."""
+    from ..runner.jobs import APP_STOPPED
+
+    df = store.study_runs(study_id)
+    runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
+    ordered = sorted(runs.values(), key=lambda r: r.id)
+    return Unfinished(
+        app_stopped=[r.id for r in ordered if r.status == "failed" and r.error == APP_STOPPED],
+        failed={r.id: r.error or "no reason given" for r in ordered
+                if r.status == "failed" and r.error != APP_STOPPED},
+        cancelled={r.id: r.error or "cancelled" for r in ordered if r.status == "cancelled"},
+        active=sum(r.active for r in ordered))
+
+
 def retry(store: RunStore, study_id: int,
           submit: Callable[[ExperimentConfig], int] | None = None,
           backend: str | None = None) -> list[int]:
