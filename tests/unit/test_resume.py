@@ -4,6 +4,7 @@ stopped say so (item 14), not "cancelled by the user"."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -79,7 +80,7 @@ def test_ctrl_c_says_the_study_was_interrupted(store):
 
 def test_the_cli_after_ctrl_c(store, capsys, monkeypatch, tmp_path):
     spec = tmp_path / "spec.json"
-    spec.write_text(__import__("json").dumps(SPEC))
+    spec.write_text(json.dumps(SPEC))
 
     def serve(store, study_id, workers=None, on_run=None):  # Ctrl-C at the first look
         def ctrl_c(ended: int, total: int) -> None:

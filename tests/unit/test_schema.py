@@ -4,8 +4,12 @@ and a plain refusal of a store made by a newer version."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +122,25 @@ def test_a_store_of_a_newer_version_is_refused_and_left_alone(tmp_path):
     assert str(path) in str(e.value)
     assert path.read_bytes() == before and _version(path) == schema.VERSION + 1
     assert not list(tmp_path.glob("*.bak"))
+
+
+def test_processes_opening_an_old_store_at_once_both_open_it(tmp_path):
+    """The app, its workers and a CLI command may open an old store together: the
+    migrations' transactions keep them from running twice or clashing."""
+    root = Path(__file__).resolve().parents[2]
+    path = tmp_path / "runs.db"
+    _legacy(path)
+    code = ("import sys; from mtae_core.store.runs import RunStore; "
+            "s = RunStore(sys.argv[1]); print(len(s.runs()))")
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=root, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    assert [o.strip() for o, _ in outs] == ["1", "1", "1"]
+    assert _version(path) == schema.VERSION
+    c = sqlite3.connect(path)
+    assert c.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+    c.close()
+    assert 1 <= len(list(tmp_path.glob("*.bak"))) <= 3
