@@ -50,10 +50,7 @@ def store_or_stop() -> RunStore:
     file) draws a page saying so and what to do, and stops there; every page draw tries
     again, so moving the file aside and reloading is enough. A 0-byte file taken as a new
     store is said once per browser tab."""
-    try:
-        store = get_store()
-    except StoreError as e:
-        store_problem(e)
+    store = get_store()
     if store.notice and not st.session_state.get(STORE_NOTICE_SEEN):
         st.session_state[STORE_NOTICE_SEEN] = True
         st.info(store.notice, icon=":material/info:")
@@ -105,11 +102,17 @@ def _runner(path: str, start: bool) -> JobRunner:
 
 def get_store() -> RunStore:
     """The store at ``$MTAE_HOME/runs.db``; cached per path, so tests with their own
-    ``MTAE_HOME`` never share one."""
+    ``MTAE_HOME`` never share one. One that cannot be used draws ``store_problem``'s page
+    and stops the script run there."""
     path = default_path()
     if attached(path) is None:
         attach(path)
-    return _store(str(path))
+    try:
+        store = _store(str(path))
+        store.check()  # the file may have gone bad (or been moved aside) since it opened
+    except StoreError as e:  # whichever way the page runs, the plain page instead of it
+        store_problem(e)
+    return store
 
 
 def get_runner() -> JobRunner:

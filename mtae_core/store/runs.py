@@ -95,6 +95,9 @@ class RunStore(StudyTables, DatasetTables):
         self.path = Path(path) if path is not None else default_path()
         self.notice: str | None = None
         self.backups: list[Path] = []  # copies made before migrating it this time
+        self._open()
+
+    def _open(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:  # the home is a file, or may not be created
@@ -114,6 +117,18 @@ class RunStore(StudyTables, DatasetTables):
                 c.execute(f"PRAGMA user_version={schema.version_of(c)}")
             finally:
                 c.execute("ROLLBACK")
+
+    def check(self) -> None:
+        """Make sure the file is still this store (a long-lived process calls it before
+        using a store it opened earlier): ``StoreError`` when it went bad since (replaced,
+        made read-only...); a file moved aside since is started afresh in its place."""
+        if not self.path.is_file():
+            self._open()  # moved aside (or made a folder: _open says so)
+            return
+        with self._conn() as c:
+            found = schema.version_of(c)
+        if found != schema.VERSION:  # replaced by an empty file, an older or a newer store
+            self._open()
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
