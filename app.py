@@ -61,6 +61,7 @@ page_drawn.set()
 try:
     get_runner()  # one store and one pool of training workers per server, started once
     runs = store.runs()
+    unreadable = store.count_runs() - len(runs)  # rows whose settings no longer read
 except StoreError as e:  # the store went bad since the page drew
     store_problem(e)
 with status_line.container():
@@ -71,4 +72,6 @@ with status_line.container():
     if problem:
         st.error(f"Training is stopped: {problem}", icon=":material/error:")
     active = sum(r.active for r in runs)
-    st.caption(f"{len(runs)} run(s) stored" + (f", {active} training now" if active else ""))
+    st.caption(f"{len(runs)} run(s) stored" + (f", {active} training now" if active else "")
+               + (f"; {unreadable} more cannot be read by this version (`mtae runs` names "
+                  "them)" if unreadable > 0 else ""))

@@ -347,6 +347,13 @@ class RunStore(StudyTables, DatasetTables):
             rows = c.execute(q + " ORDER BY id DESC", args).fetchall()
         return self._readable(rows)
 
+    def count_runs(self, superseded: bool = False) -> int:
+        """How many runs the store holds (as ``runs`` counts them, unreadable ones too):
+        with ``len(runs())``, how many do not read, without reading any config."""
+        with self._conn() as c:
+            q = "SELECT count(*) FROM runs" + ("" if superseded else " WHERE superseded_by IS NULL")
+            return int(c.execute(q).fetchone()[0])
+
     def unreadable(self) -> list[UnreadableRun]:
         """The runs whose stored row no longer reads, newest first, each with why."""
         with self._conn() as c:

@@ -8,6 +8,9 @@ import pytest
 from page_helpers import texts
 from store_damage import CASES, RAW, snapshot
 
+from mtae_core import ExperimentConfig
+from mtae_core.store.runs import RunStore
+
 PAGES = ["pages/train.py", "pages/compare.py", "pages/studies.py", "pages/data.py"]
 
 
@@ -90,3 +93,18 @@ def test_a_store_moved_aside_while_the_app_runs_starts_afresh(app, home):
     assert not at.exception, [e.value for e in at.exception]
     assert "The run store cannot be used" not in texts(at.title)
     assert path.is_file()
+
+
+def test_a_run_that_no_longer_reads_is_counted_apart(app, home):
+    store = RunStore(home / "runs.db")
+    ids = [store.create_run(ExperimentConfig().replace(name=f"run{i}")) for i in range(3)]
+    with store._tx() as c:
+        c.execute("UPDATE runs SET config=? WHERE id=?",
+                  ('{"model": {"sharing": "gone"}}', ids[1]))
+    at = app()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = " ".join(texts(at.sidebar.caption))
+    assert "2 run(s) stored" in captions and "1 more cannot be read" in captions
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
