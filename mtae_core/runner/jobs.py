@@ -120,6 +120,8 @@ def execute(store: RunStore, run_id: int, cfg: ExperimentConfig,
 
     try:
         result = train(cfg, sink=StoreSink(store, run_id, on_progress), should_stop=should_stop)
+    except StoreError:  # nothing can be recorded: the worker ends with the message
+        raise
     except Exception as e:  # report every failure on the run instead of dying silently
         traceback.print_exc()
         store.finish(run_id, "failed", f"{type(e).__name__}: {e}")
@@ -167,6 +169,8 @@ def execute_group(store: RunStore, runs: Sequence[Run],
                               should_stop=should_stop, stop_replica=cancelled, on_result=done)
     except NotBatchable as e:
         reason = str(e)
+    except StoreError:  # nothing can be recorded: the worker ends with the message
+        raise
     except Exception as e:  # every failure is reported on the runs that have not ended
         traceback.print_exc()
         for i in ids:

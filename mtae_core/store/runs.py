@@ -40,6 +40,7 @@ STATUSES = ("queued", "running", "done", "failed", "cancelled", "diverged")
 ACTIVE = ("queued", "running")
 CANCELLED_BY_USER = "cancelled by the user"
 
+
 def default_path() -> Path:
     home = Path(os.environ.get("MTAE_HOME", Path.home() / ".mtae"))
     return home / "runs.db"
