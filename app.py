@@ -35,17 +35,21 @@ with st.sidebar:
     )
     status_line = st.empty()
 
+from mtae_core.errors import StoreError  # noqa: E402  (see above)
 from ui import notices  # noqa: E402  (see above)
 from ui.classroom import frame as classroom_frame  # noqa: E402  (see above)
 from ui.links import nav_links  # noqa: E402  (see above)
 from ui.state import (  # noqa: E402  (see above)
     device_line,
     get_runner,
-    get_store,
     page_drawn,
     run_in_frame,
+    store_or_stop,
+    store_problem,
+    workers_problem,
 )
 
+store = store_or_stop()  # a store that cannot be used: a page saying so, and no other
 classroom_frame()  # the link's ?hide=/?present=/?who=, "Your name", presenter mode
 nav_links(PAGES, nav)  # drawn again whenever the page changes the tab's settings or run
 run_in_frame(page)
@@ -56,11 +60,20 @@ notices.shown()  # (the page reached its end: its notices were on screen)
 # no second full rerun to show it). A page that reruns or switches skips this; the next
 # run draws it.
 page_drawn.set()
-get_runner()  # one store and one pool of training workers per server, started once
+try:
+    get_runner()  # one store and one pool of training workers per server, started once
+    runs = store.runs()
+    unreadable = store.count_runs() - len(runs)  # rows whose settings no longer read
+except StoreError as e:  # the store went bad since the page drew
+    store_problem(e)
 with status_line.container():
     # "detecting…" until a worker is warm (seconds after the server starts), then the
     # device: the line polls on its own only while it says "detecting…"
     device_line()
-    runs = get_store().runs()
+    problem = workers_problem()
+    if problem:
+        st.error(f"Training is stopped: {problem}", icon=":material/error:")
     active = sum(r.active for r in runs)
-    st.caption(f"{len(runs)} run(s) stored" + (f", {active} training now" if active else ""))
+    st.caption(f"{len(runs)} run(s) stored" + (f", {active} training now" if active else "")
+               + (f"; {unreadable} more cannot be read by this version (`mtae runs` names "
+                  "them)" if unreadable > 0 else ""))

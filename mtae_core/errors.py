@@ -72,6 +72,16 @@ class ConfigError(ValueError):
         return [p.message for p in self.problems]
 
 
+class StoreError(Exception):
+    """The run store cannot be opened or used: damaged, not a database, a folder, on a
+    read-only disk, made by a newer version, or its home is not a folder. ``str(e)`` is one
+    plain message that names the file and says what to do; ``path`` is the file."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 def show(value: Any) -> str:
     """A value as a user typed it (JSON), cut to its first ``SHOW`` characters, control
     characters escaped."""
@@ -232,6 +242,6 @@ def fail(path: str, text: str, label: str | None = None) -> ValueError:
     return ValueError(f"{MARK}{path}{SEP}{label or ''}{SEP}{text}")
 
 
-__all__ = ["ConfigError", "ConfigProblem", "LongNumber", "compose", "cut", "digits", "fail",
-           "label_of", "long_numbers", "printable", "read_int", "show", "unprintable", "use_labels",
-           "whole_number", "words"]
+__all__ = ["ConfigError", "ConfigProblem", "LongNumber", "StoreError", "compose", "cut", "digits",
+           "fail", "label_of", "long_numbers", "printable", "read_int", "show", "unprintable",
+           "use_labels", "whole_number", "words"]

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import Any, NoReturn
 
 import streamlit as st
 
 from mtae_core.config import ExperimentConfig
+from mtae_core.errors import StoreError
 from mtae_core.runner.jobs import JobRunner
 from mtae_core.store.runs import RunStore, default_path
 from mtae_core.store.tables import attach, attached
@@ -29,12 +30,43 @@ page_drawn = threading.Event()
 
 
 def run_in_frame(page: Any) -> None:
-    """app.py runs the chosen page through this."""
+    """app.py runs the chosen page through this (after ``store_or_stop``). A store that
+    goes bad while the page draws (the file replaced, the disk made read-only) shows the
+    same plain page as one that cannot be opened, not a traceback."""
     _frame_seen.set()
     # configs may name the store's users' tables: list them afresh once per page draw (a
     # table added by `mtae data add` meanwhile shows up; validating never reads the store)
     attach(default_path())
-    page.run()
+    try:
+        page.run()
+    except StoreError as e:
+        store_problem(e)
+
+
+STORE_NOTICE_SEEN = "mtae.store_notice_seen"
+
+
+def store_or_stop() -> RunStore:
+    """The store, for app.py to call before any page draws. One that cannot be used
+    (damaged, not a database, a folder, read-only, of a newer version, a home that is a
+    file) draws a page saying so and what to do, and stops there; every page draw tries
+    again, so moving the file aside and reloading is enough. A 0-byte file taken as a new
+    store is said once per browser tab."""
+    store = get_store()
+    if store.notice and not st.session_state.get(STORE_NOTICE_SEEN):
+        st.session_state[STORE_NOTICE_SEEN] = True
+        st.info(store.notice, icon=":material/info:")
+    return store
+
+
+def store_problem(e: StoreError) -> NoReturn:
+    """The page shown instead of any page while the run store cannot be used."""
+    st.title("The run store cannot be used")
+    st.error(str(e), icon=":material/error:")
+    st.markdown("Nothing in it was changed. Once the file is moved aside or the folder can "
+                "be written (or MTAE Studio is started with `MTAE_HOME` pointing at another "
+                "folder), reload this page.")
+    st.stop()
 
 
 def ensure_app_frame() -> None:
@@ -90,15 +122,26 @@ def _runner(path: str, start: bool) -> JobRunner:
 
 def get_store() -> RunStore:
     """The store at ``$MTAE_HOME/runs.db``; cached per path, so tests with their own
-    ``MTAE_HOME`` never share one."""
+    ``MTAE_HOME`` never share one. One that cannot be used draws ``store_problem``'s page
+    and stops the script run there."""
     path = default_path()
     if attached(path) is None:
         attach(path)
-    return _store(str(path))
+    try:
+        store = _store(str(path))
+        store.check()  # the file may have gone bad (or been moved aside) since it opened
+    except StoreError as e:  # whichever way the page runs, the plain page instead of it
+        store_problem(e)
+    return store
 
 
 def get_runner() -> JobRunner:
     return _runner(str(default_path()), workers_enabled())
+
+
+def workers_problem() -> str | None:
+    """Why the training workers cannot serve the store (they stopped over it), else None."""
+    return get_runner().problem if workers_enabled() else None
 
 
 def submit(cfg: ExperimentConfig, owner: str | None = None, actor: Any = None) -> int:

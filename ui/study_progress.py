@@ -21,6 +21,7 @@ from mtae_core.store.runs import ACTIVE, RunStore
 from . import identity, links, notices
 from .state import get_store
 from .study_results import cell_name, results_section, spec_download
+from .study_resume import resume_section
 from .text import md
 
 STUDY_PARAM = "study"  # query parameter: the study shown
@@ -257,5 +258,6 @@ def study_view(store: RunStore, study_id: int) -> None:
     st.caption(f"{len(spec.cells())} cell(s) × {len(spec.seeds)} seed(s) ({seeds}); varies "
                f"{varied}. Seeds: " + "; ".join(summary.notes[:1]) + ".")
     progress_section(store, study_id, spec)
+    resume_section(store, study_id)  # runs that did not finish: why, and Resume
     results_section(store, summary, studies.axis_fields(spec.base))
     spec_download(spec, key=f"studies.spec.{study_id}")

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, ExperimentConfig, parse_json
-from ..errors import cut, printable, whole_number
+from ..errors import StoreError, cut, printable, whole_number
 from .terminal import say
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from ..store.runs import RunStore
+    from .opening import open_store
 
-    return RunStore(args.db)
+    return open_store(args.db)
 
 
 def read_json_file(path: str) -> Any:
@@ -91,16 +91,21 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    df = _store(args).runs_table()
-    if df.empty:
+    store = _store(args)
+    df = store.runs_table(superseded=args.all)
+    bad = store.unreadable()
+    if df.empty and not bad:
         say("no runs yet")
         return 0
-    cols = [c for c in df.columns if c not in ("tasks", "created", "device")]
-    df = df[cols].copy()
-    for c in cols:  # names (and owners) escaped before the columns are lined up
-        if df[c].dtype == object:
-            df[c] = df[c].map(lambda v: printable(v) if isinstance(v, str) else v)
-    say(df.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if not df.empty:
+        cols = [c for c in df.columns if c not in ("tasks", "created", "device")]
+        df = df[cols].copy()
+        for c in cols:  # names (and owners) escaped before the columns are lined up
+            if df[c].dtype == object:
+                df[c] = df[c].map(lambda v: printable(v) if isinstance(v, str) else v)
+        say(df.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    for r in bad:  # one run that no longer reads never hides the others
+        say(f"run {r.id} ({printable(r.name)}, {r.status}): unreadable, {r.problem}")
     return 0
 
 
@@ -133,7 +138,12 @@ def _run_id(text: str) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    run = _store(args).get_run(args.run_id)
+    try:
+        run = _store(args).get_run(args.run_id)
+    except ConfigError as e:
+        print(f"error: run {args.run_id} is unreadable: its stored settings do not read in "
+              f"this version ({e.messages[0] if e.messages else e})", file=sys.stderr)
+        return 2
     if run is None:
         say(f"error: no run with id {args.run_id}", err=True)
         return 2
@@ -263,7 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--json", action="store_true", help="print one JSON object at the end")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(fn=cmd_train)
-    sub.add_parser("runs", help="list stored runs").set_defaults(fn=cmd_runs)
+    r = sub.add_parser("runs", help="list stored runs (one per study cell and seed)")
+    r.add_argument("--all", action="store_true",
+                   help="also the attempts a resumed study replaced (superseded runs)")
+    r.set_defaults(fn=cmd_runs)
     sub.add_parser("list", help="list every registry with a line each").set_defaults(fn=cmd_list)
     sub.add_parser("config", help="print the default config").set_defaults(fn=cmd_config)
     e = sub.add_parser("export", help="print the config of a stored run")
@@ -289,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     attach(args.db or default_path())
     try:
         return int(args.fn(args))
+    except StoreError as e:  # damaged, read-only, newer, a home that is a file: one line
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     finally:
         datasets.use_source(previous)  # (a caller in the same process keeps its own)
         if isinstance(previous, StoreTables):

@@ -56,7 +56,7 @@ def cmd_lesson(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..lessons.run import check
-    from ..store.runs import RunStore
+    from .opening import open_store
 
     bar = tqdm(desc=f"lesson {args.name}", unit="run", file=sys.stderr, disable=args.quiet,
                leave=False)
@@ -66,7 +66,7 @@ def cmd_lesson(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     try:
-        checked = check(args.name, RunStore(args.db), quick=args.quick, workers=args.workers,
+        checked = check(args.name, open_store(args.db), quick=args.quick, workers=args.workers,
                         on_run=on_run)
     except KeyboardInterrupt:
         say("interrupted: the lesson's study was cancelled", err=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..config import ConfigError
 from ..errors import cut, whole_number
-from ..studies.planning import cancel, retry, serve, start
+from ..studies.planning import INTERRUPTED, cancel, retry, serve, start
 from ..studies.spec import StudySpec
 from ..studies.summary import ENDED, StudySummary, summarize
 from .terminal import say
@@ -61,9 +61,9 @@ def _fail(msg: str) -> int:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from ..store.runs import RunStore
+    from .opening import open_store
 
-    return RunStore(args.db)
+    return open_store(args.db)
 
 
 def cmd_study(args: argparse.Namespace) -> int:
@@ -184,7 +184,7 @@ def _run_ray(store: Any, study_id: int, args: argparse.Namespace) -> int:
         return _fail(str(e))
     except KeyboardInterrupt:
         interrupted = True
-        cancel(store, study_id)
+        cancel(store, study_id, reason=INTERRUPTED)
         end = time.monotonic() + 5.0  # tasks stop at their next poll
         try:
             backend.run_until(lambda: not backend.active or time.monotonic() > end)
@@ -200,7 +200,8 @@ def _ended(store: Any, study_id: int, args: argparse.Namespace, interrupted: boo
     """Print how the study ended; the exit code: 0 done, 1 not all done, 130 interrupted."""
     if interrupted:
         _mark_interrupted(store, study_id)
-        say(f"study {study_id} cancelled: interrupted from the keyboard", err=True)
+        say(f"study {study_id} stopped: {INTERRUPTED}; `mtae study resume {study_id}` "
+            "runs what is left", err=True)
         _print(summarize(store, study_id), args.json)
         return 130
     summary = summarize(store, study_id)
@@ -210,12 +211,12 @@ def _ended(store: Any, study_id: int, args: argparse.Namespace, interrupted: boo
 
 def _mark_interrupted(store: Any, study_id: int) -> None:
     """Runs of this study that the stopped workers left failed were being cancelled:
-    say so instead of calling them failures."""
+    say so instead of calling them failures (each says ``INTERRUPTED``)."""
     df = store.study_runs(study_id)
     own = [int(i) for i in df.loc[df.owned, "run_id"]]
     for r in store.runs_by_id(own).values():
         if r.cancel_requested and r.status in ("failed", "running", "queued"):
-            store.finish(r.id, "cancelled", "cancelled: the study was interrupted")
+            store.finish(r.id, "cancelled", INTERRUPTED)
 
 
 def cmd_studies(args: argparse.Namespace) -> int:
@@ -227,14 +228,17 @@ def cmd_studies(args: argparse.Namespace) -> int:
     say(f"{'id':>4}  {'status':<9}  {'runs':>9}  {'cells':>5}  name")
     for st in studies:
         df = store.study_runs(st.id)
-        runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
+        ids = [int(i) for i in df.run_id.unique()]
+        runs = store.runs_by_id(ids)  # (a run whose row no longer reads is left out)
         done = sum(r.status == "done" for r in runs.values())
         try:
             s = summarize(store, st.id)
             status, n_cells = s.status, str(len(s.cells))
         except ConfigError:
             status, n_cells = "unreadable", "?"  # its spec no longer reads; runs are kept
-        say(f"{st.id:>4}  {status:<9}  {f'{done}/{len(runs)}':>9}  {n_cells:>5}  {st.name}")
+        bad = len(ids) - len(runs)
+        note = f"  ({bad} unreadable run{'s' * (bad > 1)}: see mtae runs)" if bad else ""
+        say(f"{st.id:>4}  {status:<9}  {f'{done}/{len(ids)}':>9}  {n_cells:>5}  {st.name}{note}")
     return 0
 
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import StoreError
 from ..store.access import CLI, Actor
 from ..store.runs import RunStore
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 POLL_SECONDS = 0.1  # how often an idle worker looks for queued runs
 SUPERVISE_SECONDS = 0.25  # how often the runner looks for workers that died
 APP_STOPPED = "the app stopped during training"
+STORE_EXIT = 3  # a worker's exit code when the store cannot be used (its reason: reported)
 
 
 def process_group(pgid: int) -> list[int]:
@@ -119,6 +121,8 @@ def execute(store: RunStore, run_id: int, cfg: ExperimentConfig,
 
     try:
         result = train(cfg, sink=StoreSink(store, run_id, on_progress), should_stop=should_stop)
+    except StoreError:  # nothing can be recorded: the worker ends with the message
+        raise
     except Exception as e:  # report every failure on the run instead of dying silently
         traceback.print_exc()
         store.finish(run_id, "failed", f"{type(e).__name__}: {e}")
@@ -166,6 +170,8 @@ def execute_group(store: RunStore, runs: Sequence[Run],
                               should_stop=should_stop, stop_replica=cancelled, on_result=done)
     except NotBatchable as e:
         reason = str(e)
+    except StoreError:  # nothing can be recorded: the worker ends with the message
+        raise
     except Exception as e:  # every failure is reported on the runs that have not ended
         traceback.print_exc()
         for i in ids:
@@ -232,6 +238,8 @@ class JobRunner:
         self._pipes: dict[int, int] = {}  # worker pid -> write end of its parent-alive pipe
         self._reports: dict[int, int] = {}  # worker pid -> read end of what it reports
         self.device: str | None = None  # the device an "auto" run trains on, once a worker said
+        # why no worker can serve the store (damaged, read-only...): then none is started
+        self.problem: str | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._spawned = threading.Event()
@@ -276,7 +284,10 @@ class JobRunner:
                     p.kill()
                     p.wait()
             self.procs.clear()
-        self.store.fail_orphans(reason=APP_STOPPED)
+        try:
+            self.store.fail_orphans(reason=APP_STOPPED)
+        except StoreError as e:  # nothing to record in a store that cannot be used
+            self._store_failed(e)
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         """True once the workers have been started (not necessarily warm)."""
@@ -385,6 +396,8 @@ class JobRunner:
             for line in data.decode(errors="replace").splitlines():
                 if line.startswith("device "):
                     self.device = line.removeprefix("device ").strip()
+                elif line.startswith("store-error "):
+                    self.problem = line.removeprefix("store-error ").strip()
 
     def _close_pipe(self, pid: int) -> None:
         for fds in (self._pipes, self._reports):
@@ -407,6 +420,8 @@ class JobRunner:
         return min(self.n_workers, max(1, len(self.store.runs(("queued", "running")))))
 
     def _spawn_wanted(self) -> None:
+        if self.problem is not None:  # a new worker would only fail the same way
+            return
         wanted = self._wanted()
         while len(self.procs) < wanted:
             self.procs.append(self._spawn())
@@ -418,6 +433,8 @@ class JobRunner:
             with self._lock:
                 if not self._stop.is_set():
                     self._spawn_wanted()
+        except StoreError as e:
+            self._store_failed(e)
         except Exception:
             traceback.print_exc()
         finally:
@@ -428,14 +445,27 @@ class JobRunner:
                     return
                 try:
                     self._tick()
+                except StoreError as e:
+                    self._store_failed(e)
                 except Exception:
                     traceback.print_exc()
+
+    def _store_failed(self, e: StoreError) -> None:
+        """The store cannot be used (any more): say so once, and start no more workers."""
+        if self.problem is None:
+            print(f"mtae: {e}", file=sys.stderr, flush=True)
+        self.problem = str(e)
 
     def _tick(self) -> None:
         """Read what workers reported, replace dead ones (failing their runs), start
         more while runs wait. Called with the lock held."""
         self._read_reports()
         dead = [p for p in self.procs if p.poll() is not None]
+        if any(p.returncode == STORE_EXIT for p in dead):
+            self._read_reports()  # its last words: why
+            if self.problem is None:
+                self.problem = (f"the training workers cannot use the run store {self.store.path}"
+                                f" (see {self.log_path})")
         if dead:
             for p in dead:
                 self._close_pipe(p.pid)

@@ -26,9 +26,11 @@ import sys
 import threading
 import traceback
 from types import FrameType
+from typing import NoReturn
 
+from ..errors import StoreError
 from ..store.runs import RunStore
-from .jobs import APP_STOPPED, POLL_SECONDS, claim, execute_group
+from .jobs import APP_STOPPED, POLL_SECONDS, STORE_EXIT, claim, execute_group
 
 GRACE_SECONDS = 2.0  # how long a worker whose app is gone may take to end its run cleanly
 WATCH_SECONDS = 0.25  # how often the watcher checks the parent pid (besides the pipe)
@@ -106,24 +108,39 @@ def worker_main(db: str, parent_pid: int | None = None, parent_fd: int | None = 
     parent goes away. ``report_fd``: where to say which device "auto" trains on."""
     watch = ParentWatch(parent_pid, parent_fd).start()
     try:
+        try:  # first: a store that cannot be used ends this worker with one plain line
+            store = RunStore(db)
+        except StoreError as e:
+            _give_up(e, report_fd)
+        watch.store = store
         _settle()
         if not watch.gone.is_set():
             _warm_up(watch.gone)
         if report_fd is not None:
-            _report_device(report_fd)
-        store = RunStore(db)
-        watch.store = store
+            _report(report_fd, f"device {_device_label()}")
         while not watch.gone.is_set():
-            # the fair choice, with the queued runs of its seed group: trained together
-            runs = claim(store, os.getpid())
-            if not runs:
-                watch.gone.wait(POLL_SECONDS)
-                continue
-            watch.run_ids = [r.id for r in runs]
-            execute_group(store, runs, abort=watch.gone)
+            try:
+                # the fair choice, with the queued runs of its seed group: trained together
+                runs = claim(store, os.getpid())
+                if not runs:
+                    watch.gone.wait(POLL_SECONDS)
+                    continue
+                watch.run_ids = [r.id for r in runs]
+                execute_group(store, runs, abort=watch.gone)
+            except StoreError as e:  # the store went bad (or read-only) while serving it
+                _give_up(e, report_fd)
             watch.run_ids = []
     finally:
         watch.finished.set()
+
+
+def _give_up(e: StoreError, report_fd: int | None) -> NoReturn:
+    """End this worker over a store it cannot use: the message in its log, the same line
+    to its runner (which then starts no more workers and says why), no traceback."""
+    print(f"mtae worker: {e}", file=sys.stderr, flush=True)
+    if report_fd is not None:
+        _report(report_fd, f"store-error {e}")
+    raise SystemExit(STORE_EXIT)
 
 
 def _settle() -> None:
@@ -153,16 +170,19 @@ def _warm_up(stop: threading.Event) -> None:
         traceback.print_exc()
 
 
-def _report_device(fd: int) -> None:
+def _device_label() -> str:
     from ..engine.training import describe_device, resolve_device
 
     try:
-        label = describe_device(resolve_device("auto"))
+        return describe_device(resolve_device("auto"))
     except Exception as e:  # a broken driver: say so rather than nothing
-        label = f"unknown ({type(e).__name__})"
+        return f"unknown ({type(e).__name__})"
+
+
+def _report(fd: int, line: str) -> None:
+    """One line to the runner (``device <label>``, ``store-error <message>``)."""
     try:
-        os.write(fd, f"device {label}\n".encode())
-        os.close(fd)
+        os.write(fd, (" ".join(line.split()) + "\n").encode())
     except OSError:  # the app is gone; the watcher handles that
         pass
 

@@ -4,6 +4,7 @@ the app reads. Runs and their epochs (``runs``), studies (``studies``), users' t
 ``audit``; the fair queue: ``fair``) and the source through which configs may name those
 tables (``tables``)."""
 
+from ..errors import StoreError
 from .access import CLI, Actor, ClassSettings, DeletePreview, NotAllowed, QueueFull, check_key
 from .datasets import DatasetInUse, StoredDataset
 from .runs import ACTIVE, STATUSES, Run, RunStore, default_path
@@ -11,5 +12,5 @@ from .studies import Study
 from .tables import StoreTables, add_table, attach, delete_table
 
 __all__ = ["ACTIVE", "CLI", "STATUSES", "Actor", "ClassSettings", "DatasetInUse", "DeletePreview",
-           "NotAllowed", "QueueFull", "Run", "RunStore", "StoreTables", "StoredDataset", "Study",
-           "add_table", "attach", "check_key", "default_path", "delete_table"]
+           "NotAllowed", "QueueFull", "Run", "RunStore", "StoreError", "StoreTables", "StoredDataset",
+           "Study", "add_table", "attach", "check_key", "default_path", "delete_table"]

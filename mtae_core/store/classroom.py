@@ -259,17 +259,19 @@ class ClassTables:
             raise NotAllowed("Only the teacher may clear the class's queue.")
         with self._tx() as c:
             ids = [int(r[0]) for r in c.execute("SELECT id FROM runs WHERE status='queued'")]
-            _cancel_in(c, ids)
+            _cancel_in(c, ids, "the teacher cleared the queue")
             said = f"{len(ids)} queued run(s) cancelled" + (f": {ids_text(ids)}" if ids else "")
             record(c, actor, "clear queue", said)
         return ids
 
     # ---- cancel --------------------------------------------------------------------------------
     def cancel_runs(self, run_ids: Sequence[int], actor: Actor = CLI,
-                    what: str | None = None) -> list[int]:
+                    what: str | None = None, reason: str = "cancelled by the user") -> list[int]:
         """Ask these runs to stop (queued ones end at once, training ones at their next
         poll); NotAllowed, nothing changed, if any is not ``actor``'s to cancel. One audit
-        row (``what``: how it names the action, e.g. the study). The active ids asked."""
+        row (``what``: how it names the action, e.g. the study). ``reason``: what each
+        cancelled run says, however it ends (a study interrupted with Ctrl-C says so). The
+        active ids asked."""
         ids = [int(i) for i in dict.fromkeys(run_ids)]
         if not ids:
             return []
@@ -277,7 +279,7 @@ class ClassTables:
             rows = _rows(c, ids)
             _check_all(actor, rows, "cancel")
             active = [i for i in ids if i in rows and rows[i]["status"] in ("queued", "running")]
-            _cancel_in(c, ids)
+            _cancel_in(c, ids, reason)
             record(c, actor, "cancel", what or _described(ids, rows))
         return active
 
@@ -368,13 +370,17 @@ def _studies_using(c: sqlite3.Connection, ids: Sequence[int]) -> dict[int, set[t
     return out
 
 
-def _cancel_in(c: sqlite3.Connection, ids: Sequence[int]) -> None:
+def _cancel_in(c: sqlite3.Connection, ids: Sequence[int], reason: str) -> None:
     now = time.time()
     for k in range(0, len(ids), 500):
         chunk = list(ids[k:k + 500])
-        c.execute(f"UPDATE runs SET cancel_requested=1 WHERE id IN ({_marks(chunk)})", chunk)
-        c.execute("UPDATE runs SET status='cancelled', error='cancelled by the user', finished=?"
-                  f" WHERE status='queued' AND id IN ({_marks(chunk)})", (now, *chunk))
+        # the reason is kept in the run's info: ``finish('cancelled')`` says it however the
+        # run ends (a training run stops at its next poll, after this transaction)
+        c.execute("UPDATE runs SET cancel_requested=1, info=json_set(CASE WHEN json_valid(info)"
+                  " THEN info ELSE '{}' END, '$.cancel_reason', ?)"
+                  f" WHERE id IN ({_marks(chunk)})", (reason, *chunk))
+        c.execute("UPDATE runs SET status='cancelled', error=?, finished=?"
+                  f" WHERE status='queued' AND id IN ({_marks(chunk)})", (reason, now, *chunk))
 
 
 def _described(ids: Sequence[int], rows: dict[int, sqlite3.Row]) -> str:

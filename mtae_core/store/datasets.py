@@ -44,9 +44,12 @@ class StoredDataset:
 def read_stored_datasets(path: str | Path) -> list[StoredDataset]:
     """The tables stored at ``path``, read only: no store is created or migrated (the
     data-set registry lists them while configs, and so migrations, are being read)."""
-    if not Path(path).exists():
+    if not Path(path).is_file():
         return []
-    c = sqlite3.connect(path, timeout=30.0)  # the file exists: nothing is created
+    try:
+        c = sqlite3.connect(path, timeout=30.0)  # the file exists: nothing is created
+    except sqlite3.Error:
+        return []
     try:
         c.row_factory = sqlite3.Row
         try:
@@ -55,8 +58,8 @@ def read_stored_datasets(path: str | Path) -> list[StoredDataset]:
         except sqlite3.OperationalError:  # a store made before owners (or before tables)
             rows = c.execute("SELECT sha256, name, meta, created, length(csv) AS size, "
                              "NULL AS owner FROM datasets ORDER BY created").fetchall()
-    except sqlite3.OperationalError:  # a store made before users' tables: none yet
-        return []
+    except sqlite3.DatabaseError:  # a store made before users' tables: none yet; or a
+        return []  # damaged one, which opening the store (RunStore) explains in plain words
     finally:
         c.close()
     return [StoredDataset(r["sha256"], r["name"], json.loads(r["meta"]), r["created"],
@@ -65,12 +68,15 @@ def read_stored_datasets(path: str | Path) -> list[StoredDataset]:
 
 def read_dataset_csv(path: str | Path, sha256: str) -> bytes | None:
     """The bytes of the table stored at ``path`` with this SHA-256 (read only)."""
-    if not Path(path).exists():
+    if not Path(path).is_file():
         return None
-    c = sqlite3.connect(path, timeout=30.0)
+    try:
+        c = sqlite3.connect(path, timeout=30.0)
+    except sqlite3.Error:
+        return None
     try:
         r = c.execute("SELECT csv FROM datasets WHERE sha256=?", (sha256,)).fetchone()
-    except sqlite3.OperationalError:  # a store made before users' tables
+    except sqlite3.DatabaseError:  # a store made before users' tables (or a damaged one)
         return None
     finally:
         c.close()

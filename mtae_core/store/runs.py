@@ -20,71 +20,27 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..config import ExperimentConfig, run_key, seedless_key
-from ..errors import ConfigError
+from ..errors import ConfigError, cut
+from . import problems, schema
 from .access import CLI, Actor, NotAllowed
-from .classroom import ClassTables, add_column, check_cap, check_owner, fair_units, settings_in
-from .classroom import migrate as migrate_class
+from .classroom import ClassTables, check_cap, check_owner, fair_units, settings_in
 from .datasets import (
-    DATASETS_SCHEMA,
     DatasetInUse,
     DatasetTables,
     StoredDataset,
     read_stored_datasets,
 )
-from .studies import STUDY_SCHEMA, Study, StudyTables
+from .studies import Study, StudyTables
 
 if TYPE_CHECKING:  # torch is imported to save or load weights, not to read runs
     import torch
 
 __all__ = ["ACTIVE", "STATUSES", "DatasetInUse", "NotAllowed", "Run", "RunStore", "StoredDataset",
-           "Study", "default_path", "read_stored_datasets"]
+           "Study", "UnreadableRun", "default_path", "read_stored_datasets"]
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "diverged")
 ACTIVE = ("queued", "running")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('queued','running','done','failed','cancelled','diverged')),
-    config TEXT NOT NULL,
-    owner TEXT,
-    created REAL NOT NULL,
-    started REAL,
-    finished REAL,
-    error TEXT,
-    device TEXT,
-    info TEXT,
-    progress REAL NOT NULL DEFAULT 0,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    worker_pid INTEGER,
-    train_seconds REAL,
-    test_metrics TEXT
-);
-CREATE TABLE IF NOT EXISTS epoch_metrics (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    epoch INTEGER NOT NULL,
-    split TEXT NOT NULL,
-    task TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    value REAL,
-    PRIMARY KEY (run_id, epoch, split, task, metric)
-);
-CREATE TABLE IF NOT EXISTS epoch_extras (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    epoch INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (run_id, epoch)
-);
-CREATE TABLE IF NOT EXISTS artifacts (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (run_id, name)
-);
-CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
-"""
-
+CANCELLED_BY_USER = "cancelled by the user"
 
 
 def default_path() -> Path:
@@ -112,39 +68,91 @@ class Run:
     val_metrics: dict[str, dict[str, float]]  # same shape, on the validation split
     owner: str | None = None  # who queued it (the UI: the browser tab and its user's name)
     first_epoch: float | None = None  # when its first epoch was stored (time.time())
+    # the run that took this one's place in its study (a resumed study queued it again):
+    # lists of runs leave a superseded run out unless asked for every run
+    superseded_by: int | None = None
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
 
 
+@dataclass(frozen=True)
+class UnreadableRun:
+    """A stored run whose row no longer reads (its config, say, names a setting this
+    version does not know): lists leave it out and say so with this."""
+
+    id: int
+    name: str
+    status: str
+    problem: str  # in plain words, one line
+
+
 class RunStore(StudyTables, DatasetTables, ClassTables):
+    """The store at ``path`` (default: ``$MTAE_HOME/runs.db``), brought to this version's
+    schema on opening (``schema.upgrade``). ``StoreError`` (one plain message naming the
+    file and what to do) when it cannot be used: damaged, not a database, a folder,
+    read-only, of a newer version, or its home is a file. ``notice``: something to tell
+    the person about how it opened (a 0-byte file taken as a new store), else None."""
+
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.notice: str | None = None
+        self.backups: list[Path] = []  # copies made before migrating it this time
+        self._open()
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # the home is a file, or may not be created
+            raise problems.home_problem(self.path.parent, self.path, e) from None
+        if self.path.is_dir():
+            raise problems.damaged(self.path, "it is a folder, not a file")
+        if self.path.is_file() and self.path.stat().st_size == 0 \
+                and not self.path.with_name(self.path.name + "-wal").exists():
+            self.notice = problems.empty_notice(self.path)
         with self._conn() as c:
             c.execute("PRAGMA journal_mode=WAL")
-            c.executescript(_SCHEMA + DATASETS_SCHEMA)
-            c.executescript(STUDY_SCHEMA)
-            _migrate_run_keys(c)
-            _add_column(c, "val_metrics")  # validation metrics, next to the test metrics
-            # which backend drives a run (NULL: the local workers; 'ray': a Ray driver)
-            _add_column(c, "backend")
-            # runs that differ only in their seed (a study cell's seeds): a worker claims
-            # the queued ones together and trains them as one batched model (replicas)
-            _add_column(c, "seed_group")
-            # a class's server: its settings, the audit log, owners of studies and tables
-            migrate_class(c)
+            self.backups = schema.upgrade(c, self.path)
+            # a store that cannot be written says so now, not at the first Train press: a
+            # write of page 1, rolled back (nothing reaches the file)
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute(f"PRAGMA user_version={schema.version_of(c)}")
+            finally:
+                c.execute("ROLLBACK")
+
+    def check(self) -> None:
+        """Make sure the file is still this store (a long-lived process calls it before
+        using a store it opened earlier): ``StoreError`` when it went bad since (replaced,
+        made read-only...); a file moved aside since is started afresh in its place."""
+        if not self.path.is_file():
+            self._open()  # moved aside (or made a folder: _open says so)
+            return
+        with self._conn() as c:
+            found = schema.version_of(c)
+        if found != schema.VERSION:  # replaced by an empty file, an older or a newer store
+            self._open()
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
-        c = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        """A connection for one operation. SQLite's errors that mean the file cannot be
+        used (damaged, read-only, a folder) come out as ``StoreError``."""
+        try:
+            c = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        except sqlite3.Error as e:
+            raise (problems.from_sqlite(e, self.path) or e) from None
         try:
             c.execute("PRAGMA busy_timeout=30000")
             c.execute("PRAGMA synchronous=NORMAL")
             c.execute("PRAGMA foreign_keys=ON")
             c.row_factory = sqlite3.Row
             yield c
+        except sqlite3.DatabaseError as e:
+            problem = problems.from_sqlite(e, self.path)
+            if problem is None:
+                raise
+            raise problem from None
         finally:
             c.close()
 
@@ -155,7 +163,10 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
             try:
                 yield c
             except BaseException:
-                c.execute("ROLLBACK")
+                try:
+                    c.execute("ROLLBACK")
+                except sqlite3.Error:  # (the error itself may have ended the transaction)
+                    pass
                 raise
             c.execute("COMMIT")
 
@@ -227,6 +238,9 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
             c.executemany("UPDATE runs SET status='running', started=?, worker_pid=? WHERE id=?",
                           [(now, worker_pid, i) for i in ids])
         runs = self.runs_by_id(ids)
+        for i in ids:
+            if i not in runs:  # its row no longer reads: it cannot be trained
+                self.finish(i, "failed", "its stored settings do not read in this version")
         return [runs[i] for i in ids if i in runs]
 
     def mark_started(self, run_id: int, info: dict[str, Any]) -> None:
@@ -251,6 +265,8 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
         if status not in STATUSES or status in ACTIVE:
             raise ValueError(f"not a final status: {status!r}")
         with self._tx() as c:
+            if status == "cancelled":  # why it was asked to stop, when that was recorded
+                error = _info(c, run_id).get("cancel_reason") or error
             c.execute(
                 "UPDATE runs SET status=?, error=?, test_metrics=?, val_metrics=?, train_seconds=?,"
                 " finished=?, progress=CASE WHEN ?='done' THEN 1 ELSE progress END WHERE id=?",
@@ -262,11 +278,13 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
                 merged = {**json.loads((row and row["info"]) or "{}"), **info}
                 c.execute("UPDATE runs SET info=? WHERE id=?", (json.dumps(merged), run_id))
 
-    def request_cancel(self, run_id: int, actor: Actor = CLI) -> None:
+    def request_cancel(self, run_id: int, actor: Actor = CLI,
+                       reason: str = CANCELLED_BY_USER) -> None:
         """Ask a run to stop. A queued run is cancelled at once; a running one at its
-        worker's next poll. ``NotAllowed`` (nothing changed) when the run is not
-        ``actor``'s to cancel; one audit row otherwise."""
-        self.cancel_runs([run_id], actor)
+        worker's next poll. ``reason``: what the cancelled run says (e.g. that its study
+        was interrupted with Ctrl-C), however it ends. ``NotAllowed`` (nothing changed)
+        when the run is not ``actor``'s to cancel; one audit row otherwise."""
+        self.cancel_runs([run_id], actor, reason=reason)
 
     def cancel_requested(self, run_id: int) -> bool:
         """Whether the run should stop: asked to, or deleted meanwhile."""
@@ -292,6 +310,7 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
         self.delete_runs([run_id], actor, force=force)
 
     def _run(self, row: sqlite3.Row) -> Run:
+        """The run of a row; ``ConfigError`` (or ``ValueError``) when it does not read."""
         try:
             return _run(row)
         except ConfigError:
@@ -302,20 +321,56 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
             attach(self.path)
             return _run(row)
 
+    def _readable(self, rows: Sequence[sqlite3.Row]) -> list[Run]:
+        """The runs of these rows that read; one that does not is left out (so one bad
+        row never hides the others: ``unreadable`` lists it)."""
+        out = []
+        for row in rows:
+            try:
+                out.append(self._run(row))
+            except (ValueError, TypeError):
+                continue
+        return out
+
     def get_run(self, run_id: int) -> Run | None:
+        """The run with this id; None when there is none. ``ConfigError`` when its row
+        no longer reads (see ``unreadable``)."""
         with self._conn() as c:
             row = c.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         return self._run(row) if row else None
 
-    def runs(self, status: Sequence[str] | None = None) -> list[Run]:
-        q = "SELECT * FROM runs"
+    def runs(self, status: Sequence[str] | None = None, superseded: bool = False) -> list[Run]:
+        """The runs (with these statuses), newest first. Left out: runs a resumed study
+        replaced (``superseded_by``; ``superseded=True`` keeps them) and runs whose row
+        no longer reads (``unreadable`` lists them)."""
+        where = [] if superseded else ["superseded_by IS NULL"]
         args: tuple[str, ...] = ()
         if status:
-            q += f" WHERE status IN ({','.join('?' * len(status))})"
+            where.append(f"status IN ({','.join('?' * len(status))})")
             args = tuple(status)
+        q = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
         with self._conn() as c:
             rows = c.execute(q + " ORDER BY id DESC", args).fetchall()
-        return [self._run(r) for r in rows]
+        return self._readable(rows)
+
+    def count_runs(self, superseded: bool = False) -> int:
+        """How many runs the store holds (as ``runs`` counts them, unreadable ones too):
+        with ``len(runs())``, how many do not read, without reading any config."""
+        with self._conn() as c:
+            q = "SELECT count(*) FROM runs" + ("" if superseded else " WHERE superseded_by IS NULL")
+            return int(c.execute(q).fetchone()[0])
+
+    def unreadable(self) -> list[UnreadableRun]:
+        """The runs whose stored row no longer reads, newest first, each with why."""
+        with self._conn() as c:
+            rows = c.execute("SELECT * FROM runs ORDER BY id DESC").fetchall()
+        out = []
+        for row in rows:
+            try:
+                self._run(row)
+            except (ValueError, TypeError) as e:
+                out.append(UnreadableRun(row["id"], row["name"], row["status"], _problem(e)))
+        return out
 
     def latest_run(self, active_only: bool = False) -> Run | None:
         rs = self.runs(ACTIVE if active_only else None)
@@ -330,7 +385,7 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
                 chunk = ids[i:i + 500]
                 rows = c.execute(f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
                                  chunk).fetchall()
-                out.update((r["id"], self._run(r)) for r in rows)
+                out.update((r.id, r) for r in self._readable(rows))
         return out
 
     def find_run(self, key: str) -> Run | None:
@@ -339,7 +394,8 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
         with self._conn() as c:
             row = c.execute("SELECT * FROM runs WHERE key=? AND status IN ('done','queued','running')"
                             " ORDER BY id DESC LIMIT 1", (key,)).fetchone()
-        return self._run(row) if row else None
+        found = self._readable([row]) if row else []
+        return found[0] if found else None
 
     def find_runs(self, keys: Sequence[str]) -> dict[str, Run]:
         """``find_run`` for many keys in one query: key -> newest reusable run."""
@@ -351,7 +407,8 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
                 rows = c.execute(
                     f"SELECT * FROM runs WHERE key IN ({','.join('?' * len(chunk))})"
                     " AND status IN ('done','queued','running') ORDER BY id", chunk).fetchall()
-                out.update((r["key"], self._run(r)) for r in rows)  # the newest id wins
+                key_of = {r["id"]: r["key"] for r in rows}
+                out.update((key_of[r.id], r) for r in self._readable(rows))  # the newest id wins
         return out
 
     def run_keys(self, run_ids: Sequence[int]) -> dict[int, str]:
@@ -423,11 +480,12 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
         return torch.load(io.BytesIO(row[0]), map_location="cpu", weights_only=True)  # type: ignore[no-any-return]
 
     # ---- tables for the UI ------------------------------------------------------------------
-    def runs_table(self) -> pd.DataFrame:
+    def runs_table(self, superseded: bool = False) -> pd.DataFrame:
         """One row per run with its settings and final per-task test metrics
-        (columns ``<task> · <metric>``)."""
+        (columns ``<task> · <metric>``). Runs a resumed study replaced are left out unless
+        ``superseded`` (then a column ``superseded by`` says by which run)."""
         recs = []
-        for r in self.runs():
+        for r in self.runs(superseded=superseded):
             cfg = r.config
             rec: dict[str, Any] = {
                 "id": r.id, "name": r.name, "status": r.status, "dataset": cfg.data.dataset,
@@ -437,12 +495,34 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
                 "seconds": r.train_seconds, "created": pd.Timestamp(r.created, unit="s"),
                 "owner": r.owner,
             }
+            if superseded:
+                rec["superseded by"] = r.superseded_by
             for task, ms in r.test_metrics.items():
                 for m, v in ms.items():
                     if m != "loss":
                         rec[f"{task} · {m}"] = v
             recs.append(rec)
         return pd.DataFrame(recs)
+
+
+def _info(c: sqlite3.Connection, run_id: int) -> dict[str, Any]:
+    """A run's info as stored (empty when there is none, or it does not read)."""
+    row = c.execute("SELECT info FROM runs WHERE id=?", (run_id,)).fetchone()
+    try:
+        info = json.loads((row and row["info"]) or "{}")
+    except ValueError:
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _problem(e: Exception) -> str:
+    """Why a row does not read, in one line: the first of a ``ConfigError``'s problems."""
+    if isinstance(e, ConfigError) and e.messages:
+        first = e.messages[0]
+        more = len(e.messages) - 1
+        return cut(first, 160) + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
+    return "its stored data is not valid JSON" if isinstance(e, json.JSONDecodeError) \
+        else "its stored data does not read in this version"
 
 
 def _run(row: sqlite3.Row) -> Run:
@@ -455,7 +535,7 @@ def _run(row: sqlite3.Row) -> Run:
         worker_pid=row["worker_pid"], train_seconds=row["train_seconds"],
         test_metrics=json.loads(row["test_metrics"] or "{}"),
         val_metrics=json.loads(row["val_metrics"] or "{}"),
-        owner=row["owner"], first_epoch=row["first_epoch"],
+        owner=row["owner"], first_epoch=row["first_epoch"], superseded_by=row["superseded_by"],
     )
 
 
@@ -465,34 +545,6 @@ def _config(text: str) -> ExperimentConfig:
     read the same runs every second. (``from_stored``: a run stored before the data seed
     keeps the data its run seed drew.)"""
     return ExperimentConfig.from_stored(text)
-
-
-def _add_column(c: sqlite3.Connection, name: str, kind: str = "TEXT") -> None:
-    """Give a store made before the column ``name`` existed that column (empty)."""
-    add_column(c, "runs", name, kind)
-
-
-def _migrate_run_keys(c: sqlite3.Connection) -> None:
-    """Give a store made before studies its ``runs.key`` column (the run-key hash a study
-    reuses runs by) and fill it for the runs already there. Tolerant: a stored config that
-    no longer parses keeps a NULL key and is simply never reused."""
-    cols = {r[1] for r in c.execute("PRAGMA table_info(runs)")}
-    if "key" not in cols:
-        try:
-            c.execute("ALTER TABLE runs ADD COLUMN key TEXT")
-        except sqlite3.OperationalError as e:  # another process added it a moment ago
-            if "duplicate column" not in str(e):
-                raise
-    c.execute("CREATE INDEX IF NOT EXISTS runs_key ON runs(key)")
-    rows = c.execute("SELECT id, config FROM runs WHERE key IS NULL").fetchall()
-    keys = []
-    for r in rows:
-        try:
-            keys.append((run_key(ExperimentConfig.from_stored(r["config"])), r["id"]))
-        except Exception:  # noqa: BLE001  (an unreadable old config must not stop the app)
-            continue
-    if keys:
-        c.executemany("UPDATE runs SET key=? WHERE id=?", keys)
 
 
 def _finite(v: float) -> float | None:

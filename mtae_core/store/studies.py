@@ -113,10 +113,18 @@ class StudyTables:
             record(c, actor, action, f"study #{study_id}: {what}")
 
     def replace_study_run(self, study_id: int, old_run_id: int, new_run_id: int) -> None:
-        """Point the study at a new run in place of an old one (a retry); the study owns it."""
+        """Point the study at a new run in place of an old one (a retry); the study owns it.
+        The old run is marked superseded by the new one: lists of runs leave it out, so a
+        study shows one run per cell and seed however often it was resumed."""
+        self.replace_study_runs(study_id, [(old_run_id, new_run_id)])
+
+    def replace_study_runs(self, study_id: int, pairs: Sequence[tuple[int, int]]) -> None:
+        """``replace_study_run`` for many (old, new) pairs, in one transaction."""
         with self._tx() as c:
-            c.execute("UPDATE study_runs SET run_id=?, owned=1 WHERE study_id=? AND run_id=?",
-                      (new_run_id, study_id, old_run_id))
+            c.executemany("UPDATE study_runs SET run_id=?, owned=1 WHERE study_id=? AND run_id=?",
+                          [(new, study_id, old) for old, new in pairs])
+            c.executemany("UPDATE runs SET superseded_by=? WHERE id=?",
+                          [(new, old) for old, new in pairs])
 
     # ---- runs a study backend other than the local workers drives (Ray) -------------------
     def claim_for_backend(self, run_ids: Sequence[int], backend: str | None,

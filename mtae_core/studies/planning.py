@@ -217,6 +217,9 @@ def chunks_per_group(n_groups: int, k: int, workers: int) -> int:
 
 
 SERVE_POLL_SECONDS = 0.25  # how often ``serve`` looks at the study's runs
+# what the runs a Ctrl-C stopped say (not "cancelled by the user": nobody chose to cancel
+# them one by one; `mtae study resume ID` runs them)
+INTERRUPTED = "the study was interrupted (Ctrl-C)"
 
 
 def serve(store: RunStore, study_id: int, workers: int | None = None,
@@ -244,7 +247,7 @@ def serve(store: RunStore, study_id: int, workers: int | None = None,
                 return
             time.sleep(SERVE_POLL_SECONDS)
     except KeyboardInterrupt:
-        stopping = cancel(store, study_id)
+        stopping = cancel(store, study_id, reason=INTERRUPTED)
         end = time.monotonic() + 5.0  # running ones stop at their next poll
         while time.monotonic() < end and any(r.active for r in store.runs_by_id(stopping).values()):
             time.sleep(0.05)
@@ -253,11 +256,13 @@ def serve(store: RunStore, study_id: int, workers: int | None = None,
         runner.stop()
 
 
-def cancel(store: RunStore, study_id: int, actor: Actor = CLI) -> list[int]:
+def cancel(store: RunStore, study_id: int, actor: Actor = CLI,
+           reason: str | None = None) -> list[int]:
     """Cancel the study: its queued runs stop at once, its training ones at their next
     poll. Runs it reused from elsewhere are left alone (they may belong to someone else).
-    ``NotAllowed`` (nothing changed) when the study is not ``actor``'s; one audit row.
-    Returns the ids of the runs asked to stop."""
+    ``reason``: what the cancelled runs say (default: cancelled by the user; a Ctrl-C:
+    ``INTERRUPTED``). ``NotAllowed`` (nothing changed) when the study is not ``actor``'s;
+    one audit row. Returns the ids of the runs asked to stop."""
     study = store.check_study(study_id, actor, "cancel")
     store.mark_study_cancelled(study_id)
     df = store.study_runs(study_id)
@@ -267,17 +272,55 @@ def cancel(store: RunStore, study_id: int, actor: Actor = CLI) -> list[int]:
     name = study.name if study is not None else "?"
     if active:  # one audit row for the study, not one per run
         store.cancel_runs(active, actor,
-                          what=f"study #{study_id} {name!r}: {len(active)} run(s) asked to stop")
+                          what=f"study #{study_id} {name!r}: {len(active)} run(s) asked to stop",
+                          **({} if reason is None else {"reason": reason}))
     else:
         store.record_study_action(study_id, actor, "cancel", f"{name!r}: nothing to stop")
     return active
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """The runs of a study that ended without finishing, by why: what resuming it queues
+    again. Diverged runs are not among them (the same seed diverges again)."""
+
+    app_stopped: list[int]  # failed because the app (its workers) stopped as they trained
+    failed: dict[int, str]  # failed for another reason: run id -> the reason
+    cancelled: dict[int, str]  # run id -> why (cancelled by the user, a Ctrl-C...)
+    active: int  # runs of the study still queued or training
+
+    @property
+    def runs(self) -> list[int]:
+        return sorted([*self.app_stopped, *self.failed, *self.cancelled])
+
+    @property
+    def resumable(self) -> bool:
+        """Whether to offer Resume: some runs did not finish and none is still going
+        (while runs still stop after a cancel, the study is not yet as it will stay)."""
+        return bool(self.runs) and self.active == 0
+
+
+def unfinished(store: RunStore, study_id: int) -> Unfinished:
+    """Which of the study's runs ``retry`` would queue again, and why each ended."""
+    from ..runner.jobs import APP_STOPPED
+
+    df = store.study_runs(study_id)
+    runs = store.runs_by_id([int(i) for i in df.run_id.unique()])
+    ordered = sorted(runs.values(), key=lambda r: r.id)
+    return Unfinished(
+        app_stopped=[r.id for r in ordered if r.status == "failed" and r.error == APP_STOPPED],
+        failed={r.id: r.error or "no reason given" for r in ordered
+                if r.status == "failed" and r.error != APP_STOPPED},
+        cancelled={r.id: r.error or "cancelled" for r in ordered if r.status == "cancelled"},
+        active=sum(r.active for r in ordered))
 
 
 def retry(store: RunStore, study_id: int,
           submit: Callable[[ExperimentConfig], int] | None = None,
           backend: str | None = None, actor: Actor = CLI) -> list[int]:
     """Resume a study: queue again its runs that failed (e.g. the app stopped while they
-    trained) or were cancelled, and lift the study's cancel. Diverged runs are kept as
+    trained) or were cancelled, each as a new run that supersedes the old one (which lists
+    of runs then leave out), and lift the study's cancel. Diverged runs are kept as
     they are: the same seed diverges again. ``backend``: as in ``start`` (queued runs a
     gone driver had tagged are tagged for this one). ``actor``: the study's owner or the
     teacher (``NotAllowed`` otherwise, nothing changed); the runs queued again are the
@@ -303,7 +346,7 @@ def retry(store: RunStore, study_id: int,
         new = store.create_runs(cfgs, groups=groups, infos=infos, owner=owner, actor=actor)
     else:
         new = store.create_runs(cfgs, backend=backend, owner=owner, actor=actor)
-    for r, run_id in zip(again, new, strict=True):
-        store.replace_study_run(study_id, r.id, run_id)
+    # the old attempts are superseded: lists show one run per cell and seed
+    store.replace_study_runs(study_id, [(r.id, run_id) for r, run_id in zip(again, new, strict=True)])
     store.record_study_action(study_id, actor, "resume", f"{len(new)} run(s) queued again")
     return new

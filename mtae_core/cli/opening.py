@@ -1,0 +1,25 @@
+"""Opening the run store a command works on, for every command group."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..store.runs import RunStore
+
+
+def open_store(db: str | None) -> RunStore:
+    """The run store a command works on (``--db``, else ``$MTAE_HOME/runs.db``). A store
+    that cannot be used raises ``StoreError``, which ``commands.main`` prints as one line
+    (exit 2); how it opened, when worth saying (a 0-byte file taken as new), goes to
+    stderr."""
+    from ..store.runs import RunStore
+
+    store = RunStore(db)
+    if store.notice:
+        print(f"note: {store.notice}", file=sys.stderr)
+    return store
+
+
+__all__ = ["open_store"]
