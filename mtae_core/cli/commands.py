@@ -141,8 +141,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         run = _store(args).get_run(args.run_id)
     except ConfigError as e:
-        print(f"error: run {args.run_id} is unreadable: its stored settings do not read in "
-              f"this version ({e.messages[0] if e.messages else e})", file=sys.stderr)
+        say(f"error: run {args.run_id} is unreadable: its stored settings do not read in "
+              f"this version ({e.messages[0] if e.messages else e})", err=True)
         return 2
     if run is None:
         say(f"error: no run with id {args.run_id}", err=True)
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.fn(args))
     except StoreError as e:  # damaged, read-only, newer, a home that is a file: one line
-        print(f"error: {e}", file=sys.stderr)
+        say(f"error: {e}", err=True)
         return 2
     finally:
         datasets.use_source(previous)  # (a caller in the same process keeps its own)

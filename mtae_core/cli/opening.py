@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
+
+from .terminal import say
 
 if TYPE_CHECKING:
     from ..store.runs import RunStore
@@ -18,7 +19,7 @@ def open_store(db: str | None) -> RunStore:
 
     store = RunStore(db)
     if store.notice:
-        print(f"note: {store.notice}", file=sys.stderr)
+        say(f"note: {store.notice}", err=True)
     return store
 
 

@@ -30,6 +30,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from ..store.access import KEY_ENV
+from .terminal import say
 
 DEFAULT_PORT = 8501
 READY_SECONDS = 120.0  # the server answers its health check within this (a slow first start)
@@ -204,22 +205,22 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 def banner(address: str, note: str | None, port: int, key: str, out: TextIO) -> None:
     link = students_link(address, port)
-    print("", file=out)
-    print("MTAE Studio is serving your class.", file=out)
-    print("", file=out)
-    print(f"Students' link:  {link}", file=out)
-    print("(students open it on the same network, or scan this code)", file=out)
-    print("", file=out)
-    print(qr_text(link), file=out)
-    print("", file=out)
-    print(f"Teacher's link:  {teacher_link(address, port, key)}", file=out)
-    print("(keep it to yourself: it lets whoever opens it cancel and delete anyone's runs)",
+    say("", file=out)
+    say("MTAE Studio is serving your class.", file=out)
+    say("", file=out)
+    say(f"Students' link:  {link}", file=out)
+    say("(students open it on the same network, or scan this code)", file=out)
+    say("", file=out)
+    say(qr_text(link), file=out)
+    say("", file=out)
+    say(f"Teacher's link:  {teacher_link(address, port, key)}", file=out)
+    say("(keep it to yourself: it lets whoever opens it cancel and delete anyone's runs)",
           file=out)
     if note:
-        print("", file=out)
-        print(f"Note: {note}", file=out)
-    print("", file=out)
-    print("Press Ctrl-C to stop the server.", file=out, flush=True)
+        say("", file=out)
+        say(f"Note: {note}", file=out)
+    say("", file=out)
+    say("Press Ctrl-C to stop the server.", file=out, flush=True)
 
 
 def serve_class(port: int = DEFAULT_PORT, out: TextIO | None = None,
@@ -227,17 +228,17 @@ def serve_class(port: int = DEFAULT_PORT, out: TextIO | None = None,
     """Serve the app to a class until interrupted; the exit status."""
     out = out or sys.stdout
     if not 1 <= port <= 65535:
-        print(f"error: the port must be a number from 1 to 65535, not {port}.", file=sys.stderr)
+        say(f"error: the port must be a number from 1 to 65535, not {port}.", file=sys.stderr)
         return 2
     if not port_free(port):
-        print(f"error: port {port} is already in use (is MTAE Studio already running?). "
+        say(f"error: port {port} is already in use (is MTAE Studio already running?). "
               "Stop it, or choose another port with --port.", file=sys.stderr)
         return 1
     key = teacher_key()
     address, note = network_address()
     child_env = {**os.environ, **(env or {}), KEY_ENV: key}
     child_env.pop("MTAE_NO_WORKERS", None)
-    print(f"Starting the class server on port {port}…", file=out, flush=True)
+    say(f"Starting the class server on port {port}…", file=out, flush=True)
     proc = subprocess.Popen(server_command(port, address), cwd=ROOT, env=child_env,
                             preexec_fn=_end_with_parent if sys.platform.startswith("linux")
                             else None)
@@ -246,18 +247,18 @@ def serve_class(port: int = DEFAULT_PORT, out: TextIO | None = None,
             deadline = time.monotonic() + READY_SECONDS
             while not healthy(port):
                 if proc.poll() is not None:
-                    print(f"error: the server stopped as it started (exit status "
+                    say(f"error: the server stopped as it started (exit status "
                           f"{proc.returncode}); its messages are above.", file=sys.stderr)
                     return 1
                 if time.monotonic() > deadline:
-                    print(f"error: the server did not answer within {READY_SECONDS:.0f} s.",
+                    say(f"error: the server did not answer within {READY_SECONDS:.0f} s.",
                           file=sys.stderr)
                     return 1
                 time.sleep(0.2)
             banner(address, note, port, key, out)
             return 0 if proc.wait() == 0 else 1  # (it stopped by itself)
     except (KeyboardInterrupt, _Stop):
-        print("\nStopping the class server…", file=out, flush=True)
+        say("\nStopping the class server…", file=out, flush=True)
         return 0
     finally:
         stop_server(proc)
@@ -265,14 +266,14 @@ def serve_class(port: int = DEFAULT_PORT, out: TextIO | None = None,
 
 def cmd_serve(args: argparse.Namespace) -> int:
     if not args.class_:
-        print("error: `mtae serve` serves a class: run `mtae serve --class` (for this computer "
+        say("error: `mtae serve` serves a class: run `mtae serve --class` (for this computer "
               "alone, `make run`).", file=sys.stderr)
         return 2
     env: dict[str, str] = {}
     if args.db:
         db = Path(args.db)
         if db.name != "runs.db":
-            print("error: the class server keeps its runs in a file named runs.db: give --db "
+            say("error: the class server keeps its runs in a file named runs.db: give --db "
                   "a path ending in runs.db, or set MTAE_HOME.", file=sys.stderr)
             return 2
         env["MTAE_HOME"] = str(db.resolve().parent)

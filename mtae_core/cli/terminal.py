@@ -7,14 +7,18 @@ breaks stay."""
 from __future__ import annotations
 
 import sys
+from typing import TextIO
 
 from ..errors import printable
 
 
-def say(text: object = "", *, err: bool = False) -> None:
-    """Print ``text`` (to standard error if ``err``), its control characters escaped."""
+def say(text: object = "", *, err: bool = False, file: TextIO | None = None,
+        flush: bool = False) -> None:
+    """Print ``text`` (to ``file``, else standard error if ``err``, else standard output),
+    its control characters escaped."""
     lines = str(text).split("\n")
-    print("\n".join(map(printable, lines)), file=sys.stderr if err else sys.stdout)
+    out = file if file is not None else sys.stderr if err else sys.stdout
+    print("\n".join(map(printable, lines)), file=out, flush=flush)
 
 
 __all__ = ["say"]

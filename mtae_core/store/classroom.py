@@ -5,7 +5,7 @@ methods; every check runs inside the store transaction that makes the change.
 
 Schema (to become one numbered migration with the store's others): the tables
 ``class_settings`` and ``audit``, an ``owner`` column on ``studies`` and ``datasets``, and
-``runs.first_epoch`` (when a run's first epoch was stored) and ``runs.alike`` (``migrate``).
+``runs.first_epoch`` (when a run's first epoch was stored) and ``runs.alike`` (schema migration 3).
 """
 
 from __future__ import annotations
@@ -48,29 +48,6 @@ CREATE TABLE IF NOT EXISTS class_settings (
 
 MAX_CAP = 1000
 RECENT_RUNS = 20  # finished runs the queue's wait estimate learns from
-
-
-def migrate(c: sqlite3.Connection) -> None:
-    """Give a store the class tables and the owner columns of studies and users' tables
-    (CREATE ... IF NOT EXISTS and ADD COLUMN: a store made before them gets them empty)."""
-    c.executescript(CLASS_SCHEMA)
-    for table in ("studies", "datasets"):
-        add_column(c, table, "owner")
-    add_column(c, "runs", "first_epoch", "REAL")  # when its first epoch was stored
-    # ``config.seedless_key``: queued runs alike but for their seed (different students'
-    # runs of the class link's setup) may be claimed together and train as one model
-    add_column(c, "runs", "alike")
-
-
-def add_column(c: sqlite3.Connection, table: str, name: str, kind: str = "TEXT") -> None:
-    """Give a store made before the column ``table.name`` existed that column (empty)."""
-    if name in {r[1] for r in c.execute(f"PRAGMA table_info({table})")}:
-        return
-    try:
-        c.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-    except sqlite3.OperationalError as e:  # another process added it a moment ago
-        if "duplicate column" not in str(e):
-            raise
 
 
 def settings_in(c: sqlite3.Connection) -> ClassSettings:
@@ -394,5 +371,5 @@ def _described(ids: Sequence[int], rows: dict[int, sqlite3.Row]) -> str:
             + (f" ({', '.join(f'{k}: {n}' for k, n in whose.items())})" if whose else ""))
 
 
-__all__ = ["CLASS_SCHEMA", "ClassTables", "add_column", "check_cap", "check_owner", "fair_units",
-           "migrate", "settings_in"]
+__all__ = ["CLASS_SCHEMA", "ClassTables", "check_cap", "check_owner", "fair_units",
+           "settings_in"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..config import ExperimentConfig, run_key
 from . import problems
-from .classroom import migrate as classroom_tables
+from .classroom import CLASS_SCHEMA
 from .datasets import DATASETS_SCHEMA
 from .studies import STUDY_SCHEMA
 
@@ -138,7 +138,13 @@ def v3_classroom(c: sqlite3.Connection) -> None:
     """A class's server (``store.classroom``): its settings, the audit log of cancels and
     deletes, who made each study and users' table, when a run's first epoch was stored,
     and which queued runs are alike but for their seed (claimed together)."""
-    classroom_tables(c)
+    run_script(c, CLASS_SCHEMA)
+    for table in ("studies", "datasets"):
+        add_column(c, "owner", table=table)
+    add_column(c, "first_epoch", "REAL")  # when its first epoch was stored
+    # ``config.seedless_key``: queued runs alike but for their seed (different students'
+    # runs of the class link's setup) may be claimed together and train as one model
+    add_column(c, "alike")
 
 
 MIGRATIONS: list[Migration] = [v1_tables, v2_superseded, v3_classroom]
