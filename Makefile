@@ -29,7 +29,7 @@ data-if-missing: $(STAMP)
 	@$(PY) -m mtae_core.data.fetch --if-missing --soft
 
 run: $(STAMP) data-if-missing
-	$(PY) -m ui.serve  # streamlit run app.py, the engine imported while the server starts
+	$(PY) -m ui.frame.serve  # streamlit run app.py, the engine imported while the server starts
 
 # a class on one server: students' link, its QR code and the teacher's link (PORT=8502 to move)
 class: $(STAMP) data-if-missing

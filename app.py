@@ -18,7 +18,7 @@ PAGES = [
     st.Page("pages/arena.py", title="Method arena", icon=":material/stadia_controller:"),
     st.Page("pages/class.py", title="Class", icon=":material/groups:"),
 ]
-# The page links are our own (ui.links.nav_links): each carries the tab's settings and run
+# The page links are our own (ui.frame.links.nav_links): each carries the tab's settings and run
 # in its URL, so a page switch never shows a bare URL that a refresh or a copied link
 # would lose (Streamlit's own menu drops the query string).
 page = st.navigation(PAGES, position="hidden")
@@ -26,7 +26,7 @@ nav = st.sidebar.empty()
 
 # The frame's static part. Nothing before the page imports torch (the Train form needs
 # only the registries' light entries), so a fresh server shows the form at once; the
-# engine's imports run in the background (ui.serve) and where a page draws a model.
+# engine's imports run in the background (ui.frame.serve) and where a page draws a model.
 with st.sidebar:
     st.markdown("### :material/hub: MTAE Studio")
     st.caption(
@@ -36,10 +36,10 @@ with st.sidebar:
     status_line = st.empty()
 
 from mtae_core.errors import StoreError  # noqa: E402  (see above)
-from ui import notices  # noqa: E402  (see above)
-from ui.classroom import frame as classroom_frame  # noqa: E402  (see above)
-from ui.links import nav_links  # noqa: E402  (see above)
-from ui.state import (  # noqa: E402  (see above)
+from ui.classroom.roles import frame as classroom_frame  # noqa: E402  (see above)
+from ui.frame import notices  # noqa: E402  (see above)
+from ui.frame.links import nav_links  # noqa: E402  (see above)
+from ui.frame.state import (  # noqa: E402  (see above)
     device_line,
     get_runner,
     page_drawn,

@@ -1,6 +1,6 @@
 """Waiting times a person sees, measured in a real browser (headless Chromium).
 
-Starts the dashboard the way ``make run`` does (``python -m ui.serve``: ``streamlit run
+Starts the dashboard the way ``make run`` does (``python -m ui.frame.serve``: ``streamlit run
 app.py`` with the engine imported as the server starts, from the
 repository root, so ``.streamlit/config.toml`` applies) on a free port with a fresh,
 temporary ``$MTAE_HOME``, drives ``/usr/bin/chromium`` with Playwright and prints:
@@ -81,7 +81,7 @@ def _start_server(home: Path, log: Any, app: str | None = None
     port = _free_port()
     env = {**os.environ, "MTAE_HOME": str(home)}
     env.pop("MTAE_NO_WORKERS", None)
-    serve = ["-m", "ui.serve"] if app is None else ["-m", "streamlit", "run", app]
+    serve = ["-m", "ui.frame.serve"] if app is None else ["-m", "streamlit", "run", app]
     proc = subprocess.Popen(
         [sys.executable, *serve, "--server.headless", "true", "--server.port", str(port)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -296,7 +296,7 @@ def main() -> None:
             overflows += log_path.read_text(errors="replace").count("Inotify queue overflow")
         for name, xs in one.items():
             res.setdefault(name, []).extend(xs)
-    what = "python -m ui.serve (as make run)" if args.app is None else f"streamlit run {args.app}"
+    what = "python -m ui.frame.serve (as make run)" if args.app is None else f"streamlit run {args.app}"
     print(f"dashboard: {what}, {os.cpu_count()} CPU(s), "
           f"MTAE_WORKERS={os.environ.get('MTAE_WORKERS', 'default')}, {args.rounds} fresh "
           f"server(s); load average (1 min) {load_before[0]:.1f} before, "

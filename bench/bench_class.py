@@ -1,6 +1,6 @@
 """A class on one server: how long each student waits for their run's first epoch.
 
-Starts the app as ``mtae serve --class`` does (``python -m ui.serve`` with a teacher's key),
+Starts the app as ``mtae serve --class`` does (``python -m ui.frame.serve`` with a teacher's key),
 on 127.0.0.1 and a free port, with its own temporary ``$MTAE_HOME`` and the default 2
 training workers. One student's 40-run study (20 seeds of the default config and their
 single-task baselines, queued through the engine as that student, as the Studies page
@@ -63,7 +63,7 @@ def _start_server(home: Path, log: Any) -> tuple[subprocess.Popen[bytes], str]:
            "MTAE_TEACHER_KEY": "bench-teacher-key", "PYTHONPATH": str(ROOT)}
     env.pop("MTAE_NO_WORKERS", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ui.serve", "--server.headless", "true", "--server.port",
+        [sys.executable, "-m", "ui.frame.serve", "--server.headless", "true", "--server.port",
          str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

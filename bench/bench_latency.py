@@ -6,7 +6,7 @@ losses, which the page's poll then reads. This times exactly that path — submi
 first stored epoch — with a real ``JobRunner`` over a fresh store, for the Train page's
 default config (digits, hard sharing, equal weights), and prints it next to the time a
 plain PyTorch DataLoader loop needs for one epoch of the same work (the floor any
-design pays). The page polls every ``ui.live.POLL_SECONDS`` on top.
+design pays). The page polls every ``ui.train.live.POLL_SECONDS`` on top.
 
     .venv/bin/python bench/bench_latency.py [--repeats 5]
 """

@@ -1,6 +1,6 @@
 """What one poll of the Studies page's progress grid costs, against its budget.
 
-While a study has active runs, the grid (``ui.study_progress``) reads the study's runs
+While a study has active runs, the grid (``ui.studies.progress``) reads the study's runs
 from the store and redraws every ``GRID_SECONDS``; the issue asks that a running study
 never slows the page and that the grid updates at least once a second. This times the
 poll's own work — ``grid_frame`` (the study's runs and their statuses from the store,
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mtae_core import studies  # noqa: E402
 from mtae_core.store.runs import RunStore  # noqa: E402
-from ui.study_progress import GRID_SECONDS, grid_frame, grid_html, spec_of  # noqa: E402
+from ui.studies.progress import GRID_SECONDS, grid_frame, grid_html, spec_of  # noqa: E402
 
 # (sharing schemes, learning rates, seeds): cells × seeds plus one baseline per lr and seed
 SIZES = {

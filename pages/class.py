@@ -4,10 +4,10 @@ any run opens on the Train page."""
 
 import streamlit as st
 
-from ui import identity, links
-from ui.class_admin import audit_view, teacher_panel
-from ui.classroom import class_tables, run_choice_label
-from ui.state import get_store, page_frame
+from ui.classroom.admin import audit_view, teacher_panel
+from ui.classroom.roles import class_tables, run_choice_label
+from ui.frame import identity, links
+from ui.frame.state import get_store, page_frame
 
 page_frame("Class")
 st.caption("Every run on this server, by student: each browser tab's runs under the name "

@@ -5,13 +5,15 @@ import streamlit as st
 
 from mtae_core.analysis.baselines import BASELINE
 from mtae_core.analysis.comparison import baselines_of, task_delta_frame
-from ui import charts, classroom, downloads, links
-from ui.compare import comparison_table, curve_rows, style_best, validation_table
-from ui.compare_views import baseline_notes
-from ui.live import run_insights, tab_runs
-from ui.pictures import weights_download
-from ui.runs_view import delete_control, newest_finished, runs_table, selected_metrics
-from ui.state import get_store, page_frame
+from ui.classroom import roles as classroom
+from ui.compare.runs import delete_control, newest_finished, runs_table, selected_metrics
+from ui.compare.tables import comparison_table, curve_rows, style_best, validation_table
+from ui.compare.views import baseline_notes
+from ui.frame import links
+from ui.frame.state import get_store, page_frame
+from ui.latent.pictures import weights_download
+from ui.train.live import run_insights, tab_runs
+from ui.widgets import charts, downloads
 
 page_frame("Compare runs")
 tab_runs("compare.tab", on_train_page=False)
@@ -90,7 +92,7 @@ def main() -> None:
     if run is not None:
         run_insights(run, metrics[metrics["run_id"] == run.id], store.extras(run.id), key="compare")
         weights_download(store, run)
-    from ui.studies import repeat_over_seeds_button  # (the Studies page's hook)
+    from ui.studies.form import repeat_over_seeds_button  # (the Studies page's hook)
     repeat_over_seeds_button(chosen)
 
 

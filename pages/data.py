@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from ui.data_page import add_table, look, stored_tables
-from ui.state import get_store, page_frame
+from ui.data.page import add_table, look, stored_tables
+from ui.frame.state import get_store, page_frame
 
 page_frame("Data")
 st.caption("Look at a data set before training: its labels, its inputs in 2-D, and how related "

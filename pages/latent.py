@@ -4,11 +4,13 @@ two runs side by side on the same axes; reconstructions of image data across run
 import streamlit as st
 
 from mtae_core.analysis.projections import MissingExtra
-from ui import charts, classroom, downloads, links
-from ui.latent import projection
-from ui.live import run_label
-from ui.pictures import UMAP_FIRST, projection_methods, recon_section, side_by_side_section
-from ui.state import get_store, page_frame
+from ui.classroom import roles as classroom
+from ui.frame import links
+from ui.frame.state import get_store, page_frame
+from ui.latent.pictures import UMAP_FIRST, projection_methods, recon_section, side_by_side_section
+from ui.latent.views import projection
+from ui.train.live import run_label
+from ui.widgets import charts, downloads
 
 page_frame("Latent space")
 def main() -> None:

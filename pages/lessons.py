@@ -4,8 +4,15 @@ run the study, and see whether the claim held next to your prediction.
 
 import streamlit as st
 
-from ui.lessons import n_steps, pick_lesson, predict_and_run, read_link, show_notices, steps_view
-from ui.state import get_store, page_frame
+from ui.frame.state import get_store, page_frame
+from ui.lessons.page import (
+    n_steps,
+    pick_lesson,
+    predict_and_run,
+    read_link,
+    show_notices,
+    steps_view,
+)
 
 page_frame("Lessons")
 read_link()

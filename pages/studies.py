@@ -4,9 +4,9 @@ against one run. ``?study=ID`` in the URL opens a study."""
 
 import streamlit as st
 
-from ui.state import get_store, page_frame
-from ui.studies import example_button, start_section
-from ui.study_progress import pick_study, show_study, study_view
+from ui.frame.state import get_store, page_frame
+from ui.studies.form import example_button, start_section
+from ui.studies.progress import pick_study, show_study, study_view
 
 page_frame("Studies")
 st.caption("A study trains every combination of the settings you vary, once per seed, "

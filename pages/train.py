@@ -7,11 +7,13 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mtae_core.config import ConfigError, ExperimentConfig
 from mtae_core.store.access import NotAllowed
-from ui import classroom, identity, links, live
-from ui.preload import plotly_when_idle
-from ui.state import get_store, page_frame, submit
-from ui.text import md
-from ui.train_form import (
+from ui.classroom import roles as classroom
+from ui.frame import identity, links
+from ui.frame.preload import plotly_when_idle
+from ui.frame.state import get_store, page_frame, submit
+from ui.frame.url_state import hidden_paths
+from ui.train import live
+from ui.train.form import (
     architecture,
     auto_name,
     build_config,
@@ -22,7 +24,7 @@ from ui.train_form import (
     preflight_problems,
     show_problems,
 )
-from ui.url_state import hidden_paths
+from ui.widgets.text import md
 
 PENDING = "train.pending"  # session: the config JSON waiting for "queue it after?"
 PRESSED = "train.pressed"  # session: which of Train / Queue it / Not now was pressed
@@ -162,6 +164,6 @@ with run_col:
     else:
         st.toggle("Log scale", key="train.log_y")
         live.run_panel(shown)
-from ui.studies import study_button_from_train  # noqa: E402, I001  (the Studies page's hook)
+from ui.studies.form import study_button_from_train  # noqa: E402, I001  (the Studies page's hook)
 study_button_from_train(cfg, form_col)
 plotly_when_idle()  # the live chart's script, loaded after the form is drawn

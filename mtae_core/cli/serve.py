@@ -1,6 +1,6 @@
 """``mtae serve --class [--port N]`` (and ``make class``): one computer serves a class.
 
-It starts the app as ``make run`` does (``python -m ui.serve``), but listening on the local
+It starts the app as ``make run`` does (``python -m ui.frame.serve``), but listening on the local
 network, prints the students' link with this computer's network address and the link as a
 QR code in the terminal, and a separate teacher's link carrying the teacher's key
 (``$MTAE_TEACHER_KEY``, else one made now), which the server gets in its environment
@@ -156,7 +156,7 @@ def server_command(port: int, address: str) -> list[str]:
     """``make run``'s server on every interface. ``browser.serverAddress``: the address
     Streamlit prints (otherwise a headless server on 0.0.0.0 asks a web service for this
     computer's public address: a request to the internet, from a classroom)."""
-    return [sys.executable, "-m", "ui.serve", "--server.headless", "true",
+    return [sys.executable, "-m", "ui.frame.serve", "--server.headless", "true",
             "--server.port", str(port), "--server.address", "0.0.0.0",
             "--browser.serverAddress", address, "--browser.gatherUsageStats", "false"]
 

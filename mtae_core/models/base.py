@@ -99,7 +99,7 @@ class Block:
 
 @dataclass
 class Diagram:
-    """Boxes and arrows of a scheme, drawn by ``ui.model_views.architecture_figure``."""
+    """Boxes and arrows of a scheme, drawn by ``ui.train.model_views.architecture_figure``."""
 
     title: str
     blocks: list[Block] = field(default_factory=list)

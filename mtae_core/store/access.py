@@ -90,7 +90,7 @@ class DeletePreview:
 
 def owner_text(actor: Actor, tab: str | None = None) -> str:
     """The owner a run, study or table keeps: JSON with the browser tab, the name typed,
-    the actor's id and role (``ui.classroom.parse_owner`` still reads its tab and name)."""
+    the actor's id and role (``ui.classroom.roles.parse_owner`` still reads its tab and name)."""
     return json.dumps({"tab": tab, "name": actor.name, "actor": actor.id, "role": actor.role},
                       ensure_ascii=False)
 

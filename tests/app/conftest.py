@@ -1,4 +1,4 @@
-"""Fixtures of the page tests: a fresh ``$MTAE_HOME`` per test (so ``ui.state`` caches a
+"""Fixtures of the page tests: a fresh ``$MTAE_HOME`` per test (so ``ui.frame.state`` caches a
 fresh store for it), no worker processes, and a store of real finished runs trained once
 per session in this process, the way a worker trains them (``mtae_core.runner.jobs.execute``)."""
 

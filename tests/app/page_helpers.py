@@ -54,7 +54,7 @@ def _widget(at: AppTest, key: str) -> Any:
 
 def open_tab(at: AppTest, tab: str) -> AppTest:
     """Open the Train form's tab ``tab`` as a click on it would (a rerun)."""
-    from ui.train_form import TAB_KEY
+    from ui.train.form import TAB_KEY
 
     at.session_state[TAB_KEY] = tab
     return at.run()

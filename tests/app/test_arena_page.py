@@ -12,7 +12,7 @@ from page_helpers import texts
 from streamlit.testing.v1 import AppTest
 
 from mtae_core.analysis import arena
-from ui.arena import DEFAULT_LR, DEFAULT_METHODS, DEFAULT_STARTS
+from ui.arena.page import DEFAULT_LR, DEFAULT_METHODS, DEFAULT_STARTS
 
 
 def open_arena(at: AppTest) -> AppTest:

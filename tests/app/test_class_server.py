@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from mtae_core.config import ExperimentConfig
 from mtae_core.store.access import Actor, owner_of, owner_text
 from mtae_core.store.runs import RunStore, default_path
-from ui import identity
+from ui.frame import identity
 
 KEY = "s3cret-Teacher-key"
 TINY = ExperimentConfig().replace(training={"epochs": 2, "batch_size": 128, "device": "cpu"},
@@ -157,7 +157,7 @@ def test_a_student_cannot_cancel_anothers_run_by_a_crafted_link(app, home, key):
     cancel = [b for b in ben.button if b.key == f"cancel-{queued}"]
     assert cancel and cancel[0].disabled
     # the engine says no even when asked directly with Ben's actor
-    from ui.live import cancel as ui_cancel  # noqa: F401  (the page's own path)
+    from ui.train.live import cancel as ui_cancel  # noqa: F401  (the page's own path)
 
     with pytest.raises(Exception, match="only they or the teacher"):
         store.request_cancel(queued, actor=Actor("student", actor_of(ben), "Ben"))

@@ -16,8 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 from mtae_core.config import ExperimentConfig
 from mtae_core.store.runs import RunStore, default_path
-from ui.classroom import PRESENTER_CSS, group_runs, parse_owner
-from ui.url_state import encode_config
+from ui.classroom.roles import PRESENTER_CSS, group_runs, parse_owner
+from ui.frame.url_state import encode_config
 
 # a link's settings, every one of them off its default
 LINKED = ExperimentConfig().replace(

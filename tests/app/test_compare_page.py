@@ -23,7 +23,7 @@ from page_helpers import (
 from mtae_core.config import ExperimentConfig
 from mtae_core.engine.metrics import delta_m
 from mtae_core.store.runs import RunStore
-from ui.compare import DELTA_M, comparison_table, higher_is_better
+from ui.compare.tables import DELTA_M, comparison_table, higher_is_better
 
 DIGIT_METRICS = ["digit · accuracy", "parity · accuracy", "reconstruction · mse"]
 
@@ -85,7 +85,7 @@ def test_compare_no_delta_m_without_baseline(app, filled):
 
 
 def test_comparison_table_of_store(filled):
-    """The same table the page draws, straight from ``ui.compare``: Δm for every finished
+    """The same table the page draws, straight from ``ui.compare.tables``: Δm for every finished
     multi-task digits run, none for the baseline, the diverged run or other data."""
     runs = RunStore(filled.path).runs_table()
     table = comparison_table(runs, runs)

@@ -80,7 +80,7 @@ def test_user_text_is_never_markdown(app, home):
 
 @pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "pages").glob("*.py")))
 def test_every_page_starts_with_one_frame_call(page):
-    """One call at the top of each page (``ui.state.page_frame``) draws the app's frame,
+    """One call at the top of each page (``ui.frame.state.page_frame``) draws the app's frame,
     carries the tab's state in the URL, the title and the link notices: no page repeats
     its parts."""
     tree = ast.parse((ROOT / "pages" / page).read_text())

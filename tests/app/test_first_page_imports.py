@@ -17,7 +17,7 @@ HEAVY = ("torch", "sklearn", "scipy")
 # pre-flighted, a link's settings decoded. Run in a fresh interpreter.
 FORM_PATH = """
 import json, sys
-import ui.classroom, ui.forms, ui.links, ui.live, ui.state, ui.train_form, ui.url_state
+import ui.classroom.roles, ui.widgets.forms, ui.frame.links, ui.train.live, ui.frame.state, ui.train.form, ui.frame.url_state
 from mtae_core.config import ExperimentConfig
 from mtae_core.engine.preflight import preflight
 from mtae_core.data import datasets
@@ -32,8 +32,8 @@ for registry in (datasets, autoencoders, sharing, weightings, schedules):
 cfg = ExperimentConfig.parse({"model": {"sharing": "mmoe"}, "weighting": {"strategy": "pcgrad"},
                               "schedule": {"kind": "cyclic"}})
 preflight(cfg)
-ui.url_state.decode_config(ui.url_state.encode_config(cfg))
-ui.train_form.build_config(cfg.to_dict(), "x")
+ui.frame.url_state.decode_config(ui.frame.url_state.encode_config(cfg))
+ui.train.form.build_config(cfg.to_dict(), "x")
 print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))
 """
 

@@ -16,7 +16,7 @@ from mtae_core.lessons import lessons
 from mtae_core.lessons.run import train_here
 from mtae_core.store.runs import RunStore
 from mtae_core.studies import plan
-from ui.lessons import n_steps, parse_link, prediction_words
+from ui.lessons.page import n_steps, parse_link, prediction_words
 
 PAGE = "pages/lessons.py"
 

@@ -1,4 +1,4 @@
-"""What a browser tab carries between pages, refreshes and links (ui.links) through
+"""What a browser tab carries between pages, refreshes and links (ui.frame.links) through
 Streamlit's AppTest: the settings and the run survive a page switch, a link shows its
 own run, bad link parameters are dropped with a plain notice."""
 

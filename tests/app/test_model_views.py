@@ -1,4 +1,4 @@
-"""The pictures of a model (ui.model_views): the network diagram of every sharing scheme,
+"""The pictures of a model (ui.train.model_views): the network diagram of every sharing scheme,
 and the learned mixing of a trained run (gates, cross-stitch units, soft-sharing
 distance) drawn from the extras its training stored."""
 
@@ -8,7 +8,7 @@ import pytest
 
 from mtae_core.engine.training import train
 from mtae_core.models import sharing
-from ui.model_views import architecture_figure, mixing_figures
+from ui.train.model_views import architecture_figure, mixing_figures
 
 # a variant to train each scheme with (any will do: the pictures are the scheme's)
 VARIANT = {"single_task": "plain", "hard": "denoising", "soft": "sparse",
@@ -32,7 +32,7 @@ def test_a_trained_run_of_every_scheme_has_its_diagram_and_mixing(scheme, tiny_c
 
 
 def test_mixing_figures_from_hand_made_extras():
-    from ui.model_views import mixing_figures
+    from ui.train.model_views import mixing_figures
 
     hist = [
         {"soft_distance": 2.0},

@@ -12,7 +12,7 @@ import torch
 
 from mtae_core.analysis import projections as analysis
 from mtae_core.runner.jobs import execute
-from ui import charts
+from ui.widgets import charts
 
 
 def trained(store, cfg, **changes):
@@ -172,9 +172,9 @@ def test_mixing_animation_has_a_frame_per_epoch_and_a_panel_per_level():
 
 def test_every_chart_is_drawn_through_the_download_helper():
     """A chart drawn with st.plotly_chart directly would have no CSV button (and maybe no
-    PNG name): only ui.downloads draws charts, the network diagram (a picture: PNG
+    PNG name): only ui.widgets.downloads draws charts, the network diagram (a picture: PNG
     only, through charts.chart_config) and a run's loss chart before its first epoch
-    (no data yet: PNG only, the same key as the chart ui.downloads then draws)."""
+    (no data yet: PNG only, the same key as the chart ui.widgets.downloads then draws)."""
     import re
     from pathlib import Path
 

@@ -78,8 +78,8 @@ def test_two_runs_side_by_side_share_axes_and_colour(app, filled, monkeypatch):
     # UMAP is offered; without the extra, choosing it says how to install it
     method = by_label(at.radio, "Projection")
     assert any(o.startswith("UMAP") for o in method.options)
-    import ui.pictures
-    monkeypatch.setattr(ui.pictures, "umap_available", lambda: False)
+    import ui.latent.pictures
+    monkeypatch.setattr(ui.latent.pictures, "umap_available", lambda: False)
     method.set_value("umap").run()
     assert not at.exception
     assert any("pip install 'mtae-studio[umap]'" in t for t in texts(at.info))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ui.serve import READY
+from ui.frame.serve import READY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ def test_the_launcher_imports_the_engine_before_any_browser_connects(tmp_path: P
     env = {**os.environ, "MTAE_HOME": str(tmp_path / "home")}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ui.serve", "--server.headless", "true",
+            [sys.executable, "-m", "ui.frame.serve", "--server.headless", "true",
              "--server.port", str(_free_port()), "--server.address", "127.0.0.1"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -60,7 +60,7 @@ def test_settling_the_collector_takes_the_imported_objects_out_of_full_collectio
         def __init__(self) -> None:
             self.me = self
 
-    from ui.serve import settle_garbage_collector
+    from ui.frame.serve import settle_garbage_collector
 
     gc.disable()  # (no collection of its own may free the cycle first)
     try:

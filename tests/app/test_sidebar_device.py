@@ -1,4 +1,4 @@
-"""The sidebar's "Device:" line (ui.state.device_label): never waits for the device."""
+"""The sidebar's "Device:" line (ui.frame.state.device_label): never waits for the device."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def test_the_app_shows_detecting_until_the_device_is_known(monkeypatch):
     """Without workers (as in the app tests) the server detects the device itself, in a
     background thread: the sidebar never waits for it."""
     monkeypatch.setenv("MTAE_NO_WORKERS", "1")
-    from ui.state import DETECTING, device_label
+    from ui.frame.state import DETECTING, device_label
 
     first = device_label()
     assert first in (DETECTING, describe_device(resolve_device("auto")))

@@ -22,7 +22,8 @@ from streamlit.testing.v1 import AppTest
 from mtae_core import studies
 from mtae_core.runner.jobs import execute
 from mtae_core.store.runs import RunStore
-from ui import classroom, links
+from ui.classroom import roles as classroom
+from ui.frame import links
 
 PAGE = "pages/studies.py"
 

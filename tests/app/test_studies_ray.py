@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from mtae_core.runner import ray_backend
 from mtae_core.store.runs import RunStore
-from ui.studies import RUN_ON
+from ui.studies.form import RUN_ON
 
 PAGE = "pages/studies.py"
 

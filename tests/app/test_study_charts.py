@@ -1,4 +1,4 @@
-"""The Studies page's figures (ui.study_charts) on small hand-made frames."""
+"""The Studies page's figures (ui.studies.charts) on small hand-made frames."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ui.study_charts import (
+from ui.studies.charts import (
     axis_figure,
     cell_curve_frame,
     cell_curves,
@@ -137,7 +137,7 @@ def test_axis_figure_one_panel_per_task_line_and_band_per_group() -> None:
     assert axis_figure(frame.iloc[:0], "p") is None
 
 
-# ---- the results' frames (ui.study_results) on a hand-made summary ---------------------------
+# ---- the results' frames (ui.studies.results) on a hand-made summary ---------------------------
 
 
 def _stats(values: list[float]) -> dict[str, object]:
@@ -173,7 +173,7 @@ def _summary() -> SimpleNamespace:
 
 
 def test_display_table_formats_mean_std_interval_and_marks() -> None:
-    from ui.study_results import display_table
+    from ui.studies.results import display_table
 
     t = display_table(_summary(), "a", best=[True, False])
     row = t.iloc[0]
@@ -197,7 +197,7 @@ def test_display_table_formats_mean_std_interval_and_marks() -> None:
 
 
 def test_gains_axis_and_pareto_frames() -> None:
-    from ui.study_results import axis_frame, gains_frame, numeric_axes, pareto_points
+    from ui.studies.results import axis_frame, gains_frame, numeric_axes, pareto_points
 
     s = _summary()
     g = gains_frame(s)
@@ -215,7 +215,7 @@ def test_gains_axis_and_pareto_frames() -> None:
 
 
 def test_a_single_task_cell_is_its_own_baseline() -> None:
-    from ui.study_results import cell_name, display_table, gains_frame
+    from ui.studies.results import cell_name, display_table, gains_frame
 
     s = _summary()
     s.cells[1].baseline_runs = list(s.cells[1].runs)  # as summarize reports a single_task cell
@@ -227,8 +227,8 @@ def test_a_single_task_cell_is_its_own_baseline() -> None:
 
 
 def test_style_table_highlights_the_chosen_cells_headline_only() -> None:
-    from ui.compare import BEST_STYLE
-    from ui.study_results import TIE_STYLE, display_table, style_table
+    from ui.compare.tables import BEST_STYLE
+    from ui.studies.results import TIE_STYLE, display_table, style_table
 
     def styled(best: list[object]) -> dict[tuple[int, str], str]:
         table = display_table(_summary(), "a", best=best)
@@ -249,7 +249,7 @@ def test_style_table_highlights_the_chosen_cells_headline_only() -> None:
 
 def test_repeat_spec_over_seeds_from_ticked_runs() -> None:
     from mtae_core.config import ConfigError, ExperimentConfig
-    from ui.studies import repeat_spec
+    from ui.studies.form import repeat_spec
 
     base = ExperimentConfig().replace(seed=4, training={"epochs": 2})
     soft = base.replace(model={"sharing": "soft"})

@@ -1,4 +1,4 @@
-"""The Studies page's progress grid (ui.study_progress) on a study trained here as the
+"""The Studies page's progress grid (ui.studies.progress) on a study trained here as the
 workers train it: each row says how its seeds trained (together as one batched model, or
 separately, and why)."""
 
@@ -10,7 +10,7 @@ import pytest
 
 from mtae_core.runner.jobs import execute_group
 from mtae_core.studies import StudySpec, start
-from ui.study_progress import grid_frame, seeds_lines, spec_of
+from ui.studies.progress import grid_frame, seeds_lines, spec_of
 
 BASE = {"data": {"dataset": "synthetic_correlated", "options": {"n": 240}},
         "training": {"epochs": 2, "batch_size": 48, "device": "cpu"},

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from mtae_core.config import ExperimentConfig
 from mtae_core.store.runs import RunStore
-from ui.url_state import encode_config
+from ui.frame.url_state import encode_config
 
 TASKS_KEY = "data.tasks.digits[digit,parity,reconstruction]"  # the Tasks multiselect
 

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from mtae_core.config import ConfigError, ExperimentConfig
-from ui import charts
-from ui.compare import BEST_STYLE, distinguishing_names, style_best, validation_table
-from ui.links import MAX_RUN_ID, parse_run_id
-from ui.messages import MAX_VALUE_CHARS, plain, problems
-from ui.text import WORD_JOINER, md
+from ui.compare.tables import BEST_STYLE, distinguishing_names, style_best, validation_table
+from ui.frame.links import MAX_RUN_ID, parse_run_id
+from ui.widgets import charts
+from ui.widgets.messages import MAX_VALUE_CHARS, plain, problems
+from ui.widgets.text import WORD_JOINER, md
 
 
 @pytest.mark.parametrize(("changes", "expected"), [

@@ -1,4 +1,4 @@
-"""The Train page's link: a config as a short URL-safe text and back (``ui.url_state``)."""
+"""The Train page's link: a config as a short URL-safe text and back (``ui.frame.url_state``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import zlib
 import pytest
 
 from mtae_core import ConfigError, ExperimentConfig
-from ui.url_state import MAX_CHARS, config_delta, config_from_delta, decode_config, encode_config
+from ui.frame.url_state import (
+    MAX_CHARS,
+    config_delta,
+    config_from_delta,
+    decode_config,
+    encode_config,
+)
 
 URL_SAFE = re.compile(r"^[A-Za-z0-9_-]*$")
 
@@ -133,8 +139,8 @@ def test_every_setting_of_the_train_form_can_be_hidden_by_its_config_path():
     from mtae_core.models import autoencoders, sharing
     from mtae_core.schedules import schedules
     from mtae_core.weighting import weightings
-    from ui.train_form import LABELS
-    from ui.url_state import hideable
+    from ui.frame.url_state import hideable
+    from ui.train.form import LABELS
 
     names = hideable()
     assert set(LABELS) - {"name"} <= set(names)  # every top-level setting, by its path
@@ -150,7 +156,7 @@ def test_every_setting_of_the_train_form_can_be_hidden_by_its_config_path():
 
 
 def test_parse_hide_keeps_known_names_once_and_reports_the_rest():
-    from ui.url_state import encode_hide, hidden_paths, parse_hide
+    from ui.frame.url_state import encode_hide, hidden_paths, parse_hide
 
     assert parse_hide("") == ((), [])
     assert parse_hide(" Optimizer ,schedule,,optimizer, nope ,model.bogus") == (
@@ -166,13 +172,13 @@ def test_parse_hide_keeps_known_names_once_and_reports_the_rest():
 
 @pytest.mark.parametrize(("text", "on"), [("1", True), ("true", True), ("0", False), ("", False)])
 def test_parse_present(text, on):
-    from ui.url_state import parse_present
+    from ui.frame.url_state import parse_present
 
     assert parse_present(text) is on
 
 
 def test_parse_present_refuses_anything_else():
-    from ui.url_state import parse_present
+    from ui.frame.url_state import parse_present
 
     with pytest.raises(ValueError, match="is not 1 \\(on\\) or 0 \\(off\\)"):
         parse_present("maybe")

@@ -8,20 +8,20 @@ from pathlib import Path
 
 from page_helpers import button, texts
 
-import ui.train_form
+import ui.train.form
 from mtae_core.store.runs import RunStore
-from ui.live import WAITING_TEXT
+from ui.train.live import WAITING_TEXT
 
 
 def test_train_shows_the_new_run_without_a_second_rerun(app, home, monkeypatch):
     page_runs: list[str] = []
-    real = ui.train_form.experiment_form
+    real = ui.train.form.experiment_form
 
     def counted(*args, **kwargs):  # pages/train.py draws its form through this, once a run
         page_runs.append("run")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ui.train_form, "experiment_form", counted)
+    monkeypatch.setattr(ui.train.form, "experiment_form", counted)
     at = app()
     at.run()
     assert not at.exception
@@ -52,7 +52,7 @@ def test_the_train_page_has_the_browser_load_the_chart_script_when_idle(app, hom
     does not wait for it (the browser test sees the module fetched)."""
     import streamlit as st
 
-    from ui.preload import plotly_chunk
+    from ui.frame.preload import plotly_chunk
 
     chunk = plotly_chunk()
     assert chunk is not None  # Streamlit's file is where the page looks for it

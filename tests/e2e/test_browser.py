@@ -1,4 +1,4 @@
-"""The app in a real browser, started as ``make run`` starts it (``python -m ui.serve``:
+"""The app in a real browser, started as ``make run`` starts it (``python -m ui.frame.serve``:
 ``streamlit run app.py``) with real training workers, driven by Playwright with Debian's Chromium. Train a 3-epoch digits run, watch its curves
 appear, find it on the Compare page.
 
@@ -51,7 +51,7 @@ def app_url(tmp_path: Path) -> Iterator[str]:
     env.pop("MTAE_NO_WORKERS", None)  # this test trains for real
     log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ui.serve", "--server.headless", "true",  # as `make run`
+        [sys.executable, "-m", "ui.frame.serve", "--server.headless", "true",  # as `make run`
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

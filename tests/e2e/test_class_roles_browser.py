@@ -27,7 +27,7 @@ from test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, TIMEOUT_MS, _free_port, 
 from mtae_core.config import ExperimentConfig
 from mtae_core.store.access import owner_of
 from mtae_core.store.runs import RunStore
-from ui.url_state import encode_config
+from ui.frame.url_state import encode_config
 
 pytestmark = pytest.mark.e2e
 

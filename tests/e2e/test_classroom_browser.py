@@ -18,8 +18,8 @@ from test_browser import TRAINING_MS, _open_app, _open_page, app_url  # noqa: F4
 
 from mtae_core.config import ExperimentConfig
 from mtae_core.store.runs import RunStore
-from ui.classroom import parse_owner
-from ui.url_state import encode_config
+from ui.classroom.roles import parse_owner
+from ui.frame.url_state import encode_config
 
 pytestmark = pytest.mark.e2e
 

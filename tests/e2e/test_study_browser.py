@@ -16,7 +16,7 @@ import pytest
 from test_browser import _open_app, app_url  # noqa: F401  (app_url is a fixture)
 
 from mtae_core import ExperimentConfig
-from ui.url_state import encode_config
+from ui.frame.url_state import encode_config
 
 pytestmark = pytest.mark.e2e
 

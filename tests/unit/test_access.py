@@ -59,7 +59,7 @@ def test_owner_text_round_trips_and_reads_older_owners():
     assert may_act(CLI, None) and not may_act(ADA, None) and not may_act(ADA, "plain")
     import json
 
-    assert json.loads(text)["tab"] == "tab-1"  # ui.classroom.parse_owner reads the tab
+    assert json.loads(text)["tab"] == "tab-1"  # ui.classroom.roles.parse_owner reads the tab
 
 
 def test_a_student_cannot_cancel_or_delete_the_teachers_run(store, tiny_cfg):

@@ -54,7 +54,7 @@ def test_run_ids_on_the_command_line(store, capsys, raw):
 
 
 def test_number_lists_of_the_forms_take_ascii_numbers_only():
-    from ui.forms import parse_number_list
+    from ui.widgets.forms import parse_number_list
 
     assert parse_number_list("128, 64") == [128, 64]
     assert parse_number_list("1e-3; .5, -2") == [0.001, 0.5, -2]

@@ -100,7 +100,7 @@ def test_a_run_stores_auc_ap_and_the_majority_baseline():
 
 
 def test_compare_delta_m_uses_auc_and_falls_back_to_what_both_runs_have():
-    from ui.compare import delta_m_column
+    from ui.compare.tables import delta_m_column
 
     def row(i: int, sharing: str, **metrics: float) -> dict:
         return {"id": i, "name": f"r{i}", "status": "done", "sharing": sharing,

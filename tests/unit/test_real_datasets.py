@@ -388,7 +388,7 @@ def test_the_train_form_starts_each_census_task_set_from_its_own_tasks(fetched, 
                                                                        monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from ui.train_form import TAB_KEY
+    from ui.train.form import TAB_KEY
 
     monkeypatch.setenv("MTAE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MTAE_NO_WORKERS", "1")

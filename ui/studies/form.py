@@ -1,11 +1,11 @@
 """The Studies page's widgets that start a study: the form ("vary [field] over
 [values]", seeds, the data-seed option, the size and time of the study before it
 starts), the one-click example, and the buttons other pages use (from the Train page's
-settings, from runs ticked on Compare). One study's view is in ``ui.study_progress``.
+settings, from runs ticked on Compare). One study's view is in ``ui.studies.progress``.
 
 The engine (``mtae_core.studies``) expands, plans, starts and summarises studies; this
 module only reads widgets, shows what the engine says in plain words, and queues runs
-into the store for the app's workers (``ui.state.get_runner``).
+into the store for the app's workers (``ui.frame.state.get_runner``).
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from mtae_core.store.access import NotAllowed
 from mtae_core.store.runs import RunStore
 from mtae_core.studies.spec import data_seed_supported
 from mtae_core.weighting import weightings
-
-from . import classroom, identity, links, notices
-from .forms import parse_number_list
-from .state import get_runner, get_store, workers_enabled
-from .study_progress import STUDY_PARAM
-from .study_results import spec_download
-from .text import md
-from .url_state import decode_config
+from ui.classroom import roles as classroom
+from ui.frame import identity, links, notices
+from ui.frame.state import get_runner, get_store, workers_enabled
+from ui.frame.url_state import decode_config
+from ui.studies.progress import STUDY_PARAM
+from ui.studies.results import spec_download
+from ui.widgets.forms import parse_number_list
+from ui.widgets.text import md
 
 MAX_AXES = 3
 DEFAULT_SEEDS = 3
@@ -59,7 +59,7 @@ SEED_HELP_NO_DATA_SEED = (
 
 def base_config() -> tuple[ExperimentConfig, str]:
     """The settings a new study starts from and where they come from: the tab's Train
-    settings (``ui.links``: what the Train form last described, or the link's ``?cfg=``),
+    settings (``ui.frame.links``: what the Train form last described, or the link's ``?cfg=``),
     else the defaults."""
     text = links.settings()
     if text:
@@ -445,7 +445,7 @@ def example_button(store: RunStore) -> int | None:
 
 def study_button_from_train(cfg: ExperimentConfig | None, place: Any = None) -> None:
     """On the Train page: offer to vary the current settings in a study (drawn in
-    ``place``, e.g. the form's column). The settings travel in the tab (``ui.links``)."""
+    ``place``, e.g. the form's column). The settings travel in the tab (``ui.frame.links``)."""
     if cfg is None:
         return
     # a short label: the form's column is narrow and a page link does not wrap

@@ -37,8 +37,7 @@ import streamlit as st
 
 from mtae_core.store.access import Actor, check_key, class_mode
 from mtae_core.store.runs import default_path
-
-from . import links, notices
+from ui.frame import links, notices
 
 TEACHER = "teacher"  # query parameter: the teacher's key (read once, removed at once)
 COOKIE = "mtae_actor"  # the browser's signed actor id

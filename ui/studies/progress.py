@@ -1,7 +1,7 @@
 """One study on the Studies page: the picker (newest first, ``?study=ID``), the live
 progress grid (cells × seeds and the matched baselines, one square per run coloured by
 its status and linking to the run, polled from the store while any run is active, with
-Cancel study and a run picker), then the results (``ui.study_results``) and the spec."""
+Cancel study and a run picker), then the results (``ui.studies.results``) and the spec."""
 
 from __future__ import annotations
 
@@ -17,12 +17,11 @@ from mtae_core import studies
 from mtae_core.errors import cut, whole_number
 from mtae_core.store.access import NotAllowed
 from mtae_core.store.runs import ACTIVE, RunStore
-
-from . import identity, links, notices
-from .state import get_store
-from .study_results import cell_name, results_section, spec_download
-from .study_resume import resume_section
-from .text import md
+from ui.frame import identity, links, notices
+from ui.frame.state import get_store
+from ui.studies.results import cell_name, results_section, spec_download
+from ui.studies.resume import resume_section
+from ui.widgets.text import md
 
 STUDY_PARAM = "study"  # query parameter: the study shown
 BASELINE_ROW = "single-task baseline"

@@ -3,8 +3,8 @@
 server: each run records its owner (the browser tab and the name its student typed), each
 tab sees its own runs first, and the teacher's Class page lists every run by student.
 
-The flags live in ``ui.links`` (carried by the app's own page links); the names ``?hide=``
-takes, and what they hide, in ``ui.url_state`` (``hideable``).
+The flags live in ``ui.frame.links`` (carried by the app's own page links); the names ``?hide=``
+takes, and what they hide, in ``ui.frame.url_state`` (``hideable``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ import streamlit as st
 
 from mtae_core.store.access import class_mode, owner_of, owner_role, owner_text
 from mtae_core.store.runs import Run
-
-from . import identity, links
-from .text import md
-from .url_state import GROUPS, HIDE, PARAM, PRESENT, SECTIONS, encode_hide, hideable
+from ui.frame import identity, links
+from ui.frame.url_state import GROUPS, HIDE, PARAM, PRESENT, SECTIONS, encode_hide, hideable
+from ui.widgets.text import md
 
 NAME_WIDGET = "classroom.who"  # the sidebar's "Your name"
 PRESENT_WIDGET = "classroom.present"  # the sidebar's presenter toggle
@@ -40,7 +39,7 @@ PRESENTER_CSS = "<style>html { font-size: 21px !important; }</style>"  # (defaul
 
 def owner() -> str:
     """This session's owner text for a run, study or table it makes: the browser tab,
-    the name typed, and the actor (``ui.identity``: an id the server made, never the name)
+    the name typed, and the actor (``ui.frame.identity``: an id the server made, never the name)
     with its role (``mtae_core.store.access.owner_text``)."""
     return owner_text(identity.actor(), links.tab_id())
 
@@ -144,7 +143,7 @@ def locked_hide() -> None:
     nothing)."""
     if identity.is_teacher():
         return
-    from .state import get_store  # (not at import: ui.state imports the engine's runner)
+    from ui.frame.state import get_store  # (not at import: ui.state imports the engine's runner)
 
     try:
         settings = get_store().class_settings()
@@ -259,7 +258,7 @@ SETTINGS = ["dataset", "sharing", "weighting", "epochs", "seconds"]
 
 def _group_table(group: Group) -> None:
     rows = group.runs
-    from .compare import metric_columns  # (here: the Train form's path imports no torch)
+    from ui.compare.tables import metric_columns  # (here: the Train form's path imports no torch)
 
     metrics = [c for c in metric_columns(rows) if rows[c].notna().any()]
     config = {c: st.column_config.NumberColumn(c, format="%.4f") for c in metrics}

@@ -1,4 +1,4 @@
-"""Streamlit parts of the Compare page that go with ``ui.compare``'s tables: which
+"""Streamlit parts of the Compare page that go with ``ui.compare.tables``'s tables: which
 single-task run each Δm used, whether it is a fair one, and a button that queues the
 matched baseline (``mtae_core.analysis.baselines.baseline_config``)."""
 
@@ -14,13 +14,12 @@ from mtae_core.analysis.baselines import baseline_config
 from mtae_core.analysis.comparison import Baseline
 from mtae_core.config import ExperimentConfig, run_key
 from mtae_core.store.access import NotAllowed
-
-from . import identity, links, notices
-from .classroom import owner
-from .compare import flatten
-from .messages import LABELS, label_of
-from .state import get_store, submit
-from .text import md
+from ui.classroom.roles import owner
+from ui.compare.tables import flatten
+from ui.frame import identity, links, notices
+from ui.frame.state import get_store, submit
+from ui.widgets.messages import LABELS, label_of
+from ui.widgets.text import md
 
 
 def describe_differences(base: ExperimentConfig, cfg: ExperimentConfig,

@@ -8,13 +8,12 @@ import streamlit as st
 from mtae_core.config import ExperimentConfig
 from mtae_core.store.access import Actor, NotAllowed
 from mtae_core.store.runs import ACTIVE, RunStore
-
-from . import identity, notices
-from .compare import distinguishing_names, metric_columns
-from .text import md
+from ui.compare.tables import distinguishing_names, metric_columns
+from ui.frame import identity, notices
+from ui.widgets.text import md
 
 FIRST = ["id", "name", "status"]  # then each task's test metrics, then the settings
-# (by: who queued the run, see ui.classroom.mine_first)
+# (by: who queued the run, see ui.classroom.roles.mine_first)
 SETTINGS = ["by", "dataset", "tasks", "autoencoder", "sharing", "weighting", "epochs", "seed",
             "seconds"]
 TICKED_KEY = "runs.ticked"  # session: the run ids ticked on the last run of the table

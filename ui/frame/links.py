@@ -24,13 +24,12 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mtae_core.config import ConfigError
 from mtae_core.errors import whole_number
+from ui.frame import notices
+from ui.frame.url_state import HIDE, PRESENT, decode_config, encode_hide, parse_hide, parse_present
+from ui.widgets.messages import LABELS, problems
+from ui.widgets.text import md
 
-from . import notices
-from .messages import LABELS, problems
-from .text import md
-from .url_state import HIDE, PRESENT, decode_config, encode_hide, parse_hide, parse_present
-
-CFG = "cfg"  # query parameter: the Train settings (ui.url_state)
+CFG = "cfg"  # query parameter: the Train settings (ui.frame.url_state)
 RUN = "run"  # query parameter: the run shown on the Train page
 SETTINGS_KEY = "links.cfg"  # session: the settings text ("" = the defaults)
 RUN_KEY = "links.run"  # session: the id of the run shown on the Train page
@@ -38,7 +37,7 @@ MINE_KEY = "links.mine"  # session: ids of the runs this tab started, oldest fir
 NOTICES_KEY = "links.notices"  # session: {param: why its value was ignored}
 STARTED_KEY = "links.started"
 WHO = "who"  # query parameter: the name the student typed ("Your name")
-HIDE_KEY = "links.hide"  # session: the names ?hide= hides (ui.url_state.hideable)
+HIDE_KEY = "links.hide"  # session: the names ?hide= hides (ui.frame.url_state.hideable)
 PRESENT_KEY = "links.present"  # session: presenter mode on
 WHO_KEY = "links.who"  # session: the student's name ("" = none given)
 TAB_KEY = "links.tab"  # session: this tab's random id (its runs' owner, with the name)
@@ -65,7 +64,7 @@ def _shown(value: str) -> str:
 
 
 def carry(labels: dict[str, str] | None = None) -> None:
-    """Call at the top of every page (``ui.state.page_frame`` does): on the tab's first
+    """Call at the top of every page (``ui.frame.state.page_frame`` does): on the tab's first
     run, adopt the link's parameters (checked; a bad ``?cfg=`` is named by the fields'
     labels, ``messages.LABELS`` unless ``labels`` says otherwise); on every run, write
     the tab's state back to the URL."""
@@ -235,7 +234,7 @@ def notice(param: str) -> str | None:
 
 def show_flag_notices() -> None:
     """Warn about the classroom flags the link had that could not be used, and show the
-    notices waiting (``ui.notices``: a refused cancel or delete, a wrong teacher key)."""
+    notices waiting (``ui.frame.notices``: a refused cancel or delete, a wrong teacher key)."""
     notices.show()
     for param in (HIDE, PRESENT, WHO):
         text = notice(param)

@@ -20,11 +20,10 @@ from mtae_core.errors import StoreError
 from mtae_core.runner.jobs import JobRunner
 from mtae_core.store.runs import RunStore, default_path
 from mtae_core.store.tables import attach, attached
-
-from . import links
+from ui.frame import links
 
 _frame_seen = threading.Event()  # app.py's frame (and so st.navigation) ran in this process
-# a page has been drawn to its end in this process: ui.serve's engine warm-up waits for it
+# a page has been drawn to its end in this process: ui.frame.serve's engine warm-up waits for it
 # (a little), so it does not slow the first visitor's form down with torch's import
 page_drawn = threading.Event()
 
@@ -145,8 +144,8 @@ def workers_problem() -> str | None:
 
 
 def submit(cfg: ExperimentConfig, owner: str | None = None, actor: Any = None) -> int:
-    """Queue a run (``owner``: who queued it, see ``ui.classroom.owner``; ``actor``: the
-    session asking, ``ui.identity.actor``, whose cap the engine checks: ``QueueFull``);
+    """Queue a run (``owner``: who queued it, see ``ui.classroom.roles.owner``; ``actor``: the
+    session asking, ``ui.frame.identity.actor``, whose cap the engine checks: ``QueueFull``);
     with workers enabled, make sure they are running."""
     kw = {} if actor is None else {"actor": actor}
     run_id = get_store().create_run(cfg, owner=owner, **kw)

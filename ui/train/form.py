@@ -1,8 +1,8 @@
 """The Train page's form: every section of ``ExperimentConfig`` as widgets, built from the
-config's own schema and each registry entry's ``Options`` (see ``ui.forms``).
+config's own schema and each registry entry's ``Options`` (see ``ui.widgets.forms``).
 
-The form lives in the tab's state and its URL (``?cfg=``, see ``ui.url_state`` and
-``ui.links``), so a page switch, a refresh and a link all keep a setup: ``open_link``
+The form lives in the tab's state and its URL (``?cfg=``, see ``ui.frame.url_state`` and
+``ui.frame.links``), so a page switch, a refresh and a link all keep a setup: ``open_link``
 gives the settings the form starts from; ``keep_in_url`` writes every valid config the
 form describes back. ``show_problems`` puts each config problem, in plain words, under
 its field.
@@ -31,9 +31,11 @@ from mtae_core.data import datasets
 from mtae_core.models import autoencoders, sharing
 from mtae_core.schedules import schedules
 from mtae_core.weighting import weightings
-
-from . import charts, links
-from .forms import (
+from ui.frame import links
+from ui.frame.url_state import DEFAULT_NAME, decode_config, encode_config
+from ui.train.model_views import architecture_figure  # (light: it imports torch when it draws)
+from ui.widgets import charts
+from ui.widgets.forms import (
     Fields,
     closing,
     collect,
@@ -46,10 +48,8 @@ from .forms import (
     model_form,
     register,
 )
-from .messages import LABELS, Problem, problems
-from .model_views import architecture_figure  # (light: it imports torch when it draws)
-from .text import md
-from .url_state import DEFAULT_NAME, decode_config, encode_config
+from ui.widgets.messages import LABELS, Problem, problems
+from ui.widgets.text import md
 
 SECTIONS = ["Data", "Model", "Weighting", "Optimizer", "Training"]
 LINK_KEY = "train.link"  # session state: (config, problem) the form started from
@@ -93,7 +93,7 @@ class Link:
 
 def open_link() -> Link:
     """The settings the form starts from on this visit of the Train page: those the tab
-    last had (``ui.links``), else the link's, else the defaults. They are read when the
+    last had (``ui.frame.links``), else the link's, else the defaults. They are read when the
     form's widgets are not alive (the tab's first run, or a return from another page,
     which dropped them) and then kept, so the widgets' start values never change while
     the page is shown (Streamlit would reset a widget whose start value changes) and a

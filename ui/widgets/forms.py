@@ -23,7 +23,7 @@ such as a link's settings) draws the same widgets as the default form.
 Inside ``collect()``, every field leaves an empty place under its widget, registered by
 its config path with its label, so a config problem can be shown next to its field.
 Inside ``hiding(paths)``, the fields at those config paths draw nothing and keep their
-start values (a class link's ``?hide=``, see ``ui.classroom``). Inside ``closing(paths)``
+start values (a class link's ``?hide=``, see ``ui.classroom.roles``). Inside ``closing(paths)``
 they draw nothing either, as their tab is closed (the Train form draws only its open tab),
 but their labels are still known, so a problem found there names them and their tab.
 A field that is not drawn keeps its start value, fitted to the chosen tasks as its widget

@@ -17,7 +17,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from . import text
+from ui.widgets import text
 
 PALETTE = px.colors.qualitative.Plotly
 

@@ -20,9 +20,8 @@ import streamlit as st
 from mtae_core.analysis.gains import measured_gains
 from mtae_core.analysis.relatedness import dataset_report, loaded
 from mtae_core.config import ConfigError, ExperimentConfig
-from mtae_core.data import TableDataset, datasets
+from mtae_core.data import TableDataset, csv_import, datasets
 from mtae_core.data.csv_import import (
-    MAX_BYTES,
     ColumnInfo,
     CsvError,
     ParsedTable,
@@ -34,9 +33,10 @@ from mtae_core.data.tabular import ColumnKind
 from mtae_core.store import tables as store_tables
 from mtae_core.store.access import NotAllowed
 from mtae_core.store.runs import RunStore
-
-from . import charts, classroom, downloads, identity, notices
-from .text import md
+from ui.classroom import roles as classroom
+from ui.frame import identity, notices
+from ui.widgets import charts, downloads
+from ui.widgets.text import md
 
 UPLOAD_KEY = "data.upload"  # session state: (file id, ParsedTable | error message)
 VIEW_KEY = "data.view"  # the data set shown under "Look before you train"
@@ -69,11 +69,12 @@ def _default_name(filename: str) -> str:
 
 def add_table(store: RunStore) -> None:
     """Upload, preview, choose roles, kinds and the missing-values policy, store."""
-    st.caption(f"A CSV file up to {MAX_BYTES // 1024 // 1024} MB (comma, semicolon or tab "
+    cap = csv_import.MAX_BYTES // 1024 // 1024  # read now: the cap is a setting of the module
+    st.caption(f"A CSV file up to {cap} MB (comma, semicolon or tab "
                "separated; the first row names the columns). It is kept in the run store on "
                "this machine; nothing leaves it.")
     upload = st.file_uploader("CSV file", type=["csv", "tsv", "txt"], key="data.file",
-                              help=f"at most {MAX_BYTES // 1024 // 1024} MB")
+                              help=f"at most {cap} MB")
     if upload is None:
         return
     parsed = _parsed(upload)

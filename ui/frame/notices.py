@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .text import md
+from ui.widgets.text import md
 
 KEY = "notices.flash"  # session: notices waiting to be shown
 

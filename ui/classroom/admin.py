@@ -2,7 +2,7 @@
 students' link with its QR code, the class's locked settings, the cap on each student's
 waiting runs, pausing and clearing the queue, deleting a student's runs, and the audit
 log. Every control goes through the engine's checked methods with this session's actor
-(``ui.identity.actor``), which record each action in the audit log; a refusal is a plain
+(``ui.frame.identity.actor``), which record each action in the audit log; a refusal is a plain
 notice. The key is never part of the students' link."""
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ import streamlit as st
 from mtae_core.store import access
 from mtae_core.store.access import NotAllowed, owner_of
 from mtae_core.store.runs import RunStore
-
-from . import identity, links, notices
-from .classroom import CHECKBOXES, _base_url, class_link
-from .text import md
-from .url_state import hideable
+from ui.classroom.roles import CHECKBOXES, _base_url, class_link
+from ui.frame import identity, links, notices
+from ui.frame.url_state import hideable
+from ui.widgets.text import md
 
 AUDIT_ROWS = 200
 

@@ -27,10 +27,9 @@ from mtae_core.analysis.arena import (
     run_method,
 )
 from mtae_core.weighting import weightings
-
-from . import downloads, text
-from .charts import PALETTE
-from .forms import model_form
+from ui.widgets import downloads, text
+from ui.widgets.charts import PALETTE
+from ui.widgets.forms import model_form
 
 # a first visit runs these at once: 9 paths of 300 steps, a few seconds on a busy CPU
 DEFAULT_METHODS = ["equal", "pcgrad", "mgda"]

@@ -20,12 +20,12 @@ from mtae_core.engine.metric_names import metric_label
 from mtae_core.store.access import NotAllowed, may_act
 from mtae_core.store.runs import Run, RunStore
 from mtae_core.weighting import weightings
-
-from . import charts, downloads, identity, links, notices
-from .model_views import mixing_figures
-from .state import get_store
-from .text import md
-from .train_form import auto_name
+from ui.frame import identity, links, notices
+from ui.frame.state import get_store
+from ui.train.form import auto_name
+from ui.train.model_views import mixing_figures
+from ui.widgets import charts, downloads
+from ui.widgets.text import md
 
 POLL_SECONDS = 0.5
 FIRST_POLL_SECONDS = 0.1  # until a run's first epoch is in: the first point shows sooner
@@ -46,7 +46,7 @@ STATUS_ICON = {"queued": ":material/hourglass_top:", "running": ":material/direc
 def run_label(run: Run) -> str:
     """``#7 my run — digits, hard, equal, done``; the settings only when the name (an
     automatic one, say) does not already tell them. Plain text: widgets that render
-    Markdown get it through ``ui.text.md``."""
+    Markdown get it through ``ui.widgets.text.md``."""
     cfg = run.config
     settings = f"{cfg.data.dataset}, {cfg.model.sharing}, {cfg.weighting.strategy}, "
     name = " ".join(run.name.split())
@@ -179,7 +179,9 @@ def _draw(run: Run) -> None:
                     data=charts.task_losses(metrics), key=f"loss-{run.id}")
     run_insights(run, metrics, store.extras(run.id))
     if run.status == "done":
-        from .pictures import weights_download  # (loads the engine; the form's path must not)
+        from ui.latent.pictures import (
+            weights_download,  # (loads the engine; the form's path must not)
+        )
         weights_download(store, run)
 
 

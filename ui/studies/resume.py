@@ -11,9 +11,8 @@ import streamlit as st
 
 from mtae_core import studies
 from mtae_core.store.runs import RunStore
-
-from .state import get_runner, workers_enabled
-from .text import md
+from ui.frame.state import get_runner, workers_enabled
+from ui.widgets.text import md
 
 MAX_IDS = 8  # run numbers named in a line before "and N more"
 

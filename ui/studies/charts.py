@@ -22,8 +22,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from mtae_core.analysis.pareto import pareto_mask
-
-from .charts import PALETTE, _layout, task_losses
+from ui.widgets.charts import PALETTE, _layout, task_losses
 
 BAND_ALPHA = 0.18
 

@@ -7,7 +7,7 @@ page needs only once its form is on screen (the model diagram, the study button)
 the imported objects are moved out of the garbage collector's sight
 (``settle_garbage_collector``).
 
-    python -m ui.serve [streamlit options, e.g. --server.port 8502]
+    python -m ui.frame.serve [streamlit options, e.g. --server.port 8502]
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import threading
 import time
 from pathlib import Path
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
+APP = Path(__file__).resolve().parents[2] / "app.py"  # ui/frame/serve.py -> the repository root
 READY = "MTAE Studio: engine imported"  # printed when the warm-up is done
-PAGE = ["ui.links", "ui.state", "ui.classroom", "ui.train_form", "ui.live"]  # (no torch)
-ENGINE = ["mtae_core.engine.training", "ui.model_views", "ui.studies"]  # torch, sklearn, scipy
+PAGE = ["ui.frame.links", "ui.frame.state", "ui.classroom.roles", "ui.train.form", "ui.train.live"]  # (no torch)
+ENGINE = ["mtae_core.engine.training", "ui.train.model_views", "ui.studies.form"]  # torch, sklearn, scipy
 # the engine's import waits this long for a first visitor's page to be drawn: two
 # threads importing at once share one interpreter lock, and the form would wait longer
 PAGE_WAIT_SECONDS = 3.0
@@ -35,7 +35,7 @@ def _warm_imports() -> None:
     try:
         for module in PAGE:
             importlib.import_module(module)
-        from ui.state import page_drawn
+        from ui.frame.state import page_drawn
 
         page_drawn.wait(PAGE_WAIT_SECONDS)
         for module in ENGINE:
@@ -45,7 +45,7 @@ def _warm_imports() -> None:
 
         for registry in (autoencoders, sharing, weightings):
             registry.items()  # each entry's working class, imported on first use
-        from ui.state import get_runner
+        from ui.frame.state import get_runner
 
         get_runner()  # the training workers warm up before anyone presses Train
     except Exception:  # noqa: BLE001  (the page run imports them again and reports)

@@ -21,11 +21,10 @@ from mtae_core import studies
 from mtae_core.errors import whole_number
 from mtae_core.lessons import ClaimResult, Lesson, lessons
 from mtae_core.store.runs import ACTIVE, RunStore
-
-from .studies import start_study, study_size
-from .study_progress import STUDY_PARAM, progress_section
-from .study_results import results_section, spec_download
-from .text import md
+from ui.studies.form import start_study, study_size
+from ui.studies.progress import STUDY_PARAM, progress_section
+from ui.studies.results import results_section, spec_download
+from ui.widgets.text import md
 
 LESSON_PARAM = "lesson"
 STEP_PARAM = "step"

@@ -1,7 +1,7 @@
 """A study's results on the Studies page: per task a table of mean ± std, 95% interval,
 n, change against the matched single-task baselines (named), parameter counts, plain
 words and failed runs, the best cell (chosen on validation) highlighted or marked a tie;
-then the figures of ``ui.study_charts`` and CSV / JSON downloads.
+then the figures of ``ui.studies.charts`` and CSV / JSON downloads.
 
 The numbers come from ``mtae_core.studies.summarize``; the frames here only arrange and
 format them (``display_table``, ``gains_frame``, ``axis_frame``, ``pareto_points`` are
@@ -21,9 +21,9 @@ from pandas.io.formats.style import Styler
 
 from mtae_core.engine.metrics import METRIC_DIRECTION
 from mtae_core.store.runs import RunStore
-
-from . import downloads, study_charts
-from .compare import BEST_STYLE
+from ui.compare.tables import BEST_STYLE
+from ui.studies import charts as study_charts
+from ui.widgets import downloads
 
 TIE_STYLE = "background-color: rgba(255, 193, 7, 0.22)"
 BASELINE_ROW = "single-task baseline"

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from . import charts
+from ui.widgets import charts
 
 
 def chart(fig: go.Figure, name: str, data: pd.DataFrame | None = None, key: str | None = None,

@@ -27,9 +27,8 @@ from mtae_core.analysis.projections import (
     weights_file,
 )
 from mtae_core.store.runs import Run, RunStore
-
-from . import charts, downloads, text
-from .latent import METHODS, projection
+from ui.latent.views import METHODS, projection
+from ui.widgets import charts, downloads, text
 
 MAX_RECON_RUNS = 6
 RECON_IMAGES = 8

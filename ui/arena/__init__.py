@@ -1,0 +1,1 @@
+"""The Method arena page: gradient methods on a two-task toy (page)."""

@@ -1,0 +1,1 @@
+"""The Latent space page: projections (views) and reconstructions and weights (pictures)."""
