@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -232,34 +232,44 @@ class ModelConfig(Section):
         return data
 
 
-class WeightingConfig(Section):
+class EntrySection(Section):
+    """A section that names one entry of a registry (``name_field``) and that entry's
+    ``options``: the options are validated by the entry's own ``Options`` model and stored
+    with defaults filled, the name checked against the registry (one normaliser for every
+    such section)."""
+
+    registry: ClassVar[Registry[Any]]
+    name_field: ClassVar[str]
+    section: ClassVar[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            name = data.get(cls.name_field, cls.model_fields[cls.name_field].default)
+            data["options"] = _options(cls.registry, name, data.get("options"),
+                                       f"{cls.section}.options",
+                                       f"{cls.section}.{cls.name_field}")
+        return data
+
+
+class WeightingConfig(EntrySection):
+    registry = weightings
+    name_field = "strategy"
+    section = "weighting"
+
     strategy: str = "equal"
     options: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _normalise(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            data = dict(data)
-            data["options"] = _options(weightings, data.get("strategy", "equal"),
-                                       data.get("options"), "weighting.options",
-                                       "weighting.strategy")
-        return data
 
+class ScheduleConfig(EntrySection):
+    registry = schedules
+    name_field = "kind"
+    section = "schedule"
 
-class ScheduleConfig(Section):
     kind: str = "joint"
     options: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _normalise(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            data = dict(data)
-            data["options"] = _options(schedules, data.get("kind", "joint"),
-                                       data.get("options"), "schedule.options",
-                                       "schedule.kind")
-        return data
 
 
 class OptimizerConfig(Section):
