@@ -54,7 +54,10 @@ class Stack:
     strategy_params: list[list[nn.Parameter]]  # per replica
     test: Split  # the test split, on the training device
     draws: dict[int, list[Draw]] = field(default_factory=dict)  # batch size -> the forward's draws
-    strategy_draws: bool = True  # the strategy draws random numbers (random loss weighting)
+    # per replica: its strategy draws random numbers (random loss weighting)
+    strategy_draws: list[bool] = field(default_factory=list)
+    # ``Weighting.combine_replicas``'s cache per (strategy class, replicas)
+    combine_cache: dict[Any, dict[str, Any]] = field(default_factory=dict)
     feed: Feed = field(default_factory=Feed)
     # the forward pass as explicit batched matmuls, when the model is one that
     # ``explicit_plan`` knows (None: vmap over the template)
