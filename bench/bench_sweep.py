@@ -47,10 +47,21 @@ def _load() -> str:
     return " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
+EARLY_EPOCHS = 5  # the curves' epochs checked to 1e-4
+
+
 def _same(a: TrainResult, b: TrainResult, tol: float = 1e-2) -> bool:
-    # float tolerance: batched and per-run kernels round differently, and that grows over
-    # hundreds of Adam steps
+    """Same status and kept epoch, the first epochs' curves equal to 1e-4, and the test
+    metrics to ``tol``. Batched and per-run kernels round differently (1e-7); a run's
+    training can amplify that chaotically over hundreds of Adam steps (measured on the
+    grid: 1e-7 for 13 epochs, then 1e-2 by epoch 18 in 2 of 33 runs), so the late metrics
+    get the looser tolerance and a miss there is counted, not hidden."""
     if a.status != b.status or a.kept_epoch != b.kept_epoch:
+        return False
+    early = [(x[3], y[3]) for ha, hb in zip(a.history[:EARLY_EPOCHS], b.history[:EARLY_EPOCHS],
+                                          strict=True) for x, y in zip(ha["rows"], hb["rows"],
+                                                                       strict=True)]
+    if not all(math.isclose(x, y, rel_tol=1e-4, abs_tol=1e-4) for x, y in early):
         return False
     return all(math.isclose(a.test_metrics[t][m], b.test_metrics[t][m], rel_tol=tol, abs_tol=tol)
                for t in b.test_metrics for m in b.test_metrics[t])
@@ -71,11 +82,11 @@ def pcgrad_configs(epochs: int, device: str) -> list[ExperimentConfig]:
     return [base.replace(seed=s) for s in range(5)]
 
 
-def runs_case(cfgs: list[ExperimentConfig], repeats: int) -> tuple[list[float], list[float], bool]:
+def runs_case(cfgs: list[ExperimentConfig], repeats: int) -> tuple[list[float], list[float], str]:
     data = load(cfgs[0].data)  # once for both sides: the bench times training
     train_replicas([c.replace(training={"epochs": 1}) for c in cfgs[:2]], data)  # warm up
     train(cfgs[0].replace(training={"epochs": 1}), data)
-    batched, separate, same = [], [], True
+    batched, separate, same = [], [], []
     for r in range(repeats):
         for side in ("batched", "separate") if r % 2 == 0 else ("separate", "batched"):
             t0 = CLOCK()
@@ -85,11 +96,11 @@ def runs_case(cfgs: list[ExperimentConfig], repeats: int) -> tuple[list[float], 
             else:
                 alone = [train(c, data) for c in cfgs]
                 separate.append(CLOCK() - t0)
-        same = same and all(_same(a, b) for a, b in zip(together, alone, strict=True))
-    return batched, separate, same
+        same.append(sum(_same(a, b) for a, b in zip(together, alone, strict=True)))
+    return batched, separate, f"{min(same)} of {len(cfgs)} runs"
 
 
-def study_case(epochs: int, repeats: int, device: str) -> tuple[list[float], list[float], bool]:
+def study_case(epochs: int, repeats: int, device: str) -> tuple[list[float], list[float], str]:
     from mtae_core.lessons.run import train_here
     from mtae_core.store.runs import RunStore
     from mtae_core.studies import StudySpec, start, summarize
@@ -120,7 +131,7 @@ def study_case(epochs: int, repeats: int, device: str) -> tuple[list[float], lis
                 math.isclose(ca["metrics"][k]["mean"], cb["metrics"][k]["mean"], rel_tol=1e-2,
                              abs_tol=1e-2) for k in cb["metrics"]
                 if isinstance(cb["metrics"][k], dict) and "mean" in cb["metrics"][k])
-    return batched, separate, same
+    return batched, separate, f"the summaries' means to 1e-2: {same}"
 
 
 def main() -> None:
@@ -152,7 +163,7 @@ def main() -> None:
         for i, (x, y) in enumerate(zip(b, s, strict=True)):
             print(f"  repeat {i + 1}: batched {x:7.2f} s, separate {y:7.2f} s, ratio {y / x:5.2f}×")
         print(f"  ratio median {statistics.median(ratios):.2f}× (range {min(ratios):.2f}–"
-              f"{max(ratios):.2f}×), aim ≥ {AIMS[case]}×; same results as alone: {same}; "
+              f"{max(ratios):.2f}×), aim ≥ {AIMS[case]}×; same as alone: {same}; "
               f"load average {_load()}")
 
 

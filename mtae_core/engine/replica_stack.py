@@ -62,6 +62,9 @@ class Stack:
     # the forward pass as explicit batched matmuls, when the model is one that
     # ``explicit_plan`` knows (None: vmap over the template)
     plan: Plan | None = None
+    # the columns of a row of ``flat`` that hold shared parameters (None: nothing shared)
+    shared_cols: torch.Tensor | None = None
+    task_grads: bool = False  # the strategy works on per-task gradients (``replica_grads``)
 
 
 
@@ -92,8 +95,13 @@ def make_stack(runs: list[RunState], test: Split) -> Stack:
     opt_params = [flat, *(p for ps in strategy_params for p in ps)]
     opt, lr_sched = build_optimizer(cfg.optimizer, opt_params, cfg.training.epochs)  # type: ignore[arg-type]
     penalised = [s for s in layout if len(s.shape) > 1]
+    shared_ids = {id(p) for p in template.shared_parameters()}  # type: ignore[operator]
+    cols = [torch.arange(s.offset, s.offset + s.numel) for s in layout
+            if id(s.owner[s.attr]) in shared_ids]
     return Stack(template, flat, layout, buffers, [full for _, _, full in named], opt, lr_sched,
-                  penalised, strategy_params, test, plan=explicit_plan(template, layout))
+                  penalised, strategy_params, test, plan=explicit_plan(template, layout),
+                  shared_cols=torch.cat(cols).to(flat.device) if cols else None,
+                  task_grads=bool(getattr(runs[0].strategy, "needs_task_grads", False)))
 
 
 # ---- the forward pass without vmap ---------------------------------------------------------
@@ -271,8 +279,15 @@ def strategy_draws(run: RunState) -> bool:
     is then dropped: some strategies change their state as they combine)."""
     strategy = copy.deepcopy(run.strategy)
     probe = Probe()
+    n = len(run.names)
+    if getattr(strategy, "needs_task_grads", False):  # its step on made-up gradients
+        g = torch.linspace(-1.0, 1.0, n * 5, device=run.device).reshape(n, 5).cos()
+        with probe, torch.no_grad():
+            strategy.active_idx = list(range(n))
+            strategy.direction(g, torch.ones(n, device=run.device))
+        return bool(probe.unknown or probe.draws)
     with probe, torch.no_grad():
-        strategy.combine(torch.ones(len(run.names), device=run.device), None)
+        strategy.combine(torch.ones(n, device=run.device), None)
     return bool(probe.unknown or probe.draws)
 
 

@@ -23,10 +23,13 @@ those of the same seed trained alone (``training.train``), to float tolerance:
   replica that diverges or stops early is frozen (its model kept as it was) and reported
   alone; the others train on.
 
-Loss-based strategies combine a replica's losses as they would alone. Strategies that
-work on each step's per-task gradients (MGDA, PCGrad, GradNorm, ...) and the contractive
-autoencoder (which differentiates through the input inside the forward pass) cannot be
-batched: ``batch_reason`` says why, and the caller trains those seeds as separate runs.
+Loss-based strategies combine a replica's losses as they would alone. Gradient methods
+(PCGrad, MGDA, CAGrad, ...) get every replica's per-task gradients from one batched Jacobian
+over the stacked parameters and aggregate each replica's own (``replica_grads``). GradNorm
+(its own step on its weights), the upper-bound variants (gradients of the shared
+representation) and the contractive autoencoder (which differentiates through the input
+inside the forward pass) cannot be batched: ``batch_reason`` says why, and the caller
+trains those seeds as separate runs.
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ from .. import models
 from ..config import ConfigError, ExperimentConfig
 from ..data import MultiTaskData
 from ..weighting import Weighting, weightings
+from ..weighting.gradient_base import GradientWeighting, UpperBoundWeighting
 from .preflight import preflight
+from .replica_grads import gradient_backward
 from .replica_noise import ReplicaRng, stack_draws
 from .replica_stack import (
     NotBatchable,
@@ -91,7 +96,10 @@ def batch_reason(cfg: ExperimentConfig) -> str | None:
     together. (Random calls the trainer does not know are found later, by a probe of the
     built model: ``train_replicas`` then raises ``NotBatchable`` before training.)"""
     w_cls = weightings.get(cfg.weighting.strategy)
-    if w_cls.needs_task_grads or w_cls.backward is not Weighting.backward:
+    if w_cls.backward is not Weighting.backward and not _task_grads_batch(cfg, w_cls):
+        if cfg.weighting.options.get("upper_bound"):
+            return (f"the weighting '{cfg.weighting.strategy}' with its upper bound works on "
+                    "each seed's shared representation every step")
         return (f"the weighting '{cfg.weighting.strategy}' works on each seed's per-task "
                 "gradients every step")
     if models.autoencoders.get(cfg.model.autoencoder).needs_input_grad:
@@ -100,6 +108,17 @@ def batch_reason(cfg: ExperimentConfig) -> str | None:
     if cfg.training.device == "mps":
         return "batched seeds are not supported on Apple MPS"
     return None
+
+
+def _task_grads_batch(cfg: ExperimentConfig, w_cls: type[Weighting]) -> bool:
+    """A gradient method whose step ``replica_grads`` computes for all replicas at once:
+    the per-task gradients of the shared parameters (not of the shared representation,
+    MGDA-UB's and Aligned-MTL-UB's upper bound; not GradNorm's own step)."""
+    if not issubclass(w_cls, GradientWeighting):
+        return False
+    if w_cls.backward is GradientWeighting.backward:
+        return True
+    return w_cls.backward is UpperBoundWeighting.backward and not cfg.weighting.options.get("upper_bound")
 
 
 # what stands for a loss-based strategy in a group key: its name and options are data
@@ -379,9 +398,13 @@ def _step(reps: list[_Replica], stack: Stack, alive: list[int], epoch: int, step
     st.side = add_side_state(st.side, side)
     st.steps_done += 1
     stack.opt.zero_grad(set_to_none=True)
-    combined = _combine(reps, stack, alive, losses, epoch, step)  # (n_alive,)
-    total = (combined + (extra if len(alive) == len(reps) else extra[alive])).sum()
-    total.backward()
+    if stack.task_grads:  # per-task gradients of every replica at once, then each one's method
+        gradient_backward([reps[i].run.strategy for i in alive], [reps[i].rng for i in alive],
+                          [stack.strategy_draws[i] for i in alive], stack, alive, losses, extra,
+                          [reps[i].run.schedule.active(epoch, step) for i in alive])
+    else:
+        combined = _combine(reps, stack, alive, losses, epoch, step)  # (n_alive,)
+        (combined + (extra if len(alive) == len(reps) else extra[alive])).sum().backward()
     if cfg.optimizer.clip_norm:
         clip(stack, cfg.optimizer.clip_norm)
     stack.opt.step()

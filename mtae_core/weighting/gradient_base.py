@@ -11,7 +11,7 @@ on a small float64 numpy array, so no per-parameter work happens on the host.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -59,6 +59,28 @@ class GradientWeighting(Weighting):
         w_np = self.weights_from_gram(gram, losses.detach().double().cpu().numpy())
         w = torch.as_tensor(w_np, dtype=G.dtype, device=G.device)
         return w @ G, w
+
+    @classmethod
+    def weights_from_grams(cls, strategies: Sequence[GradientWeighting], grams: np.ndarray,
+                           losses: np.ndarray, idxs: Sequence[list[int]],
+                           rngs: Sequence[Any]) -> np.ndarray:
+        """``weights_from_gram`` of K replicas' strategies of this class (batched replicas,
+        ``mtae_core.engine.replica_grads``): grams (K, T, T) float64, losses (K, T), each
+        replica's active tasks, and per replica None or the generator it draws from
+        (``rng.use(fn, *args)``) → weights (K, T), 0 for a task left out. This default
+        solves them one by one; a method whose maths batch overrides it."""
+        k, n = losses.shape
+        out = np.zeros((k, n))
+        for i, (s, idx, rng) in enumerate(zip(strategies, idxs, rngs, strict=True)):
+            if not idx:
+                continue
+            s.active_idx = idx
+            full = len(idx) == n
+            args = (grams[i] if full else grams[i][np.ix_(idx, idx)],
+                    losses[i] if full else losses[i][idx])
+            out[i, idx] = (rng.use(s.weights_from_gram, *args) if rng is not None
+                           else s.weights_from_gram(*args))
+        return out
 
     def head_weights(self, w: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
         """Weights of the task losses for the task-specific parameters (default: ``w``)."""

@@ -1,0 +1,117 @@
+"""Gradient-based weighting (PCGrad, MGDA, CAGrad, IMTL-G, Aligned-MTL, Nash-MTL, UPGrad,
+GradVac, DB-MTL) for replicas trained as one batched model (``mtae_core.engine.replicas``).
+
+A run alone needs its per-task gradients every step: T backward passes (one batched
+``jacobian``). K replicas separately would need K × T. Each replica's losses reach only its
+own row of ``Stack.flat``, so the gradient of ``Σ_k L_kt`` with respect to the stacked
+parameters holds every replica's gradient of task t in its row: one batched Jacobian of
+T (+1 for the auxiliary losses and penalties) outputs gives all of them, (T, K, P). Then
+each replica's strategy aggregates its own rows as alone: the Gram matrices of all
+replicas go to the host in one transfer, the weights come from the strategy class
+(``GradientWeighting.weights_from_grams``: batched where the method allows, a loop over
+replicas for the solvers), and the update of every replica is one einsum.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from ..weighting.gradient_base import GradientWeighting, active_indices, jacobian
+
+if TYPE_CHECKING:
+    from .replica_noise import ReplicaRng
+    from .replica_stack import Stack
+
+
+def gradient_backward(strategies: list[GradientWeighting], rngs: list[ReplicaRng],
+                      draws: list[bool], stack: Stack, alive: list[int],
+                      losses: torch.Tensor, extra: torch.Tensor,
+                      actives: list[torch.Tensor | None]) -> None:
+    """Set ``stack.flat.grad`` for the alive replicas as each one's strategy sets its
+    model's gradients alone (``GradientWeighting.backward``). losses: (K, T) with the graph;
+    extra: (K,) auxiliary losses and penalties; actives: per alive replica, its schedule's
+    mask or None."""
+    k_all, n = losses.shape
+    dev = losses.device
+    sub = alive if len(alive) < k_all else None
+    la = losses if sub is None else losses[sub]  # (A, T)
+    ex = extra if sub is None else extra[sub]  # (A,)
+    cols = stack.shared_cols
+    if cols is None:  # nothing is shared (single-task): each replica's plain mean, as alone
+        ws = []
+        for s, active in zip(strategies, actives, strict=True):
+            w = torch.ones(n, device=dev) if active is None else active.float()
+            w = w / w.sum().clamp(min=1)
+            s.last_weights.copy_(w)
+            ws.append(w)
+        mask = torch.stack([torch.ones(n, dtype=torch.bool, device=dev) if a is None else a
+                            for a in actives])
+        (torch.where(mask, la, torch.zeros_like(la)) * torch.stack(ws)).sum().add(ex.sum()).backward()
+        return
+    has_extra = extra.requires_grad
+    outs = la.sum(0)  # (T,): row k of d outs_t / d flat is replica k's gradient of task t
+    if has_extra:
+        outs = torch.cat([outs, ex.sum().reshape(1)])
+    J = jacobian(outs, [stack.flat]).view(len(outs), k_all, -1)  # (T [+1], K, P)
+    if sub is not None:
+        J = J[:, sub]  # (T [+1], A, P)
+    Jt = J[:n]
+    G = Jt.index_select(2, cols)  # (T, A, P_shared)
+    Gk = G.transpose(0, 1)  # (A, T, P_shared)
+    det = la.detach()
+    cls = type(strategies[0])
+    own_direction = cls.direction is not GradientWeighting.direction
+    if own_direction:  # DB-MTL: its own direction from G, per replica
+        ds, ws = [], []
+        for s, rng, d_, g, l_, active in zip(strategies, rngs, draws, Gk, det, actives, strict=True):
+            idx = active_indices(active, n)
+            s.active_idx = idx
+            d, w = (rng.use(s.direction, g[idx], l_[idx]) if d_ else s.direction(g[idx], l_[idx]))
+            full = torch.zeros(n, device=dev, dtype=w.dtype)
+            full[idx] = w
+            s.last_weights.copy_(full)
+            hw = torch.zeros(n, device=dev, dtype=w.dtype)
+            hw[idx] = s.head_weights(w, l_[idx]).detach()
+            ds.append(d)
+            ws.append(hw)
+        hw_all = torch.stack(ws)  # (A, T)
+        d_all = torch.stack(ds)  # (A, P_shared)
+    else:
+        grams = torch.bmm(Gk, Gk.transpose(1, 2)).double().cpu().numpy()  # one transfer: (A, T, T)
+        host_losses = det.double().cpu().numpy()  # (A, T)
+        idxs = [active_indices(act, n) for act in actives]
+        w_np = cls.weights_from_grams(strategies, grams, host_losses, idxs,
+                                      [rng if d_ else None for rng, d_ in zip(rngs, draws, strict=True)])
+        w_all = torch.as_tensor(w_np, dtype=G.dtype, device=dev)  # (A, T): 0 for a task left out
+        for s, w in zip(strategies, w_all, strict=True):
+            s.last_weights.copy_(w)
+        if cls.head_weights is GradientWeighting.head_weights:
+            # d = wᵀG on the shared columns, and the same weights on the task-specific ones
+            grad = torch.einsum("at,tap->ap", w_all, Jt)
+            _finish(stack, grad, J[n] if has_extra else None, alive, k_all)
+            return
+        d_all = torch.einsum("at,atp->ap", w_all, Gk)
+        hw_all = torch.stack([_head(s, w, l_, idx) for s, w, l_, idx
+                              in zip(strategies, w_all, det, idxs, strict=True)])
+    grad = torch.einsum("at,tap->ap", hw_all.to(Jt.dtype), Jt)  # task-specific parameters
+    grad[:, cols] = d_all  # the shared ones take the strategy's direction
+    _finish(stack, grad, J[n] if has_extra else None, alive, k_all)
+
+
+def _head(s: GradientWeighting, w: torch.Tensor, losses: torch.Tensor, idx: list[int]) -> torch.Tensor:
+    full = torch.zeros_like(w)
+    full[idx] = s.head_weights(w[idx], losses[idx]).detach()
+    return full
+
+
+def _finish(stack: Stack, grad: torch.Tensor, extra_grad: torch.Tensor | None,
+            alive: list[int], k_all: int) -> None:
+    if extra_grad is not None:  # auxiliary losses and penalties reach every parameter as usual
+        grad = grad + extra_grad
+    if len(alive) < k_all:  # a frozen replica's row takes no gradient
+        full = torch.zeros_like(stack.flat)
+        full[alive] = grad
+        grad = full
+    stack.flat.grad = grad

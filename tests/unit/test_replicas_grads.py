@@ -1,0 +1,63 @@
+"""Gradient methods over replicas (``mtae_core.engine.replica_grads``): the per-task
+gradients of K replicas from one batched Jacobian, each replica's method applied to its own
+rows; every replica equals the same run trained alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_replicas_cells import _cfg, assert_group_equivalent
+
+from mtae_core.engine.replicas import batch_reason, group_key, train_replicas
+from mtae_core.weighting import weightings
+
+GRADIENT = [w for w in weightings.names() if weightings.get(w).needs_task_grads]
+
+
+def _seeds(cfg: Any, seeds: tuple[int, ...] = (0, 1, 2)) -> list[Any]:
+    return [cfg.replace(seed=s) for s in seeds]
+
+
+@pytest.mark.parametrize("strategy", GRADIENT)
+def test_every_gradient_method_matches_its_seeds_trained_alone(strategy):
+    # three tasks (the input's reconstruction the third), so the methods have conflicts to solve
+    cfg = _cfg(weighting={"strategy": strategy},
+               data={"tasks": ["task1", "task2", "reconstruction"]})
+    assert batch_reason(cfg) is None
+    assert_group_equivalent(_seeds(cfg))
+
+
+@pytest.mark.parametrize("sharing", ["soft", "single_task", "mmoe"])
+def test_gradient_methods_over_replicas_with_other_sharing_schemes(sharing):
+    # soft sharing runs its forward through vmap; single-task has nothing shared
+    assert_group_equivalent(_seeds(_cfg(weighting={"strategy": "pcgrad"},
+                                        model={"sharing": sharing})))
+
+
+def test_numeric_options_of_a_gradient_method_are_data_per_replica():
+    cfgs = [_cfg(seed=s, weighting={"strategy": "cagrad", "options": {"c": c}})
+            for c in (0.1, 0.8) for s in (0, 1)]
+    assert len({group_key(c) for c in cfgs}) == 1
+    assert_group_equivalent(cfgs)
+
+
+def test_gradient_methods_with_a_schedule_penalties_and_clipping_match_alone():
+    over = {"schedule": {"kind": "cyclic"},
+            "optimizer": {"kind": "sgd", "lr": 0.1, "momentum": 0.9, "l1": 1e-4, "clip_norm": 0.5}}
+    for strategy in ("mgda", "db_mtl"):
+        assert_group_equivalent(_seeds(_cfg(weighting={"strategy": strategy}, **over)))
+
+
+def test_a_sparse_autoencoder_s_auxiliary_loss_reaches_every_replica_as_alone():
+    assert_group_equivalent(_seeds(_cfg(weighting={"strategy": "upgrad"},
+                                        model={"autoencoder": "sparse"})))
+
+
+def test_what_still_trains_apart():
+    for strategy, options in (("gradnorm", {}), ("mgda", {"upper_bound": True}),
+                              ("aligned_mtl", {"upper_bound": True})):
+        reason = batch_reason(_cfg(weighting={"strategy": strategy, "options": options}))
+        assert reason is not None and strategy in reason
+    with pytest.raises(Exception, match="upper bound"):
+        train_replicas(_seeds(_cfg(weighting={"strategy": "mgda", "options": {"upper_bound": True}})))
