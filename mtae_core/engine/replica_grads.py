@@ -58,7 +58,9 @@ def gradient_backward(strategies: list[GradientWeighting], rngs: list[ReplicaRng
     if sub is not None:
         J = J[:, sub]  # (T [+1], A, P)
     Jt = J[:n]
-    G = Jt.index_select(2, cols)  # (T, A, P_shared)
+    # (T, A, P_shared): a view when the shared columns are one span (the usual case)
+    G = (Jt[:, :, cols[0][0]:cols[0][1]] if len(cols) == 1
+         else torch.cat([Jt[:, :, a:b] for a, b in cols], dim=2))
     Gk = G.transpose(0, 1)  # (A, T, P_shared)
     det = la.detach()
     cls = type(strategies[0])
@@ -96,7 +98,10 @@ def gradient_backward(strategies: list[GradientWeighting], rngs: list[ReplicaRng
         hw_all = torch.stack([_head(s, w, l_, idx) for s, w, l_, idx
                               in zip(strategies, w_all, det, idxs, strict=True)])
     grad = torch.einsum("at,tap->ap", hw_all.to(Jt.dtype), Jt)  # task-specific parameters
-    grad[:, cols] = d_all  # the shared ones take the strategy's direction
+    at = 0
+    for a0, b0 in cols:  # the shared ones take the strategy's direction
+        grad[:, a0:b0] = d_all[:, at:at + b0 - a0]
+        at += b0 - a0
     _finish(stack, grad, J[n] if has_extra else None, alive, k_all)
 
 

@@ -64,6 +64,7 @@ from .replica_stack import (
     make_stack,
     penalty,
     probe_draws,
+    replica_report,
     split_losses,
     strategy_draws,
     take_side_state,
@@ -85,7 +86,6 @@ from .training import (
     epoch_losses,
     resolve_device,
     setup_run,
-    test_report,
 )
 
 __all__ = ["NotBatchable", "batch_reason", "group_key", "train_replicas"]
@@ -509,8 +509,10 @@ def _finish(rep: _Replica, stack: Stack, k: int, status: Status, reason: str | N
     result = TrainResult(status, reason, rep.epochs_run, {}, 0.0, describe_device(run.device),
                          run.model, rep.history, **diverged)
     if status == "done":
-        result.test_metrics = test_report(run.model, stack.test, run.specs)
-        result.val_metrics = test_report(run.model, run.val, run.specs)
+        # (numpy metrics: the same numbers as test_report's scikit-learn ones, without their
+        # per-call checks, which dominate a small run's end)
+        result.test_metrics = replica_report(run.model, stack.test, run.specs)
+        result.val_metrics = replica_report(run.model, run.val, run.specs)
         result.kept_epoch = best_epoch if best_epoch is not None else rep.epochs_run - 1
     run.model.cpu()
     result.seconds = time.perf_counter() - t0

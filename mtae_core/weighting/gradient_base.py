@@ -35,6 +35,8 @@ def jacobian(outputs: torch.Tensor, params: Sequence[torch.Tensor]) -> torch.Ten
     else:
         grads = torch.autograd.grad(outputs, params, grad_outputs=eye, retain_graph=True,
                                     allow_unused=True, is_grads_batched=True)
+    if len(params) == 1 and grads[0] is not None:  # one stacked tensor (replicas): no copy
+        return grads[0].reshape(k, -1)
     return torch.cat([
         (torch.zeros(k, p.numel(), device=outputs.device) if g is None else g.reshape(k, -1))
         for g, p in zip(grads, params, strict=True)

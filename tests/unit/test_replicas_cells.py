@@ -208,3 +208,32 @@ def test_a_fixed_lambda_study_trains_its_cells_together_and_the_page_says_so(sto
     lines = seeds_lines(grid_frame(store, study_id, spec_of(store.get_study(study_id))))
     assert sum("9 runs of 3 settings trained as one batched model" in line for line in lines) == 3
     assert sum(line.endswith(": seeds trained together") for line in lines) == 1  # the baseline
+
+
+def test_the_replicas_numpy_metrics_equal_scikit_learn_s():
+    import numpy as np
+    import torch
+
+    from mtae_core.data import TaskSpec
+    from mtae_core.engine.metrics import task_metrics
+    from mtae_core.engine.replica_stack import fast_metrics
+
+    rng = np.random.default_rng(0)
+    cls = TaskSpec("c", "classification", 5, 5)
+    cases = [
+        (cls, torch.tensor(rng.normal(size=(200, 5))), torch.tensor(rng.integers(0, 5, 200))),
+        # a class the targets lack but the predictions hold, and one neither holds
+        (cls, torch.tensor(rng.normal(size=(50, 5)) + np.eye(5)[[0] * 50] * 3),
+         torch.tensor(rng.integers(1, 3, 50))),
+        (TaskSpec("r", "regression", 1), torch.tensor(rng.normal(size=(80, 1))),
+         torch.tensor(rng.normal(size=80))),
+        (TaskSpec("r", "regression", 1), torch.tensor(rng.normal(size=(9, 1))), torch.ones(9)),
+        (TaskSpec("x", "reconstruction", 7), torch.tensor(rng.normal(size=(30, 7))),
+         torch.tensor(rng.normal(size=(30, 7)))),
+    ]
+    for spec, out, y in cases:
+        want, got = task_metrics(spec, out, y), fast_metrics(spec, out, y)
+        assert want.keys() == got.keys()
+        for k in want:
+            # float32 outputs: scikit-learn sums them in float32, these in float64
+            assert abs(want[k] - got[k]) <= 1e-6 * max(1.0, abs(want[k])), (spec.kind, k)
