@@ -61,3 +61,37 @@ def test_what_still_trains_apart():
         assert reason is not None and strategy in reason
     with pytest.raises(Exception, match="upper bound"):
         train_replicas(_seeds(_cfg(weighting={"strategy": "mgda", "options": {"upper_bound": True}})))
+
+
+@pytest.mark.parametrize("strategy", ["pcgrad", "imtl_g", "aligned_mtl", "upgrad"])
+def test_batched_weights_equal_each_replica_s_own(strategy):
+    """The methods whose maths batch solve K replicas at once: the weights equal those of
+    each replica's strategy alone (its own draws included)."""
+    import numpy as np
+    import torch
+
+    from mtae_core.engine.replica_noise import ReplicaRng
+    from mtae_core.weighting.gradient_base import GradientWeighting
+
+    cls = weightings.get(strategy)
+    names = ["a", "b", "c", "d"]
+    rng = np.random.default_rng(1)
+    G = rng.normal(size=(6, 4, 9))
+    G[5, 3] = G[5, 0] + G[5, 1]  # a rank-deficient replica
+    grams = G @ np.swapaxes(G, 1, 2)
+    losses = rng.uniform(0.1, 2.0, size=(6, 4))
+    strategies = [cls(names, cls.Options()) for _ in range(6)]
+    rngs = []
+    for s in range(6):
+        torch.manual_seed(s)
+        rngs.append(ReplicaRng(torch.device("cpu")))
+    alone_rngs = [type("R", (), {"use": None})() for _ in range(6)]
+    for a, r in zip(alone_rngs, rngs, strict=True):  # copies of each replica's state
+        c = ReplicaRng(torch.device("cpu"))
+        c.cpu_state = r.cpu_state.clone()
+        a.use = c.use
+    idxs = [list(range(4))] * 6
+    got = cls.weights_from_grams(strategies, grams, losses, idxs, rngs)
+    want = GradientWeighting.weights_from_grams.__func__(cls, strategies, grams, losses, idxs,
+                                                          alone_rngs)
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
