@@ -17,6 +17,7 @@ from torch.func import stack_module_state
 
 from ..data import Split, TaskSpec
 from .replica_noise import Draw, Feed, Probe
+from .replica_optim import ReplicaOptimizers, per_replica
 from .training import RunState, build_optimizer
 
 
@@ -48,8 +49,8 @@ class Stack:
     layout: list[Slot]  # where each parameter lies in a row, and where the template reads it
     buffers: list[tuple[dict[str, Any], str, torch.Tensor]]  # (owner, name, (K, ...) stacked)
     buffer_names: list[str]  # their full names, as the replicas' models name them
-    opt: torch.optim.Optimizer
-    lr_sched: torch.optim.lr_scheduler.LRScheduler | None
+    opt: Any  # a torch optimizer, or ``ReplicaOptimizers`` (per-replica lr / weight decay)
+    lr_sched: Any  # its learning-rate schedule (``step()`` at an epoch's end), or None
     penalised: list[Slot]  # weight matrices (L1 / L2 penalties)
     strategy_params: list[list[nn.Parameter]]  # per replica
     test: Split  # the test split, on the training device
@@ -93,9 +94,16 @@ def make_stack(runs: list[RunState], test: Split) -> Stack:
     buffers = [(owner, name, stacked[full]) for owner, name, full in named]
     strategy_params = [list(r.strategy.parameters()) for r in runs]
     cfg = runs[0].cfg
-    # one optimizer over everything: its updates are element-wise, so replicas stay apart
-    opt_params = [flat, *(p for ps in strategy_params for p in ps)]
-    opt, lr_sched = build_optimizer(cfg.optimizer, opt_params, cfg.training.epochs)  # type: ignore[arg-type]
+    opt: Any
+    lr_sched: Any
+    if per_replica([r.cfg.optimizer for r in runs]):  # a learning-rate / weight-decay sweep
+        opt = ReplicaOptimizers(flat, strategy_params, [r.cfg.optimizer for r in runs],
+                                cfg.training.epochs)
+        lr_sched = opt.schedule
+    else:
+        # one optimizer over everything: its updates are element-wise, so replicas stay apart
+        opt_params = [flat, *(p for ps in strategy_params for p in ps)]
+        opt, lr_sched = build_optimizer(cfg.optimizer, opt_params, cfg.training.epochs)  # type: ignore[arg-type]
     penalised = [s for s in layout if len(s.shape) > 1]
     shared_ids = {id(p) for p in template.shared_parameters()}  # type: ignore[operator]
     spans: list[list[int]] = []  # the shared parameters' columns, as merged [start, end)

@@ -51,6 +51,7 @@ from ..weighting.gradient_base import GradientWeighting, UpperBoundWeighting
 from .preflight import preflight
 from .replica_grads import gradient_backward
 from .replica_noise import ReplicaRng, stack_draws
+from .replica_optim import KINDS, ReplicaLR, ReplicaOptimizers
 from .replica_stack import (
     NotBatchable,
     Stack,
@@ -129,14 +130,17 @@ LOSS_BASED = "<loss-based>"
 def group_key(cfg: ExperimentConfig) -> str:
     """Runs with the same key may train as replicas of one batched model: they differ only
     in their seed (and name) and in settings that are data per replica: a loss-based
-    strategy and its options (fixed λ, a temperature, ...), or the options of a gradient
-    method (the method itself stays in the key)."""
+    strategy and its options (fixed λ, a temperature, ...), the options of a gradient
+    method (the method itself stays in the key), and the learning rate and weight decay
+    of Adam, AdamW and SGD (``replica_optim``)."""
     import hashlib
     import json
 
     d = cfg.to_dict()
     d.pop("name", None)
     d["seed"] = 0
+    if cfg.optimizer.kind in KINDS:  # per-replica learning rate and weight decay
+        d["optimizer"].update(lr=None, weight_decay=None)
     d["weighting"] = {"strategy": LOSS_BASED if loss_based(cfg) else cfg.weighting.strategy}
     text = json.dumps(d, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -202,8 +206,9 @@ def train_replicas(
         run = setup_run(cfg, data, model, device)
         reps.append(_Replica(run, sink, ReplicaRng(device), EarlyStopping(cfg.training.early_stopping)))
     stack = make_stack([r.run for r in reps], data.test.to(device))
-    for r in reps:  # the replicas' bookkeeping reads the shared optimizer's learning rate
-        r.run.opt, r.run.lr_sched = stack.opt, None
+    for k, r in enumerate(reps):  # the replicas' bookkeeping reads the shared optimizer's lr
+        r.run.opt = ReplicaLR(stack.opt, k) if isinstance(stack.opt, ReplicaOptimizers) else stack.opt  # type: ignore[assignment]
+        r.run.lr_sched = None
     probe_draws(stack, reps[0].run, reps[0].run.bs)
     # replicas may differ in their strategy: each one is probed
     stack.strategy_draws = [strategy_draws(r.run) for r in reps]

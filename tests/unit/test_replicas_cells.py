@@ -109,8 +109,11 @@ def test_what_stays_in_the_group_key():
     base = _fixed(0.5, 0)
     assert group_key(base) == group_key(_fixed(0.2, 3))
     assert group_key(base) == group_key(_cfg(weighting={"strategy": "dwa"}))
-    # the model, data, optimizer, schedule and budget are shared: they stay in the key
-    for other in (_fixed(0.5, 0, training={"epochs": 4}), _fixed(0.5, 0, optimizer={"lr": 0.01}),
+    # the learning rate and weight decay are per replica (Adam, AdamW, SGD) ...
+    assert group_key(base) == group_key(_fixed(0.5, 0, optimizer={"lr": 0.01, "weight_decay": 0.1}))
+    # ... the model, data, optimizer kind, schedule and budget are shared: they stay in the key
+    for other in (_fixed(0.5, 0, training={"epochs": 4}), _fixed(0.5, 0, optimizer={"kind": "sgd"}),
+                  _fixed(0.5, 0, optimizer={"lr_schedule": "step"}),
                   _fixed(0.5, 0, model={"sharing": "mmoe"}), _fixed(0.5, 0, schedule={"kind": "cyclic"})):
         assert group_key(other) != group_key(base)
     # a gradient method is part of the key (its options are not), and never a loss-based one's
@@ -237,3 +240,35 @@ def test_the_replicas_numpy_metrics_equal_scikit_learn_s():
         for k in want:
             # float32 outputs: scikit-learn sums them in float32, these in float64
             assert abs(want[k] - got[k]) <= 1e-6 * max(1.0, abs(want[k])), (spec.kind, k)
+
+
+# ---- per-replica learning rate and weight decay ----------------------------------------------
+
+
+@pytest.mark.parametrize("opt", [
+    {"kind": "adam", "lr_schedule": "step", "step_size": 1},
+    {"kind": "adamw", "lr_schedule": "cosine"},
+    {"kind": "sgd", "momentum": 0.9, "nesterov": True, "lr_schedule": "exponential"},
+])
+def test_a_learning_rate_and_weight_decay_sweep_matches_each_run_alone(opt):
+    lrs = (0.003, 0.03) if opt["kind"] == "sgd" else (1e-3, 5e-3)
+    cfgs = [_cfg(seed=s, optimizer={**opt, "lr": lr, "weight_decay": wd},
+                 weighting={"strategy": "uncertainty"})  # a strategy with parameters too
+            for lr in lrs for wd in (0.0, 0.01) for s in (0, 1)]
+    assert len({group_key(c) for c in cfgs}) == 1
+    rs = assert_group_equivalent(cfgs)
+    # each replica charts its own learning rate
+    assert rs[0].history[0]["extras"]["lr"] != rs[-1].history[0]["extras"]["lr"]
+
+
+def test_a_learning_rate_sweep_with_fixed_lambda_and_a_gradient_method():
+    cfgs = [_fixed(a, 0, optimizer={"lr": lr}) for a in (0.2, 0.8) for lr in (1e-3, 4e-3)]
+    assert_group_equivalent(cfgs)
+    grads = [_cfg(seed=s, weighting={"strategy": "pcgrad"}, optimizer={"lr": lr})
+             for lr in (1e-3, 4e-3) for s in (0, 1)]
+    assert_group_equivalent(grads)
+
+
+def test_rmsprop_keeps_its_learning_rate_in_the_group_key():
+    a = _cfg(optimizer={"kind": "rmsprop", "lr": 1e-3})
+    assert group_key(a) != group_key(a.replace(optimizer={"lr": 2e-3}))
