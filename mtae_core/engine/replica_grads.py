@@ -14,7 +14,7 @@ replicas for the solvers), and the update of every replica is one einsum.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 def gradient_backward(strategies: list[GradientWeighting], rngs: list[ReplicaRng],
                       draws: list[bool], stack: Stack, alive: list[int],
                       losses: torch.Tensor, extra: torch.Tensor,
-                      actives: list[torch.Tensor | None]) -> None:
+                      actives: list[torch.Tensor | None],
+                      keep: dict[str, Any] | None = None) -> None:
     """Set ``stack.flat.grad`` for the alive replicas as each one's strategy sets its
     model's gradients alone (``GradientWeighting.backward``). losses: (K, T) with the graph;
     extra: (K,) auxiliary losses and penalties; actives: per alive replica, its schedule's
@@ -51,6 +52,9 @@ def gradient_backward(strategies: list[GradientWeighting], rngs: list[ReplicaRng
         (torch.where(mask, la, torch.zeros_like(la)) * torch.stack(ws)).sum().add(ex.sum()).backward()
         return
     has_extra = extra.requires_grad
+    if keep and "h" in keep and _encoder_is_shared(stack):
+        _hard_sharing_backward(strategies, rngs, draws, stack, alive, losses, extra, actives, keep)
+        return
     outs = la.sum(0)  # (T,): row k of d outs_t / d flat is replica k's gradient of task t
     if has_extra:
         outs = torch.cat([outs, ex.sum().reshape(1)])
@@ -120,3 +124,99 @@ def _finish(stack: Stack, grad: torch.Tensor, extra_grad: torch.Tensor | None,
         full[alive] = grad
         grad = full
     stack.flat.grad = grad
+
+
+def _encoder_is_shared(stack: Stack) -> bool:
+    """The plan's shared encoder holds exactly the shared parameters (hard sharing)."""
+    plan, cols = stack.plan, stack.shared_cols
+    if plan is None or cols is None or not plan.encoder_slots:
+        return False
+    spans = sorted((stack.layout[i].offset, stack.layout[i].offset + stack.layout[i].numel)
+                   for i in plan.encoder_slots)
+    merged: list[list[int]] = []
+    for a, b in spans:
+        if merged and merged[-1][1] == a:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    return [tuple(m) for m in merged] == list(cols)
+
+
+def _weights(strategies: list[GradientWeighting], rngs: list[ReplicaRng], draws: list[bool],
+             G: torch.Tensor, det: torch.Tensor, actives: list[torch.Tensor | None]
+             ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """Each replica's weights (A, T), its direction on the shared columns (A, P_shared) when
+    its method makes its own (else None: d = wᵀG), and its head weights (A, T)."""
+    n = det.shape[1]
+    dev = det.device
+    cls = type(strategies[0])
+    Gk = G.transpose(0, 1)  # (A, T, P_shared)
+    if cls.direction is not GradientWeighting.direction:  # DB-MTL
+        ds, ws, hws = [], [], []
+        for s, rng, d_, g, l_, active in zip(strategies, rngs, draws, Gk, det, actives, strict=True):
+            idx = active_indices(active, n)
+            s.active_idx = idx
+            d, w = rng.use(s.direction, g[idx], l_[idx]) if d_ else s.direction(g[idx], l_[idx])
+            full = torch.zeros(n, device=dev, dtype=w.dtype)
+            full[idx] = w
+            s.last_weights.copy_(full)
+            ws.append(full)
+            hws.append(_head(s, full, l_, idx))
+            ds.append(d)
+        return torch.stack(ws), torch.stack(ds), torch.stack(hws)
+    grams = torch.bmm(Gk, Gk.transpose(1, 2)).double().cpu().numpy()  # one transfer: (A, T, T)
+    idxs = [active_indices(act, n) for act in actives]
+    w_np = cls.weights_from_grams(strategies, grams, det.double().cpu().numpy(), idxs,
+                                  [rng if d_ else None for rng, d_ in zip(rngs, draws, strict=True)])
+    w_all = torch.as_tensor(w_np, dtype=G.dtype, device=dev)  # (A, T): 0 for a task left out
+    for s, w in zip(strategies, w_all, strict=True):
+        s.last_weights.copy_(w)
+    if cls.head_weights is GradientWeighting.head_weights:
+        return w_all, None, w_all
+    return w_all, None, torch.stack([_head(s, w, l_, idx) for s, w, l_, idx
+                                     in zip(strategies, w_all, det, idxs, strict=True)])
+
+
+def _hard_sharing_backward(strategies: list[GradientWeighting], rngs: list[ReplicaRng],
+                           draws: list[bool], stack: Stack, alive: list[int],
+                           losses: torch.Tensor, extra: torch.Tensor,
+                           actives: list[torch.Tensor | None], keep: dict[str, Any]) -> None:
+    """Hard sharing, where each head reads its own detached copy of the encoder's output
+    (``explicit_forward(keep=...)``): one plain backward gives every head's gradients (a
+    head's parameters reach only its own task's loss) and each task's gradient with
+    respect to the encoder's output; one backward batched over the tasks through the
+    encoder alone gives the per-task gradients of the shared parameters. The same numbers
+    as the full Jacobian, without pushing T rows (all but one zero) through every head."""
+    plan = stack.plan
+    assert plan is not None
+    k_all, n = losses.shape
+    h, hs, views = keep["h"], keep["hs"], keep["views"]
+    enc_views = [views[i] for i in plan.encoder_slots]
+    # the heads: their parameters' gradients (unweighted; each head only its own task's)
+    # and dL_t / dh_t, in one plain backward
+    *head_grads, = torch.autograd.grad(losses.sum(), [stack.flat, *hs])
+    flat_heads, gh = head_grads[0], head_grads[1:]  # (K, P) with the heads' columns; T × (K, B, d)
+    # the encoder: every task's gradient, batched over the tasks: T × (K, numel) per slot
+    enc = torch.autograd.grad(h, enc_views, grad_outputs=torch.stack(gh), is_grads_batched=True)
+    order = sorted(range(len(enc_views)), key=lambda j: stack.layout[plan.encoder_slots[j]].offset)
+    G = torch.cat([enc[j].reshape(n, k_all, -1) for j in order], dim=2)  # (T, K, P_shared)
+    sub = alive if len(alive) < k_all else None
+    if sub is not None:
+        G, flat_heads = G[:, sub], flat_heads[sub]
+    det = (losses if sub is None else losses[sub]).detach()
+    w, d, hw = _weights(strategies, rngs, draws, G, det, actives)
+    if d is None:
+        d = torch.einsum("at,tap->ap", w.to(G.dtype), G)  # d = wᵀG per replica
+    grad = torch.empty_like(flat_heads)
+    (a0, b0), = stack.shared_cols or [(0, 0)]
+    grad[:, a0:b0] = d
+    for t, name in enumerate(keep.get("names", [])):  # each head's columns: its task's weight
+        for i in plan.head_slots[name]:
+            slot = stack.layout[i]
+            cols = slice(slot.offset, slot.offset + slot.numel)
+            grad[:, cols] = flat_heads[:, cols] * hw[:, t:t + 1].to(flat_heads.dtype)
+    if extra.requires_grad:  # penalties reach every parameter as usual
+        ex = extra if sub is None else extra[sub]
+        (g_extra,) = torch.autograd.grad(ex.sum(), [stack.flat])
+        grad += g_extra if sub is None else g_extra[sub]
+    _finish(stack, grad, None, alive, k_all)

@@ -140,6 +140,9 @@ class Plan:
     encoders: list[Layer] | None  # the per-task encoders, if any: (K, n_tasks, batch, ·)
     heads: dict[str, list[Layer]]
     shared: list[int]  # the slots of the model's shared parameters (gradient cosines)
+    # the slots of the shared encoder's layers and of each head's (``replica_grads``)
+    encoder_slots: list[int] = field(default_factory=list)
+    head_slots: dict[str, list[int]] = field(default_factory=dict)
     # MMoE: its experts (K, n_experts, batch, ·) and the tasks' gate layer
     experts: list[Layer] | None = None
     gate: Layer | None = None
@@ -190,8 +193,8 @@ def explicit_plan(template: nn.Module, layout: list[Slot]) -> Plan | None:
         if (experts is None or len(template.chunks) != 1 or template.specific_experts is not None
                 or type(gate) is not BatchedLinear):
             return None
-        return Plan(*base, None, None, kept, shared, experts,
-                    ("tasks", index["task_gates.0.weight"], index["task_gates.0.bias"]))
+        return Plan(*base, None, None, kept, shared, experts=experts,
+                    gate=("tasks", index["task_gates.0.weight"], index["task_gates.0.bias"]))
     encoder = getattr(template, "encoder", None)
     encoders = getattr(template, "encoders", None)
     enc = layers("encoder", encoder) if encoder is not None else None
@@ -199,13 +202,29 @@ def explicit_plan(template: nn.Module, layout: list[Slot]) -> Plan | None:
     if ((encoder is not None and enc is None) or (encoders is not None and encs is None)
             or (enc is None and encs is None)):
         return None
-    return Plan(*base, enc, encs, kept, shared)
+    return Plan(*base, enc, encs, kept, shared, _slots(enc or []),
+                {n: _slots(h) for n, h in kept.items()})
 
 
-def explicit_forward(plan: Plan, flat: torch.Tensor, x: torch.Tensor, names: list[str]
+def _slots(layers: list[Layer]) -> list[int]:
+    out: list[int] = []
+    for layer in layers:
+        if isinstance(layer, nn.Module):
+            continue
+        out.extend(i for i in layer[-2:] if isinstance(i, int))
+    return sorted(out)
+
+
+def explicit_forward(plan: Plan, flat: torch.Tensor, x: torch.Tensor, names: list[str],
+                     keep: dict[str, Any] | None = None
                      ) -> tuple[dict[str, torch.Tensor], list[dict[str, torch.Tensor]]]:
     """Every replica's task outputs, (K, batch, out) each, from x: (K, batch, input); and
-    the step's side state (MMoE's gate means over the batch, as ``take_side_state``)."""
+    the step's side state (MMoE's gate means over the batch, as ``take_side_state``).
+    ``keep``: for a gradient method on hard sharing (a shared encoder, then the heads), the
+    heads read their own detached copy of the encoder's output, and ``keep`` gets the
+    encoder's output ``h``, the heads' inputs ``hs`` and the parameter views ``views``:
+    ``replica_grads`` then needs one plain backward for the heads and one batched over the
+    tasks for the encoder, instead of a batched one through everything."""
     k = flat.shape[0]
     # one split, so the backward writes the row's gradient in one copy (slices would each
     # add a zero-filled (K, n_params) gradient)
@@ -241,6 +260,10 @@ def explicit_forward(plan: Plan, flat: torch.Tensor, x: torch.Tensor, names: lis
     else:
         h = run(plan.encoder, x) if plan.encoder is not None else x  # (K, batch, width)
         if plan.encoders is None:  # the plain autoencoder's z is its code, read by every head
+            if keep is not None and plan.encoder is not None:
+                hs = [h.detach().requires_grad_(True) for _ in names]
+                keep.update(h=h, hs=hs, views=views)
+                return {name: run(plan.heads[name], hi) for name, hi in zip(names, hs, strict=True)}, side
             return {name: run(plan.heads[name], h) for name in names}, side
         codes = run(plan.encoders, h.unsqueeze(1).expand(k, n, *h.shape[1:]))  # (K, n, batch, code)
     return {name: run(plan.heads[name], codes[:, i]) for i, name in enumerate(names)}, side

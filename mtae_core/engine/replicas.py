@@ -379,8 +379,10 @@ def _step(reps: list[_Replica], stack: Stack, alive: list[int], epoch: int, step
         return (*(out.outputs[n] for n in names), *out.aux_losses.values(), *side_leaves)
 
     side_keys: list[list[str]] = []
+    keep: dict[str, Any] | None = None  # what the explicit forward keeps for a gradient method
     if stack.plan is not None and not noise:  # batched matmuls, no vmap
-        outputs, side = explicit_forward(stack.plan, stack.flat, xb, names)
+        keep = {"names": names} if stack.task_grads else None
+        outputs, side = explicit_forward(stack.plan, stack.flat, xb, names, keep=keep)
         aux: dict[str, torch.Tensor] = {}
     else:
         res = vmap(forward, randomness="error")(stack.flat, xb, *(b for _, _, b in buffers), *noise)
@@ -406,7 +408,7 @@ def _step(reps: list[_Replica], stack: Stack, alive: list[int], epoch: int, step
     if stack.task_grads:  # per-task gradients of every replica at once, then each one's method
         gradient_backward([reps[i].run.strategy for i in alive], [reps[i].rng for i in alive],
                           [stack.strategy_draws[i] for i in alive], stack, alive, losses, extra,
-                          [reps[i].run.schedule.active(epoch, step) for i in alive])
+                          [reps[i].run.schedule.active(epoch, step) for i in alive], keep)
     else:
         combined = _combine(reps, stack, alive, losses, epoch, step)  # (n_alive,)
         (combined + (extra if len(alive) == len(reps) else extra[alive])).sum().backward()
