@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_replicas_cells import _cfg, assert_group_equivalent
+from test_replicas_cells import _cfg, _close, assert_group_equivalent
 
 from mtae_core.engine.replicas import batch_reason, group_key, train_replicas
 from mtae_core.weighting import weightings
@@ -95,3 +95,25 @@ def test_batched_weights_equal_each_replica_s_own(strategy):
     want = GradientWeighting.weights_from_grams.__func__(cls, strategies, grams, losses, idxs,
                                                           alone_rngs)
     np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+
+
+def test_a_replica_that_stops_or_diverges_ends_alone_and_the_others_train_on():
+    # early stopping freezes some seeds; the rest train on with their rows of the Jacobian
+    cfg = _cfg(weighting={"strategy": "pcgrad"}, training={"epochs": 8, "early_stopping": 1},
+               optimizer={"lr": 0.05})
+    rs = assert_group_equivalent(_seeds(cfg, (0, 1, 2, 3)))
+    assert any(r.kept_epoch is not None and r.kept_epoch < r.epochs_run - 1 for r in rs)
+    # at this learning rate some seeds diverge alone and others do not
+    hot = _cfg(weighting={"strategy": "mgda"}, optimizer={"kind": "sgd", "lr": 1.5},
+               training={"epochs": 4})
+    from mtae_core.engine import training
+
+    seeds = (0, 1, 2, 3, 4, 5)
+    alone = [training.train(c) for c in _seeds(hot, seeds)]
+    together = train_replicas(_seeds(hot, seeds))
+    assert {"done", "diverged"} <= {r.status for r in alone}
+    assert [r.status for r in together] == [r.status for r in alone]
+    for a, b in zip(alone, together, strict=True):
+        assert a.diverged_epoch == b.diverged_epoch and a.epochs_run == b.epochs_run
+        if a.status == "done":
+            assert _close(a.test_metrics, b.test_metrics)
