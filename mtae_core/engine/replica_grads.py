@@ -52,7 +52,7 @@ def gradient_backward(strategies: list[GradientWeighting], rngs: list[ReplicaRng
         (torch.where(mask, la, torch.zeros_like(la)) * torch.stack(ws)).sum().add(ex.sum()).backward()
         return
     has_extra = extra.requires_grad
-    if keep and "h" in keep and _encoder_is_shared(stack):
+    if keep and "h" in keep and encoder_is_shared(stack):
         _hard_sharing_backward(strategies, rngs, draws, stack, alive, losses, extra, actives, keep)
         return
     outs = la.sum(0)  # (T,): row k of d outs_t / d flat is replica k's gradient of task t
@@ -126,7 +126,7 @@ def _finish(stack: Stack, grad: torch.Tensor, extra_grad: torch.Tensor | None,
     stack.flat.grad = grad
 
 
-def _encoder_is_shared(stack: Stack) -> bool:
+def encoder_is_shared(stack: Stack) -> bool:
     """The plan's shared encoder holds exactly the shared parameters (hard sharing)."""
     plan, cols = stack.plan, stack.shared_cols
     if plan is None or cols is None or not plan.encoder_slots:
@@ -177,6 +177,26 @@ def _weights(strategies: list[GradientWeighting], rngs: list[ReplicaRng], draws:
                                      in zip(strategies, w_all, det, idxs, strict=True)])
 
 
+def encoder_task_grads(stack: Stack, losses: torch.Tensor, keep: dict[str, Any],
+                       heads: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Every replica's per-task gradients of the shared encoder's parameters, (T, K,
+    P_shared) in the layout's order, from a forward made with ``explicit_forward(keep=...)``:
+    one plain backward through the heads to their inputs, then one batched over the tasks
+    through the encoder. ``heads``: also the heads' parameters' gradients from that first
+    pass ((K, P), the heads' columns filled; each head's from its own task alone)."""
+    plan = stack.plan
+    assert plan is not None
+    n, k_all = losses.shape[1], losses.shape[0]
+    h, hs, views = keep["h"], keep["hs"], keep["views"]
+    enc_views = [views[i] for i in plan.encoder_slots]
+    got = torch.autograd.grad(losses.sum(), [stack.flat, *hs] if heads else hs)
+    flat_heads = got[0] if heads else None
+    gh = got[1:] if heads else got  # T × (K, B, d)
+    enc = torch.autograd.grad(h, enc_views, grad_outputs=torch.stack(gh), is_grads_batched=True)
+    order = sorted(range(len(enc_views)), key=lambda j: stack.layout[plan.encoder_slots[j]].offset)
+    return torch.cat([enc[j].reshape(n, k_all, -1) for j in order], dim=2), flat_heads
+
+
 def _hard_sharing_backward(strategies: list[GradientWeighting], rngs: list[ReplicaRng],
                            draws: list[bool], stack: Stack, alive: list[int],
                            losses: torch.Tensor, extra: torch.Tensor,
@@ -190,16 +210,10 @@ def _hard_sharing_backward(strategies: list[GradientWeighting], rngs: list[Repli
     plan = stack.plan
     assert plan is not None
     k_all, n = losses.shape
-    h, hs, views = keep["h"], keep["hs"], keep["views"]
-    enc_views = [views[i] for i in plan.encoder_slots]
     # the heads: their parameters' gradients (unweighted; each head only its own task's)
     # and dL_t / dh_t, in one plain backward
-    *head_grads, = torch.autograd.grad(losses.sum(), [stack.flat, *hs])
-    flat_heads, gh = head_grads[0], head_grads[1:]  # (K, P) with the heads' columns; T × (K, B, d)
-    # the encoder: every task's gradient, batched over the tasks: T × (K, numel) per slot
-    enc = torch.autograd.grad(h, enc_views, grad_outputs=torch.stack(gh), is_grads_batched=True)
-    order = sorted(range(len(enc_views)), key=lambda j: stack.layout[plan.encoder_slots[j]].offset)
-    G = torch.cat([enc[j].reshape(n, k_all, -1) for j in order], dim=2)  # (T, K, P_shared)
+    G, flat_heads = encoder_task_grads(stack, losses, keep, heads=True)
+    assert flat_heads is not None
     sub = alive if len(alive) < k_all else None
     if sub is not None:
         G, flat_heads = G[:, sub], flat_heads[sub]

@@ -277,19 +277,25 @@ def grad_cosines(stack: Stack, split: Split, specs: list[TaskSpec],
     ``split``; (K, n_tasks, n_tasks) as nested lists. Each replica's losses reach only its
     own row of ``Stack.flat``, so one backward per task gives every replica's gradient."""
     from ..weighting.gradient_base import jacobian
+    from .replica_grads import encoder_is_shared, encoder_task_grads
 
     assert stack.plan is not None and stack.plan.shared
     k, n = stack.flat.shape
     x = split.x[:batch].unsqueeze(0).expand(k, -1, -1)
-    out, _ = explicit_forward(stack.plan, stack.flat, x, [s.name for s in specs])
+    # hard sharing: through the heads once, then the encoder batched over the tasks
+    keep: dict[str, Any] | None = {} if encoder_is_shared(stack) else None
+    out, _ = explicit_forward(stack.plan, stack.flat, x, [s.name for s in specs], keep=keep)
     losses = torch.stack([
         batched_loss(s, out[s.name], x if s.kind == "reconstruction"
                      else split.y[s.name][:batch].unsqueeze(0).expand(k, *split.y[s.name][:batch].shape))
         for s in specs], dim=1)  # (K, n_tasks)
-    grads = jacobian(losses.sum(0), [stack.flat]).view(len(specs), k, n)
-    shared = torch.cat([grads[:, :, stack.layout[i].offset:stack.layout[i].offset
-                              + stack.layout[i].numel] for i in stack.plan.shared],
-                       dim=2).transpose(0, 1)  # (K, T, P)
+    if keep:
+        shared = encoder_task_grads(stack, losses, keep, heads=False)[0].transpose(0, 1)
+    else:
+        grads = jacobian(losses.sum(0), [stack.flat]).view(len(specs), k, n)
+        shared = torch.cat([grads[:, :, stack.layout[i].offset:stack.layout[i].offset
+                                  + stack.layout[i].numel] for i in stack.plan.shared],
+                           dim=2).transpose(0, 1)  # (K, T, P)
     unit = shared / shared.norm(dim=2, keepdim=True).clamp(min=1e-12)
     return (unit @ unit.transpose(1, 2)).clamp(-1.0, 1.0).tolist()
 
