@@ -17,6 +17,7 @@ from torch.func import stack_module_state
 
 from ..data import Split, TaskSpec
 from .replica_noise import Draw, Feed, Probe
+from .replica_optim import ReplicaOptimizers, per_replica
 from .training import RunState, build_optimizer
 
 
@@ -48,17 +49,25 @@ class Stack:
     layout: list[Slot]  # where each parameter lies in a row, and where the template reads it
     buffers: list[tuple[dict[str, Any], str, torch.Tensor]]  # (owner, name, (K, ...) stacked)
     buffer_names: list[str]  # their full names, as the replicas' models name them
-    opt: torch.optim.Optimizer
-    lr_sched: torch.optim.lr_scheduler.LRScheduler | None
+    opt: Any  # a torch optimizer, or ``ReplicaOptimizers`` (per-replica lr / weight decay)
+    lr_sched: Any  # its learning-rate schedule (``step()`` at an epoch's end), or None
     penalised: list[Slot]  # weight matrices (L1 / L2 penalties)
     strategy_params: list[list[nn.Parameter]]  # per replica
     test: Split  # the test split, on the training device
     draws: dict[int, list[Draw]] = field(default_factory=dict)  # batch size -> the forward's draws
-    strategy_draws: bool = True  # the strategy draws random numbers (random loss weighting)
+    # per replica: its strategy draws random numbers (random loss weighting)
+    strategy_draws: list[bool] = field(default_factory=list)
+    # ``Weighting.combine_replicas``'s cache per (strategy class, replicas)
+    combine_cache: dict[Any, dict[str, Any]] = field(default_factory=dict)
     feed: Feed = field(default_factory=Feed)
     # the forward pass as explicit batched matmuls, when the model is one that
     # ``explicit_plan`` knows (None: vmap over the template)
     plan: Plan | None = None
+    # the columns of a row of ``flat`` that hold shared parameters, as [start, end) spans
+    # (one span for the usual models: the shared encoder's parameters come first); None:
+    # nothing is shared
+    shared_cols: list[tuple[int, int]] | None = None
+    task_grads: bool = False  # the strategy works on per-task gradients (``replica_grads``)
 
 
 
@@ -85,12 +94,29 @@ def make_stack(runs: list[RunState], test: Split) -> Stack:
     buffers = [(owner, name, stacked[full]) for owner, name, full in named]
     strategy_params = [list(r.strategy.parameters()) for r in runs]
     cfg = runs[0].cfg
-    # one optimizer over everything: its updates are element-wise, so replicas stay apart
-    opt_params = [flat, *(p for ps in strategy_params for p in ps)]
-    opt, lr_sched = build_optimizer(cfg.optimizer, opt_params, cfg.training.epochs)  # type: ignore[arg-type]
+    opt: Any
+    lr_sched: Any
+    if per_replica([r.cfg.optimizer for r in runs]):  # a learning-rate / weight-decay sweep
+        opt = ReplicaOptimizers(flat, strategy_params, [r.cfg.optimizer for r in runs],
+                                cfg.training.epochs)
+        lr_sched = opt.schedule
+    else:
+        # one optimizer over everything: its updates are element-wise, so replicas stay apart
+        opt_params = [flat, *(p for ps in strategy_params for p in ps)]
+        opt, lr_sched = build_optimizer(cfg.optimizer, opt_params, cfg.training.epochs)  # type: ignore[arg-type]
     penalised = [s for s in layout if len(s.shape) > 1]
+    shared_ids = {id(p) for p in template.shared_parameters()}  # type: ignore[operator]
+    spans: list[list[int]] = []  # the shared parameters' columns, as merged [start, end)
+    for s in layout:
+        if id(s.owner[s.attr]) in shared_ids:
+            if spans and spans[-1][1] == s.offset:
+                spans[-1][1] = s.offset + s.numel
+            else:
+                spans.append([s.offset, s.offset + s.numel])
     return Stack(template, flat, layout, buffers, [full for _, _, full in named], opt, lr_sched,
-                  penalised, strategy_params, test, plan=explicit_plan(template, layout))
+                  penalised, strategy_params, test, plan=explicit_plan(template, layout),
+                  shared_cols=[(a, b) for a, b in spans] or None,
+                  task_grads=bool(getattr(runs[0].strategy, "needs_task_grads", False)))
 
 
 # ---- the forward pass without vmap ---------------------------------------------------------
@@ -114,6 +140,9 @@ class Plan:
     encoders: list[Layer] | None  # the per-task encoders, if any: (K, n_tasks, batch, ·)
     heads: dict[str, list[Layer]]
     shared: list[int]  # the slots of the model's shared parameters (gradient cosines)
+    # the slots of the shared encoder's layers and of each head's (``replica_grads``)
+    encoder_slots: list[int] = field(default_factory=list)
+    head_slots: dict[str, list[int]] = field(default_factory=dict)
     # MMoE: its experts (K, n_experts, batch, ·) and the tasks' gate layer
     experts: list[Layer] | None = None
     gate: Layer | None = None
@@ -164,8 +193,8 @@ def explicit_plan(template: nn.Module, layout: list[Slot]) -> Plan | None:
         if (experts is None or len(template.chunks) != 1 or template.specific_experts is not None
                 or type(gate) is not BatchedLinear):
             return None
-        return Plan(*base, None, None, kept, shared, experts,
-                    ("tasks", index["task_gates.0.weight"], index["task_gates.0.bias"]))
+        return Plan(*base, None, None, kept, shared, experts=experts,
+                    gate=("tasks", index["task_gates.0.weight"], index["task_gates.0.bias"]))
     encoder = getattr(template, "encoder", None)
     encoders = getattr(template, "encoders", None)
     enc = layers("encoder", encoder) if encoder is not None else None
@@ -173,13 +202,29 @@ def explicit_plan(template: nn.Module, layout: list[Slot]) -> Plan | None:
     if ((encoder is not None and enc is None) or (encoders is not None and encs is None)
             or (enc is None and encs is None)):
         return None
-    return Plan(*base, enc, encs, kept, shared)
+    return Plan(*base, enc, encs, kept, shared, _slots(enc or []),
+                {n: _slots(h) for n, h in kept.items()})
 
 
-def explicit_forward(plan: Plan, flat: torch.Tensor, x: torch.Tensor, names: list[str]
+def _slots(layers: list[Layer]) -> list[int]:
+    out: list[int] = []
+    for layer in layers:
+        if isinstance(layer, nn.Module):
+            continue
+        out.extend(i for i in layer[-2:] if isinstance(i, int))
+    return sorted(out)
+
+
+def explicit_forward(plan: Plan, flat: torch.Tensor, x: torch.Tensor, names: list[str],
+                     keep: dict[str, Any] | None = None
                      ) -> tuple[dict[str, torch.Tensor], list[dict[str, torch.Tensor]]]:
     """Every replica's task outputs, (K, batch, out) each, from x: (K, batch, input); and
-    the step's side state (MMoE's gate means over the batch, as ``take_side_state``)."""
+    the step's side state (MMoE's gate means over the batch, as ``take_side_state``).
+    ``keep``: for a gradient method on hard sharing (a shared encoder, then the heads), the
+    heads read their own detached copy of the encoder's output, and ``keep`` gets the
+    encoder's output ``h``, the heads' inputs ``hs`` and the parameter views ``views``:
+    ``replica_grads`` then needs one plain backward for the heads and one batched over the
+    tasks for the encoder, instead of a batched one through everything."""
     k = flat.shape[0]
     # one split, so the backward writes the row's gradient in one copy (slices would each
     # add a zero-filled (K, n_params) gradient)
@@ -215,6 +260,10 @@ def explicit_forward(plan: Plan, flat: torch.Tensor, x: torch.Tensor, names: lis
     else:
         h = run(plan.encoder, x) if plan.encoder is not None else x  # (K, batch, width)
         if plan.encoders is None:  # the plain autoencoder's z is its code, read by every head
+            if keep is not None and plan.encoder is not None:
+                hs = [h.detach().requires_grad_(True) for _ in names]
+                keep.update(h=h, hs=hs, views=views)
+                return {name: run(plan.heads[name], hi) for name, hi in zip(names, hs, strict=True)}, side
             return {name: run(plan.heads[name], h) for name in names}, side
         codes = run(plan.encoders, h.unsqueeze(1).expand(k, n, *h.shape[1:]))  # (K, n, batch, code)
     return {name: run(plan.heads[name], codes[:, i]) for i, name in enumerate(names)}, side
@@ -228,19 +277,25 @@ def grad_cosines(stack: Stack, split: Split, specs: list[TaskSpec],
     ``split``; (K, n_tasks, n_tasks) as nested lists. Each replica's losses reach only its
     own row of ``Stack.flat``, so one backward per task gives every replica's gradient."""
     from ..weighting.gradient_base import jacobian
+    from .replica_grads import encoder_is_shared, encoder_task_grads
 
     assert stack.plan is not None and stack.plan.shared
     k, n = stack.flat.shape
     x = split.x[:batch].unsqueeze(0).expand(k, -1, -1)
-    out, _ = explicit_forward(stack.plan, stack.flat, x, [s.name for s in specs])
+    # hard sharing: through the heads once, then the encoder batched over the tasks
+    keep: dict[str, Any] | None = {} if encoder_is_shared(stack) else None
+    out, _ = explicit_forward(stack.plan, stack.flat, x, [s.name for s in specs], keep=keep)
     losses = torch.stack([
         batched_loss(s, out[s.name], x if s.kind == "reconstruction"
                      else split.y[s.name][:batch].unsqueeze(0).expand(k, *split.y[s.name][:batch].shape))
         for s in specs], dim=1)  # (K, n_tasks)
-    grads = jacobian(losses.sum(0), [stack.flat]).view(len(specs), k, n)
-    shared = torch.cat([grads[:, :, stack.layout[i].offset:stack.layout[i].offset
-                              + stack.layout[i].numel] for i in stack.plan.shared],
-                       dim=2).transpose(0, 1)  # (K, T, P)
+    if keep:
+        shared = encoder_task_grads(stack, losses, keep, heads=False)[0].transpose(0, 1)
+    else:
+        grads = jacobian(losses.sum(0), [stack.flat]).view(len(specs), k, n)
+        shared = torch.cat([grads[:, :, stack.layout[i].offset:stack.layout[i].offset
+                                  + stack.layout[i].numel] for i in stack.plan.shared],
+                           dim=2).transpose(0, 1)  # (K, T, P)
     unit = shared / shared.norm(dim=2, keepdim=True).clamp(min=1e-12)
     return (unit @ unit.transpose(1, 2)).clamp(-1.0, 1.0).tolist()
 
@@ -268,8 +323,15 @@ def strategy_draws(run: RunState) -> bool:
     is then dropped: some strategies change their state as they combine)."""
     strategy = copy.deepcopy(run.strategy)
     probe = Probe()
+    n = len(run.names)
+    if getattr(strategy, "needs_task_grads", False):  # its step on made-up gradients
+        g = torch.linspace(-1.0, 1.0, n * 5, device=run.device).reshape(n, 5).cos()
+        with probe, torch.no_grad():
+            strategy.active_idx = list(range(n))
+            strategy.direction(g, torch.ones(n, device=run.device))
+        return bool(probe.unknown or probe.draws)
     with probe, torch.no_grad():
-        strategy.combine(torch.ones(len(run.names), device=run.device), None)
+        strategy.combine(torch.ones(n, device=run.device), None)
     return bool(probe.unknown or probe.draws)
 
 

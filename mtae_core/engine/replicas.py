@@ -1,4 +1,6 @@
-"""K seeds of one config trained as one batched model ("replicas").
+"""K runs trained as one batched model ("replicas"): the seeds of a config, and the cells
+of a sweep whose settings are data per replica (fixed λ, a loss-based strategy and its
+numeric options; see ``group_key``).
 
 The models here are small: much of a step is per-op overhead, paid once for K replicas
 trained side by side (on the CPU each further replica still costs about a third of a run's
@@ -16,14 +18,18 @@ those of the same seed trained alone (``training.train``), to float tolerance:
   stacked parameters keeps replicas apart; gradient clipping takes a norm per replica;
 - its own training noise, drawn from its own copy of the global generator in the single
   run's order (``replica_noise``);
-- its own weighting strategy, schedule, divergence check, early stopping and sink. A
+- its own weighting strategy (its class, options and state: a fixed-λ grid's points
+  differ only here), schedule, divergence check, early stopping and sink. A
   replica that diverges or stops early is frozen (its model kept as it was) and reported
   alone; the others train on.
 
-Loss-based strategies combine a replica's losses as they would alone. Strategies that
-work on each step's per-task gradients (MGDA, PCGrad, GradNorm, ...) and the contractive
-autoencoder (which differentiates through the input inside the forward pass) cannot be
-batched: ``batch_reason`` says why, and the caller trains those seeds as separate runs.
+Loss-based strategies combine a replica's losses as they would alone. Gradient methods
+(PCGrad, MGDA, CAGrad, ...) get every replica's per-task gradients from one batched Jacobian
+over the stacked parameters and aggregate each replica's own (``replica_grads``). GradNorm
+(its own step on its weights), the upper-bound variants (gradients of the shared
+representation) and the contractive autoencoder (which differentiates through the input
+inside the forward pass) cannot be batched: ``batch_reason`` says why, and the caller
+trains those seeds as separate runs.
 """
 
 from __future__ import annotations
@@ -41,9 +47,12 @@ from .. import models
 from ..config import ConfigError, ExperimentConfig
 from ..data import MultiTaskData
 from ..weighting import Weighting, weightings
+from ..weighting.gradient_base import GradientWeighting, UpperBoundWeighting
 from .metrics import majority_classes
 from .preflight import preflight
+from .replica_grads import gradient_backward
 from .replica_noise import ReplicaRng, stack_draws
+from .replica_optim import KINDS, ReplicaLR, ReplicaOptimizers
 from .replica_stack import (
     NotBatchable,
     Stack,
@@ -89,7 +98,10 @@ def batch_reason(cfg: ExperimentConfig) -> str | None:
     together. (Random calls the trainer does not know are found later, by a probe of the
     built model: ``train_replicas`` then raises ``NotBatchable`` before training.)"""
     w_cls = weightings.get(cfg.weighting.strategy)
-    if w_cls.needs_task_grads or w_cls.backward is not Weighting.backward:
+    if w_cls.backward is not Weighting.backward and not _task_grads_batch(cfg, w_cls):
+        if cfg.weighting.options.get("upper_bound"):
+            return (f"the weighting '{cfg.weighting.strategy}' with its upper bound works on "
+                    "each seed's shared representation every step")
         return (f"the weighting '{cfg.weighting.strategy}' works on each seed's per-task "
                 "gradients every step")
     if models.autoencoders.get(cfg.model.autoencoder).needs_input_grad:
@@ -100,12 +112,45 @@ def batch_reason(cfg: ExperimentConfig) -> str | None:
     return None
 
 
-def group_key(cfg: ExperimentConfig) -> str:
-    """Runs with the same key differ only in their seed (and name): they can train as
-    replicas of one batched model."""
-    from ..config import seedless_key
+def _task_grads_batch(cfg: ExperimentConfig, w_cls: type[Weighting]) -> bool:
+    """A gradient method whose step ``replica_grads`` computes for all replicas at once:
+    the per-task gradients of the shared parameters (not of the shared representation,
+    MGDA-UB's and Aligned-MTL-UB's upper bound; not GradNorm's own step)."""
+    if not issubclass(w_cls, GradientWeighting):
+        return False
+    if w_cls.backward is GradientWeighting.backward:
+        return True
+    return w_cls.backward is UpperBoundWeighting.backward and not cfg.weighting.options.get("upper_bound")
 
-    return seedless_key(cfg)
+
+# what stands for a loss-based strategy in a group key: its name and options are data
+# per replica (each replica combines its own losses with its own strategy object)
+LOSS_BASED = "<loss-based>"
+
+
+def group_key(cfg: ExperimentConfig) -> str:
+    """Runs with the same key may train as replicas of one batched model: they differ only
+    in their seed (and name) and in settings that are data per replica: a loss-based
+    strategy and its options (fixed λ, a temperature, ...), the options of a gradient
+    method (the method itself stays in the key), and the learning rate and weight decay
+    of Adam, AdamW and SGD (``replica_optim``)."""
+    import hashlib
+    import json
+
+    d = cfg.to_dict()
+    d.pop("name", None)
+    d["seed"] = 0
+    if cfg.optimizer.kind in KINDS:  # per-replica learning rate and weight decay
+        d["optimizer"].update(lr=None, weight_decay=None)
+    d["weighting"] = {"strategy": LOSS_BASED if loss_based(cfg) else cfg.weighting.strategy}
+    text = json.dumps(d, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def loss_based(cfg: ExperimentConfig) -> bool:
+    """The strategy combines the task losses into one scalar (no per-task gradients)."""
+    w_cls = weightings.get(cfg.weighting.strategy)
+    return not w_cls.needs_task_grads and w_cls.backward is Weighting.backward
 
 
 @dataclass
@@ -132,7 +177,8 @@ def train_replicas(
     on_result: Callable[[int, TrainResult], None] | None = None,
     stop_replica: Callable[[int], bool] | None = None,
 ) -> list[TrainResult]:
-    """Train configs that differ only in their seed as one batched model; one result per
+    """Train configs of one ``group_key`` (their seed, and loss-based weighting settings,
+    may differ) as one batched model; one result per
     config, in order, each as ``training.train`` would return it for that config alone.
     ``on_result(k, result)`` hears of a replica as soon as it ends (diverged, stopped
     early, failed its preflight, or the end). ``should_stop`` cancels them all;
@@ -161,19 +207,31 @@ def train_replicas(
         run = setup_run(cfg, data, model, device)
         reps.append(_Replica(run, sink, ReplicaRng(device), EarlyStopping(cfg.training.early_stopping)))
     stack = make_stack([r.run for r in reps], data.test.to(device))
-    for r in reps:  # the replicas' bookkeeping reads the shared optimizer's learning rate
-        r.run.opt, r.run.lr_sched = stack.opt, None
+    for k, r in enumerate(reps):  # the replicas' bookkeeping reads the shared optimizer's lr
+        r.run.opt = ReplicaLR(stack.opt, k) if isinstance(stack.opt, ReplicaOptimizers) else stack.opt  # type: ignore[assignment]
+        r.run.lr_sched = None
     probe_draws(stack, reps[0].run, reps[0].run.bs)
-    stack.strategy_draws = strategy_draws(reps[0].run)
+    # replicas may differ in their strategy: each one is probed
+    stack.strategy_draws = [strategy_draws(r.run) for r in reps]
     k = len(reps)
+    cells = len({_cell_key(c) for c in cfgs})
     for r in reps:
         m = r.run.model
+        # how it trained, for the Studies page: with k runs as one batched model, of
+        # ``cells`` different settings (the rest of them seeds)
         r.sink.started({"device": describe_device(device), "n_params": models.n_params(m),
                         "n_shared_params": models.n_params(m, m.shared_parameters()),
-                        "tasks": r.run.names, "seeds_path": "together", "seeds_together": k})
+                        "tasks": r.run.names, "seeds_path": "together", "seeds_together": k,
+                        "cells_together": cells})
     stops = _Stops(should_stop or (lambda: False), stop_replica or (lambda k: False))
     _loop(reps, stack, stops, Poll(poll_seconds), t0, on_result)
     return [r.result for r in reps if r.result is not None]
+
+
+def _cell_key(cfg: ExperimentConfig) -> str:
+    from ..config import run_key
+
+    return run_key(cfg.model_copy(update={"seed": 0}))
 
 
 def _check_group(cfgs: list[ExperimentConfig]) -> None:
@@ -181,10 +239,12 @@ def _check_group(cfgs: list[ExperimentConfig]) -> None:
         raise ValueError("train_replicas needs at least one config")
     keys = {group_key(c) for c in cfgs}
     if len(keys) > 1:
-        raise ValueError("replicas must differ only in their seed")
-    reason = batch_reason(cfgs[0])
-    if reason is not None:
-        raise NotBatchable(reason)
+        raise ValueError("replicas must differ only in their seed and in per-replica "
+                         "weighting settings (see group_key)")
+    for cfg in cfgs:
+        reason = batch_reason(cfg)
+        if reason is not None:
+            raise NotBatchable(reason)
 
 
 # ---- the loop ------------------------------------------------------------------------------
@@ -320,8 +380,10 @@ def _step(reps: list[_Replica], stack: Stack, alive: list[int], epoch: int, step
         return (*(out.outputs[n] for n in names), *out.aux_losses.values(), *side_leaves)
 
     side_keys: list[list[str]] = []
+    keep: dict[str, Any] | None = None  # what the explicit forward keeps for a gradient method
     if stack.plan is not None and not noise:  # batched matmuls, no vmap
-        outputs, side = explicit_forward(stack.plan, stack.flat, xb, names)
+        keep = {"names": names} if stack.task_grads else None
+        outputs, side = explicit_forward(stack.plan, stack.flat, xb, names, keep=keep)
         aux: dict[str, torch.Tensor] = {}
     else:
         res = vmap(forward, randomness="error")(stack.flat, xb, *(b for _, _, b in buffers), *noise)
@@ -344,17 +406,13 @@ def _step(reps: list[_Replica], stack: Stack, alive: list[int], epoch: int, step
     st.side = add_side_state(st.side, side)
     st.steps_done += 1
     stack.opt.zero_grad(set_to_none=True)
-    total = torch.zeros((), device=run0.device)
-    actives = []
-    for i in alive:
-        r = reps[i]
-        active = r.run.schedule.active(epoch, step)
-        actives.append(active)
-        # a strategy that draws does so from the replica's own generator state
-        combined = (r.rng.use(r.run.strategy.combine, losses[i], active) if stack.strategy_draws
-                    else r.run.strategy.combine(losses[i], active))
-        total = total + combined + extra[i]
-    total.backward()
+    if stack.task_grads:  # per-task gradients of every replica at once, then each one's method
+        gradient_backward([reps[i].run.strategy for i in alive], [reps[i].rng for i in alive],
+                          [stack.strategy_draws[i] for i in alive], stack, alive, losses, extra,
+                          [reps[i].run.schedule.active(epoch, step) for i in alive], keep)
+    else:
+        combined = _combine(reps, stack, alive, losses, epoch, step)  # (n_alive,)
+        (combined + (extra if len(alive) == len(reps) else extra[alive])).sum().backward()
     if cfg.optimizer.clip_norm:
         clip(stack, cfg.optimizer.clip_norm)
     stack.opt.step()
@@ -362,6 +420,41 @@ def _step(reps: list[_Replica], stack: Stack, alive: list[int], epoch: int, step
     for i in alive:
         reps[i].run.schedule.feedback(detached[i])
     st.sums += detached
+
+
+def _combine(reps: list[_Replica], stack: Stack, alive: list[int], losses: torch.Tensor,
+             epoch: int, step: int) -> torch.Tensor:
+    """Every alive replica's combined loss, (n_alive,): each as its own strategy combines
+    it alone. Replicas whose strategy class combines K at once (``combine_replicas``: fixed
+    λ, equal) and whose schedule trains every task this step go in one call per class."""
+    out: list[torch.Tensor | None] = [None] * len(alive)
+    by_class: dict[type[Weighting], list[int]] = {}
+    for j, i in enumerate(alive):
+        r = reps[i]
+        active = r.run.schedule.active(epoch, step)
+        if active is None and not stack.strategy_draws[i]:
+            by_class.setdefault(type(r.run.strategy), []).append(j)
+            continue
+        # a strategy that draws does so from the replica's own generator state
+        out[j] = (r.rng.use(r.run.strategy.combine, losses[i], active) if stack.strategy_draws[i]
+                  else r.run.strategy.combine(losses[i], active)).reshape(1)
+    pieces: list[tuple[list[int], torch.Tensor]] = []
+    for cls, js in by_class.items():
+        ids = tuple(alive[j] for j in js)
+        cache = stack.combine_cache.setdefault((cls, ids), {})
+        rows = losses if len(ids) == len(reps) else losses[list(ids)]
+        got = cls.combine_replicas([reps[i].run.strategy for i in ids], rows, cache)
+        if got is None:
+            for j in js:
+                out[j] = reps[alive[j]].run.strategy.combine(losses[alive[j]], None).reshape(1)
+        else:
+            pieces.append((js, got))
+    if len(pieces) == 1 and len(pieces[0][0]) == len(alive):
+        return pieces[0][1]  # the common case: one class, every replica
+    for js, got in pieces:
+        for n, j in enumerate(js):
+            out[j] = got[n:n + 1]
+    return torch.cat([o for o in out if o is not None])
 
 
 def _replica_epoch(st: _EpochState, k: int) -> EpochState:

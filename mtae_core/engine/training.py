@@ -111,6 +111,12 @@ def build_optimizer(
     else:  # RMSprop has no fused kernel
         opt = torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum,
                                   weight_decay=cfg.weight_decay, foreach=True)
+    return opt, build_schedule(cfg, opt, epochs)
+
+
+def build_schedule(cfg: OptimizerConfig, opt: torch.optim.Optimizer,
+                   epochs: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The config's learning-rate schedule over ``opt`` (None: a constant rate)."""
     sched: torch.optim.lr_scheduler.LRScheduler | None = None
     if cfg.lr_schedule == "step":
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
@@ -118,7 +124,7 @@ def build_optimizer(
         sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.gamma)
     elif cfg.lr_schedule == "cosine":
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
-    return opt, sched
+    return sched
 
 
 def weight_penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor | None:

@@ -164,8 +164,9 @@ SHARED_OUT = "fewer cells than workers, so the cell's seeds were shared out amon
 def seed_groups(cfgs: list[ExperimentConfig], separate: bool = False,
                 workers: int | None = None
                 ) -> tuple[list[str | None], list[dict[str, Any] | None]]:
-    """Each new run's seed group (runs that differ only in their seed train together as
-    one batched model) and the info it starts with: why its seeds train separately, when
+    """Each new run's seed group (runs of one ``replicas.group_key``, which differ only in
+    their seed and in settings that are data per replica, such as fixed λ or a loss-based
+    strategy's options, train together as one batched model) and the info it starts with: why its seeds train separately, when
     they do. A run alone in its group needs no group. With fewer groups than ``workers``
     can share out evenly (default: the runner's), each group is split into chunks (see
     ``chunks_per_group``), so that no worker waits while another trains two groups."""

@@ -34,6 +34,15 @@ class Weighting(WeightingEntry, nn.Module):
         """losses: (n_tasks,) → scalar. ``active``: (n_tasks,) bool mask or None (all)."""
         raise NotImplementedError
 
+    @classmethod
+    def combine_replicas(cls, strategies: list[Weighting], losses: torch.Tensor,
+                         cache: dict[str, Any]) -> torch.Tensor | None:
+        """``combine`` of K replicas' strategies of this class at once, every task active:
+        losses (K, n_tasks) → (K,), each row what its strategy's ``combine`` gives (batched
+        replicas, ``mtae_core.engine.replicas``); None: combine them one by one.
+        ``cache``: kept by the caller across steps for this group of strategies."""
+        return None
+
     def backward(self, losses: torch.Tensor, extra: torch.Tensor, model: SharingScheme,
                  active: torch.Tensor | None, out: ModelOutput) -> None:
         """Set ``.grad`` of the model's parameters for this step.

@@ -21,3 +21,12 @@ class Fixed(FixedEntry, Weighting):
 
     def combine(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
         return (masked(losses, active) * self.lam).sum()
+
+    @classmethod
+    def combine_replicas(cls, strategies: list[Weighting], losses: torch.Tensor,
+                         cache: dict[str, Any]) -> torch.Tensor | None:
+        # the λ of every replica, (K, n_tasks): constant, so stacked once
+        lam = cache.get("lam")
+        if lam is None:
+            lam = cache["lam"] = torch.stack([s.lam for s in strategies])  # type: ignore[misc]
+        return (losses * lam).sum(dim=1)

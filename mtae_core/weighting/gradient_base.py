@@ -11,7 +11,7 @@ on a small float64 numpy array, so no per-parameter work happens on the host.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -35,6 +35,8 @@ def jacobian(outputs: torch.Tensor, params: Sequence[torch.Tensor]) -> torch.Ten
     else:
         grads = torch.autograd.grad(outputs, params, grad_outputs=eye, retain_graph=True,
                                     allow_unused=True, is_grads_batched=True)
+    if len(params) == 1 and grads[0] is not None:  # one stacked tensor (replicas): no copy
+        return grads[0].reshape(k, -1)
     return torch.cat([
         (torch.zeros(k, p.numel(), device=outputs.device) if g is None else g.reshape(k, -1))
         for g, p in zip(grads, params, strict=True)
@@ -60,6 +62,28 @@ class GradientWeighting(Weighting):
         w = torch.as_tensor(w_np, dtype=G.dtype, device=G.device)
         return w @ G, w
 
+    @classmethod
+    def weights_from_grams(cls, strategies: Sequence[GradientWeighting], grams: np.ndarray,
+                           losses: np.ndarray, idxs: Sequence[list[int]],
+                           rngs: Sequence[Any]) -> np.ndarray:
+        """``weights_from_gram`` of K replicas' strategies of this class (batched replicas,
+        ``mtae_core.engine.replica_grads``): grams (K, T, T) float64, losses (K, T), each
+        replica's active tasks, and per replica None or the generator it draws from
+        (``rng.use(fn, *args)``) → weights (K, T), 0 for a task left out. This default
+        solves them one by one; a method whose maths batch overrides it."""
+        k, n = losses.shape
+        out = np.zeros((k, n))
+        for i, (s, idx, rng) in enumerate(zip(strategies, idxs, rngs, strict=True)):
+            if not idx:
+                continue
+            s.active_idx = idx
+            full = len(idx) == n
+            args = (grams[i] if full else grams[i][np.ix_(idx, idx)],
+                    losses[i] if full else losses[i][idx])
+            out[i, idx] = (rng.use(s.weights_from_gram, *args) if rng is not None
+                           else s.weights_from_gram(*args))
+        return out
+
     def head_weights(self, w: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
         """Weights of the task losses for the task-specific parameters (default: ``w``)."""
         return w
@@ -68,11 +92,29 @@ class GradientWeighting(Weighting):
     def jacobian_outputs(self, losses: torch.Tensor) -> torch.Tensor:
         return losses
 
+    def _params(self, model: SharingScheme) -> tuple[list[torch.Tensor], int, list[tuple[int, int]]]:
+        """The model's trainable parameters, shared ones first; how many are shared; each
+        one's (offset, numel) in a row of the Jacobian. Built once per model (a step's
+        Python cost matters at these sizes)."""
+        cached = getattr(self, "_layout", None)
+        if cached is not None and cached[0] is model:
+            return cached[1], cached[2], cached[3]
+        shared = [p for p in model.shared_parameters() if p.requires_grad]
+        ids = {id(p) for p in shared}
+        params: list[torch.Tensor] = [*shared, *(p for p in model.parameters()
+                                                 if p.requires_grad and id(p) not in ids)]
+        spans, off = [], 0
+        for p in params:
+            spans.append((off, p.numel()))
+            off += p.numel()
+        object.__setattr__(self, "_layout", (model, params, len(shared), spans))
+        return params, len(shared), spans
+
     def backward(self, losses: torch.Tensor, extra: torch.Tensor, model: SharingScheme,
                  active: torch.Tensor | None, out: ModelOutput) -> None:
         n = losses.numel()
-        shared = [p for p in model.shared_parameters() if p.requires_grad]
-        if not shared:
+        params, n_shared, spans = self._params(model)
+        if not n_shared:
             # nothing is shared (single-task): no conflict to resolve, plain mean
             w = torch.ones(n, device=losses.device) if active is None else active.float()
             w = w / w.sum().clamp(min=1)
@@ -86,28 +128,24 @@ class GradientWeighting(Weighting):
         la = losses[idx] if len(idx) < n else losses  # (k,)
         has_extra = extra.requires_grad
         rows = torch.cat([la, extra.reshape(1)]) if has_extra else la
-        J = jacobian(rows, shared)  # (k [+1], P)
-        G = J[: len(idx)]
-        d, w = self.direction(G, la.detach())
-        if has_extra:
-            d = d + J[-1]  # auxiliary losses and penalties reach the shared layers as usual
+        # one batched backward for every parameter: the rows of the shared ones are G, and
+        # the task-specific ones' gradients come from the same pass (no second backward)
+        J = jacobian(rows, params)  # (k [+1], P), shared columns first
+        p_shared = spans[n_shared - 1][0] + spans[n_shared - 1][1]
+        G = J[: len(idx), :p_shared]  # (k, P_shared), a view
+        det = la.detach()
+        d, w = self.direction(G, det)
         full = torch.zeros(n, device=losses.device, dtype=w.dtype)
         full[idx] = w
         self.last_weights.copy_(full)
-        hw = self.head_weights(w, la.detach())
-        shared_ids = {id(p) for p in shared}
-        task_params = [p for p in model.parameters() if p.requires_grad and id(p) not in shared_ids]
-        if task_params:
-            total = (hw.detach() * la).sum() + extra
-            grads = torch.autograd.grad(total, task_params, allow_unused=True)
-            for p, g in zip(task_params, grads, strict=True):
-                if g is not None:
-                    p.grad = g if p.grad is None else p.grad + g
-        offset = 0
-        for p in shared:
-            g = d[offset: offset + p.numel()].view_as(p)
-            offset += p.numel()
-            p.grad = g.clone() if p.grad is None else p.grad + g
+        hw = self.head_weights(w, det).detach()
+        grad = hw.to(J.dtype) @ J[: len(idx)]  # (P,): the task-specific columns
+        grad[:p_shared] = d
+        if has_extra:  # auxiliary losses and penalties reach every parameter as usual
+            grad += J[-1]
+        for p, (off, numel) in zip(params, spans, strict=True):
+            g = grad[off:off + numel].view_as(p)  # views of one buffer: no copies
+            p.grad = g if p.grad is None else p.grad + g
 
 
 class UpperBoundWeighting(GradientWeighting):

@@ -129,7 +129,8 @@ def test_the_explicit_path_matches_alone_with_every_activation(activation):
     assert_equivalent(cfg)
 
 
-LOSS_BASED = [w for w in weightings.names() if batch_reason(_cfg(weighting={"strategy": w})) is None]
+LOSS_BASED = [w for w in weightings.names() if not weightings.get(w).needs_task_grads
+              and batch_reason(_cfg(weighting={"strategy": w})) is None]
 
 
 @pytest.mark.parametrize("strategy", LOSS_BASED)
@@ -137,14 +138,16 @@ def test_every_loss_based_weighting_matches_its_seeds_trained_alone(strategy):
     assert_equivalent(_cfg(weighting={"strategy": strategy}))
 
 
-def test_loss_based_weightings_are_batched_and_gradient_ones_are_not():
+def test_loss_based_and_gradient_weightings_are_batched_but_gradnorm_is_not():
+    # gradient methods over replicas: tests/unit/test_replicas_grads.py
     assert {"equal", "uncertainty", "dwa", "rlw", "famo"} <= set(LOSS_BASED)
-    for w in ("mgda", "pcgrad", "gradnorm", "cagrad"):
-        reason = batch_reason(_cfg(weighting={"strategy": w}))
-        assert reason is not None and w in reason
+    for w in ("mgda", "pcgrad", "cagrad"):
+        assert batch_reason(_cfg(weighting={"strategy": w})) is None
+    reason = batch_reason(_cfg(weighting={"strategy": "gradnorm"}))
+    assert reason is not None and "gradnorm" in reason
     assert "contractive" in (batch_reason(_cfg(model={"autoencoder": "contractive"})) or "")
     with pytest.raises(NotBatchable, match="gradients"):
-        train_replicas(_seeds(_cfg(weighting={"strategy": "mgda"})))
+        train_replicas(_seeds(_cfg(weighting={"strategy": "gradnorm"})))
 
 
 def test_schedule_optimizer_penalties_and_lr_schedule_match_alone():
@@ -248,7 +251,7 @@ def _study(store, **kw) -> int:
     from mtae_core.studies import StudySpec, start
 
     spec = StudySpec.parse({"name": "seeds", "base": STUDY_BASE, "seeds": [0, 1, 2],
-                            "axes": {"weighting.strategy": ["equal", "mgda"]}, **kw})
+                            "axes": {"weighting.strategy": ["equal", "gradnorm"]}, **kw})
     return start(store, spec)
 
 
@@ -277,8 +280,8 @@ def test_a_study_cell_s_seeds_are_claimed_and_trained_together(store):
         by_cell.setdefault((row.role, row.cell), set()).add(int(row.run_id))
     equal_cell = next(ids for (role, cell), ids in by_cell.items()
                       if role == "cell" and runs[next(iter(ids))].config.weighting.strategy == "equal")
-    mgda_cell = next(ids for (role, cell), ids in by_cell.items()
-                     if role == "cell" and runs[next(iter(ids))].config.weighting.strategy == "mgda")
+    gradnorm_cell = next(ids for (role, cell), ids in by_cell.items()
+                     if role == "cell" and runs[next(iter(ids))].config.weighting.strategy == "gradnorm")
     # the equal cell's three seeds: one claim, trained together, one run per seed
     assert sorted(equal_cell) in [sorted(c) for c in claimed]
     assert sorted(runs[i].config.seed for i in equal_cell) == [0, 1, 2]
@@ -287,11 +290,11 @@ def test_a_study_cell_s_seeds_are_claimed_and_trained_together(store):
         assert store.load_weights(i) is not None
     curves = [store.metrics(i).query("split == 'train'").value.tolist() for i in sorted(equal_cell)]
     assert len({tuple(c) for c in curves}) == 3 and all(len(c) == 4 for c in curves)  # 2 tasks x 2 epochs
-    # MGDA solves a problem per step on each seed's gradients: separate runs, with the reason
-    for i in mgda_cell:
+    # GradNorm takes its own gradient steps on its weights: separate runs, with the reason
+    for i in gradnorm_cell:
         assert [i] in claimed
         assert runs[i].info["seeds_path"] == "separately"
-        assert "mgda" in runs[i].info["seeds_reason"]
+        assert "gradnorm" in runs[i].info["seeds_reason"]
 
 
 @pytest.mark.slow
@@ -392,13 +395,13 @@ def test_a_resumed_study_queues_a_cell_s_seeds_together_again(store):
     study_id = _study(store)
     cancel(store, study_id)  # every run was still queued: all cancelled
     again = retry(store, study_id)
-    assert len(again) == 9  # 3 baselines, 3 equal, 3 mgda
+    assert len(again) == 9  # 3 baselines, 3 equal, 3 gradnorm
     sizes = []
     while runs := store.claim_group(os.getpid()):
         sizes.append(len(runs))
         for r in runs:
             store.finish(r.id, "cancelled")
-    assert sorted(sizes) == [1, 1, 1, 3, 3]  # mgda's seeds apart, the others together
+    assert sorted(sizes) == [1, 1, 1, 3, 3]  # gradnorm's seeds apart, the others together
 
 
 def test_seed_groups_are_split_when_there_are_fewer_groups_than_workers_can_share() -> None:

@@ -107,6 +107,10 @@ def seeds_path(info: dict[str, Any], status: str) -> str:
     """How a run's seed trained: "together" (with the other seeds of its cell, as one
     batched model), "separately: <reason>", or "" while that is not known yet."""
     if info.get("seeds_path") == "together":
+        cells = int(info.get("cells_together") or 1)
+        if cells > 1:  # cells batched too (fixed λ, a strategy's options): say how many
+            return (f"together: {info.get('seeds_together')} runs of {cells} settings "
+                    "trained as one batched model")
         return "together"
     if info.get("seeds_path") == "separately":
         return f"separately: {info.get('seeds_reason') or 'one run per seed'}"
@@ -121,7 +125,9 @@ def seeds_lines(frame: pd.DataFrame) -> list[str]:
         paths = [p for p in dict.fromkeys(group["seeds"]) if p]
         if not paths:
             continue
-        words = "; ".join("seeds trained together" if p == "together" else p for p in paths)
+        words = "; ".join("seeds trained together" if p == "together"
+                          else f"seeds trained {p}" if p.startswith("together:") else p
+                          for p in paths)
         lines.append(f"{row}: {words}")
     return lines
 
