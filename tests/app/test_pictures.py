@@ -179,10 +179,10 @@ def test_every_chart_is_drawn_through_the_download_helper():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    allowed = {root / "ui" / "downloads.py": 1, root / "ui" / "train_form.py": 1,
-               root / "ui" / "live.py": 1}
-    for path in [root / "app.py", *root.glob("pages/*.py"), *root.glob("ui/*.py")]:
+    allowed = {root / "ui" / "widgets" / "downloads.py": 1, root / "ui" / "train" / "form.py": 1,
+               root / "ui" / "train" / "live.py": 1}
+    for path in [root / "app.py", *root.glob("pages/*.py"), *root.glob("ui/**/*.py")]:
         calls = len(re.findall(r"\.plotly_chart\(", path.read_text()))
         assert calls == allowed.get(path, 0), (path.name, calls)
-    assert "chart_config" in (root / "ui" / "train_form.py").read_text()
-    assert "chart_config" in (root / "ui" / "live.py").read_text()
+    assert "chart_config" in (root / "ui" / "train" / "form.py").read_text()
+    assert "chart_config" in (root / "ui" / "train" / "live.py").read_text()

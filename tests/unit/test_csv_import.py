@@ -305,8 +305,10 @@ def test_a_store_migrating_runs_on_a_stored_table_opens_once(store, tiny_cfg, mo
 
     add_table(store, "mine", _csv(_table()))
     run_id = store.create_run(tiny_cfg.replace(data={"dataset": "mine"}))
-    with store._tx() as c:
+    with store._tx() as c:  # a store made before run keys (and before schema versions)
         c.execute("UPDATE runs SET key=NULL WHERE id=?", (run_id,))
+    with store._conn() as c:
+        c.execute("PRAGMA user_version=0")
     opened = []
     init = RunStore.__init__
 
