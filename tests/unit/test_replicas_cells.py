@@ -192,10 +192,9 @@ def test_a_grid_group_is_shared_out_among_workers():
 def test_a_fixed_lambda_study_trains_its_cells_together_and_the_page_says_so(store):
     import os
 
-    from ui.studies.progress import grid_frame, seeds_lines, spec_of
-
     from mtae_core.runner.jobs import execute_group
     from mtae_core.studies import start
+    from ui.studies.progress import grid_frame, seeds_lines, spec_of
 
     spec = _spec(axes={"weighting.options.weights.task1": [0.0, 0.5, 1.0]})
     study_id = start(store, spec, workers=1)
