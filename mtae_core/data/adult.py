@@ -18,8 +18,7 @@ from pydantic import Field
 
 from ..registry import Options
 from .base import RawData, TaskSpec, datasets
-from .coded import one_hot, read_coded, subset, subset_sizes, write_coded
-from .files import FileDataset
+from .coded import GivenSplitDataset, write_coded
 
 COLUMNS = ("age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
            "occupation", "relationship", "race", "sex", "capital_gain", "capital_loss",
@@ -57,11 +56,12 @@ class AdultOptions(Options):
 
 
 @datasets.register("adult")
-class Adult(FileDataset):
+class Adult(GivenSplitDataset):
     """UCI Adult (48,842 people, its own train/test split): income > $50K, never married, relationship (6 classes)."""
 
     Options = AdultOptions
     folder, files = "adult", (FILE,)
+    coded_file, inputs = FILE, INPUTS
     default_tasks = ("income", "never_married", "reconstruction")
 
     @classmethod
@@ -69,35 +69,15 @@ class Adult(FileDataset):
         return ["income", "never_married", "relationship"]
 
     @classmethod
-    def _sizes(cls, options: Any) -> tuple[int, int]:
-        table = read_coded(cls.file(FILE))
-        assert table.test_rows is not None  # convert() marks them
-        return subset_sizes(len(table), int(table.test_rows.sum()), options.rows)
-
-    @classmethod
-    def n_samples(cls, options: Any) -> int:
-        return cls._sizes(options)[0]
-
-    @classmethod
-    def given_test_size(cls, options: Any) -> int | None:
-        return cls._sizes(options)[1]
-
-    @classmethod
     def generate(cls, options: Any, seed: int) -> RawData:
         """Every row (or a seeded subset of ``rows``); the data seed draws the validation
         rows (and the subset), the given test rows stay the test split."""
-        table = read_coded(cls.file(FILE))
-        x, sources = one_hot(table, INPUTS)
-        assert table.test_rows is not None  # convert() marks them
-        sel = subset(table.test_rows, options.rows, seed)
-
-        def pick(a: np.ndarray) -> np.ndarray:  # the subset's rows (all by default)
-            return a if sel is None else np.asarray(a)[sel]
+        table, x, sources, pick = cls.chosen_rows(options, seed)
 
         relationship = pick(table.codes[:, table.categorical_names.index("relationship")])
         kinds = table.vocab["relationship"]
         return RawData(
-            x=pick(x),
+            x=x,
             targets={"income": pick(table.is_in("income", {">50K"})).astype(np.int64),
                      "never_married": pick(table.is_in("marital_status", {"Never-married"}))
                      .astype(np.int64),

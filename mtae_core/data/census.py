@@ -20,8 +20,7 @@ from pydantic import Field
 
 from ..registry import Options
 from .base import RawData, TaskSpec, datasets
-from .coded import one_hot, read_coded, subset, subset_sizes, write_coded
-from .files import FileDataset
+from .coded import GivenSplitDataset, write_coded
 
 # the 42 columns of census-income.data, in order (census-income.names)
 COLUMNS = (
@@ -83,11 +82,12 @@ class CensusOptions(Options):
 
 
 @datasets.register("census_income")
-class CensusIncome(FileDataset):
+class CensusIncome(GivenSplitDataset):
     """UCI Census-Income KDD (299,285 people, its own train/test split; Ma et al. 2018's MMoE benchmark): income > $50K, never married, education at least college."""
 
     Options = CensusOptions
     folder, files = "census_income", (FILE,)
+    coded_file, inputs = FILE, INPUTS
     default_tasks = ("income", "never_married", "reconstruction")
 
     @classmethod
@@ -99,36 +99,16 @@ class CensusIncome(FileDataset):
         return (*TASK_SETS[options.task_set], "reconstruction")
 
     @classmethod
-    def _sizes(cls, options: Any) -> tuple[int, int]:
-        table = read_coded(cls.file(FILE))
-        assert table.test_rows is not None  # convert() marks them
-        return subset_sizes(len(table), int(table.test_rows.sum()), options.rows)
-
-    @classmethod
-    def n_samples(cls, options: Any) -> int:
-        return cls._sizes(options)[0]
-
-    @classmethod
-    def given_test_size(cls, options: Any) -> int | None:
-        return cls._sizes(options)[1]
-
-    @classmethod
     def generate(cls, options: Any, seed: int) -> RawData:
         """Every row (or a seeded subset of ``rows``); the data seed draws the validation
         rows (and the subset), the given test rows stay the test split."""
-        table = read_coded(cls.file(FILE))
-        x, sources = one_hot(table, INPUTS)
-        assert table.test_rows is not None  # convert() marks them
-        sel = subset(table.test_rows, options.rows, seed)
-
-        def pick(a: np.ndarray) -> np.ndarray:  # the subset's rows (all by default)
-            return a if sel is None else np.asarray(a)[sel]
+        table, x, sources, pick = cls.chosen_rows(options, seed)
 
         income = pick(~table.is_in("income", {"- 50000."})).astype(np.int64)
         never = pick(table.is_in("marital_status", {"Never married"})).astype(np.int64)
         college = pick(table.is_in("education", COLLEGE)).astype(np.int64)
         return RawData(
-            x=pick(x),
+            x=x,
             targets={"income": income, "never_married": never, "education": college},
             specs={
                 "income": TaskSpec("income", "classification", 2, 2,

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+
+from .files import FileDataset
 
 CACHE_VERSION = 1
 
@@ -149,3 +153,42 @@ def subset(test_rows: np.ndarray, rows: int | None, seed: int) -> np.ndarray | N
     test = rng.choice(np.flatnonzero(test_rows), k_test, replace=False)
     train = rng.choice(np.flatnonzero(~test_rows), size - k_test, replace=False)
     return np.sort(np.concatenate([train, test]))
+
+
+class GivenSplitDataset(FileDataset):
+    """A table shipped with its own test rows (Census-Income, Adult), kept coded in one
+    file (``coded_file``, its inputs ``inputs`` one-hot): the given test rows stay the test
+    split, and a seeded subset of ``options.rows`` keeps the split's proportion."""
+
+    coded_file: ClassVar[str]
+    inputs: ClassVar[list[str]]
+
+    @classmethod
+    def _sizes(cls, options: Any) -> tuple[int, int]:
+        table = read_coded(cls.file(cls.coded_file))
+        assert table.test_rows is not None  # convert() marks them
+        return subset_sizes(len(table), int(table.test_rows.sum()), options.rows)
+
+    @classmethod
+    def n_samples(cls, options: Any) -> int:
+        return cls._sizes(options)[0]
+
+    @classmethod
+    def given_test_size(cls, options: Any) -> int | None:
+        return cls._sizes(options)[1]
+
+    @classmethod
+    def chosen_rows(cls, options: Any, seed: int
+                    ) -> tuple[Coded, np.ndarray, list[str], Callable[[Any], np.ndarray]]:
+        """(the table, its one-hot inputs of the chosen rows, their source columns, and
+        ``pick``: the chosen rows of any per-row array): every row, or a seeded subset of
+        ``rows`` (the data seed draws it)."""
+        table = read_coded(cls.file(cls.coded_file))
+        x, sources = one_hot(table, cls.inputs)
+        assert table.test_rows is not None  # convert() marks them
+        sel = subset(table.test_rows, options.rows, seed)
+
+        def pick(a: Any) -> np.ndarray:  # the subset's rows (all by default)
+            return a if sel is None else np.asarray(a)[sel]  # (a memory map stays one)
+
+        return table, pick(x), sources, pick
