@@ -20,12 +20,12 @@ BASE = {"data": {"dataset": "synthetic_correlated", "options": {"n": 240}},
 @pytest.mark.slow
 def test_the_grid_says_which_way_each_row_s_seeds_trained(store):
     spec = StudySpec.parse({"name": "seeds", "base": BASE, "seeds": [0, 1, 2],
-                            "axes": {"weighting.strategy": ["equal", "mgda"]}})
+                            "axes": {"weighting.strategy": ["equal", "gradnorm"]}})
     study_id = start(store, spec)
     while runs := store.claim_group(os.getpid()):  # as a worker serves them
         execute_group(store, runs)
     lines = seeds_lines(grid_frame(store, study_id, spec_of(store.get_study(study_id))))
     assert len(lines) == 3  # the baseline row and the two cells
     assert sum(line.endswith(": seeds trained together") for line in lines) == 2
-    assert sum("separately: the weighting 'mgda' works on each seed's per-task gradients"
+    assert sum("separately: the weighting 'gradnorm' works on each seed's per-task gradients"
                in line for line in lines) == 1
