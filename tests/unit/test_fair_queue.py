@@ -134,9 +134,10 @@ def test_on_a_class_server_claims_are_short_and_alike_runs_train_together(store,
     assert [r.id for r in batch] == [ben, cy, dee]
     # everyone has had one turn: the second round, oldest first; Dee's other run is not
     # alike the others, so it trains alone
-    assert [r.id for r in claim(store, 3)] == study[CLASS_BATCH:]
+    assert [r.id for r in claim(store, 3)] == study[CLASS_BATCH:2 * CLASS_BATCH]
     assert [r.id for r in claim(store, 4)] == [ben2]
     assert [r.id for r in claim(store, 5)] == [other]
+    assert [r.id for r in claim(store, 6)] == study[2 * CLASS_BATCH:3 * CLASS_BATCH]
     # the students' runs train as one batched model, each run its own
     execute_group(store, batch)
     runs = store.runs_by_id([ben, cy, dee])
@@ -155,13 +156,13 @@ def test_paused_claims_nothing_alike(store, tiny_cfg):
 
 
 def test_one_student_never_holds_every_worker_of_a_class(store, tiny_cfg, monkeypatch):
-    from mtae_core.runner.jobs import claim
+    from mtae_core.runner.jobs import CLASS_BATCH, claim
 
     monkeypatch.setenv("MTAE_TEACHER_KEY", "k")
     monkeypatch.setenv("MTAE_WORKERS", "2")
     study = store.create_runs([tiny_cfg.replace(seed=s) for s in range(12)],
                               owner=owner_text(A), groups=["g"] * 12)
-    assert [r.id for r in claim(store, 1)] == study[:8]
+    assert [r.id for r in claim(store, 1)] == study[:CLASS_BATCH]
     assert claim(store, 2) == []  # Ada trains on one worker: the other waits for the class
     ben = store.create_run(tiny_cfg, actor=B)
     assert [r.id for r in claim(store, 2)] == [ben]
@@ -172,7 +173,7 @@ def test_one_student_never_holds_every_worker_of_a_class(store, tiny_cfg, monkey
     assert [r.id for r in claim(store, 3)] == mine
     assert [r.id for r in claim(store, 4)] == other  # the teacher's are never held back
     monkeypatch.delenv("MTAE_TEACHER_KEY")
-    assert [r.id for r in claim(store, 5)] == study[8:]  # one person: every worker
+    assert [r.id for r in claim(store, 5)] == study[CLASS_BATCH:]  # one person: every worker
 
 
 def test_a_class_server_starts_every_worker_with_the_app(store, monkeypatch):
