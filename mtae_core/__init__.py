@@ -6,8 +6,6 @@ first use, so ``import mtae_core`` pulls in no torch."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .config import ConfigError, ExperimentConfig
 from .lazy import exports
 
@@ -21,5 +19,3 @@ __getattr__ = exports(__name__, {name: "api" for name in
 def __dir__() -> list[str]:  # a notebook's completion lists the lazy names too
     return sorted({*globals(), *__all__})
 
-if TYPE_CHECKING:
-    from .api import Run, StudyResult, load_runs, run_study, train

@@ -13,7 +13,26 @@ from ..registry import Entry, Options, Registry
 if TYPE_CHECKING:  # torch is imported when tensors are made, not when the form lists data sets
     import torch
 
-    from ..config import DataConfig
+
+class DataSettings(Protocol):
+    """What loading a data set reads of a config's ``data`` section (``config.DataConfig``
+    has these): the registry never imports the config."""
+
+    @property
+    def dataset(self) -> str: ...
+    @property
+    def tasks(self) -> tuple[str, ...]: ...
+    @property
+    def options(self) -> dict[str, Any]: ...
+    @property
+    def val_fraction(self) -> float: ...
+    @property
+    def test_fraction(self) -> float: ...
+    @property
+    def scaling(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+
 
 TaskKind = Literal["classification", "regression", "reconstruction"]
 
@@ -229,7 +248,7 @@ def _given_split(test_rows: np.ndarray, val: float, seed: int) -> tuple[np.ndarr
     return np.sort(perm[n_val:]), np.sort(perm[:n_val]), np.flatnonzero(test_rows)
 
 
-def data_sizes(cfg: DataConfig) -> dict[str, int]:
+def data_sizes(cfg: DataSettings) -> dict[str, int]:
     """Samples per split (``train``, ``val``, ``test``) and in all (``total``), without
     generating the data where the data set knows its size: cheap enough for a form."""
     ds = datasets.get(cfg.dataset)
@@ -241,7 +260,7 @@ def data_sizes(cfg: DataConfig) -> dict[str, int]:
     return {"total": n, "train": n_train, "val": n_val, "test": n_test}
 
 
-def load(cfg: DataConfig, seed: int | None = None) -> MultiTaskData:
+def load(cfg: DataSettings, seed: int | None = None) -> MultiTaskData:
     """Build the data set of ``cfg``: generate, drop the inputs that became tasks and the
     rows whose chosen targets are missing, split, impute and scale (fitted on the
     training split only), select tasks.

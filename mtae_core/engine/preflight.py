@@ -8,9 +8,9 @@ form may call ``preflight`` on every change and show each message next to its fi
 
 from __future__ import annotations
 
-from .. import data as data_mod
 from ..config import ConfigError, ExperimentConfig
 from ..data import MultiTaskData
+from ..data import base as data_mod
 
 __all__ = ["mps_available", "preflight"]
 

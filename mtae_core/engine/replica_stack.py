@@ -271,7 +271,7 @@ def explicit_forward(plan: Plan, flat: torch.Tensor, x: torch.Tensor, names: lis
 
 def grad_cosines(stack: Stack, split: Split, specs: list[TaskSpec],
                  batch: int) -> list[list[list[float]]]:
-    """``diagnostics.epoch_grad_cosine`` of every replica in one pass (explicit-plan models,
+    """``grad_cosine.epoch_grad_cosine`` of every replica in one pass (explicit-plan models,
     which have no dropout, noise or batch norm, so training mode is evaluation mode): the
     cosines of the task gradients on the shared encoder, on the first ``batch`` rows of
     ``split``; (K, n_tasks, n_tasks) as nested lists. Each replica's losses reach only its

@@ -42,10 +42,10 @@ from typing import Any
 import torch
 from torch.func import vmap
 
-from .. import data as data_mod
-from .. import models
 from ..config import ConfigError, ExperimentConfig
 from ..data import MultiTaskData
+from ..data import base as data_mod
+from ..models import base as models
 from ..weighting import Weighting, weightings
 from ..weighting.gradient_base import GradientWeighting, UpperBoundWeighting
 from .metrics import majority_classes

@@ -17,14 +17,14 @@ from typing import Any, Literal, Protocol
 import torch
 from torch import nn
 
-from .. import data as data_mod
-from .. import models
 from ..config import ConfigError, ExperimentConfig, OptimizerConfig
 from ..data import MultiTaskData, Split, TaskSpec
+from ..data import base as data_mod
 from ..models import SharingScheme
+from ..models import base as models
 from ..schedules import schedules
 from ..weighting import weightings
-from ..weighting.diagnostics import epoch_grad_cosine
+from .grad_cosine import epoch_grad_cosine
 from .metrics import majority_classes, task_loss, task_metrics
 from .preflight import mps_available, preflight
 

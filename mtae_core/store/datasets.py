@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..data import datasets as registry
+from ..data.user import UserDataset, lookup
 from .access import CLI, Actor, may_act, refusal
 from .audit import record
 
@@ -148,3 +151,65 @@ class DatasetTables:
         with self._tx() as c:
             c.execute("DELETE FROM datasets WHERE sha256=?", (ds.sha256,))
             record(c, actor, "delete", f"data set {ds.name!r}")
+
+
+# ---- the registry's source of users' tables (``tables`` adds and deletes them) ----------
+
+
+class StoreTables:
+    """The users' tables of the store at ``path``, as a data-set source."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.key = str(self.path)
+        self._tables: dict[str, StoredDataset] = {}
+        self.refresh()
+
+    def __hash__(self) -> int:  # one store, one source in the parsed tables' cache
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StoreTables) and other.key == self.key
+
+    def refresh(self) -> None:
+        """Read the listing again (read only: listing never creates or migrates a store)."""
+        self._tables = {d.name: d for d in read_stored_datasets(self.path)}
+
+    # the data-set registry's side (DatasetSource)
+    def names(self) -> list[str]:
+        return list(self._tables)
+
+    def dataset(self, name: str) -> type[UserDataset] | None:
+        return lookup(self, name)
+
+    # the user tables' side (TableSource)
+    def tables(self) -> Mapping[str, StoredDataset]:
+        return self._tables
+
+    def csv(self, sha256: str) -> bytes | None:
+        return read_dataset_csv(self.path, sha256)
+
+
+def attached(path: str | Path | None = None) -> StoreTables | None:
+    """The source the registry reads tables from, if it is a store's (and, given
+    ``path``, that store's)."""
+    src = registry.source
+    if isinstance(src, StoreTables) and (path is None or src.path == Path(path)):
+        return src
+    return None
+
+
+def attach(path: str | Path) -> StoreTables:
+    """Make the store at ``path`` the one whose tables configs may name; its listing is
+    read afresh."""
+    src = attached(path)
+    if src is None:
+        src = StoreTables(path)
+        registry.use_source(src)
+    else:
+        src.refresh()
+    return src
+
+
+def detach() -> None:
+    registry.use_source(None)

@@ -21,15 +21,17 @@ import pandas as pd
 
 from ..config import ExperimentConfig, run_key, seedless_key
 from ..errors import ConfigError, cut
-from . import problems, schema
 from .access import CLI, Actor, NotAllowed
 from .classroom import ClassTables, check_cap, check_owner, fair_units, settings_in
 from .datasets import (
     DatasetInUse,
     DatasetTables,
     StoredDataset,
+    attach,
     read_stored_datasets,
 )
+from .problems import damaged, empty_notice, from_sqlite, home_problem
+from .schema import VERSION, upgrade, version_of
 from .studies import Study, StudyTables
 
 if TYPE_CHECKING:  # torch is imported to save or load weights, not to read runs
@@ -90,7 +92,7 @@ class UnreadableRun:
 
 class RunStore(StudyTables, DatasetTables, ClassTables):
     """The store at ``path`` (default: ``$MTAE_HOME/runs.db``), brought to this version's
-    schema on opening (``schema.upgrade``). ``StoreError`` (one plain message naming the
+    schema on opening (``upgrade``). ``StoreError`` (one plain message naming the
     file and what to do) when it cannot be used: damaged, not a database, a folder,
     read-only, of a newer version, or its home is a file. ``notice``: something to tell
     the person about how it opened (a 0-byte file taken as a new store), else None."""
@@ -105,20 +107,20 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:  # the home is a file, or may not be created
-            raise problems.home_problem(self.path.parent, self.path, e) from None
+            raise home_problem(self.path.parent, self.path, e) from None
         if self.path.is_dir():
-            raise problems.damaged(self.path, "it is a folder, not a file")
+            raise damaged(self.path, "it is a folder, not a file")
         if self.path.is_file() and self.path.stat().st_size == 0 \
                 and not self.path.with_name(self.path.name + "-wal").exists():
-            self.notice = problems.empty_notice(self.path)
+            self.notice = empty_notice(self.path)
         with self._conn() as c:
             c.execute("PRAGMA journal_mode=WAL")
-            self.backups = schema.upgrade(c, self.path)
+            self.backups = upgrade(c, self.path)
             # a store that cannot be written says so now, not at the first Train press: a
             # write of page 1, rolled back (nothing reaches the file)
             c.execute("BEGIN IMMEDIATE")
             try:
-                c.execute(f"PRAGMA user_version={schema.version_of(c)}")
+                c.execute(f"PRAGMA user_version={version_of(c)}")
             finally:
                 c.execute("ROLLBACK")
 
@@ -130,8 +132,8 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
             self._open()  # moved aside (or made a folder: _open says so)
             return
         with self._conn() as c:
-            found = schema.version_of(c)
-        if found != schema.VERSION:  # replaced by an empty file, an older or a newer store
+            found = version_of(c)
+        if found != VERSION:  # replaced by an empty file, an older or a newer store
             self._open()
 
     @contextmanager
@@ -141,7 +143,7 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
         try:
             c = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         except sqlite3.Error as e:
-            raise (problems.from_sqlite(e, self.path) or e) from None
+            raise (from_sqlite(e, self.path) or e) from None
         try:
             c.execute("PRAGMA busy_timeout=30000")
             c.execute("PRAGMA synchronous=NORMAL")
@@ -149,7 +151,7 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
             c.row_factory = sqlite3.Row
             yield c
         except sqlite3.DatabaseError as e:
-            problem = problems.from_sqlite(e, self.path)
+            problem = from_sqlite(e, self.path)
             if problem is None:
                 raise
             raise problem from None
@@ -316,8 +318,6 @@ class RunStore(StudyTables, DatasetTables, ClassTables):
         except ConfigError:
             # a run may name a table added since this process listed the store's tables:
             # read the listing again, once (the store side refreshes; configs never read it)
-            from .tables import attach
-
             attach(self.path)
             return _run(row)
 

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import ExperimentConfig, run_key
-from . import problems
 from .classroom import CLASS_SCHEMA
 from .datasets import DATASETS_SCHEMA
+from .problems import newer
 from .studies import STUDY_SCHEMA
 
 Migration = Callable[[sqlite3.Connection], None]
@@ -167,14 +167,14 @@ def upgrade(c: sqlite3.Connection, path: Path,
     backups: list[Path] = []
     found = version_of(c)
     if found > len(steps):
-        raise problems.newer(path, found, len(steps))
+        raise newer(path, found, len(steps))
     fresh = not _has_tables(c)  # a new (or 0-byte) file: nothing to back up
     while found < len(steps):
         c.execute("BEGIN IMMEDIATE")  # one writer: another process may be migrating too
         try:
             found = version_of(c)  # (it may have, while this one waited)
             if found > len(steps):
-                raise problems.newer(path, found, len(steps))
+                raise newer(path, found, len(steps))
             if found < len(steps):
                 if not fresh and not backups:  # the store as it was found, once
                     backups.append(backup(path, found))

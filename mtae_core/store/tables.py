@@ -10,77 +10,15 @@ worker, a Ray task and the app each attach the store they serve.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ..data import datasets
 from ..data.csv_import import ColumnInfo, CsvError, ParsedTable, prepare
-from ..data.user import UserDataset, lookup, seed_cache
+from ..data.user import seed_cache
 from .access import CLI, Actor, NotAllowed
-from .datasets import StoredDataset, read_dataset_csv, read_stored_datasets
+from .datasets import StoredDataset, StoreTables, attach, attached, detach
 
 if TYPE_CHECKING:
     from .runs import RunStore  # (annotations only: the runs module imports this one)
-
-
-class StoreTables:
-    """The users' tables of the store at ``path``, as a data-set source."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.key = str(self.path)
-        self._tables: dict[str, StoredDataset] = {}
-        self.refresh()
-
-    def __hash__(self) -> int:  # one store, one source in the parsed tables' cache
-        return hash(self.key)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, StoreTables) and other.key == self.key
-
-    def refresh(self) -> None:
-        """Read the listing again (read only: listing never creates or migrates a store)."""
-        self._tables = {d.name: d for d in read_stored_datasets(self.path)}
-
-    # the data-set registry's side (DatasetSource)
-    def names(self) -> list[str]:
-        return list(self._tables)
-
-    def dataset(self, name: str) -> type[UserDataset] | None:
-        return lookup(self, name)
-
-    # the user tables' side (TableSource)
-    def tables(self) -> Mapping[str, StoredDataset]:
-        return self._tables
-
-    def csv(self, sha256: str) -> bytes | None:
-        return read_dataset_csv(self.path, sha256)
-
-
-def attached(path: str | Path | None = None) -> StoreTables | None:
-    """The source the registry reads tables from, if it is a store's (and, given
-    ``path``, that store's)."""
-    src = datasets.source
-    if isinstance(src, StoreTables) and (path is None or src.path == Path(path)):
-        return src
-    return None
-
-
-def attach(path: str | Path) -> StoreTables:
-    """Make the store at ``path`` the one whose tables configs may name; its listing is
-    read afresh."""
-    src = attached(path)
-    if src is None:
-        src = StoreTables(path)
-        datasets.use_source(src)
-    else:
-        src.refresh()
-    return src
-
-
-def detach() -> None:
-    datasets.use_source(None)
 
 
 def add_table(store: RunStore, name: str, data: bytes, columns: list[ColumnInfo] | None = None,
